@@ -1,0 +1,34 @@
+#!/usr/bin/env node
+// Finds the test files and hands them to node's own test runner (Node 20 has no glob support
+// in `node --test`). Usage: node scripts/run-tests.mjs [path-filter...]
+import { spawn } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+
+const root = new URL('..', import.meta.url).pathname;
+const filters = process.argv.slice(2);
+
+function find(dir) {
+  const out = [];
+  for (const entry of readdirSync(dir)) {
+    const path = join(dir, entry);
+    if (statSync(path).isDirectory()) out.push(...find(path));
+    else if (entry.endsWith('.test.ts')) out.push(relative(root, path));
+  }
+  return out;
+}
+
+const files = find(join(root, 'test'))
+  .filter((f) => filters.length === 0 || filters.some((p) => f.includes(p)))
+  .sort();
+if (files.length === 0) {
+  console.error('no test files matched');
+  process.exit(1);
+}
+const concurrency = process.env.CAIRN_TEST_CONCURRENCY ?? '2';
+const child = spawn(
+  process.execPath,
+  ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...files],
+  { stdio: 'inherit', cwd: root },
+);
+child.on('exit', (code, signal) => process.exit(signal ? 1 : (code ?? 1)));

@@ -1,0 +1,79 @@
+import type { Command } from 'commander';
+import { CairnError } from '../errors.ts';
+import { createApiToken } from '../services/tokens.ts';
+import { withServices, withStorageOptions } from './storage-options.ts';
+
+type StorageFlags = { dataDir?: string; databaseUrl?: string };
+
+export function registerAdmin(program: Command): void {
+  const admin = program.command('admin').description('operator tasks on the index storage');
+
+  const project = admin.command('project').description('projects');
+  withStorageOptions(project.command('create <name>').description('create an empty project')).action(
+    async (name: string, options: StorageFlags) => {
+      await withServices(options, async (s) => {
+        const row = await s.index.createProject(name, s.clock());
+        console.log(`created project ${row.name} (${row.normalized_name})`);
+      });
+    },
+  );
+
+  const token = admin.command('token').description('API tokens');
+  withStorageOptions(
+    token
+      .command('create')
+      .description('create an upload token; it is printed once and stored only as a hash')
+      .option('--project <name...>', 'scope the token to these projects')
+      .option('--new-projects', 'the token may create new projects (and becomes their owner)')
+      .option('--description <text>', 'a note for operators', '')
+      .option('--expires-in-days <n>', 'expire after this many days'),
+  ).action(async (options: StorageFlags & { project?: string[]; newProjects?: boolean; description: string; expiresInDays?: string }) => {
+    if (!options.project && !options.newProjects) {
+      throw new CairnError('usage.invalid_argument', 'say what the token may do: --project NAME or --new-projects');
+    }
+    if (options.project && options.newProjects) {
+      throw new CairnError('usage.invalid_argument', '--project and --new-projects cannot be combined; create two tokens');
+    }
+    let expiresAt: Date | null = null;
+    if (options.expiresInDays !== undefined) {
+      const days = Number(options.expiresInDays);
+      if (!Number.isFinite(days) || days <= 0) throw new CairnError('usage.invalid_argument', '--expires-in-days must be a positive number');
+      expiresAt = new Date(Date.now() + days * 86400_000);
+    }
+    await withServices(options, async (s) => {
+      const created = await createApiToken(s.db, {
+        scope: options.newProjects ? 'new_projects' : 'projects',
+        projects: options.project ?? [],
+        description: options.description,
+        expiresAt,
+        now: s.clock(),
+      });
+      console.log(created.token);
+    });
+  });
+
+  withStorageOptions(
+    admin
+      .command('delete-release <name> <version>')
+      .description('delete a release and its files; their filenames can never be reused'),
+  ).action(async (name: string, version: string, options: StorageFlags) => {
+    await withServices(options, async (s) => {
+      const removed = await s.index.deleteRelease(name, version);
+      for (const sha256 of removed.orphanedBlobs) await s.blobs.remove(sha256);
+      console.log(`deleted ${name} ${version}: ${removed.filenames.join(', ') || 'no files'}`);
+    });
+  });
+
+  withStorageOptions(
+    admin
+      .command('yank <name> <version>')
+      .description('yank a release (PEP 592): installers skip it unless pinned exactly')
+      .option('--reason <text>', 'why it was yanked', '')
+      .option('--undo', 'un-yank the release'),
+  ).action(async (name: string, version: string, options: StorageFlags & { reason: string; undo?: boolean }) => {
+    await withServices(options, async (s) => {
+      const release = await s.index.setYanked(name, version, !options.undo, options.reason || null);
+      console.log(`${options.undo ? 'un-yanked' : 'yanked'} ${name} ${release.version}`);
+    });
+  });
+}

@@ -1,0 +1,23 @@
+import type { Command } from 'commander';
+import { loadServerConfig, type ServerConfig } from '../config.ts';
+import { openServices, type CairnServices } from '../services/cairn-services.ts';
+
+/** `--data-dir` / `--database-url`: every command that touches the index's storage takes them. */
+export function withStorageOptions(command: Command): Command {
+  return command
+    .option('--data-dir <dir>', 'data directory (env CAIRN_DATA_DIR)')
+    .option('--database-url <url>', 'sqlite:PATH or postgres://… (env CAIRN_DATABASE_URL)');
+}
+
+export function configFromStorageOptions(options: { dataDir?: string; databaseUrl?: string }): ServerConfig {
+  return loadServerConfig({ dataDir: options.dataDir, databaseUrl: options.databaseUrl });
+}
+
+export async function withServices<T>(options: { dataDir?: string; databaseUrl?: string }, run: (s: CairnServices) => Promise<T>): Promise<T> {
+  const services = await openServices(configFromStorageOptions(options));
+  try {
+    return await run(services);
+  } finally {
+    await services.close();
+  }
+}

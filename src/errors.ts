@@ -1,0 +1,137 @@
+/**
+ * Every failure cairn reports carries a stable, dotted code. This file is the one place that
+ * says what each code means to HTTP clients (status) and to shell users (exit code, DESIGN §9:
+ * 0 ok, 1 verification/policy failure, 2 usage error, 3 network/server error).
+ */
+
+export type ExitCode = 0 | 1 | 2 | 3;
+
+interface CodeInfo {
+  status: number;
+  exit: ExitCode;
+}
+
+/** Codes grouped by domain. Adding a code means adding it here, nowhere else. */
+const CODES = {
+  // generic
+  'request.malformed': { status: 400, exit: 2 },
+  'request.too_large': { status: 413, exit: 2 },
+  'request.not_found': { status: 404, exit: 2 },
+  'request.method_not_allowed': { status: 405, exit: 2 },
+  'request.not_acceptable': { status: 406, exit: 2 },
+  'usage.invalid_argument': { status: 400, exit: 2 },
+  'config.invalid': { status: 500, exit: 2 },
+  'internal.error': { status: 500, exit: 3 },
+  'network.error': { status: 502, exit: 3 },
+  'server.error': { status: 502, exit: 3 },
+
+  // names, versions, filenames (formats/)
+  'name.invalid': { status: 400, exit: 2 },
+  'version.invalid': { status: 400, exit: 2 },
+  'filename.invalid': { status: 400, exit: 2 },
+  'metadata.invalid': { status: 400, exit: 2 },
+
+  // auth
+  'auth.missing': { status: 401, exit: 2 },
+  'auth.invalid_token': { status: 403, exit: 2 },
+  'auth.forbidden': { status: 403, exit: 2 },
+
+  // projects / index
+  'project.not_found': { status: 404, exit: 2 },
+  'project.exists': { status: 409, exit: 2 },
+  'release.not_found': { status: 404, exit: 2 },
+  'file.not_found': { status: 404, exit: 2 },
+
+  // upload (POST /legacy/)
+  'upload.malformed': { status: 400, exit: 2 },
+  'upload.missing_field': { status: 400, exit: 2 },
+  'upload.unsupported_action': { status: 400, exit: 2 },
+  'upload.digest_mismatch': { status: 400, exit: 2 },
+  'upload.filename_mismatch': { status: 400, exit: 2 },
+  'upload.too_large': { status: 413, exit: 2 },
+  'upload.invalid_archive': { status: 400, exit: 2 },
+  'upload.file_exists': { status: 400, exit: 2 },
+  'upload.filename_reused': { status: 400, exit: 2 },
+  'upload.metadata_mismatch': { status: 400, exit: 2 },
+
+  // attestations and provenance (trust/, services/provenance)
+  'attestation.malformed': { status: 400, exit: 1 },
+  'attestation.too_large': { status: 413, exit: 1 },
+  'attestation.duplicate': { status: 400, exit: 1 },
+  'attestation.unknown_predicate': { status: 400, exit: 1 },
+  'attestation.publisher_mismatch': { status: 400, exit: 1 },
+  'provenance.malformed': { status: 400, exit: 1 },
+  'provenance.subject_mismatch': { status: 400, exit: 1 },
+  'provenance.digest_mismatch': { status: 400, exit: 1 },
+  'provenance.signature_invalid': { status: 400, exit: 1 },
+  'provenance.untrusted_root': { status: 400, exit: 1 },
+  'provenance.certificate_invalid': { status: 400, exit: 1 },
+  'provenance.tlog_invalid': { status: 400, exit: 1 },
+  'provenance.tlog_missing': { status: 400, exit: 1 },
+  'provenance.timestamp_invalid': { status: 400, exit: 1 },
+  'provenance.identity_mismatch': { status: 400, exit: 1 },
+  'provenance.predicate_unsupported': { status: 400, exit: 1 },
+  'provenance.source_mismatch': { status: 400, exit: 1 },
+  'provenance.rate_limited': { status: 429, exit: 1 },
+  'provenance.cap_reached': { status: 429, exit: 1 },
+
+  // trusted publishing (OIDC)
+  'oidc.malformed_token': { status: 422, exit: 2 },
+  'oidc.bad_signature': { status: 422, exit: 2 },
+  'oidc.bad_algorithm': { status: 422, exit: 2 },
+  'oidc.unknown_key': { status: 422, exit: 2 },
+  'oidc.bad_issuer': { status: 422, exit: 2 },
+  'oidc.bad_audience': { status: 422, exit: 2 },
+  'oidc.expired': { status: 422, exit: 2 },
+  'oidc.not_yet_valid': { status: 422, exit: 2 },
+  'oidc.replayed': { status: 422, exit: 2 },
+  'oidc.no_matching_publisher': { status: 422, exit: 2 },
+  'oidc.issuer_unavailable': { status: 503, exit: 3 },
+
+  // consumer side
+  'policy.invalid': { status: 400, exit: 2 },
+  'policy.untrusted_builder': { status: 400, exit: 1 },
+  'policy.untrusted_publisher': { status: 400, exit: 1 },
+  'policy.missing_provenance': { status: 400, exit: 1 },
+  'policy.source_mismatch': { status: 400, exit: 1 },
+  'policy.trusts_nobody': { status: 400, exit: 1 },
+  'verify.digest_mismatch': { status: 400, exit: 1 },
+
+  // builder
+  'build.failed': { status: 500, exit: 1 },
+  'build.commit_mismatch': { status: 400, exit: 1 },
+  'build.dirty_tree': { status: 400, exit: 1 },
+  'build.bad_commit': { status: 400, exit: 2 },
+} as const satisfies Record<string, CodeInfo>;
+
+export type ErrorCode = keyof typeof CODES;
+
+export class CairnError extends Error {
+  override readonly name = 'CairnError';
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+  }
+}
+
+export function isCairnError(error: unknown): error is CairnError {
+  return error instanceof CairnError;
+}
+
+export function httpStatusFor(code: ErrorCode): number {
+  return CODES[code].status;
+}
+
+export function exitCodeFor(code: ErrorCode): ExitCode {
+  return CODES[code].exit;
+}
+
+/** The JSON body every non-legacy route answers an error with (DESIGN §3). */
+export function errorBody(error: CairnError): { code: string; message: string; details?: Record<string, unknown> } {
+  return error.details === undefined
+    ? { code: error.code, message: error.message }
+    : { code: error.code, message: error.message, details: error.details };
+}

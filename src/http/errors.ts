@@ -1,0 +1,33 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { CairnError, errorBody, httpStatusFor, isCairnError } from '../errors.ts';
+
+/** Converts anything thrown in a route into `{code, message}` with the status from errors.ts. */
+export function toCairnError(error: unknown): CairnError {
+  if (isCairnError(error)) return error;
+  const fastifyError = error as Partial<FastifyError>;
+  if (fastifyError.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new CairnError('request.too_large', 'request body is too large');
+  if (fastifyError.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+    return new CairnError('request.malformed', `unsupported content type: ${fastifyError.message ?? ''}`);
+  }
+  if (typeof fastifyError.statusCode === 'number' && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) {
+    return new CairnError('request.malformed', fastifyError.message ?? 'bad request');
+  }
+  return new CairnError('internal.error', 'internal server error');
+}
+
+export function sendError(request: FastifyRequest, reply: FastifyReply, error: unknown): FastifyReply {
+  const cairnError = toCairnError(error);
+  if (cairnError.code === 'internal.error') request.log.error({ err: error }, 'unhandled error');
+  return reply.code(httpStatusFor(cairnError.code)).type('application/json').send(errorBody(cairnError));
+}
+
+/**
+ * twine prints the HTTP reason phrase, so the legacy upload route puts the message there as PyPI
+ * does. The phrase must be a single line of visible ASCII.
+ */
+export function sendLegacyError(reply: FastifyReply, error: unknown): FastifyReply {
+  const cairnError = toCairnError(error);
+  const phrase = cairnError.message.replace(/[^\x20-\x7e]/g, '?').slice(0, 900);
+  reply.raw.statusMessage = phrase;
+  return reply.code(httpStatusFor(cairnError.code)).type('application/json').send(errorBody(cairnError));
+}

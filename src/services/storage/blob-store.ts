@@ -1,0 +1,144 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream, mkdirSync, type ReadStream } from 'node:fs';
+import { mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { createBLAKE2b, type IHasher } from 'hash-wasm';
+import { CairnError } from '../../errors.ts';
+
+/** Digests computed while a blob streams in; hex strings. */
+export interface BlobDigests {
+  sha256: string;
+  md5: string;
+  blake2b256: string;
+}
+
+/** A blob written to a temporary file, not yet visible anywhere. */
+export interface ReceivedBlob extends BlobDigests {
+  tempPath: string;
+  size: number;
+}
+
+/**
+ * Where distribution bytes live. Content-addressed by sha256 so the same bytes are stored once and
+ * a path can never be overwritten with other content. Kept behind an interface so an S3-compatible
+ * store can replace the file system one (DESIGN §7).
+ */
+export interface BlobStore {
+  /** Streams `source` to a temp file while hashing; refuses more than `maxBytes`. */
+  receive(source: Readable, maxBytes: number): Promise<ReceivedBlob>;
+  /** fsync + atomic rename into the content-addressed location. */
+  commit(blob: ReceivedBlob): Promise<void>;
+  discard(blob: ReceivedBlob): Promise<void>;
+  remove(sha256: string): Promise<void>;
+  exists(sha256: string): Promise<boolean>;
+  size(sha256: string): Promise<number | null>;
+  openRead(sha256: string, range?: { start: number; end: number }): ReadStream;
+  /** Removes temp files left by a crash. */
+  cleanTemp(): Promise<void>;
+}
+
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+export class FileSystemBlobStore implements BlobStore {
+  private readonly blobDir: string;
+  private readonly tempDir: string;
+
+  constructor(root: string) {
+    this.blobDir = join(root, 'blobs', 'sha256');
+    this.tempDir = join(root, 'tmp');
+    mkdirSync(this.blobDir, { recursive: true });
+    mkdirSync(this.tempDir, { recursive: true });
+  }
+
+  pathOf(sha256: string): string {
+    if (!SHA256_HEX.test(sha256)) throw new CairnError('request.malformed', `not a sha256 digest: ${sha256}`);
+    return join(this.blobDir, sha256.slice(0, 2), sha256.slice(2, 4), sha256);
+  }
+
+  async receive(source: Readable, maxBytes: number): Promise<ReceivedBlob> {
+    const tempPath = join(this.tempDir, `${Date.now()}-${randomBytes(8).toString('hex')}.part`);
+    const sha256 = createHash('sha256');
+    const md5 = createHash('md5');
+    const blake: IHasher = await createBLAKE2b(256);
+    blake.init();
+    const out = createWriteStream(tempPath, { flags: 'wx' });
+    let size = 0;
+    try {
+      for await (const chunk of source as AsyncIterable<Buffer>) {
+        size += chunk.length;
+        if (size > maxBytes) {
+          throw new CairnError('upload.too_large', `file exceeds the upload limit of ${maxBytes} bytes`, {
+            limit: maxBytes,
+          });
+        }
+        sha256.update(chunk);
+        md5.update(chunk);
+        blake.update(chunk);
+        if (!out.write(chunk)) await new Promise<void>((resolve, reject) => {
+          out.once('drain', resolve);
+          out.once('error', reject);
+        });
+      }
+      await new Promise<void>((resolve, reject) => {
+        out.once('error', reject);
+        out.end(resolve);
+      });
+    } catch (error) {
+      out.destroy();
+      await rm(tempPath, { force: true });
+      throw error;
+    }
+    return { tempPath, size, sha256: sha256.digest('hex'), md5: md5.digest('hex'), blake2b256: blake.digest('hex') };
+  }
+
+  async commit(blob: ReceivedBlob): Promise<void> {
+    const handle = await open(blob.tempPath, 'r');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    const target = this.pathOf(blob.sha256);
+    const dir = join(this.blobDir, blob.sha256.slice(0, 2), blob.sha256.slice(2, 4));
+    await mkdir(dir, { recursive: true });
+    await rename(blob.tempPath, target);
+    // The rename is durable only once its directory entry is.
+    const dirHandle = await open(dir, 'r');
+    try {
+      await dirHandle.sync();
+    } finally {
+      await dirHandle.close();
+    }
+  }
+
+  async discard(blob: ReceivedBlob): Promise<void> {
+    await rm(blob.tempPath, { force: true });
+  }
+
+  async remove(sha256: string): Promise<void> {
+    await unlink(this.pathOf(sha256)).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'ENOENT') throw error;
+    });
+  }
+
+  async exists(sha256: string): Promise<boolean> {
+    return (await this.size(sha256)) !== null;
+  }
+
+  async size(sha256: string): Promise<number | null> {
+    try {
+      return (await stat(this.pathOf(sha256))).size;
+    } catch {
+      return null;
+    }
+  }
+
+  openRead(sha256: string, range?: { start: number; end: number }): ReadStream {
+    return createReadStream(this.pathOf(sha256), range);
+  }
+
+  async cleanTemp(): Promise<void> {
+    for (const entry of await readdir(this.tempDir)) await rm(join(this.tempDir, entry), { force: true });
+  }
+}

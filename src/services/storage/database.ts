@@ -1,0 +1,59 @@
+import BetterSqlite3 from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
+import pg from 'pg';
+import { CairnError } from '../../errors.ts';
+import { migrationProvider, type DialectName } from './migrations.ts';
+import type { Database } from './schema.ts';
+
+export interface OpenedDatabase {
+  db: Kysely<Database>;
+  dialect: DialectName;
+  close(): Promise<void>;
+}
+
+// int8 (bigint) columns come back from pg as strings; every bigint cairn stores (file sizes) is far
+// below 2^53, so read them as numbers like SQLite does.
+pg.types.setTypeParser(20, (value: string) => Number(value));
+
+/**
+ * Opens the metadata database named by `url`: `postgres://…` / `postgresql://…` for PostgreSQL,
+ * `sqlite:PATH` or a bare path for SQLite (WAL mode). Runs pending migrations before returning.
+ */
+export async function openDatabase(url: string): Promise<OpenedDatabase> {
+  const opened = url.startsWith('postgres://') || url.startsWith('postgresql://') ? openPostgres(url) : openSqlite(url);
+  const migrator = new Migrator({ db: opened.db as Kysely<unknown>, provider: migrationProvider(opened.dialect) });
+  const { error } = await migrator.migrateToLatest();
+  if (error) {
+    await opened.close();
+    throw new CairnError('config.invalid', `database migration failed: ${String(error)}`);
+  }
+  return opened;
+}
+
+function openSqlite(url: string): OpenedDatabase {
+  const path = url.startsWith('sqlite:') ? url.slice('sqlite:'.length) : url;
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const sqlite = new BetterSqlite3(path);
+  sqlite.pragma('journal_mode = WAL');
+  // FULL keeps a committed upload durable across power loss, matching the blob fsync.
+  sqlite.pragma('synchronous = FULL');
+  sqlite.pragma('foreign_keys = ON');
+  sqlite.pragma('busy_timeout = 5000');
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  return { db, dialect: 'sqlite', close: () => db.destroy() };
+}
+
+function openPostgres(url: string): OpenedDatabase {
+  const pool = new pg.Pool({ connectionString: url, max: 10 });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return { db, dialect: 'postgres', close: () => db.destroy() };
+}
+
+/** True when the error is a unique-constraint violation on either engine. */
+export function isUniqueViolation(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const code = (error as { code?: unknown }).code;
+  return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+}

@@ -1,0 +1,96 @@
+import type { Generated, Insertable, Selectable } from 'kysely';
+
+/**
+ * One schema for SQLite and PostgreSQL. Portable choices: booleans are 0/1 integers, timestamps are
+ * ISO-8601 UTC strings (they sort as text), sizes are bigint read back as numbers.
+ */
+export interface Database {
+  projects: ProjectsTable;
+  releases: ReleasesTable;
+  files: FilesTable;
+  burned_filenames: BurnedFilenamesTable;
+  api_tokens: ApiTokensTable;
+  token_projects: TokenProjectsTable;
+  project_owners: ProjectOwnersTable;
+  blob_intents: BlobIntentsTable;
+}
+
+export interface ProjectsTable {
+  id: Generated<number>;
+  name: string;
+  normalized_name: string;
+  created_at: string;
+  /** Bumped on every change visible in the simple API; keys the rendered-page cache. */
+  serial: number;
+}
+
+export interface ReleasesTable {
+  id: Generated<number>;
+  project_id: number;
+  version: string;
+  summary: string | null;
+  requires_python: string | null;
+  info_json: string;
+  yanked: number;
+  yanked_reason: string | null;
+  created_at: string;
+}
+
+export interface FilesTable {
+  id: Generated<number>;
+  project_id: number;
+  release_id: number;
+  filename: string;
+  packagetype: string;
+  python_version: string;
+  size: number;
+  sha256: string;
+  md5: string;
+  blake2b_256: string;
+  requires_python: string | null;
+  core_metadata: string;
+  core_metadata_sha256: string;
+  upload_time: string;
+  uploaded_by_token_id: number | null;
+}
+
+/** PyPI semantics: a filename once used can never be used again, even after deletion. */
+export interface BurnedFilenamesTable {
+  filename: string;
+  burned_at: string;
+}
+
+export interface ApiTokensTable {
+  id: Generated<number>;
+  token_hash: string;
+  description: string;
+  /** 'projects' (scoped to token_projects), 'new_projects' (may create), 'publishing' (minted by OIDC exchange). */
+  scope: string;
+  created_at: string;
+  expires_at: string | null;
+}
+
+export interface TokenProjectsTable {
+  token_id: number;
+  normalized_name: string;
+}
+
+export interface ProjectOwnersTable {
+  project_id: number;
+  token_id: number;
+}
+
+/**
+ * A blob renamed into place but whose file row is not committed yet. Start-up removes blobs whose
+ * intent survived a crash and that no file row references (no orphan blobs after SIGKILL).
+ */
+export interface BlobIntentsTable {
+  sha256: string;
+  created_at: string;
+}
+
+export type ProjectRow = Selectable<ProjectsTable>;
+export type ReleaseRow = Selectable<ReleasesTable>;
+export type FileRow = Selectable<FilesTable>;
+export type NewFileRow = Insertable<FilesTable>;
+export type ApiTokenRow = Selectable<ApiTokensTable>;

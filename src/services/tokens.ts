@@ -1,0 +1,113 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import { CairnError } from '../errors.ts';
+import { normalizeProjectName } from '../formats/project-name.ts';
+import type { Database } from './storage/schema.ts';
+
+export type TokenScope = 'projects' | 'new_projects' | 'publishing';
+
+/** Who an upload request speaks for, after the token was checked. */
+export interface TokenPrincipal {
+  tokenId: number;
+  scope: TokenScope;
+  /** Normalised names the token is scoped to (empty for `new_projects`). */
+  projects: ReadonlySet<string>;
+}
+
+const TOKEN_PREFIX = 'cairn-';
+
+export function hashToken(token: string): string {
+  return createHash('sha256').update(token, 'utf8').digest('hex');
+}
+
+/** Creates a token and returns its only plaintext copy; the database keeps a hash. */
+export async function createApiToken(
+  db: Kysely<Database>,
+  options: { scope: TokenScope; projects?: string[]; description?: string; expiresAt?: Date | null; now: Date },
+): Promise<{ token: string; tokenId: number }> {
+  const projects = (options.projects ?? []).map(normalizeProjectName);
+  if (options.scope !== 'new_projects' && projects.length === 0) {
+    throw new CairnError('usage.invalid_argument', 'a project-scoped token needs at least one project name');
+  }
+  const token = TOKEN_PREFIX + randomBytes(32).toString('base64url');
+  const tokenId = await db.transaction().execute(async (trx) => {
+    const row = await trx
+      .insertInto('api_tokens')
+      .values({
+        token_hash: hashToken(token),
+        description: options.description ?? '',
+        scope: options.scope,
+        created_at: options.now.toISOString(),
+        expires_at: options.expiresAt ? options.expiresAt.toISOString() : null,
+      })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    for (const name of new Set<string>(projects)) {
+      await trx.insertInto('token_projects').values({ token_id: row.id, normalized_name: name }).execute();
+    }
+    return row.id;
+  });
+  return { token, tokenId };
+}
+
+/**
+ * Reads HTTP Basic credentials as PyPI does (`__token__` user, token as password) and resolves the
+ * token. Only a hash is looked up, so a database leak does not leak usable tokens.
+ */
+export async function authenticateUpload(
+  db: Kysely<Database>,
+  authorization: string | undefined,
+  now: Date,
+): Promise<TokenPrincipal> {
+  if (!authorization) {
+    throw new CairnError('auth.missing', 'Invalid or non-existent authentication information. Upload with an API token: username __token__, password the token');
+  }
+  const match = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(authorization);
+  if (!match) throw new CairnError('auth.missing', 'Invalid or non-existent authentication information. Use HTTP Basic authentication with username __token__');
+  const decoded = Buffer.from(match[1] ?? '', 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  const user = colon < 0 ? decoded : decoded.slice(0, colon);
+  const password = colon < 0 ? '' : decoded.slice(colon + 1);
+  if (user !== '__token__') {
+    throw new CairnError('auth.invalid_token', 'Invalid or non-existent authentication information. cairn accepts API tokens only: username must be __token__');
+  }
+  if (!password.startsWith(TOKEN_PREFIX)) {
+    throw new CairnError('auth.invalid_token', 'Invalid or non-existent authentication information. The password is not a cairn API token');
+  }
+  const hash = hashToken(password);
+  const row = await db.selectFrom('api_tokens').selectAll().where('token_hash', '=', hash).executeTakeFirst();
+  if (!row || !timingSafeEqual(Buffer.from(row.token_hash), Buffer.from(hash))) {
+    throw new CairnError('auth.invalid_token', 'Invalid or non-existent authentication information. The API token is not known to this index');
+  }
+  if (row.expires_at !== null && row.expires_at <= now.toISOString()) {
+    throw new CairnError('auth.invalid_token', 'Invalid or non-existent authentication information. The API token has expired');
+  }
+  const scoped = await db.selectFrom('token_projects').select('normalized_name').where('token_id', '=', row.id).execute();
+  return { tokenId: row.id, scope: row.scope as TokenScope, projects: new Set(scoped.map((r) => r.normalized_name)) };
+}
+
+/**
+ * Upload permission: a project-scoped token may upload to its projects; a `new_projects` token may
+ * create a project (and becomes its owner) and upload to projects it owns.
+ */
+export async function assertMayUpload(
+  db: Kysely<Database>,
+  principal: TokenPrincipal,
+  project: { id: number; normalizedName: string } | null,
+  requestedName: string,
+): Promise<void> {
+  const normalized = normalizeProjectName(requestedName);
+  if (principal.projects.has(normalized)) return;
+  if (principal.scope === 'new_projects') {
+    if (project === null) return;
+    const owner = await db
+      .selectFrom('project_owners')
+      .select('token_id')
+      .where('project_id', '=', project.id)
+      .where('token_id', '=', principal.tokenId)
+      .executeTakeFirst();
+    if (owner) return;
+    throw new CairnError('auth.forbidden', `The user isn't allowed to upload to project '${requestedName}': it exists and this token does not own it`);
+  }
+  throw new CairnError('auth.forbidden', `The user isn't allowed to upload to project '${requestedName}': the token is scoped to ${[...principal.projects].join(', ') || 'no project'}`);
+}
