@@ -17,6 +17,9 @@ out = spec["out"]
 if spec["kind"] == "wheel":
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr(dist + "/__init__.py", spec.get("payload", "x = 1\n"))
+        if spec.get("random_bytes"):
+            import os
+            z.writestr(zipfile.ZipInfo(dist + "/data.bin"), os.urandom(spec["random_bytes"]), zipfile.ZIP_STORED)
         di = "%s-%s.dist-info/" % (dist, spec["version"])
         z.writestr(di + "METADATA", meta)
         z.writestr(di + "WHEEL", "Wheel-Version: 1.0\nGenerator: cairn-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
@@ -40,6 +43,8 @@ export interface DistSpec {
   payload?: string;
   /** Bytes of filler appended to the description (a zip bomb when large: it compresses ~1000:1). */
   pad?: number;
+  /** Incompressible bytes stored in the wheel (large uploads). */
+  randomBytes?: number;
 }
 
 export function distFilename(spec: DistSpec): string {
@@ -53,7 +58,7 @@ export function makeDistribution(dir: string, spec: DistSpec): { path: string; f
   execFileSync('/usr/bin/python3', [
     '-c',
     SCRIPT,
-    JSON.stringify({ ...spec, extra_headers: spec.extraHeaders, out: path }),
+    JSON.stringify({ ...spec, extra_headers: spec.extraHeaders, random_bytes: spec.randomBytes, out: path }),
   ]);
   return { path, filename, bytes: readFileSync(path) };
 }

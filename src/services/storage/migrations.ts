@@ -99,11 +99,97 @@ function initialSchema(dialect: DialectName): Migration {
   };
 }
 
+/** Trusted Publishing (PyPI-style OIDC exchange): publishers per project and replay protection. */
+function trustedPublishing(dialect: DialectName): Migration {
+  const [idName, idType] = idColumn(dialect);
+  return {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('trusted_publishers')
+        .addColumn(idName, idType, (c) => (dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
+        // null while "pending": the publisher may create the project named below on first upload.
+        .addColumn('project_id', 'integer', (c) => c.references('projects.id'))
+        .addColumn('pending_project_name', 'text')
+        .addColumn('kind', 'text', (c) => c.notNull().check(sql`kind in ('github', 'gitlab', 'google', 'dev')`))
+        .addColumn('issuer', 'text', (c) => c.notNull())
+        .addColumn('repository', 'text', (c) => c.notNull())
+        .addColumn('workflow', 'text', (c) => c.notNull())
+        .addColumn('environment', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addCheckConstraint('trusted_publishers_target', sql`(project_id is null) <> (pending_project_name is null)`)
+        .execute();
+      await db.schema.createIndex('trusted_publishers_project_idx').on('trusted_publishers').column('project_id').execute();
+      await db.schema
+        .createTable('oidc_used_jti')
+        .addColumn('issuer', 'text', (c) => c.notNull())
+        .addColumn('jti', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('oidc_used_jti_pk', ['issuer', 'jti'])
+        .execute();
+      await db.schema
+        .createTable('publishing_tokens')
+        .addColumn('token_id', 'integer', (c) => c.primaryKey().references('api_tokens.id'))
+        .addColumn('publisher_id', 'integer', (c) => c.notNull().references('trusted_publishers.id'))
+        .addColumn('claims_json', 'text', (c) => c.notNull())
+        .execute();
+    },
+  };
+}
+
+/**
+ * Attestations bound to files (append-only) and build provenance waiting for its file. Both keep
+ * the attestation byte-for-byte as received, with the verified facts beside it (DESIGN §4).
+ */
+function attestations(dialect: DialectName): Migration {
+  const [idName, idType] = idColumn(dialect);
+  return {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('attestations')
+        .addColumn(idName, idType, (c) => (dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
+        .addColumn('file_id', 'integer', (c) => c.notNull().references('files.id'))
+        .addColumn('kind', 'text', (c) => c.notNull().check(sql`kind in ('build', 'publish', 'other')`))
+        .addColumn('predicate_type', 'text', (c) => c.notNull())
+        .addColumn('raw_json', 'text', (c) => c.notNull())
+        .addColumn('statement_sha256', 'text', (c) => c.notNull())
+        .addColumn('signer_issuer', 'text', (c) => c.notNull())
+        .addColumn('signer_identity', 'text', (c) => c.notNull())
+        .addColumn('facts_json', 'text', (c) => c.notNull())
+        .addColumn('publisher_json', 'text')
+        .addColumn('submitted_before_upload', 'integer', (c) => c.notNull().check(sql`submitted_before_upload in (0, 1)`))
+        .addColumn('bound_at', 'text', (c) => c.notNull())
+        .addUniqueConstraint('attestations_file_statement_unique', ['file_id', 'statement_sha256', 'signer_identity'])
+        .execute();
+      await db.schema.createIndex('attestations_file_idx').on('attestations').column('file_id').execute();
+      await db.schema
+        .createTable('pending_provenance')
+        .addColumn(idName, idType, (c) => (dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
+        .addColumn('filename', 'text', (c) => c.notNull())
+        .addColumn('sha256', 'text', (c) => c.notNull())
+        .addColumn('predicate_type', 'text', (c) => c.notNull())
+        .addColumn('raw_json', 'text', (c) => c.notNull())
+        .addColumn('statement_sha256', 'text', (c) => c.notNull())
+        .addColumn('signer_issuer', 'text', (c) => c.notNull())
+        .addColumn('signer_identity', 'text', (c) => c.notNull())
+        .addColumn('facts_json', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'text', (c) => c.notNull())
+        .addUniqueConstraint('pending_provenance_unique', ['filename', 'sha256', 'statement_sha256', 'signer_identity'])
+        .execute();
+      await db.schema.createIndex('pending_provenance_file_idx').on('pending_provenance').columns(['filename', 'sha256']).execute();
+      await db.schema.createIndex('pending_provenance_signer_idx').on('pending_provenance').column('signer_identity').execute();
+      await db.schema.createIndex('pending_provenance_expiry_idx').on('pending_provenance').column('expires_at').execute();
+    },
+  };
+}
+
 export function migrationProvider(dialect: DialectName): MigrationProvider {
   return {
     async getMigrations() {
       return {
         '0001_initial': initialSchema(dialect),
+        '0002_trusted_publishing': trustedPublishing(dialect),
+        '0003_attestations': attestations(dialect),
       };
     },
   };

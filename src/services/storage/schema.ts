@@ -13,6 +13,11 @@ export interface Database {
   token_projects: TokenProjectsTable;
   project_owners: ProjectOwnersTable;
   blob_intents: BlobIntentsTable;
+  trusted_publishers: TrustedPublishersTable;
+  oidc_used_jti: OidcUsedJtiTable;
+  publishing_tokens: PublishingTokensTable;
+  attestations: AttestationsTable;
+  pending_provenance: PendingProvenanceTable;
 }
 
 export interface ProjectsTable {
@@ -94,3 +99,64 @@ export type ReleaseRow = Selectable<ReleasesTable>;
 export type FileRow = Selectable<FilesTable>;
 export type NewFileRow = Insertable<FilesTable>;
 export type ApiTokenRow = Selectable<ApiTokensTable>;
+
+export interface TrustedPublishersTable {
+  id: Generated<number>;
+  /** Null for a pending publisher, which may create `pending_project_name` on first upload. */
+  project_id: number | null;
+  pending_project_name: string | null;
+  kind: 'github' | 'gitlab' | 'google' | 'dev';
+  issuer: string;
+  /** GitHub `owner/repo`; GitLab `namespace/project`; Google: the service account email. */
+  repository: string;
+  /** GitHub workflow file name; GitLab CI file path; Google: the subject (may be empty). */
+  workflow: string;
+  environment: string | null;
+  created_at: string;
+}
+
+export interface OidcUsedJtiTable {
+  issuer: string;
+  jti: string;
+  expires_at: string;
+}
+
+/** Links a minted short-lived upload token to the publisher (and claims) that earned it. */
+export interface PublishingTokensTable {
+  token_id: number;
+  publisher_id: number;
+  claims_json: string;
+}
+
+export interface AttestationsTable {
+  id: Generated<number>;
+  file_id: number;
+  kind: 'build' | 'publish' | 'other';
+  predicate_type: string;
+  /** The PEP 740 attestation object exactly as received. */
+  raw_json: string;
+  statement_sha256: string;
+  signer_issuer: string;
+  signer_identity: string;
+  facts_json: string;
+  publisher_json: string | null;
+  submitted_before_upload: number;
+  bound_at: string;
+}
+
+export interface PendingProvenanceTable {
+  id: Generated<number>;
+  filename: string;
+  sha256: string;
+  predicate_type: string;
+  raw_json: string;
+  statement_sha256: string;
+  signer_issuer: string;
+  signer_identity: string;
+  facts_json: string;
+  created_at: string;
+  expires_at: string;
+}
+
+export type TrustedPublisherRow = Selectable<TrustedPublishersTable>;
+export type AttestationRow = Selectable<AttestationsTable>;
