@@ -121,6 +121,10 @@ export function isCairnError(error: unknown): error is CairnError {
   return error instanceof CairnError;
 }
 
+export function isErrorCode(code: string): code is ErrorCode {
+  return Object.prototype.hasOwnProperty.call(CODES, code);
+}
+
 export function httpStatusFor(code: ErrorCode): number {
   return CODES[code].status;
 }

@@ -74,6 +74,20 @@ export class IndexService {
     return this.db.selectFrom('files').select(FILE_SUMMARY_COLUMNS).where('filename', '=', filename).executeTakeFirst();
   }
 
+  /** The file, only if it belongs to that project and version (URLs name all three). */
+  async fileInRelease(project: string, version: string, filename: string): Promise<FileSummary | undefined> {
+    const file = await this.fileByName(filename);
+    if (!file) return undefined;
+    const owner = await this.db
+      .selectFrom('releases')
+      .innerJoin('projects', 'projects.id', 'releases.project_id')
+      .select(['projects.normalized_name', 'releases.version'])
+      .where('releases.id', '=', file.release_id)
+      .executeTakeFirst();
+    const matches = owner?.normalized_name === normalizeProjectName(project) && owner.version === normalizeVersion(version);
+    return matches ? file : undefined;
+  }
+
   async coreMetadataOf(filename: string): Promise<string | undefined> {
     const row = await this.db
       .selectFrom('files')

@@ -1,0 +1,109 @@
+/**
+ * The verified facts cairn records next to each attestation, and the PEP 740 provenance object
+ * served by the integrity API. cairn's facts ride in a namespaced key (`cairn_verified`) of each
+ * attestation bundle, so PEP 740 clients that do not know it still parse the object.
+ */
+export interface AttestationFacts {
+  kind: 'build' | 'publish' | 'other';
+  predicateType: string;
+  issuer: string;
+  identity: string;
+  buildSignerUri: string | null;
+  buildSignerDigest: string | null;
+  sourceRepositoryUri: string | null;
+  sourceRepositoryDigest: string | null;
+  sourceRepositoryRef: string | null;
+  buildConfigUri: string | null;
+  runInvocationUri: string | null;
+  runnerEnvironment: string | null;
+  certificateNotBefore: string;
+  certificateNotAfter: string;
+  logIndex: string;
+  integratedTime: string;
+  /** From the SLSA predicate, for build provenance. */
+  buildType: string | null;
+  builderId: string | null;
+  statementRepository: string | null;
+  statementCommit: string | null;
+  invocationId: string | null;
+}
+
+export interface StoredAttestation {
+  raw: unknown;
+  facts: AttestationFacts;
+  publisher: Record<string, unknown> | null;
+  submittedBeforeUpload: boolean;
+  boundAt: string;
+}
+
+export const INTEGRITY_MEDIA_TYPE = 'application/vnd.pypi.integrity.v1+json';
+
+const GITHUB_ISSUER = 'https://token.actions.githubusercontent.com';
+const GITLAB_ISSUER = 'https://gitlab.com';
+const GOOGLE_ISSUER = 'https://accounts.google.com';
+
+/**
+ * PEP 740 groups attestations by "publisher". For a build attestation cairn names the signer in
+ * PyPI's publisher shapes where the issuer has one, and a cairn kind otherwise.
+ */
+export function publisherOfSigner(facts: AttestationFacts): Record<string, unknown> {
+  const repoPath = (uri: string | null, host: string) => (uri && uri.startsWith(host) ? uri.slice(host.length).replace(/^\/+/, '') : null);
+  if (facts.issuer === GITHUB_ISSUER) {
+    const workflowMatch = /\/\.github\/workflows\/([^@]+)@/.exec(facts.buildConfigUri ?? facts.identity);
+    return {
+      kind: 'GitHub',
+      repository: repoPath(facts.sourceRepositoryUri, 'https://github.com') ?? '',
+      workflow: workflowMatch?.[1] ?? '',
+      environment: null,
+      claims: null,
+    };
+  }
+  if (facts.issuer === GITLAB_ISSUER) {
+    return { kind: 'GitLab', repository: repoPath(facts.sourceRepositoryUri, 'https://gitlab.com') ?? '', environment: null, claims: null };
+  }
+  if (facts.issuer === GOOGLE_ISSUER) return { kind: 'Google', email: facts.identity, claims: null };
+  return { kind: 'cairn:signer', issuer: facts.issuer, identity: facts.identity, claims: null };
+}
+
+function factsJson(a: StoredAttestation): Record<string, unknown> {
+  const f = a.facts;
+  return {
+    kind: f.kind,
+    predicate_type: f.predicateType,
+    issuer: f.issuer,
+    identity: f.identity,
+    build_signer_uri: f.buildSignerUri,
+    build_signer_digest: f.buildSignerDigest,
+    source_repository_uri: f.sourceRepositoryUri,
+    source_repository_digest: f.sourceRepositoryDigest,
+    source_repository_ref: f.sourceRepositoryRef,
+    build_config_uri: f.buildConfigUri,
+    run_invocation_uri: f.runInvocationUri,
+    runner_environment: f.runnerEnvironment,
+    certificate_not_before: f.certificateNotBefore,
+    certificate_not_after: f.certificateNotAfter,
+    log_index: f.logIndex,
+    integrated_time: f.integratedTime,
+    build_type: f.buildType,
+    builder_id: f.builderId,
+    source_repository: f.statementRepository,
+    source_commit: f.statementCommit,
+    invocation_id: f.invocationId,
+    bound_at: a.boundAt,
+    submitted_before_upload: a.submittedBeforeUpload,
+  };
+}
+
+/** Builds the PEP 740 provenance object: one bundle per distinct publisher, raw attestations kept as stored. */
+export function buildProvenanceObject(attestations: StoredAttestation[]): Record<string, unknown> {
+  const bundles = new Map<string, { publisher: Record<string, unknown>; attestations: unknown[]; cairn_verified: Record<string, unknown>[] }>();
+  for (const a of attestations) {
+    const publisher = a.publisher ?? publisherOfSigner(a.facts);
+    const key = JSON.stringify([publisher, a.facts.issuer, a.facts.identity]);
+    const bundle = bundles.get(key) ?? { publisher, attestations: [], cairn_verified: [] };
+    bundle.attestations.push(a.raw);
+    bundle.cairn_verified.push(factsJson(a));
+    bundles.set(key, bundle);
+  }
+  return { version: 1, attestation_bundles: [...bundles.values()] };
+}

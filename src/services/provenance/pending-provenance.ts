@@ -1,0 +1,190 @@
+import type { Kysely } from 'kysely';
+import { CairnError } from '../../errors.ts';
+import { parseDistributionFilename } from '../../formats/dist-filename.ts';
+import { sameRepository } from '../../formats/slsa-provenance.ts';
+import type { Database } from '../storage/schema.ts';
+import { appendAttestations, type VerifiedForIndex } from './attestation-store.ts';
+
+/** Verifies one attestation for one artifact; the same code path serves uploads and submissions (DESIGN §4). */
+export type VerifyForIndex = (attestation: unknown, artifact: { filename: string; sha256: string }) => VerifiedForIndex;
+
+export interface PendingLimits {
+  ttlSeconds: number;
+  /** Live pending entries one signing identity may hold (a runaway builder cannot fill the table). */
+  maxPerSigner: number;
+  /** Live pending entries for one filename (different builders of the same file). */
+  maxPerFilename: number;
+  maxAttestationsPerSubmission: number;
+}
+
+export const DEFAULT_PENDING_LIMITS: PendingLimits = { ttlSeconds: 24 * 3600, maxPerSigner: 200, maxPerFilename: 16, maxAttestationsPerSubmission: 8 };
+
+export interface SubmissionResult {
+  status: 'pending' | 'bound';
+  filename: string;
+  sha256: string;
+  expires_at: string | null;
+  signer: { issuer: string; identity: string }[];
+  submitted_before_upload: boolean;
+}
+
+const SHA256 = /^[0-9a-f]{64}$/;
+
+function asSubmission(body: unknown, maxAttestations: number): { filename: string; sha256: string; attestations: unknown[] } {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new CairnError('provenance.malformed', 'the body must be a JSON object {filename, sha256, attestations}');
+  }
+  const { filename, sha256, attestations } = body as Record<string, unknown>;
+  if (typeof filename !== 'string') throw new CairnError('provenance.malformed', "'filename' must be a string");
+  if (typeof sha256 !== 'string' || !SHA256.test(sha256)) throw new CairnError('provenance.malformed', "'sha256' must be 64 lowercase hex characters");
+  if (!Array.isArray(attestations) || attestations.length === 0) {
+    throw new CairnError('provenance.malformed', "'attestations' must be a non-empty array of PEP 740 attestation objects");
+  }
+  if (attestations.length > maxAttestations) {
+    throw new CairnError('provenance.malformed', `at most ${maxAttestations} attestations per submission, got ${attestations.length}`);
+  }
+  return { filename, sha256, attestations };
+}
+
+/**
+ * Build provenance submitted before its file exists (DESIGN §1 step 3, §4): verified, then kept
+ * pending under (filename, sha256) until the upload of that exact file binds it, or it expires.
+ */
+export class PendingProvenanceService {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly verify: VerifyForIndex,
+    private readonly clock: () => Date,
+    private readonly limits: PendingLimits = DEFAULT_PENDING_LIMITS,
+  ) {}
+
+  /** Verification of build provenance with the checks specific to a builder's submission. */
+  verifyBuildProvenance(attestation: unknown, artifact: { filename: string; sha256: string }): VerifiedForIndex {
+    const verified = this.verify(attestation, artifact);
+    const f = verified.facts;
+    if (f.kind !== 'build') {
+      throw new CairnError('provenance.predicate_unsupported', `build provenance must use predicate https://slsa.dev/provenance/v1, got ${f.predicateType}`);
+    }
+    if (!f.statementRepository || !f.statementCommit) {
+      throw new CairnError('provenance.malformed', 'the provenance must name externalParameters.source.repository and a 40/64-hex source.commit');
+    }
+    if (!/^([0-9a-f]{40}|[0-9a-f]{64})$/.test(f.statementCommit)) {
+      throw new CairnError('provenance.malformed', `source.commit must be a full 40- or 64-hex commit digest, got '${f.statementCommit}'`);
+    }
+    // The certificate vouches for the repository and commit the CI ran on; the statement must agree.
+    if (f.sourceRepositoryUri && !sameRepository(f.sourceRepositoryUri, f.statementRepository)) {
+      throw new CairnError('provenance.source_mismatch', `the statement names repository ${f.statementRepository} but the certificate was issued for ${f.sourceRepositoryUri}`);
+    }
+    if (f.sourceRepositoryDigest && f.sourceRepositoryDigest !== f.statementCommit) {
+      throw new CairnError('provenance.source_mismatch', `the statement names commit ${f.statementCommit} but the certificate was issued for ${f.sourceRepositoryDigest}`);
+    }
+    return verified;
+  }
+
+  async submit(body: unknown): Promise<SubmissionResult> {
+    const submission = asSubmission(body, this.limits.maxAttestationsPerSubmission);
+    parseDistributionFilename(submission.filename);
+    const artifact = { filename: submission.filename, sha256: submission.sha256 };
+    const verified = submission.attestations.map((a) => this.verifyBuildProvenance(a, artifact));
+    const now = this.clock();
+    const signers = verified.map((v) => ({ issuer: v.facts.issuer, identity: v.facts.identity }));
+
+    return this.db.transaction().execute(async (trx) => {
+      const file = await trx.selectFrom('files').select(['id', 'sha256', 'project_id']).where('filename', '=', submission.filename).executeTakeFirst();
+      if (file) {
+        if (file.sha256 !== submission.sha256) {
+          throw new CairnError('provenance.digest_mismatch', `the index holds ${submission.filename} with sha256 ${file.sha256}, not ${submission.sha256}`);
+        }
+        // A rebuilder vouching for a file already published: bound at once, flagged as such.
+        await appendAttestations(trx, file.id, verified, { submittedBeforeUpload: false, now });
+        await trx.updateTable('projects').set((eb) => ({ serial: eb('serial', '+', 1) })).where('id', '=', file.project_id).execute();
+        return { status: 'bound', filename: submission.filename, sha256: submission.sha256, expires_at: null, signer: signers, submitted_before_upload: false };
+      }
+
+      const expiresAt = new Date(now.getTime() + this.limits.ttlSeconds * 1000).toISOString();
+      const live = (q: ReturnType<typeof trx.selectFrom<'pending_provenance'>>) => q.where('expires_at', '>', now.toISOString());
+      let expiry = expiresAt;
+      for (const item of verified) {
+        const existing = await trx
+          .selectFrom('pending_provenance')
+          .select(['id', 'expires_at'])
+          .where('filename', '=', submission.filename)
+          .where('sha256', '=', submission.sha256)
+          .where('statement_sha256', '=', item.statementSha256)
+          .where('signer_identity', '=', item.facts.identity)
+          .executeTakeFirst();
+        if (existing) {
+          // Idempotent: the same statement from the same signer refreshes nothing and adds no row.
+          expiry = existing.expires_at;
+          continue;
+        }
+        const bySigner = await live(trx.selectFrom('pending_provenance'))
+          .select((eb) => eb.fn.countAll().as('n'))
+          .where('signer_identity', '=', item.facts.identity)
+          .executeTakeFirstOrThrow();
+        if (Number(bySigner.n) >= this.limits.maxPerSigner) {
+          throw new CairnError('provenance.rate_limited', `signer ${item.facts.identity} already has ${this.limits.maxPerSigner} pending submissions; upload the files or wait for entries to expire`);
+        }
+        const byFile = await live(trx.selectFrom('pending_provenance'))
+          .select((eb) => eb.fn.countAll().as('n'))
+          .where('filename', '=', submission.filename)
+          .executeTakeFirstOrThrow();
+        if (Number(byFile.n) >= this.limits.maxPerFilename) {
+          throw new CairnError('provenance.rate_limited', `${submission.filename} already has ${this.limits.maxPerFilename} pending submissions`);
+        }
+        await trx
+          .insertInto('pending_provenance')
+          .values({
+            filename: submission.filename,
+            sha256: submission.sha256,
+            predicate_type: item.facts.predicateType,
+            raw_json: item.rawText,
+            statement_sha256: item.statementSha256,
+            signer_issuer: item.facts.issuer,
+            signer_identity: item.facts.identity,
+            facts_json: JSON.stringify(item.facts),
+            created_at: now.toISOString(),
+            expires_at: expiresAt,
+          })
+          .execute();
+      }
+      return { status: 'pending', filename: submission.filename, sha256: submission.sha256, expires_at: expiry, signer: signers, submitted_before_upload: true };
+    });
+  }
+
+  /** Runs inside the upload transaction: binds every live pending entry for exactly this file. */
+  async bindOnUpload(trx: Kysely<Database>, file: { id: number; filename: string; sha256: string }): Promise<number> {
+    const now = this.clock();
+    const pending = await trx
+      .selectFrom('pending_provenance')
+      .selectAll()
+      .where('filename', '=', file.filename)
+      .where('sha256', '=', file.sha256)
+      .where('expires_at', '>', now.toISOString())
+      .orderBy('id')
+      .execute();
+    const bound = await appendAttestations(
+      trx,
+      file.id,
+      pending.map((p) => ({ rawText: p.raw_json, statementSha256: p.statement_sha256, facts: JSON.parse(p.facts_json), publisher: null })),
+      { submittedBeforeUpload: true, now },
+    );
+    await trx.deleteFrom('pending_provenance').where('filename', '=', file.filename).where('sha256', '=', file.sha256).execute();
+    return bound;
+  }
+
+  async listPending(): Promise<{ filename: string; sha256: string; signer_identity: string; expires_at: string }[]> {
+    return this.db
+      .selectFrom('pending_provenance')
+      .select(['filename', 'sha256', 'signer_identity', 'expires_at'])
+      .where('expires_at', '>', this.clock().toISOString())
+      .orderBy('id')
+      .execute();
+  }
+
+  /** The background sweep: expired entries go. */
+  async sweepExpired(): Promise<number> {
+    const result = await this.db.deleteFrom('pending_provenance').where('expires_at', '<=', this.clock().toISOString()).executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+}
