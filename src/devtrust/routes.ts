@@ -1,0 +1,126 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { CairnError } from '../errors.ts';
+import { sendError } from '../http/errors.ts';
+import { openDevTrustDomain, type DevTrustDomain, type DevTrustDomainOptions } from './domain.ts';
+import { DEFAULT_TOKEN_AUDIENCE, tokenRequestFrom } from './oidc-issuer.ts';
+import { canonicalizeProposedEntry } from './rekor-entries.ts';
+
+export { devTrustRoot } from './trusted-root.ts';
+export type { TrustedRootJson } from './trusted-root.ts';
+export type { DevTrustDomain } from './domain.ts';
+
+export interface DevTrustRouteOptions extends Omit<DevTrustDomainOptions, 'baseUrl'> {
+  /** '' (standalone) or '/_/dev' (inside `cairn serve`). */
+  prefix: string;
+  /** The absolute BASE URL; a function when the port is known only after listen. */
+  baseUrl: string | (() => string);
+}
+
+/** Fulcio's challenge audience: tokens for the CA must be minted for `sigstore`. */
+const FULCIO_AUDIENCE = DEFAULT_TOKEN_AUDIENCE;
+const ENTRY_BODY_LIMIT = 16 * 1024 * 1024;
+
+/**
+ * Mounts the dev trust domain's OIDC issuer, CA and log under `prefix`, speaking the protocols
+ * sigstore-js speaks to the public-good instance, and returns the domain (for its trusted root).
+ */
+export async function registerDevTrust(app: FastifyInstance, options: DevTrustRouteOptions): Promise<DevTrustDomain> {
+  const prefix = options.prefix.replace(/\/+$/, '');
+  const domain = await openDevTrustDomain(options);
+  app.addHook('onListen', async () => domain.recordBaseUrl());
+
+  const route = (handler: (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>) =>
+    async (request: FastifyRequest, reply: FastifyReply) => {
+      try {
+        domain.recordBaseUrl();
+        return await handler(request, reply);
+      } catch (error) {
+        return sendError(request, reply, error);
+      }
+    };
+
+  // --- OIDC issuer (BASE/oidc) -------------------------------------------------------------
+  app.get(`${prefix}/oidc/.well-known/openid-configuration`, route(async () => domain.oidc.discoveryDocument()));
+  app.get(`${prefix}/oidc/jwks`, route(async () => domain.oidc.jwks()));
+  // POST with a JSON body, or GET with a query string so the endpoint can stand in for GitHub's
+  // ACTIONS_ID_TOKEN_REQUEST_URL (which answers `{value}` and takes `&audience=`).
+  const mint = route(async (request) => {
+    const input = (request.method === 'GET' ? request.query : request.body) ?? {};
+    if (typeof input !== 'object') throw new CairnError('request.malformed', 'the token request must be a JSON object');
+    const { token, claims } = await domain.oidc.mint(tokenRequestFrom(input as Record<string, unknown>));
+    return { token, value: token, expires_at: new Date(claims.exp * 1000).toISOString() };
+  });
+  app.post(`${prefix}/oidc/token`, mint);
+  app.get(`${prefix}/oidc/token`, mint);
+
+  // --- Fulcio-compatible CA (BASE/fulcio) ---------------------------------------------------
+  app.post(
+    `${prefix}/fulcio/api/v2/signingCert`,
+    route(async (request, reply) => {
+      const body = asObject(request.body, 'request body');
+      const bearer = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '')?.[1];
+      const token = asObject(body.credentials ?? {}, 'credentials').oidcIdentityToken ?? bearer;
+      if (typeof token !== 'string' || !token) throw new CairnError('auth.missing', 'credentials.oidcIdentityToken is required');
+      if (body.publicKeyRequest === undefined) {
+        throw new CairnError('request.malformed', 'only publicKeyRequest is supported (no certificateSigningRequest)');
+      }
+      const keyRequest = asObject(body.publicKeyRequest, 'publicKeyRequest');
+      const publicKey = asObject(keyRequest.publicKey, 'publicKeyRequest.publicKey');
+      if (typeof publicKey.content !== 'string' || typeof keyRequest.proofOfPossession !== 'string') {
+        throw new CairnError('request.malformed', 'publicKeyRequest needs publicKey.content and proofOfPossession');
+      }
+      const claims = await domain.oidc.verify(token, FULCIO_AUDIENCE);
+      const certificates = await domain.ca.issueSigningCertificate({ claims, publicKey: publicKey.content, proofOfPossession: keyRequest.proofOfPossession });
+      return reply.code(201).send({ signedCertificateEmbeddedSct: { chain: { certificates } } });
+    }),
+  );
+  app.get(`${prefix}/fulcio/api/v2/trustBundle`, route(async () => ({ chains: [{ certificates: [domain.ca.certificatePem] }] })));
+  app.get(
+    `${prefix}/fulcio/api/v2/configuration`,
+    route(async () => ({ issuers: [{ issuerUrl: domain.oidc.issuer, audience: FULCIO_AUDIENCE, challengeClaim: 'sub', issuerType: 'github-workflow' }] })),
+  );
+
+  // --- Rekor-compatible log (BASE/rekor) -----------------------------------------------------
+  const rekor = `${prefix}/rekor/api/v1/log`;
+  app.post(
+    `${rekor}/entries`,
+    { bodyLimit: ENTRY_BODY_LIMIT },
+    route(async (request, reply) => {
+      const { uuid, entry, created } = domain.log.append(canonicalizeProposedEntry(request.body));
+      reply.header('location', `${domain.baseUrl}/rekor/api/v1/log/entries/${uuid}`);
+      if (!created) return reply.code(409).send({ code: 409, message: `an equivalent entry already exists in the transparency log with UUID ${uuid}` });
+      return reply.code(201).send({ [uuid]: entry });
+    }),
+  );
+  app.get(
+    `${rekor}/entries`,
+    route(async (request) => {
+      const raw = (request.query as Record<string, unknown>).logIndex;
+      if (typeof raw !== 'string' || !/^\d+$/.test(raw)) throw new CairnError('request.malformed', 'logIndex must be a non-negative integer');
+      const { uuid, entry } = domain.log.entryAt(Number(raw));
+      return { [uuid]: entry };
+    }),
+  );
+  app.get(
+    `${rekor}/entries/:uuid`,
+    route(async (request) => {
+      const { uuid, entry } = domain.log.entryByUuid((request.params as { uuid: string }).uuid);
+      return { [uuid]: entry };
+    }),
+  );
+  app.get(rekor, route(async () => domain.log.info()));
+  app.get(
+    `${rekor}/publicKey`,
+    route(async (_request, reply) =>
+      reply.type('application/x-pem-file').send(domain.keys.rekor.publicKey.export({ format: 'pem', type: 'spki' }).toString()),
+    ),
+  );
+
+  app.get(`${prefix}/trusted_root.json`, route(async () => domain.trustedRoot()));
+  return domain;
+}
+
+function asObject(value: unknown, what: string): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new CairnError('request.malformed', `${what} must be a JSON object`);
+  return value as Record<string, unknown>;
+}

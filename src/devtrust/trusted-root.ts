@@ -1,0 +1,77 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { DevTrustKeys } from './keys.ts';
+import { loadOrCreateDevTrustKeys, readJsonFile } from './keys.ts';
+
+export const TRUSTED_ROOT_MEDIA_TYPE = 'application/vnd.dev.sigstore.trustedroot+json;version=0.1';
+
+/** Sigstore TrustedRoot v0.1 in protobuf-JSON form (what `TrustedRoot.fromJSON` reads). */
+export interface TrustedRootJson {
+  mediaType: string;
+  tlogs: TransparencyLogInstanceJson[];
+  certificateAuthorities: CertificateAuthorityJson[];
+  ctlogs: TransparencyLogInstanceJson[];
+  timestampAuthorities: CertificateAuthorityJson[];
+}
+
+interface TransparencyLogInstanceJson {
+  baseUrl: string;
+  hashAlgorithm: 'SHA2_256';
+  publicKey: { rawBytes: string; keyDetails: 'PKIX_ECDSA_P256_SHA_256'; validFor: { start: string } };
+  logId: { keyId: string };
+}
+
+interface CertificateAuthorityJson {
+  subject: { organization: string; commonName: string };
+  uri: string;
+  certChain: { certificates: { rawBytes: string }[] };
+  validFor: { start: string };
+}
+
+export const TRUSTED_ROOT_FILE = 'trusted_root.json';
+export const DOMAIN_FILE = 'domain.json';
+
+/**
+ * The root a verifier needs for this domain: its CA, its log and its CT log (so sigstore-js's
+ * default thresholds apply). The log's `baseUrl` matters: sigstore-js accepts a checkpoint
+ * signature only if the signer name (the host) matches it.
+ */
+export function buildTrustedRoot(keys: DevTrustKeys, baseUrl: string): TrustedRootJson {
+  const base = baseUrl.replace(/\/+$/, '');
+  const start = keys.validFrom.toISOString();
+  const logInstance = (url: string, publicKeyDer: Buffer, logId: Buffer): TransparencyLogInstanceJson => ({
+    baseUrl: url,
+    hashAlgorithm: 'SHA2_256',
+    publicKey: { rawBytes: publicKeyDer.toString('base64'), keyDetails: 'PKIX_ECDSA_P256_SHA_256', validFor: { start } },
+    logId: { keyId: logId.toString('base64') },
+  });
+  return {
+    mediaType: TRUSTED_ROOT_MEDIA_TYPE,
+    tlogs: [logInstance(`${base}/rekor`, keys.rekor.publicKeyDer, keys.rekor.logId)],
+    certificateAuthorities: [
+      {
+        subject: { organization: 'cairn dev trust', commonName: 'cairn dev trust CA' },
+        uri: `${base}/fulcio`,
+        certChain: { certificates: [{ rawBytes: keys.ca.certificateDer.toString('base64') }] },
+        validFor: { start },
+      },
+    ],
+    ctlogs: [logInstance(`${base}/ct`, keys.ctLog.publicKeyDer, keys.ctLog.logId)],
+    timestampAuthorities: [],
+  };
+}
+
+/**
+ * The TrustedRoot of the domain whose state lives in `stateDir` (created if absent), for an
+ * index that mounts it and must trust it. Without `baseUrl`, the URL the domain last served at.
+ */
+export async function devTrustRoot(stateDir: string, baseUrl?: string): Promise<TrustedRootJson> {
+  const keys = await loadOrCreateDevTrustKeys(stateDir);
+  return buildTrustedRoot(keys, baseUrl ?? lastBaseUrl(stateDir) ?? 'http://127.0.0.1');
+}
+
+export function lastBaseUrl(stateDir: string): string | undefined {
+  const path = join(stateDir, DOMAIN_FILE);
+  if (!existsSync(path)) return undefined;
+  return readJsonFile<{ baseUrl?: string }>(path).baseUrl;
+}
