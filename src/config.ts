@@ -16,6 +16,10 @@ export interface ServerConfig {
   trustedRootFiles: string[];
   /** How long pending build provenance waits for its file, in seconds. */
   pendingProvenanceTtlSeconds: number;
+  /** OIDC issuers whose tokens the Trusted Publishing exchange accepts (exact `iss` values). */
+  trustedOidcIssuers: string[];
+  /** The `aud` the exchange demands; distinct per index so a token minted for one is useless at another. */
+  oidcAudience: string;
 }
 
 export interface ConfigOverrides {
@@ -30,6 +34,9 @@ export interface ConfigOverrides {
 }
 
 export const DEFAULT_PORT = 8470;
+/** GitHub Actions, GitLab.com and Google: the public issuers PyPI trusts out of the box. */
+export const DEFAULT_OIDC_ISSUERS = ['https://token.actions.githubusercontent.com', 'https://gitlab.com', 'https://accounts.google.com'];
+export const DEFAULT_OIDC_AUDIENCE = 'cairn';
 export const DEFAULT_MAX_UPLOAD_BYTES = 100 * 1024 * 1024;
 
 function integerSetting(name: string, raw: string | number, min: number, max: number): number {
@@ -67,5 +74,9 @@ export function loadServerConfig(flags: ConfigOverrides = {}, env: NodeJS.Proces
       1,
       30 * 24 * 3600,
     ),
+    trustedOidcIssuers: env.CAIRN_OIDC_ISSUERS
+      ? env.CAIRN_OIDC_ISSUERS.split(',').map((s) => s.trim()).filter(Boolean)
+      : [...DEFAULT_OIDC_ISSUERS],
+    oidcAudience: env.CAIRN_OIDC_AUDIENCE?.trim() || DEFAULT_OIDC_AUDIENCE,
   };
 }

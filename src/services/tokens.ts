@@ -20,34 +20,44 @@ export function hashToken(token: string): string {
   return createHash('sha256').update(token, 'utf8').digest('hex');
 }
 
-/** Creates a token and returns its only plaintext copy; the database keeps a hash. */
-export async function createApiToken(
-  db: Kysely<Database>,
-  options: { scope: TokenScope; projects?: string[]; description?: string; expiresAt?: Date | null; now: Date },
-): Promise<{ token: string; tokenId: number }> {
+export interface NewApiToken {
+  scope: TokenScope;
+  projects?: string[];
+  description?: string;
+  expiresAt?: Date | null;
+  now: Date;
+}
+
+/**
+ * Writes a token inside the caller's transaction (the OIDC exchange mints one atomically with its
+ * replay record) and returns its only plaintext copy; the database keeps a hash.
+ */
+export async function insertApiToken(trx: Kysely<Database>, options: NewApiToken): Promise<{ token: string; tokenId: number }> {
   const projects = (options.projects ?? []).map(normalizeProjectName);
   if (options.scope !== 'new_projects' && projects.length === 0) {
     throw new CairnError('usage.invalid_argument', 'a project-scoped token needs at least one project name');
   }
   const token = TOKEN_PREFIX + randomBytes(32).toString('base64url');
-  const tokenId = await db.transaction().execute(async (trx) => {
-    const row = await trx
-      .insertInto('api_tokens')
-      .values({
-        token_hash: hashToken(token),
-        description: options.description ?? '',
-        scope: options.scope,
-        created_at: options.now.toISOString(),
-        expires_at: options.expiresAt ? options.expiresAt.toISOString() : null,
-      })
-      .returning('id')
-      .executeTakeFirstOrThrow();
-    for (const name of new Set<string>(projects)) {
-      await trx.insertInto('token_projects').values({ token_id: row.id, normalized_name: name }).execute();
-    }
-    return row.id;
-  });
-  return { token, tokenId };
+  const row = await trx
+    .insertInto('api_tokens')
+    .values({
+      token_hash: hashToken(token),
+      description: options.description ?? '',
+      scope: options.scope,
+      created_at: options.now.toISOString(),
+      expires_at: options.expiresAt ? options.expiresAt.toISOString() : null,
+    })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  for (const name of new Set<string>(projects)) {
+    await trx.insertInto('token_projects').values({ token_id: row.id, normalized_name: name }).execute();
+  }
+  return { token, tokenId: row.id };
+}
+
+/** Creates a token and returns its only plaintext copy; the database keeps a hash. */
+export async function createApiToken(db: Kysely<Database>, options: NewApiToken): Promise<{ token: string; tokenId: number }> {
+  return db.transaction().execute((trx) => insertApiToken(trx, options));
 }
 
 /**
@@ -97,6 +107,12 @@ export async function assertMayUpload(
   requestedName: string,
 ): Promise<void> {
   const normalized = normalizeProjectName(requestedName);
+  if (principal.scope === 'publishing') {
+    // A trusted publisher's token never creates a project: the exchange already created (reified)
+    // it for a pending publisher, so a missing project means it was removed since.
+    if (project !== null && principal.projects.has(normalized)) return;
+    throw new CairnError('auth.forbidden', `The user isn't allowed to upload to project '${requestedName}': this trusted-publishing token is scoped to ${[...principal.projects].join(', ') || 'no project'}`);
+  }
   if (principal.projects.has(normalized)) return;
   if (principal.scope === 'new_projects') {
     if (project === null) return;
