@@ -171,7 +171,7 @@ export async function runIndexBench(): Promise<IndexBenchResult> {
   };
   try {
     const dataDir = join(work, 'data');
-    let t = performance.now();
+    const t = performance.now();
     await buildCorpus(dataDir);
     log(`corpus: ${PROJECTS} projects × ${FILES_PER_PROJECT} files built in ${((performance.now() - t) / 1000).toFixed(1)} s`);
 

@@ -87,6 +87,7 @@ const CODES = {
   'oidc.replayed': { status: 422, exit: 2 },
   'oidc.no_matching_publisher': { status: 422, exit: 2 },
   'oidc.issuer_unavailable': { status: 503, exit: 3 },
+  'oidc.proof_of_possession_invalid': { status: 400, exit: 2 },
 
   // consumer side
   'policy.invalid': { status: 400, exit: 2 },

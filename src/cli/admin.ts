@@ -1,12 +1,16 @@
 import type { Command } from 'commander';
 import { CairnError } from '../errors.ts';
 import { createApiToken } from '../services/tokens.ts';
+import { registerProvenanceAdmin } from './provenance-admin.ts';
+import { registerPublisherAdmin } from './publisher.ts';
 import { withServices, withStorageOptions } from './storage-options.ts';
 
 type StorageFlags = { dataDir?: string; databaseUrl?: string };
 
 export function registerAdmin(program: Command): void {
   const admin = program.command('admin').description('operator tasks on the index storage');
+  registerPublisherAdmin(admin);
+  registerProvenanceAdmin(admin);
 
   const project = admin.command('project').description('projects');
   withStorageOptions(project.command('create <name>').description('create an empty project')).action(

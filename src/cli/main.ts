@@ -1,6 +1,9 @@
 import { Command, CommanderError } from 'commander';
 import { registerAdmin } from './admin.ts';
+import { registerBuild } from './build.ts';
+import { registerDevTrust } from './dev-trust.ts';
 import { reportError } from './output.ts';
+import { registerPublish } from './publish.ts';
 import { registerServe } from './serve.ts';
 
 const program = new Command()
@@ -11,6 +14,9 @@ const program = new Command()
 
 registerServe(program);
 registerAdmin(program);
+registerDevTrust(program);
+registerBuild(program);
+registerPublish(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,7 +1,20 @@
 import type { Command } from 'commander';
 import { loadServerConfig } from '../config.ts';
+import { DEV_TRUST_PREFIX } from '../http/dev-trust-mount.ts';
 import { startServer } from '../http/server.ts';
 import { withStorageOptions } from './storage-options.ts';
+
+interface ServeOptions {
+  host?: string;
+  port?: string;
+  dataDir?: string;
+  databaseUrl?: string;
+  maxUploadBytes?: string;
+  baseUrl?: string;
+  devTrust?: boolean;
+  trustedRoot?: string[];
+  quiet?: boolean;
+}
 
 export function registerServe(program: Command): void {
   withStorageOptions(
@@ -12,11 +25,18 @@ export function registerServe(program: Command): void {
       .option('--port <port>', 'port to listen on (env CAIRN_PORT)')
       .option('--max-upload-bytes <n>', 'largest accepted distribution (env CAIRN_MAX_UPLOAD_BYTES)')
       .option('--base-url <url>', 'public URL of the index, for absolute links (env CAIRN_BASE_URL)')
+      .option('--dev-trust', 'mount the dev trust domain at /_/dev and trust it (development only; env CAIRN_DEV_TRUST=1)')
+      .option('--trusted-root <file...>', 'extra Sigstore trusted_root.json files to accept provenance from (env CAIRN_TRUSTED_ROOT, comma-separated)')
       .option('--quiet', 'no request log'),
-  ).action(async (options: { host?: string; port?: string; dataDir?: string; databaseUrl?: string; maxUploadBytes?: string; baseUrl?: string; quiet?: boolean }) => {
+  ).action(async (options: ServeOptions) => {
     const config = loadServerConfig(options);
     const server = await startServer(config, { logger: !options.quiet });
     console.log(`cairn index listening on ${server.url} (data: ${config.dataDir})`);
+    if (config.devTrust) {
+      const base = `${config.baseUrl ?? server.url}${DEV_TRUST_PREFIX}`;
+      console.log(`dev trust domain (NEVER trust it in production): issuer ${base}/oidc, CA ${base}/fulcio, log ${base}/rekor`);
+      console.log(`  mint a CI-like token: npx cairn dev-trust token --url ${base} --repository OWNER/REPO --workflow-ref … --sha COMMIT`);
+    }
     const stop = () => {
       void server.close().then(() => process.exit(0));
     };

@@ -2,13 +2,21 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { CairnError } from '../errors.ts';
 import type { CairnServices } from '../services/cairn-services.ts';
 import { sendError } from './errors.ts';
+import { mountDevTrust } from './dev-trust-mount.ts';
 import { fileRoutes } from './routes/files.ts';
 import { jsonApiRoutes } from './routes/json-api.ts';
+import { oidcRoutes } from './routes/oidc.ts';
+import { provenanceRoutes } from './routes/provenance.ts';
 import { simpleRoutes } from './routes/simple.ts';
 import { uploadRoutes } from './routes/upload.ts';
 
 export interface AppOptions {
   logger?: boolean;
+  /**
+   * Mounts the dev trust domain at `/_/dev` (DESIGN §5) and trusts it. The function answers the
+   * index's public URL, known only once the server listens.
+   */
+  devTrustIndexUrl?: () => string;
 }
 
 /** The index's HTTP surface (DESIGN §3). Routes are thin: they parse, call a service, answer. */
@@ -25,11 +33,13 @@ export async function buildApp(services: CairnServices, options: AppOptions = {}
     sendError(request, reply, new CairnError('request.not_found', `no route for ${request.method} ${request.url}`)),
   );
 
-  const noProvenance = async () => new Set<number>();
+  if (options.devTrustIndexUrl) await mountDevTrust(app, services, options.devTrustIndexUrl);
   await simpleRoutes(app, services);
   await fileRoutes(app, services);
   await uploadRoutes(app, services);
-  await jsonApiRoutes(app, services, noProvenance);
+  await oidcRoutes(app, services);
+  await provenanceRoutes(app, services, services.pendingProvenance);
+  await jsonApiRoutes(app, services, services.filesWithProvenance);
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   return app;

@@ -2,6 +2,11 @@ import { join } from 'node:path';
 import type { Kysely } from 'kysely';
 import type { ServerConfig } from '../config.ts';
 import { IndexService } from './index-service.ts';
+import { filesWithAttestations } from './provenance/attestation-store.ts';
+import { IndexVerifier } from './provenance/index-verifier.ts';
+import { DEFAULT_PENDING_LIMITS, PendingProvenanceService } from './provenance/pending-provenance.ts';
+import { uploadAttestationsPrecheck } from './provenance/upload-attestations.ts';
+import { publisherForPrincipal } from './publishing/upload-publisher.ts';
 import { indexUrls, SimplePageService, type IndexUrls } from './simple-pages.ts';
 import { FileSystemBlobStore } from './storage/blob-store.ts';
 import { openDatabase } from './storage/database.ts';
@@ -18,25 +23,43 @@ export interface CairnServices {
   index: IndexService;
   uploads: UploadService;
   simplePages: SimplePageService;
+  /** Verifies attestations against the index's trusted roots (public-good, operator's, dev trust). */
+  verifier: IndexVerifier;
+  pendingProvenance: PendingProvenanceService;
+  /** Which of these files carry attestations (simple API `provenance`, JSON API). */
+  filesWithProvenance(fileIds: number[]): Promise<Set<number>>;
   urls: IndexUrls;
   clock: () => Date;
   close(): Promise<void>;
 }
 
 export async function openServices(config: ServerConfig, clock: () => Date = () => new Date()): Promise<CairnServices> {
+  const verifier = IndexVerifier.forConfig(config.trustedRootFiles);
   const opened = await openDatabase(config.databaseUrl);
+  const db = opened.db;
   const blobs = new FileSystemBlobStore(join(config.dataDir));
-  const index = new IndexService(opened.db);
-  const uploads = new UploadService(opened.db, blobs, clock);
+  const index = new IndexService(db);
+  const uploads = new UploadService(db, blobs, clock);
+  const pendingProvenance = new PendingProvenanceService(db, verifier.verifyForIndex, clock, {
+    ...DEFAULT_PENDING_LIMITS,
+    ttlSeconds: config.pendingProvenanceTtlSeconds,
+  });
+  uploads.addPrecheck(uploadAttestationsPrecheck(verifier.verifyForIndex, pendingProvenance, (p) => publisherForPrincipal(db, p), clock));
   const urls = indexUrls(config.baseUrl);
+  const simplePages = new SimplePageService(index, urls);
+  const filesWithProvenance = (ids: number[]) => filesWithAttestations(db, ids);
+  simplePages.setProvenanceLookup(filesWithProvenance);
   return {
     config,
-    db: opened.db,
+    db,
     dialect: opened.dialect,
     blobs,
     index,
     uploads,
-    simplePages: new SimplePageService(index, urls),
+    simplePages,
+    verifier,
+    pendingProvenance,
+    filesWithProvenance,
     urls,
     clock,
     close: () => opened.close(),

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { CairnError } from '../../errors.ts';
 import type { CairnServices } from '../../services/cairn-services.ts';
 import { authenticateUpload } from '../../services/tokens.ts';
@@ -13,7 +13,7 @@ export async function uploadRoutes(app: FastifyInstance, services: CairnServices
   // The body is streamed by the route itself, never buffered by fastify.
   app.addContentTypeParser('multipart/form-data', (_request, _payload, done) => done(null));
 
-  const upload = async (request: import('fastify').FastifyRequest, reply: import('fastify').FastifyReply) => {
+  const upload = async (request: FastifyRequest, reply: FastifyReply) => {
     const limit = services.config.maxUploadBytes;
     try {
       const declared = Number(request.headers['content-length'] ?? NaN);

@@ -1,0 +1,63 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { CairnError } from '../../errors.ts';
+import { parseTrustedRoot, publicGoodTrustedRoot, type TrustedRootJson } from '../../trust/trusted-roots.ts';
+import { createAttestationVerifier, type AttestationVerifier } from '../../trust/verify-attestation.ts';
+import type { VerifiedForIndex } from './attestation-store.ts';
+
+/** Reads `--trusted-root` files; a broken file stops start-up with the file named. */
+export function readTrustedRootFiles(paths: string[]): TrustedRootJson[] {
+  return paths.map((path) => {
+    let json: unknown;
+    try {
+      json = JSON.parse(readFileSync(path, 'utf8'));
+    } catch (error) {
+      throw new CairnError('config.invalid', `cannot read trusted root ${path}: ${(error as Error).message}`);
+    }
+    return parseTrustedRoot(json, path);
+  });
+}
+
+/**
+ * The index's one verifier: the Sigstore public-good root, the operator's extra roots, and roots
+ * known only once the server listens (the mounted dev trust domain names its own URL, and
+ * sigstore-js matches checkpoint signer names against it). Rebuilt only when a root changes.
+ */
+export class IndexVerifier {
+  private readonly dynamicRoots: (() => TrustedRootJson)[] = [];
+  private cached: { key: string; verifier: AttestationVerifier } | null = null;
+
+  constructor(private readonly staticRoots: TrustedRootJson[]) {}
+
+  static forConfig(trustedRootFiles: string[], options: { publicGood?: boolean } = {}): IndexVerifier {
+    const roots = [...(options.publicGood === false ? [] : [publicGoodTrustedRoot()]), ...readTrustedRootFiles(trustedRootFiles)];
+    return new IndexVerifier(roots);
+  }
+
+  addRoot(root: () => TrustedRootJson): void {
+    this.dynamicRoots.push(root);
+    this.cached = null;
+  }
+
+  roots(): TrustedRootJson[] {
+    return [...this.staticRoots, ...this.dynamicRoots.map((r) => r())];
+  }
+
+  verifier(): AttestationVerifier {
+    const roots = this.roots();
+    const key = createHash('sha256').update(JSON.stringify(roots)).digest('hex');
+    if (this.cached?.key !== key) this.cached = { key, verifier: createAttestationVerifier(roots) };
+    return this.cached.verifier;
+  }
+
+  /** The shape the provenance services store: facts plus the attestation text as received. */
+  readonly verifyForIndex = (attestation: unknown, artifact: { filename: string; sha256: string }): VerifiedForIndex => {
+    const verified = this.verifier().verify(attestation, artifact);
+    return {
+      rawText: JSON.stringify(attestation),
+      statementSha256: createHash('sha256').update(verified.statementBytes).digest('hex'),
+      facts: verified.facts,
+      publisher: null,
+    };
+  };
+}
