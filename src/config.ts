@@ -16,6 +16,10 @@ export interface ServerConfig {
   trustedRootFiles: string[];
   /** How long pending build provenance waits for its file, in seconds. */
   pendingProvenanceTtlSeconds: number;
+  /** Live pending submissions one signing identity may hold (DESIGN §4 caps). */
+  pendingMaxPerSigner: number;
+  /** Live pending submissions one filename may hold. */
+  pendingMaxPerFilename: number;
   /** OIDC issuers whose tokens the Trusted Publishing exchange accepts (exact `iss` values). */
   trustedOidcIssuers: string[];
   /** The `aud` the exchange demands; distinct per index so a token minted for one is useless at another. */
@@ -74,6 +78,8 @@ export function loadServerConfig(flags: ConfigOverrides = {}, env: NodeJS.Proces
       1,
       30 * 24 * 3600,
     ),
+    pendingMaxPerSigner: integerSetting('pending provenance per signer', env.CAIRN_PENDING_MAX_PER_SIGNER ?? 200, 1, 1_000_000),
+    pendingMaxPerFilename: integerSetting('pending provenance per filename', env.CAIRN_PENDING_MAX_PER_FILENAME ?? 16, 1, 1000),
     trustedOidcIssuers: env.CAIRN_OIDC_ISSUERS
       ? env.CAIRN_OIDC_ISSUERS.split(',').map((s) => s.trim()).filter(Boolean)
       : [...DEFAULT_OIDC_ISSUERS],

@@ -59,8 +59,9 @@ export function parseAttestation(json: unknown): Pep740Attestation {
   if (!Array.isArray(entries)) malformed('verification_material.transparency_entries must be an array');
   entries.forEach((entry, i) => {
     const e = asRecord(entry, `verification_material.transparency_entries[${i}]`);
-    if (typeof e.logIndex !== 'string' && typeof e.logIndex !== 'number') {
-      malformed(`verification_material.transparency_entries[${i}].logIndex is missing`);
+    // Protobuf JSON omits int64 fields holding their default: a log's first entry has no logIndex.
+    if (e.logIndex !== undefined && !(typeof e.logIndex === 'number' || (typeof e.logIndex === 'string' && /^\d+$/.test(e.logIndex)))) {
+      malformed(`verification_material.transparency_entries[${i}].logIndex must be a decimal integer`);
     }
     if (typeof e.canonicalizedBody !== 'string') {
       malformed(`verification_material.transparency_entries[${i}].canonicalizedBody is missing`);

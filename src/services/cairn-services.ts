@@ -43,6 +43,8 @@ export async function openServices(config: ServerConfig, clock: () => Date = () 
   const pendingProvenance = new PendingProvenanceService(db, verifier.verifyForIndex, clock, {
     ...DEFAULT_PENDING_LIMITS,
     ttlSeconds: config.pendingProvenanceTtlSeconds,
+    maxPerSigner: config.pendingMaxPerSigner,
+    maxPerFilename: config.pendingMaxPerFilename,
   });
   uploads.addPrecheck(uploadAttestationsPrecheck(verifier.verifyForIndex, pendingProvenance, (p) => publisherForPrincipal(db, p), clock));
   const urls = indexUrls(config.baseUrl);

@@ -1,0 +1,128 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import type { SerializedBundle } from '@sigstore/bundle';
+import { bundleToAttestation, type Pep740Attestation } from '../../src/formats/pep740.ts';
+import { buildProvenanceStatement } from '../../src/formats/slsa-provenance.ts';
+import { DEV_TRUST_PREFIX } from '../../src/http/dev-trust-mount.ts';
+import { signStatement } from '../../src/services/signing.ts';
+
+/**
+ * Real provenance for tests, made the way a builder makes it: a CI-like token from the dev
+ * issuer mounted in a test server started with `{ devTrust: true }`, a certificate from its CA,
+ * an entry in its log. Nothing here is faked: the index verifies the result as it would any other.
+ */
+
+export interface ServerWithUrl {
+  url: string;
+}
+
+export const DEFAULT_REPOSITORY = 'octo-org/octo-repo';
+export const DEFAULT_COMMIT = 'a'.repeat(40);
+export const DEFAULT_BUILDER_WORKFLOW = 'cairn-dev/builder/.github/workflows/cairn-build.yml@refs/tags/v1';
+
+export function devTrustBase(server: ServerWithUrl): string {
+  return `${server.url}${DEV_TRUST_PREFIX}`;
+}
+
+export interface DevTokenClaims {
+  /** OWNER/REPO (certified as https://github.com/OWNER/REPO) or a full URL. */
+  repository?: string;
+  /** The caller's workflow, OWNER/REPO/.github/workflows/FILE@REF. */
+  workflow_ref?: string;
+  /** The reusable builder that actually runs; it becomes the signing identity (SAN). */
+  job_workflow_ref?: string;
+  sha?: string;
+  ref?: string;
+  environment?: string;
+  run_id?: string;
+  aud?: string;
+}
+
+/** A token from the dev issuer; `aud` defaults to `sigstore` (for signing); use the index's audience for trusted publishing. */
+export async function devToken(server: ServerWithUrl, claims: DevTokenClaims = {}): Promise<string> {
+  const repository = claims.repository ?? DEFAULT_REPOSITORY;
+  const body = {
+    repository,
+    workflow_ref: claims.workflow_ref ?? `${repository}/.github/workflows/release.yml@refs/heads/main`,
+    job_workflow_ref: claims.job_workflow_ref ?? DEFAULT_BUILDER_WORKFLOW,
+    sha: claims.sha ?? DEFAULT_COMMIT,
+    ref: claims.ref ?? 'refs/heads/main',
+    ...(claims.environment ? { environment: claims.environment } : {}),
+    ...(claims.run_id ? { run_id: claims.run_id } : {}),
+    ...(claims.aud ? { aud: claims.aud } : {}),
+  };
+  const response = await fetch(`${devTrustBase(server)}/oidc/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  const text = await response.text();
+  if (response.status !== 200) throw new Error(`dev token request failed (${response.status}): ${text}`);
+  return (JSON.parse(text) as { token: string }).token;
+}
+
+export async function signWithDevTrust(server: ServerWithUrl, statement: Record<string, unknown>, token: string): Promise<SerializedBundle> {
+  const base = devTrustBase(server);
+  return signStatement(statement, token, { fulcioUrl: `${base}/fulcio`, rekorUrl: `${base}/rekor` });
+}
+
+export interface BuildProvenanceRequest {
+  filename: string;
+  sha256: string;
+  /** Recorded in the statement; defaults to the certified repository (https://github.com/OWNER/REPO). */
+  statementRepository?: string;
+  statementCommit?: string;
+  builderId?: string;
+  claims?: DevTokenClaims;
+}
+
+export interface SignedProvenance {
+  attestation: Pep740Attestation;
+  bundle: SerializedBundle;
+  statement: Record<string, unknown>;
+}
+
+/** A SLSA v1 build provenance statement in cairn's build type, signed through the dev trust domain. */
+export async function signBuildProvenance(server: ServerWithUrl, request: BuildProvenanceRequest): Promise<SignedProvenance> {
+  const claims = request.claims ?? {};
+  const repository = claims.repository ?? DEFAULT_REPOSITORY;
+  const certifiedRepository = /^https?:\/\//.test(repository) ? repository : `https://github.com/${repository}`;
+  const commit = claims.sha ?? DEFAULT_COMMIT;
+  const now = new Date();
+  const statement = buildProvenanceStatement({
+    filename: request.filename,
+    sha256: request.sha256,
+    source: { repository: request.statementRepository ?? certifiedRepository, commit: request.statementCommit ?? commit, ref: claims.ref ?? 'refs/heads/main' },
+    tools: [{ name: 'build', version: '1.0.3' }],
+    builderId: request.builderId ?? `https://github.com/${claims.job_workflow_ref ?? DEFAULT_BUILDER_WORKFLOW}`,
+    invocationId: `https://github.com/${repository}/actions/runs/1/attempts/1`,
+    startedOn: now,
+    finishedOn: now,
+  });
+  const token = await devToken(server, { ...claims, sha: commit });
+  const bundle = await signWithDevTrust(server, statement, token);
+  return { attestation: bundleToAttestation(bundle), bundle, statement };
+}
+
+/** POST /_/provenance as a builder does; answers the status and parsed body. */
+export async function submitProvenance(
+  server: ServerWithUrl,
+  submission: { filename: string; sha256: string; attestations: unknown[] },
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const response = await fetch(`${server.url}/_/provenance`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(submission),
+  });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+/** Signs and submits build provenance for a distribution file on disk. */
+export async function provideBuildProvenance(server: ServerWithUrl, path: string, request: Omit<BuildProvenanceRequest, 'filename' | 'sha256'> = {}) {
+  const filename = basename(path);
+  const sha256 = createHash('sha256').update(readFileSync(path)).digest('hex');
+  const signed = await signBuildProvenance(server, { ...request, filename, sha256 });
+  const submitted = await submitProvenance(server, { filename, sha256, attestations: [signed.attestation] });
+  return { ...signed, filename, sha256, submitted };
+}
