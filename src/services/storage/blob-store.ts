@@ -67,11 +67,9 @@ export class FileSystemBlobStore implements BlobStore {
     try {
       for await (const chunk of source as AsyncIterable<Buffer>) {
         size += chunk.length;
-        if (size > maxBytes) {
-          throw new CairnError('upload.too_large', `file exceeds the upload limit of ${maxBytes} bytes`, {
-            limit: maxBytes,
-          });
-        }
+        // Keep reading to the end without storing: leaving the loop would destroy the source, and
+        // a multipart parser waiting on that part would then never finish the request.
+        if (size > maxBytes) continue;
         sha256.update(chunk);
         md5.update(chunk);
         blake.update(chunk);
@@ -79,6 +77,9 @@ export class FileSystemBlobStore implements BlobStore {
           out.once('drain', resolve);
           out.once('error', reject);
         });
+      }
+      if (size > maxBytes) {
+        throw new CairnError('upload.too_large', `file exceeds the upload limit of ${maxBytes} bytes`, { limit: maxBytes });
       }
       await new Promise<void>((resolve, reject) => {
         out.once('error', reject);
