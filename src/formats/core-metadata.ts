@@ -96,11 +96,15 @@ export function parseCoreMetadata(text: string): CoreMetadata {
   };
 }
 
-/** Older tools fold the description header with `        |` or 8-space continuation prefixes. */
+/**
+ * Older tools fold the description header with a `       |` (setuptools) or an 8-space
+ * (distutils) continuation prefix. Only one prefix comes off: what follows it is content, so an
+ * indented code block after `       |` keeps its indentation.
+ */
 function unfoldDescription(value: string): string {
   return value
     .split('\n')
-    .map((line, i) => (i === 0 ? line : line.replace(/^ {7}\|/, '').replace(/^ {8}/, '')))
+    .map((line, i) => (i === 0 ? line : line.startsWith('       |') ? line.slice(8) : line.replace(/^ {8}/, '')))
     .join('\n');
 }
 

@@ -21,7 +21,8 @@ export interface ParsedDistributionFilename {
 }
 
 const SDIST_EXTENSIONS = ['.tar.gz', '.zip'] as const;
-const TAG = /^[A-Za-z0-9_.]+$/;
+/** One tag, or a compressed tag set (`py2.py3`): no empty member, so `py3.` is not `{py3, ''}`. */
+const TAG = /^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$/;
 
 function invalid(filename: string, why: string): never {
   throw new CairnError('filename.invalid', `Invalid distribution filename '${filename.slice(0, 200)}': ${why}`);

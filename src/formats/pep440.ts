@@ -13,13 +13,17 @@ const VERSION_PATTERN = new RegExp(
   'i',
 );
 
+/**
+ * Numbers are bigints: PEP 440 puts no bound on a numeric component, and a float would turn
+ * `1.99999999999999999999` into another version when normalised.
+ */
 export interface Version {
-  epoch: number;
-  release: number[];
-  pre: { label: 'a' | 'b' | 'rc'; number: number } | null;
-  post: number | null;
-  dev: number | null;
-  local: (string | number)[] | null;
+  epoch: bigint;
+  release: bigint[];
+  pre: { label: 'a' | 'b' | 'rc'; number: bigint } | null;
+  post: bigint | null;
+  dev: bigint | null;
+  local: (string | bigint)[] | null;
 }
 
 const PRE_LABELS: Record<string, 'a' | 'b' | 'rc'> = { a: 'a', alpha: 'a', b: 'b', beta: 'b', c: 'rc', rc: 'rc', pre: 'rc', preview: 'rc' };
@@ -33,12 +37,12 @@ export function parseVersion(text: string): Version {
   const preLabel = g.preL ? PRE_LABELS[g.preL.toLowerCase()] : undefined;
   const postNumber = g.postN1 ?? g.postN2;
   return {
-    epoch: g.epoch ? Number(g.epoch) : 0,
-    release: g.release.split('.').map(Number),
-    pre: preLabel ? { label: preLabel, number: Number(g.preN ?? 0) } : null,
-    post: g.post ? Number(postNumber ?? 0) : null,
-    dev: g.dev ? Number(g.devN ?? 0) : null,
-    local: g.local ? g.local.toLowerCase().split(/[-_.]/).map((part) => (/^[0-9]+$/.test(part) ? Number(part) : part)) : null,
+    epoch: g.epoch ? BigInt(g.epoch) : 0n,
+    release: g.release.split('.').map(BigInt),
+    pre: preLabel ? { label: preLabel, number: BigInt(g.preN ?? 0) } : null,
+    post: g.post ? BigInt(postNumber ?? 0) : null,
+    dev: g.dev ? BigInt(g.devN ?? 0) : null,
+    local: g.local ? g.local.toLowerCase().split(/[-_.]/).map((part) => (/^[0-9]+$/.test(part) ? BigInt(part) : part)) : null,
   };
 }
 
@@ -62,23 +66,28 @@ export function isPrerelease(text: string): boolean {
   return v.pre !== null || v.dev !== null;
 }
 
-function compareNumberLists(a: number[], b: number[]): number {
+function sign(d: bigint): number {
+  return d === 0n ? 0 : d < 0n ? -1 : 1;
+}
+
+function compareNumberLists(a: bigint[], b: bigint[]): number {
   const length = Math.max(a.length, b.length);
   for (let i = 0; i < length; i++) {
-    const d = (a[i] ?? 0) - (b[i] ?? 0);
-    if (d !== 0) return Math.sign(d);
+    const d = sign((a[i] ?? 0n) - (b[i] ?? 0n));
+    if (d !== 0) return d;
   }
   return 0;
 }
 
-const PRE_ORDER = { a: 0, b: 1, rc: 2 } as const;
+const PRE_ORDER = { a: 0n, b: 1n, rc: 2n } as const;
 
 /** PEP 440 ordering: dev < pre < final < post within one release; local labels sort after their public version. */
-function sortKey(v: Version): number[] {
+function sortKey(v: Version): bigint[] {
   // Pre-release slot: a dev-only release sorts before every pre-release of it; a final release after them.
-  const pre = v.pre ? [PRE_ORDER[v.pre.label], v.pre.number] : v.post === null && v.dev !== null ? [-1, 0] : [3, 0];
-  const post = v.post === null ? [-1] : [v.post];
-  const dev = v.dev === null ? [Number.MAX_SAFE_INTEGER] : [v.dev];
+  const pre = v.pre ? [PRE_ORDER[v.pre.label], v.pre.number] : v.post === null && v.dev !== null ? [-1n, 0n] : [3n, 0n];
+  const post = v.post === null ? [0n] : [v.post + 1n];
+  // Absent dev sorts after every dev number, however large.
+  const dev = v.dev === null ? [1n, 0n] : [0n, v.dev];
   return [...pre, ...post, ...dev];
 }
 
@@ -91,10 +100,10 @@ function compareLocal(a: Version['local'], b: Version['local']): number {
     const y = b[i];
     if (x === undefined) return -1;
     if (y === undefined) return 1;
-    if (typeof x === 'number' && typeof y === 'number') {
-      if (x !== y) return Math.sign(x - y);
-    } else if (typeof x === 'number') return 1; // numeric segments sort after alphanumeric ones
-    else if (typeof y === 'number') return -1;
+    if (typeof x === 'bigint' && typeof y === 'bigint') {
+      if (x !== y) return sign(x - y);
+    } else if (typeof x === 'bigint') return 1; // numeric segments sort after alphanumeric ones
+    else if (typeof y === 'bigint') return -1;
     else if (x !== y) return x < y ? -1 : 1;
   }
   return 0;
@@ -103,7 +112,7 @@ function compareLocal(a: Version['local'], b: Version['local']): number {
 export function compareVersions(a: string, b: string): number {
   const x = parseVersion(a);
   const y = parseVersion(b);
-  if (x.epoch !== y.epoch) return Math.sign(x.epoch - y.epoch);
+  if (x.epoch !== y.epoch) return sign(x.epoch - y.epoch);
   const release = compareNumberLists(x.release, y.release);
   if (release !== 0) return release;
   const keys = compareNumberLists(sortKey(x), sortKey(y));
