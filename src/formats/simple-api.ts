@@ -42,8 +42,8 @@ export function renderProjectJson(project: SimpleProject): string {
       hashes: { sha256: f.sha256 },
       'requires-python': f.requiresPython,
       'core-metadata': { sha256: f.coreMetadataSha256 },
-      // PEP 714: clients older than it read only the PEP 658 name.
-      'dist-info-metadata': { sha256: f.coreMetadataSha256 },
+      // PEP 714 exists because pip 23.0 crashes on the object form of the PEP 658 JSON key
+      // `dist-info-metadata` (Debian 12's venv pip is 23.0.1): only the PEP 714 name is sent.
       yanked: f.yanked === false ? false : f.yanked || true,
       size: f.size,
       'upload-time': f.uploadTime,

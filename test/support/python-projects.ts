@@ -54,4 +54,8 @@ export const PIP_ENV = {
   PIP_DISABLE_PIP_VERSION_CHECK: '1',
   PIP_NO_CACHE_DIR: '1',
   PIP_NO_INPUT: '1',
+  // The machine's own pip configuration (extra indexes, find-links) must not answer for the index under test.
+  PIP_CONFIG_FILE: '/dev/null',
+  PIP_FIND_LINKS: '',
+  PIP_EXTRA_INDEX_URL: '',
 };

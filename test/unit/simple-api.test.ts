@@ -67,5 +67,6 @@ describe('simple page rendering', () => {
     assert.equal(file!.size, 10);
     assert.equal(file!.provenance, null);
     assert.deepEqual(file!['core-metadata'], { sha256: 'b'.repeat(64) });
+    assert.equal('dist-info-metadata' in file!, false, 'pip 23.0 crashes on the PEP 658 JSON key in object form');
   });
 });
