@@ -88,7 +88,7 @@ async function buildCorpus(dataDir: string): Promise<void> {
 }
 
 async function startIndex(dataDir: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [join(ROOT, 'bin/cairn.mjs'), 'serve', '--quiet', '--port', '0', '--data-dir', dataDir], {
+  const child = spawn(process.execPath, [join(ROOT, 'bin/cairn.mjs'), 'serve', '--quiet', '--port', '0', '--data-dir', dataDir, '--max-upload-bytes', String(200 * 1024 * 1024)], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const url = await new Promise<string>((resolve, reject) => {

@@ -30,9 +30,19 @@ export type ProjectPageResult =
   | { kind: 'page'; body: string; etag: string };
 
 interface CachedPage {
+  projectId: number;
   serial: number;
+  /** When the serial was last confirmed against the database (monotonic ms). */
+  checkedAt: number;
   bodies: Map<SimpleFormat, string>;
 }
+
+/**
+ * How long a cached page is served without re-reading the project's serial. Changes made by this
+ * process invalidate at once; another process sharing the database (an admin CLI yank, a second
+ * server) is seen within this window — far shorter than the CDN caching PyPI's pages get.
+ */
+export const DEFAULT_PAGE_FRESHNESS_MS = 1000;
 
 /** Answers which files (by id) carry provenance; supplied by the provenance layer. */
 export type ProvenanceLookup = (fileIds: number[]) => Promise<Set<number>>;
@@ -50,7 +60,14 @@ export class SimplePageService {
     private readonly index: IndexService,
     private readonly urls: IndexUrls,
     private readonly maxCachedProjects = 5000,
+    private readonly freshnessMs = DEFAULT_PAGE_FRESHNESS_MS,
   ) {}
+
+  /** Drops cached pages after a change made in this process (one project, or all). */
+  invalidate(projectName?: string): void {
+    if (projectName === undefined) this.cache.clear();
+    else this.cache.delete(normalizeProjectName(projectName));
+  }
 
   setProvenanceLookup(lookup: ProvenanceLookup): void {
     this.provenanceLookup = lookup;
@@ -60,16 +77,26 @@ export class SimplePageService {
   async projectPage(requestedName: string, format: SimpleFormat): Promise<ProjectPageResult> {
     const normalized = normalizeProjectName(requestedName);
     if (normalized !== requestedName) return { kind: 'redirect', normalizedName: normalized };
-    const project = await this.index.findProject(normalized);
-    if (!project) return { kind: 'not_found' };
-    const etag = `"${project.id}-${project.serial}-${format === SIMPLE_JSON ? 'j' : format === LEGACY_HTML ? 'h' : 'v'}"`;
+    const now = performance.now();
     let cached = this.cache.get(normalized);
-    if (!cached || cached.serial !== project.serial) {
-      cached = { serial: project.serial, bodies: new Map() };
-      this.remember(normalized, cached);
+    if (!cached || now - cached.checkedAt >= this.freshnessMs) {
+      const project = await this.index.findProject(normalized);
+      if (!project) {
+        this.cache.delete(normalized);
+        return { kind: 'not_found' };
+      }
+      if (!cached || cached.serial !== project.serial || cached.projectId !== project.id) {
+        cached = { projectId: project.id, serial: project.serial, checkedAt: now, bodies: new Map() };
+        this.remember(normalized, cached);
+      } else {
+        cached.checkedAt = now;
+      }
     }
+    const etag = `"${cached.projectId}-${cached.serial}-${format === SIMPLE_JSON ? 'j' : format === LEGACY_HTML ? 'h' : 'v'}"`;
     let body = cached.bodies.get(format);
     if (body === undefined) {
+      const project = await this.index.findProject(normalized);
+      if (!project) return { kind: 'not_found' };
       const view = await this.projectView(await this.index.projectListing(project));
       body = format === SIMPLE_JSON ? renderProjectJson(view) : renderProjectHtml(view);
       cached.bodies.set(format, body);

@@ -13,7 +13,10 @@ export async function provenanceRoutes(app: FastifyInstance, services: CairnServ
       if (!request.headers['content-type']?.startsWith('application/json')) {
         throw new CairnError('provenance.malformed', 'send the submission as application/json');
       }
-      return reply.send(await pending.submit(request.body));
+      const result = await pending.submit(request.body);
+      // Bound to a file already listed: its simple page gains a `provenance` link.
+      if (result.status === 'bound') services.simplePages.invalidate();
+      return reply.send(result);
     } catch (error) {
       return sendError(request, reply, error);
     }

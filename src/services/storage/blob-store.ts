@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, mkdirSync, type ReadStream } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
@@ -73,10 +74,8 @@ export class FileSystemBlobStore implements BlobStore {
         sha256.update(chunk);
         md5.update(chunk);
         blake.update(chunk);
-        if (!out.write(chunk)) await new Promise<void>((resolve, reject) => {
-          out.once('drain', resolve);
-          out.once('error', reject);
-        });
+        // events.once removes its listeners when settled; hand-rolled once() pairs would pile up.
+        if (!out.write(chunk)) await once(out, 'drain');
       }
       if (size > maxBytes) {
         throw new CairnError('upload.too_large', `file exceeds the upload limit of ${maxBytes} bytes`, { limit: maxBytes });
