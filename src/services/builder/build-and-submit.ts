@@ -1,6 +1,6 @@
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve, sep } from 'node:path';
 import { CairnError } from '../../errors.ts';
 import { bundleToAttestation } from '../../formats/pep740.ts';
 import { buildProvenanceStatement, isCommitDigest } from '../../formats/slsa-provenance.ts';
@@ -77,7 +77,10 @@ export async function buildAndSubmit(request: BuildRequest): Promise<BuildResult
     const checkout = join(work, 'source');
     progress(`cloning ${request.repository} at ${request.commit}`);
     await checkoutExactCommit(request.repository, request.commit, checkout);
-    const sourceDir = request.subdir ? join(checkout, request.subdir) : checkout;
+    const sourceDir = request.subdir ? resolve(checkout, request.subdir) : checkout;
+    if (sourceDir !== checkout && !sourceDir.startsWith(`${checkout}${sep}`)) {
+      throw new CairnError('usage.invalid_argument', `--subdir must name a directory inside the repository, got '${request.subdir}'`);
+    }
     const tools = await describeBuildTools(request.python, sourceDir);
     progress(`building sdist and wheel (${request.isolation ? 'isolated' : 'no isolation'})`);
     const startedOn = clock();

@@ -1,0 +1,184 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { bundleFromJSON } from '@sigstore/bundle';
+import { TrustedRoot } from '@sigstore/protobuf-specs';
+import { toSignedEntity, toTrustMaterial, Verifier } from '@sigstore/verify';
+import { attestationToBundle, type Pep740Attestation } from '../../src/formats/pep740.ts';
+import { addTrustedPublisher } from '../../src/services/publishing/trusted-publishers.ts';
+import { runCairn, runCommand } from '../support/commands.ts';
+import { devToken, devTrustBase } from '../support/provenance.ts';
+import { createVenv, PIP_ENV, writeSampleProject } from '../support/python-projects.ts';
+import { hasPythonBuildTools, skipUnless, SYSTEM_PYTHON, TWINE } from '../support/requirements.ts';
+import { startTestServer, type TestServer } from '../support/server.ts';
+
+/**
+ * The whole flow of DESIGN §1 with the real tools: a git repository with two commits, `cairn build`
+ * (clone, exact checkout, `python -m build`, SLSA statement, keyless signing through the dev trust
+ * domain, submission), `cairn publish` and Debian's twine with trusted publishing, the integrity
+ * API, an independent check with plain @sigstore/verify, and `pip install`.
+ */
+const skip = skipUnless(hasPythonBuildTools(), 'Debian python3-build, python3-setuptools, python3-venv and twine');
+
+const REPOSITORY = 'octo-org/sample-lib';
+const SOURCE_URI = `https://github.com/${REPOSITORY}`;
+const CALLER_WORKFLOW = `${REPOSITORY}/.github/workflows/release.yml@refs/heads/main`;
+const BUILDER_WORKFLOW = 'cairn-dev/builder/.github/workflows/cairn-build.yml@refs/tags/v1';
+
+function git(cwd: string, ...args: string[]): string {
+  return execFileSync('git', args, { cwd, encoding: 'utf8', env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@example.invalid', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@example.invalid' } }).trim();
+}
+
+describe('build → submit → publish → verify → install, with real tools', { skip }, () => {
+  let work: string;
+  let repo: string;
+  let firstCommit: string;
+  let commit: string;
+  let server: TestServer;
+  let dist: string;
+  let wheelName = '';
+  let sdistName = '';
+
+  before(async () => {
+    work = mkdtempSync(join(tmpdir(), 'cairn-e2e-'));
+    repo = writeSampleProject(work, { name: 'sample-lib', version: '1.0.0', module: 'sample_lib', backend: 'setuptools' });
+    git(repo, 'init', '--quiet', '--initial-branch=main');
+    git(repo, 'add', '.');
+    git(repo, 'commit', '--quiet', '-m', 'first');
+    firstCommit = git(repo, 'rev-parse', 'HEAD');
+    writeFileSync(join(repo, 'src', 'sample_lib', '__init__.py'), 'VERSION = "1.0.0"\n\ndef hello():\n    return "hello from the second commit"\n');
+    git(repo, 'commit', '--quiet', '-am', 'second');
+    commit = git(repo, 'rev-parse', 'HEAD');
+    server = await startTestServer('sqlite', { devTrust: true });
+    dist = join(work, 'dist');
+    // The maintainer registers their publishing workflow before the project exists (a pending publisher).
+    await addTrustedPublisher(server.services.db, { project: 'sample-lib', issuer: `${devTrustBase(server)}/oidc`, repository: REPOSITORY, workflow: 'release.yml' }, new Date());
+  });
+  after(async () => {
+    await server?.stop();
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  const tokenFile = async (name: string, claims: Parameters<typeof devToken>[1]) => {
+    const path = join(work, name);
+    writeFileSync(path, await devToken(server, claims));
+    return path;
+  };
+
+  test('cairn build checks out the exact commit, builds, signs and submits; the entries are pending', async () => {
+    const token = await tokenFile('build.jwt', { repository: REPOSITORY, workflow_ref: CALLER_WORKFLOW, job_workflow_ref: BUILDER_WORKFLOW, sha: commit });
+    const built = await runCairn([
+      'build', '--repo', repo, '--commit', commit, '--source-uri', SOURCE_URI, '--index', server.url, '--out', dist,
+      '--oidc-token-file', token, '--dev-trust', devTrustBase(server), '--no-isolation', '--python', SYSTEM_PYTHON,
+    ]);
+    assert.equal(built.status, 0, built.output);
+    assert.match(built.stderr + built.stdout, /submitting provenance for sample_lib-1\.0\.0-py3-none-any\.whl/);
+    const files = readdirSync(dist).sort();
+    const distributions = files.filter((f) => f.endsWith('.whl') || f.endsWith('.tar.gz'));
+    assert.equal(distributions.length, 2, files.join(' '));
+    wheelName = distributions.find((f) => f.endsWith('.whl'))!;
+    sdistName = distributions.find((f) => f.endsWith('.tar.gz'))!;
+    assert.equal(wheelName, 'sample_lib-1.0.0-py3-none-any.whl');
+    assert.equal(files.filter((f) => f.endsWith('.sigstore.json')).length, 2);
+
+    const listed = await runCairn(['admin', 'provenance', 'pending', '--json', '--data-dir', server.dataDir]);
+    assert.equal(listed.status, 0, listed.output);
+    const pending = JSON.parse(listed.stdout) as { filename: string; signer_identity: string }[];
+    assert.deepEqual(pending.map((p) => p.filename).sort(), [...distributions].sort());
+    assert.ok(pending.every((p) => p.signer_identity === `https://github.com/${BUILDER_WORKFLOW}`));
+  });
+
+  test('cairn publish (trusted publishing) uploads the wheel, twine uploads the sdist with a minted token; both bind', async () => {
+    const publishToken = await tokenFile('publish.jwt', { repository: REPOSITORY, workflow_ref: CALLER_WORKFLOW, sha: commit, aud: 'cairn' });
+    const published = await runCairn(['publish', '--index', server.url, '--oidc-token-file', publishToken, join(dist, wheelName)]);
+    assert.equal(published.status, 0, published.output);
+
+    const mint = await fetch(`${server.url}/_/oidc/mint-token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ token: await devToken(server, { repository: REPOSITORY, workflow_ref: CALLER_WORKFLOW, sha: commit, aud: 'cairn' }) }),
+    });
+    assert.equal(mint.status, 200);
+    const { token } = (await mint.json()) as { token: string };
+    const twine = await runCommand(TWINE, ['upload', '--non-interactive', '--disable-progress-bar', '--repository-url', `${server.url}/legacy/`, '-u', '__token__', '-p', token, join(dist, sdistName)]);
+    assert.equal(twine.status, 0, twine.output);
+    assert.equal((await server.services.pendingProvenance.listPending()).length, 0, 'every pending entry was bound');
+  });
+
+  test('the integrity API names the builder, the repository and the commit for each file', async () => {
+    for (const filename of [wheelName, sdistName]) {
+      const response = await fetch(`${server.url}/integrity/sample-lib/1.0.0/${filename}/provenance`);
+      assert.equal(response.status, 200, filename);
+      const provenance = (await response.json()) as { attestation_bundles: { publisher: Record<string, unknown>; cairn_verified: Record<string, unknown>[] }[] };
+      const facts = provenance.attestation_bundles.flatMap((b) => b.cairn_verified);
+      assert.equal(facts.length, 1);
+      const text = JSON.stringify(facts[0]);
+      assert.ok(text.includes(`https://github.com/${BUILDER_WORKFLOW}`), text);
+      assert.ok(text.includes(SOURCE_URI), text);
+      assert.ok(text.includes(commit), text);
+      assert.ok(!text.includes(firstCommit), 'the provenance names the commit that was built');
+    }
+  });
+
+  test('an independent verifier (plain @sigstore/verify) accepts the downloaded file and its attestation', async () => {
+    const simple = (await (await fetch(`${server.url}/simple/sample-lib/`, { headers: { Accept: 'application/vnd.pypi.simple.v1+json' } })).json()) as { files: { filename: string; url: string; provenance: string }[] };
+    const wheel = simple.files.find((f) => f.filename.endsWith('.whl'))!;
+    const bytes = Buffer.from(await (await fetch(new URL(wheel.url, server.url))).arrayBuffer());
+    const provenance = (await (await fetch(new URL(wheel.provenance, server.url))).json()) as { attestation_bundles: { attestations: unknown[] }[] };
+    const bundle = bundleFromJSON(attestationToBundle(provenance.attestation_bundles[0]!.attestations[0] as Pep740Attestation));
+    const root = (await (await fetch(`${devTrustBase(server)}/trusted_root.json`)).json()) as unknown;
+    const verifier = new Verifier(toTrustMaterial(TrustedRoot.fromJSON(root)));
+    const signer = verifier.verify(toSignedEntity(bundle), { subjectAlternativeName: `https://github.com/${BUILDER_WORKFLOW}`, extensions: { issuer: `${devTrustBase(server)}/oidc` } });
+    assert.ok(signer.identity);
+    const envelope = bundle.content.$case === 'dsseEnvelope' ? bundle.content.dsseEnvelope : null;
+    const statement = JSON.parse(envelope!.payload.toString()) as { subject: { name: string; digest: { sha256: string } }[] };
+    assert.equal(statement.subject[0]!.digest.sha256, createHash('sha256').update(bytes).digest('hex'));
+    assert.equal(statement.subject[0]!.name, wheel.filename);
+  });
+
+  test('pip installs the published package from the index', async () => {
+    const venvDir = mkdtempSync(join(tmpdir(), 'cairn-e2e-venv-'));
+    try {
+      const venv = createVenv(venvDir);
+      const install = await runCommand(venv.pip, ['install', '--index-url', `${server.url}/simple/`, 'sample-lib==1.0.0'], { env: PIP_ENV });
+      assert.equal(install.status, 0, install.output);
+      const run = await runCommand(venv.python, ['-c', 'import sample_lib; print(sample_lib.hello())']);
+      assert.match(run.stdout, /hello from the second commit/);
+    } finally {
+      rmSync(venvDir, { recursive: true, force: true });
+    }
+  });
+
+  test('cairn build refuses a commit that does not exist, a token vouching for another commit, and a build that changes tracked files', async () => {
+    const missing = 'f'.repeat(40);
+    const tokenMissing = await tokenFile('missing.jwt', { repository: REPOSITORY, workflow_ref: CALLER_WORKFLOW, sha: missing });
+    const common = ['--source-uri', SOURCE_URI, '--index', server.url, '--dev-trust', devTrustBase(server), '--no-isolation', '--python', SYSTEM_PYTHON];
+    const noCommit = await runCairn(['build', '--repo', repo, '--commit', missing, '--out', join(work, 'out-missing'), '--oidc-token-file', tokenMissing, ...common]);
+    assert.notEqual(noCommit.status, 0);
+    assert.match(noCommit.stderr, /build\.bad_commit/);
+    assert.match(noCommit.stderr, /does not exist/);
+
+    const tokenOther = await tokenFile('other.jwt', { repository: REPOSITORY, workflow_ref: CALLER_WORKFLOW, sha: firstCommit });
+    const otherCommit = await runCairn(['build', '--repo', repo, '--commit', commit, '--out', join(work, 'out-other'), '--oidc-token-file', tokenOther, ...common]);
+    assert.equal(otherCommit.status, 1, otherCommit.output);
+    assert.match(otherCommit.stderr, /build\.commit_mismatch/);
+
+    // A build backend hook that rewrites a tracked file: the distributions would not be the commit.
+    writeFileSync(join(repo, 'setup.py'), "import pathlib\npathlib.Path('README.md').write_text('changed by the build')\nfrom setuptools import setup\nsetup()\n");
+    git(repo, 'add', 'setup.py');
+    git(repo, 'commit', '--quiet', '-m', 'a build that dirties the tree');
+    const dirtyCommit = git(repo, 'rev-parse', 'HEAD');
+    const tokenDirty = await tokenFile('dirty.jwt', { repository: REPOSITORY, workflow_ref: CALLER_WORKFLOW, sha: dirtyCommit });
+    const before = (await server.services.pendingProvenance.listPending()).length;
+    const dirty = await runCairn(['build', '--repo', repo, '--commit', dirtyCommit, '--out', join(work, 'out-dirty'), '--oidc-token-file', tokenDirty, ...common]);
+    assert.equal(dirty.status, 1, dirty.output);
+    assert.match(dirty.stderr, /build\.dirty_tree/);
+    assert.match(dirty.stderr, /README\.md/);
+    assert.equal((await server.services.pendingProvenance.listPending()).length, before, 'nothing was submitted');
+    assert.equal(JSON.stringify(readdirSync(work)).includes('out-dirty') ? readdirSync(join(work, 'out-dirty')).length : 0, 0);
+  });
+});
