@@ -97,6 +97,13 @@ const CODES = {
   'policy.source_mismatch': { status: 400, exit: 1 },
   'policy.trusts_nobody': { status: 400, exit: 1 },
   'verify.digest_mismatch': { status: 400, exit: 1 },
+  'policy.identity_changed': { status: 400, exit: 1 },
+  'policy.lock_identity_mismatch': { status: 400, exit: 1 },
+  'verify.not_found': { status: 404, exit: 1 },
+  'verify.offline_miss': { status: 400, exit: 3 },
+  'lockfile.invalid': { status: 400, exit: 2 },
+  'proxy.file_hidden': { status: 403, exit: 1 },
+  'proxy.no_digest': { status: 502, exit: 1 },
 
   // builder
   'build.failed': { status: 500, exit: 1 },

@@ -1,10 +1,22 @@
 import { Command, CommanderError } from 'commander';
-import { registerAdmin } from './admin.ts';
-import { registerBuild } from './build.ts';
-import { registerDevTrust } from './dev-trust.ts';
 import { reportError } from './output.ts';
-import { registerPublish } from './publish.ts';
-import { registerServe } from './serve.ts';
+
+type Register = (program: Command) => void;
+
+/**
+ * Each top-level command and the module that registers it. Only the command being run is
+ * loaded: every module pulls in its own dependency tree (sigstore, fastify, the database
+ * drivers), and a verify or publish step in CI should not pay for all of them.
+ */
+const COMMANDS: Record<string, () => Promise<Register>> = {
+  serve: async () => (await import('./serve.ts')).registerServe,
+  admin: async () => (await import('./admin.ts')).registerAdmin,
+  'dev-trust': async () => (await import('./dev-trust.ts')).registerDevTrust,
+  build: async () => (await import('./build.ts')).registerBuild,
+  publish: async () => (await import('./publish.ts')).registerPublish,
+  policy: async () => (await import('./policy.ts')).registerPolicy,
+  verify: async () => (await import('./verify.ts')).registerVerify,
+};
 
 const program = new Command()
   .name('cairn')
@@ -12,13 +24,10 @@ const program = new Command()
   .exitOverride()
   .showHelpAfterError();
 
-registerServe(program);
-registerAdmin(program);
-registerDevTrust(program);
-registerBuild(program);
-registerPublish(program);
-
 try {
+  const requested = process.argv[2];
+  const names = requested !== undefined && requested in COMMANDS ? [requested] : Object.keys(COMMANDS);
+  for (const name of names) (await COMMANDS[name]!())(program);
   await program.parseAsync(process.argv);
 } catch (error) {
   if (error instanceof CommanderError) {

@@ -1,13 +1,15 @@
-import { createHash, createPublicKey } from 'node:crypto';
+import { createHash, createPublicKey, X509Certificate as NativeCertificate } from 'node:crypto';
 import { bundleFromJSON, bundleToJSON, type Bundle, type SerializedBundle } from '@sigstore/bundle';
 import { RFC3161Timestamp, type X509Certificate } from '@sigstore/core';
 import { TrustedRoot } from '@sigstore/protobuf-specs';
-import { PolicyError, VerificationError, Verifier, toSignedEntity, toTrustMaterial, type KeyFinderFunc, type SignedEntity, type TrustMaterial } from '@sigstore/verify';
+import { PolicyError, VerificationError, Verifier, toSignedEntity, toTrustMaterial, type KeyFinderFunc, type SignedEntity, type Signer, type TrustMaterial } from '@sigstore/verify';
+import { verifySCTs } from '@sigstore/verify/dist/key/sct.js';
 import { CairnError, isCairnError, type ErrorCode } from '../errors.ts';
 import { parseDistributionFilename, sameDistribution, type ParsedDistributionFilename } from '../formats/dist-filename.ts';
 import { attestationToBundle, bundleToAttestation, isSigstoreBundle, parseAttestation, IN_TOTO_PAYLOAD_TYPE, type Pep740Attestation } from '../formats/pep740.ts';
 import type { AttestationFacts } from '../formats/provenance-object.ts';
 import { IN_TOTO_STATEMENT_V1, PYPI_PUBLISH_V1, SLSA_PROVENANCE_V1, readBuildParameters } from '../formats/slsa-provenance.ts';
+import { CertificateChainCache } from './certificate-chain.ts';
 import { readFulcioCertificate, type FulcioCertificateFacts } from './fulcio-extensions.ts';
 import { mergeTrustedRoots, type TrustedRootJson } from './trusted-roots.ts';
 
@@ -194,6 +196,21 @@ function parseFilename(name: string, what: string): ParsedDistributionFilename {
   }
 }
 
+/** The parts of sigstore-js's Verifier that cairn calls one by one (see `verifyEntity`). */
+interface VerifierInternals {
+  verifyTimestamps(entity: SignedEntity): Date[];
+  verifyTLogs(entity: SignedEntity): void;
+  verifySignature(entity: SignedEntity, signer: Signer): void;
+}
+
+/** The signing certificate's DER as carried in the bundle (the leaf of a v0.1/v0.2 chain). */
+function leafCertificateDer(bundle: Bundle): Buffer | null {
+  const content = bundle.verificationMaterial.content;
+  if (content.$case === 'certificate') return content.certificate.rawBytes;
+  if (content.$case === 'x509CertificateChain') return content.x509CertificateChain.certificates[0]?.rawBytes ?? null;
+  return null;
+}
+
 /** Builds the trust material once; `verify` is then pure CPU work per call. */
 export function createAttestationVerifier(roots: TrustedRootJson[], options: VerifierOptions = {}): AttestationVerifier {
   let trust: TrustMaterial;
@@ -204,6 +221,39 @@ export function createAttestationVerifier(roots: TrustedRootJson[], options: Ver
     throw new CairnError('config.invalid', `the trusted roots cannot be used: ${(error as Error).message}`);
   }
   const verifier = new Verifier(trust);
+  const internals = verifier as unknown as VerifierInternals;
+  const chains = new CertificateChainCache();
+
+  /**
+   * sigstore-js's `Verifier.verify` step by step (its own timestamp, log and signature checks,
+   * default thresholds) with the signing-certificate step replaced by the cached path validation
+   * of certificate-chain.ts: the same rules, without re-verifying the trusted CA chain per bundle.
+   */
+  function verifyEntity(entity: SignedEntity, bundle: Bundle): void {
+    const leafDer = leafCertificateDer(bundle);
+    // A sigstore-js release that renamed its internals falls back to the plain (slower) path.
+    const internalsPresent = typeof internals.verifyTimestamps === 'function' && typeof internals.verifyTLogs === 'function' && typeof internals.verifySignature === 'function';
+    if (entity.key.$case !== 'certificate' || leafDer === null || !internalsPresent) {
+      verifier.verify(entity);
+      return;
+    }
+    const leaf = entity.key.certificate;
+    const timestamps = internals.verifyTimestamps(entity);
+    let native: NativeCertificate;
+    try {
+      native = new NativeCertificate(leafDer);
+    } catch (error) {
+      throw new VerificationError({ code: 'CERTIFICATE_ERROR', message: 'the signing certificate cannot be parsed', cause: error });
+    }
+    let path: ReturnType<CertificateChainCache['verify']> = [];
+    for (const timestamp of timestamps) path = chains.verify(leaf, native, timestamp, trust.certificateAuthorities);
+    if (path.length < 2) throw new VerificationError({ code: 'CERTIFICATE_ERROR', message: 'Failed to verify certificate chain' });
+    const scts = verifySCTs(path[0]!, path[1]!, trust.ctlogs);
+    if (new Set(scts.map((s) => s.toString('hex'))).size !== scts.length) throw new VerificationError({ code: 'CERTIFICATE_ERROR', message: 'duplicate SCT' });
+    if (scts.length < 1) throw new VerificationError({ code: 'CERTIFICATE_ERROR', message: `expected 1 SCTs, got ${scts.length}` });
+    internals.verifyTLogs(entity);
+    internals.verifySignature(entity, { key: native.publicKey });
+  }
 
   function checkSignatures(bundle: Bundle, artifact?: Buffer): SignedEntity {
     let entity: SignedEntity;
@@ -213,7 +263,7 @@ export function createAttestationVerifier(roots: TrustedRootJson[], options: Ver
       return fail('attestation.malformed', `the bundle's verification material cannot be read: ${errorChain(error).join(': ')}`);
     }
     try {
-      verifier.verify(entity);
+      verifyEntity(entity, bundle);
     } catch (error) {
       throw translate(error, entity, trust);
     }

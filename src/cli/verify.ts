@@ -1,0 +1,204 @@
+import { SingleBar } from 'cli-progress';
+import type { Command } from 'commander';
+import { loadPolicy } from '../policy/index.ts';
+import { defaultCacheDir, loadExtraRoots, VerifyCache, verifyTargets, type DistributionResult, type VerifyRun } from '../services/verify/index.ts';
+import { CairnError } from '../errors.ts';
+import { policyPath } from './policy.ts';
+
+interface VerifyFlags {
+  policy?: string;
+  index?: string;
+  attestation: string[];
+  trustedRoot: string[];
+  devTrust?: string;
+  requirement: string[];
+  json?: boolean;
+  offline?: boolean;
+  cacheDir?: string;
+  cacheTtl: string;
+  lockIdentities?: boolean;
+  jobs: string;
+  history: string;
+  download?: boolean;
+  wide?: boolean;
+}
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+function positiveInt(value: string, flag: string, min = 1): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new CairnError('usage.invalid_argument', `${flag} must be an integer ≥ ${min}, got ${value}`);
+  return n;
+}
+
+/** Middle ellipsis: both the start (host, owner) and the end (workflow, ref) of an identity matter. */
+function fit(value: string, width: number, wide: boolean): string {
+  if (wide || value.length <= width) return value;
+  const keep = width - 1;
+  return `${value.slice(0, Math.ceil(keep / 2))}…${value.slice(value.length - Math.floor(keep / 2))}`;
+}
+
+function shortCommit(commit: string | undefined | null): string {
+  return commit ? commit.slice(0, 12) : '';
+}
+
+function row(r: DistributionResult): Record<string, string> {
+  const v = r.verdict;
+  const firstVerified = r.attestations.find((a) => a.verified);
+  const source = v?.sourceRepository ?? firstVerified?.sourceRepository ?? '';
+  const commit = v?.sourceCommit ?? firstVerified?.sourceCommit ?? '';
+  return {
+    file: r.filename,
+    kind: v?.kind ?? firstVerified?.kind ?? '-',
+    signer: v?.signer?.identity ?? firstVerified?.identity ?? '-',
+    builder: v?.builder ?? firstVerified?.builder ?? '-',
+    source: source ? `${source}${commit ? `@${shortCommit(commit)}` : ''}` : '-',
+    verdict: r.status === 'pass' ? 'PASS' : r.status === 'fail' ? 'FAIL' : 'ERROR',
+    reason: r.status === 'pass' ? r.reason : `[${r.code}] ${r.reason}`,
+  };
+}
+
+const COLUMNS: { key: string; title: string; width: number }[] = [
+  { key: 'file', title: 'FILE', width: 44 },
+  { key: 'kind', title: 'KIND', width: 7 },
+  { key: 'signer', title: 'SIGNER', width: 48 },
+  { key: 'builder', title: 'BUILDER', width: 48 },
+  { key: 'source', title: 'SOURCE', width: 48 },
+  { key: 'verdict', title: 'VERDICT', width: 7 },
+  { key: 'reason', title: 'REASON', width: Infinity },
+];
+
+export function renderTable(results: DistributionResult[], wide = false): string {
+  const rows = results.map(row);
+  const widths = COLUMNS.map((c) => (c.width === Infinity ? 0 : Math.max(c.title.length, ...rows.map((r) => fit(r[c.key]!, c.width, wide).length))));
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, i) => (i === cells.length - 1 ? cell : cell.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  const out = [line(COLUMNS.map((c) => c.title))];
+  for (const r of rows) out.push(line(COLUMNS.map((c) => (c.width === Infinity ? r[c.key]! : fit(r[c.key]!, c.width, wide)))));
+  const warnings = results.flatMap((r) => r.warnings.map((w) => `  ! ${r.filename}: ${w}`));
+  if (warnings.length > 0) out.push('', 'warnings:', ...warnings);
+  const passed = results.filter((r) => r.status === 'pass').length;
+  const failed = results.filter((r) => r.status === 'fail').length;
+  const errors = results.length - passed - failed;
+  out.push('', `${results.length} file(s): ${passed} passed, ${failed} failed${errors ? `, ${errors} not checked (errors)` : ''}`);
+  return out.join('\n');
+}
+
+/** The `--json` document; docs/verify-json.md is its schema. */
+export function verifyJson(run: VerifyRun, policySource: string): Record<string, unknown> {
+  const passed = run.results.filter((r) => r.status === 'pass').length;
+  const failed = run.results.filter((r) => r.status === 'fail').length;
+  return {
+    version: 1,
+    policy: policySource,
+    exit_code: run.exitCode,
+    summary: { total: run.results.length, passed, failed, errors: run.results.length - passed - failed },
+    files: run.results.map((r) => {
+      const v = r.verdict;
+      return {
+        filename: r.filename,
+        project: r.project,
+        version: r.version,
+        origin: r.origin,
+        sha256: r.sha256,
+        status: r.status,
+        code: r.code ?? null,
+        reason: r.reason,
+        required: v?.required ?? null,
+        kind: v?.kind ?? null,
+        signer: v?.signer ?? null,
+        builder: v?.builder ?? null,
+        source_repository: v?.sourceRepository ?? null,
+        source_commit: v?.sourceCommit ?? null,
+        matched_rule: v?.matchedRule ?? null,
+        continuity: v
+          ? { status: v.continuity.status, current: v.continuity.current, previous: v.continuity.previous, message: v.continuity.message ?? null }
+          : null,
+        identities: r.identities,
+        warnings: r.warnings,
+        attestations: r.attestations.map((a) => ({
+          source: a.source,
+          verified: a.verified,
+          code: a.code ?? null,
+          error: a.error ?? null,
+          kind: a.kind ?? null,
+          issuer: a.issuer ?? null,
+          identity: a.identity ?? null,
+          builder: a.builder ?? null,
+          source_repository: a.sourceRepository ?? null,
+          source_commit: a.sourceCommit ?? null,
+          log_index: a.logIndex ?? null,
+          integrated_time: a.integratedTime ?? null,
+        })),
+      };
+    }),
+    lock_updates: run.lockUpdates,
+  };
+}
+
+export function registerVerify(program: Command): void {
+  program
+    .command('verify [targets...]')
+    .description('verify distributions and their provenance against your trust policy (TARGET: file, name==version, requirements.txt, pylock.toml)')
+    .option('--policy <file>', 'the trust policy (env CAIRN_POLICY; default ./cairn-policy.toml)')
+    .option('--index <url>', 'index base URL serving PEP 691 JSON and the PEP 740 integrity API (env CAIRN_INDEX_URL)')
+    .option('--attestation <file>', 'PEP 740 attestation, provenance object or Sigstore bundle for a local file (repeatable)', collect, [])
+    .option('--trusted-root <file|url>', 'an extra Sigstore trusted_root.json (repeatable; the public-good root is always trusted)', collect, [])
+    .option('--dev-trust <base>', 'also trust the dev trust domain at BASE (its BASE/trusted_root.json)')
+    .option('-r, --requirement <file>', 'a pinned requirements file, with or without --hash (repeatable)', collect, [])
+    .option('--json', 'print the results as JSON (schema: docs/verify-json.md)')
+    .option('--offline', 'use only the cache and local files, no network')
+    .option('--cache-dir <dir>', 'cache for index pages, provenance, roots and files (env CAIRN_CACHE_DIR)')
+    .option('--cache-ttl <seconds>', 'how long cached pages and provenance stay fresh online', '600')
+    .option('--lock-identities', 'write the accepted signers into each pylock.toml package as attestation-identities')
+    .option('--download', 'download files whose sha256 a lock file or --hash pins, to re-check what the index serves')
+    .option('--jobs <n>', 'concurrent downloads', '8')
+    .option('--history <n>', 'earlier releases compared for identity continuity (0: off)', '1')
+    .option('--wide', 'do not shorten table cells on a terminal')
+    .action(async (targets: string[], flags: VerifyFlags) => {
+      const policyFile = policyPath(flags.policy);
+      const policy = loadPolicy(policyFile, { as: 'path' });
+      const cacheDir = flags.cacheDir ?? defaultCacheDir();
+      const offline = flags.offline === true;
+      const envRoots = process.env.CAIRN_TRUSTED_ROOT ? process.env.CAIRN_TRUSTED_ROOT.split(',').filter(Boolean) : [];
+      const rootSources = [...envRoots, ...flags.trustedRoot, ...(flags.devTrust ? [`${flags.devTrust.replace(/\/+$/, '')}/trusted_root.json`] : [])];
+      const trustedRoots = await loadExtraRoots(rootSources, { cache: new VerifyCache(cacheDir), offline });
+
+      const bar = process.stderr.isTTY ? new SingleBar({ stream: process.stderr, format: 'verifying [{bar}] {value}/{total} {file}', hideCursor: true, clearOnComplete: true }) : null;
+      let started = false;
+      const run = await verifyTargets(targets, {
+        policy,
+        trustedRoots,
+        cacheDir,
+        offline,
+        cacheTtlMs: positiveInt(flags.cacheTtl, '--cache-ttl', 0) * 1000,
+        concurrency: positiveInt(flags.jobs, '--jobs'),
+        history: positiveInt(flags.history, '--history', 0),
+        ...(flags.index ?? process.env.CAIRN_INDEX_URL ? { index: flags.index ?? process.env.CAIRN_INDEX_URL } : {}),
+        attestationFiles: flags.attestation,
+        requirementFiles: flags.requirement,
+        download: flags.download === true,
+        lockIdentities: flags.lockIdentities === true,
+        onProgress: (done, total, file) => {
+          if (!bar) return;
+          if (!started) {
+            bar.start(total, 0, { file: '' });
+            started = true;
+          }
+          bar.update(done, { file });
+        },
+      }).finally(() => bar?.stop());
+
+      if (flags.json) {
+        process.stdout.write(`${JSON.stringify(verifyJson(run, policy.source), null, 2)}\n`);
+      } else {
+        // Shortened cells are for a terminal; piped output keeps every value whole for grep and logs.
+        console.log(renderTable(run.results, flags.wide === true || !process.stdout.isTTY));
+        for (const update of run.lockUpdates) console.log(`wrote attestation-identities for ${update.packages.length} package(s) into ${update.path}`);
+      }
+      process.exitCode = run.exitCode;
+    });
+}

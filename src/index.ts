@@ -1,0 +1,24 @@
+/**
+ * cairn as a library (package.json "exports"): the consumer-side checks other tools can embed.
+ * See docs/library-api.md.
+ */
+export { evaluatePolicy, explainPolicy, loadPolicy, parsePolicy } from './policy/index.ts';
+export type {
+  BuilderRule,
+  ContinuityMode,
+  ContinuityReport,
+  ContinuityStatus,
+  LoadPolicyOptions,
+  Policy,
+  PolicyInput,
+  PolicyVerdict,
+  ProjectRule,
+  PublisherRule,
+  RequiredKind,
+  SignerIdentity,
+} from './policy/index.ts';
+export { createVerifySession, verifyDistribution, verifyTargets } from './services/verify/index.ts';
+export type { AttestationReport, DistributionRequest, DistributionResult, ResultStatus, VerifyOptions, VerifyRun } from './services/verify/index.ts';
+export type { AttestationFacts } from './formats/provenance-object.ts';
+export { parseTrustedRoot, publicGoodTrustedRoot, type TrustedRootJson } from './trust/trusted-roots.ts';
+export { CairnError, type ErrorCode } from './errors.ts';

@@ -1,0 +1,198 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { CairnError } from '../../errors.ts';
+import { INTEGRITY_MEDIA_TYPE } from '../../formats/provenance-object.ts';
+import { normalizeProjectName } from '../../formats/project-name.ts';
+import { SIMPLE_JSON } from '../../formats/simple-api.ts';
+import type { VerifyCache } from './disk-cache.ts';
+
+/**
+ * Reads what `cairn verify` needs from any index serving the PEP 691 JSON simple API and the
+ * PEP 740 integrity API (cairn or PyPI): project pages, provenance objects, distributions.
+ * Pages and provenance go through the disk cache; `offline` answers from the cache only.
+ */
+
+export interface IndexFile {
+  filename: string;
+  url: string;
+  sha256: string | null;
+  /** PEP 740 `provenance`: a URL, null (the index says there is none), or undefined (the index does not say). */
+  provenanceUrl: string | null | undefined;
+  yanked: boolean;
+}
+
+export interface IndexProject {
+  name: string;
+  pageUrl: string;
+  files: IndexFile[];
+}
+
+export interface FetchOptions {
+  cache: VerifyCache;
+  offline: boolean;
+  /** How long cached pages and provenance count as fresh when online. */
+  ttlMs: number;
+  /** Limits concurrent HTTP requests. */
+  limit: <T>(task: () => Promise<T>) => Promise<T>;
+  /** Per-request timeout. */
+  timeoutMs?: number;
+}
+
+/** `https://pypi.org/simple/` and `https://pypi.org` name the same index: cairn derives paths from the base. */
+export function indexBase(index: string): string {
+  return index.replace(/\/+$/, '').replace(/\/simple$/, '');
+}
+
+export function integrityUrl(index: string, project: string, version: string, filename: string): string {
+  return `${indexBase(index)}/integrity/${encodeURIComponent(normalizeProjectName(project))}/${encodeURIComponent(version)}/${encodeURIComponent(filename)}/provenance`;
+}
+
+/** Runs at most `n` tasks at once. */
+export function concurrencyLimit(n: number): <T>(task: () => Promise<T>) => Promise<T> {
+  let active = 0;
+  const queue: (() => void)[] = [];
+  const next = () => {
+    if (active >= n) return;
+    const start = queue.shift();
+    if (start) {
+      active++;
+      start();
+    }
+  };
+  return <T>(task: () => Promise<T>) =>
+    new Promise<T>((resolve, reject) => {
+      queue.push(() => {
+        task()
+          .then(resolve, reject)
+          .finally(() => {
+            active--;
+            next();
+          });
+      });
+      next();
+    });
+}
+
+async function httpGet(url: string, accept: string, options: FetchOptions): Promise<Response> {
+  try {
+    return await fetch(url, { headers: { Accept: accept, 'User-Agent': 'cairn-verify' }, signal: AbortSignal.timeout(options.timeoutMs ?? 60_000), redirect: 'follow' });
+  } catch (error) {
+    const cause = (error as { cause?: { message?: string } }).cause?.message;
+    throw new CairnError('network.error', `cannot reach ${url}: ${cause ?? (error as Error).message}`);
+  }
+}
+
+function serverError(url: string, response: Response): CairnError {
+  return new CairnError(response.status >= 500 ? 'server.error' : 'network.error', `${url} answered HTTP ${response.status} ${response.statusText}`);
+}
+
+/** Fetches a text resource through the cache; null when the server says 404 (remembered as such). */
+async function cachedText(area: 'pages' | 'provenance', url: string, accept: string, options: FetchOptions): Promise<string | null> {
+  const cached = options.cache.getText(area, url);
+  if (cached && (options.offline || cached.ageMs < options.ttlMs)) return cached.text === '\u0000404' ? null : cached.text;
+  if (options.offline) {
+    throw new CairnError('verify.offline_miss', `--offline: ${url} is not in the cache (run once online, or give the files and --attestation)`);
+  }
+  return options.limit(async () => {
+    const response = await httpGet(url, accept, options);
+    if (response.status === 404 || response.status === 410) {
+      await response.body?.cancel();
+      options.cache.putText(area, url, '\u0000404');
+      return null;
+    }
+    if (!response.ok) {
+      await response.body?.cancel();
+      throw serverError(url, response);
+    }
+    const text = await response.text();
+    options.cache.putText(area, url, text);
+    return text;
+  });
+}
+
+function parseProjectJson(text: string, pageUrl: string): IndexProject {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new CairnError('server.error', `${pageUrl} is not a PEP 691 JSON page (does the index speak the JSON simple API?)`);
+  }
+  const b = body as { name?: unknown; files?: unknown };
+  if (!Array.isArray(b.files)) throw new CairnError('server.error', `${pageUrl}: the JSON page has no files list`);
+  const files = b.files.flatMap((f): IndexFile[] => {
+    const file = f as Record<string, unknown>;
+    if (typeof file.filename !== 'string' || typeof file.url !== 'string') return [];
+    const hashes = (file.hashes ?? {}) as Record<string, unknown>;
+    const provenance = file.provenance;
+    return [
+      {
+        filename: file.filename,
+        url: new URL(file.url, pageUrl).toString(),
+        sha256: typeof hashes.sha256 === 'string' ? hashes.sha256.toLowerCase() : null,
+        provenanceUrl: typeof provenance === 'string' ? new URL(provenance, pageUrl).toString() : provenance === null ? null : undefined,
+        yanked: file.yanked !== undefined && file.yanked !== false,
+      },
+    ];
+  });
+  return { name: typeof b.name === 'string' ? b.name : '', pageUrl, files };
+}
+
+export async function fetchProjectPage(index: string, project: string, options: FetchOptions): Promise<IndexProject> {
+  const pageUrl = `${indexBase(index)}/simple/${normalizeProjectName(project)}/`;
+  const text = await cachedText('pages', pageUrl, SIMPLE_JSON, options);
+  if (text === null) throw new CairnError('verify.not_found', `the index ${indexBase(index)} has no project ${project}`);
+  return parseProjectJson(text, pageUrl);
+}
+
+/** The PEP 740 provenance object, or null when the index has none for the file. */
+export async function fetchProvenance(url: string, options: FetchOptions): Promise<string | null> {
+  return cachedText('provenance', url, `${INTEGRITY_MEDIA_TYPE}, application/json;q=0.5`, options);
+}
+
+/**
+ * Downloads a distribution, hashing while it streams, and refuses it unless the sha256 is the
+ * expected one (a truncated or substituted download never reaches the cache).
+ */
+export async function downloadDistribution(url: string, expectedSha256: string | null, options: FetchOptions & { maxBytes?: number }): Promise<{ bytes: Buffer; sha256: string; path: string }> {
+  if (expectedSha256 && options.cache.hasFile(expectedSha256)) {
+    const path = options.cache.filePath(expectedSha256);
+    const bytes = readFileSync(path);
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    if (sha256 === expectedSha256) return { bytes, sha256, path };
+  }
+  if (options.offline) throw new CairnError('verify.offline_miss', `--offline: ${url} is not in the cache`);
+  return options.limit(async () => {
+    const response = await httpGet(url, '*/*', options);
+    if (!response.ok || !response.body) {
+      await response.body?.cancel();
+      if (response.status === 404) throw new CairnError('verify.not_found', `${url} answered 404`);
+      throw serverError(url, response);
+    }
+    const hash = createHash('sha256');
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const max = options.maxBytes ?? 1024 * 1024 * 1024;
+    try {
+      for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+        size += chunk.byteLength;
+        if (size > max) throw new CairnError('verify.digest_mismatch', `${url} is larger than ${max} bytes`);
+        hash.update(chunk);
+        chunks.push(Buffer.from(chunk));
+      }
+    } catch (error) {
+      if (error instanceof CairnError) throw error;
+      throw new CairnError('network.error', `download of ${url} broke off after ${size} bytes: ${(error as Error).message}`);
+    }
+    const sha256 = hash.digest('hex');
+    const declared = Number(response.headers.get('content-length'));
+    if (Number.isFinite(declared) && declared > 0 && declared !== size) {
+      throw new CairnError('verify.digest_mismatch', `download of ${url} is truncated: ${size} of ${declared} bytes`);
+    }
+    if (expectedSha256 && sha256 !== expectedSha256) {
+      throw new CairnError('verify.digest_mismatch', `${url} has sha256 ${sha256}, the index lists ${expectedSha256} (truncated or substituted download)`);
+    }
+    const bytes = Buffer.concat(chunks);
+    const path = options.cache.putFile(sha256, bytes);
+    return { bytes, sha256, path };
+  });
+}
