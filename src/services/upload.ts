@@ -179,11 +179,21 @@ export class UploadService {
           const created = await trx
             .insertInto('projects')
             .values({ name: metadata.name || name, normalized_name: normalizeProjectName(name), created_at: now, serial: 1 })
+            .onConflict((oc) => oc.column('normalized_name').doNothing())
             .returning('id')
-            .executeTakeFirstOrThrow();
-          projectId = created.id;
-          if (principal.scope === 'new_projects') {
-            await trx.insertInto('project_owners').values({ project_id: projectId, token_id: principal.tokenId }).execute();
+            .executeTakeFirst();
+          if (created) {
+            projectId = created.id;
+            if (principal.scope === 'new_projects') {
+              await trx.insertInto('project_owners').values({ project_id: projectId, token_id: principal.tokenId }).execute();
+            }
+          } else {
+            // Another upload created the project after our check (twine --parallel, a CI matrix):
+            // it is now an existing project, and this token must be allowed to upload to it.
+            const raced = await trx.selectFrom('projects').select(['id', 'normalized_name']).where('normalized_name', '=', normalizeProjectName(name)).executeTakeFirstOrThrow();
+            await assertMayUpload(trx, principal, { id: raced.id, normalizedName: raced.normalized_name }, name);
+            projectId = raced.id;
+            await trx.updateTable('projects').set((eb) => ({ serial: eb('serial', '+', 1) })).where('id', '=', projectId).execute();
           }
         } else {
           await trx.updateTable('projects').set((eb) => ({ serial: eb('serial', '+', 1) })).where('id', '=', projectId).execute();
@@ -207,7 +217,15 @@ export class UploadService {
               yanked_reason: null,
               created_at: now,
             })
+            .onConflict((oc) => oc.columns(['project_id', 'version']).doNothing())
             .returning('id')
+            .executeTakeFirst();
+          // A concurrent upload of another file of the same release created it first.
+          release ??= await trx
+            .selectFrom('releases')
+            .select('id')
+            .where('project_id', '=', projectId)
+            .where('version', '=', normalizedVersion)
             .executeTakeFirstOrThrow();
         }
         const file = await trx
