@@ -1,0 +1,138 @@
+/**
+ * `npm run demo`: the whole flow of DESIGN §1 on one machine, with the real tools.
+ * Starts the index with the dev trust domain, writes a small Python project into a local git
+ * repository, registers the publishing workflow as a trusted publisher, runs `cairn build` (which
+ * signs and submits provenance) and `cairn publish` (trusted publishing), then prints where the
+ * bound provenance can be seen. Flags: --exit (stop after printing), --port N, --isolation
+ * (build in an isolated environment; needs PyPI), --python PATH.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadServerConfig } from '../src/config.ts';
+import { DEV_TRUST_PREFIX } from '../src/http/dev-trust-mount.ts';
+import { startServer } from '../src/http/server.ts';
+import { addTrustedPublisher } from '../src/services/publishing/trusted-publishers.ts';
+
+const { values: flags } = parseArgs({
+  options: {
+    exit: { type: 'boolean', default: false },
+    port: { type: 'string', default: process.env.CAIRN_PORT ?? '8470' },
+    isolation: { type: 'boolean', default: false },
+    python: { type: 'string', default: process.env.CAIRN_PYTHON ?? '/usr/bin/python3' },
+  },
+});
+
+const ROOT = new URL('../', import.meta.url).pathname;
+const REPOSITORY = 'demo-org/cairn-demo';
+const CALLER_WORKFLOW = `${REPOSITORY}/.github/workflows/release.yml@refs/heads/main`;
+const BUILDER_WORKFLOW = 'cairn-dev/builder/.github/workflows/cairn-build.yml@refs/tags/v1';
+
+const step = (text: string) => console.log(`\n\u001b[1m==> ${text}\u001b[0m`);
+
+function run(command: string, args: string[], env: Record<string, string> = {}): Promise<void> {
+  return new Promise((resolve, reject) => {
+    console.log(`$ ${[command === process.execPath ? 'npx' : command, ...args].join(' ')}`);
+    const child = spawn(command, args, { stdio: 'inherit', env: { ...process.env, ...env } });
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${args[1] ?? command} exited with ${code}`))));
+  });
+}
+
+function git(cwd: string, ...args: string[]): string {
+  return execFileSync('git', args, {
+    cwd,
+    encoding: 'utf8',
+    env: { ...process.env, GIT_AUTHOR_NAME: 'demo', GIT_AUTHOR_EMAIL: 'demo@example.invalid', GIT_COMMITTER_NAME: 'demo', GIT_COMMITTER_EMAIL: 'demo@example.invalid' },
+  }).trim();
+}
+
+async function devToken(base: string, claims: Record<string, string>): Promise<string> {
+  const response = await fetch(`${base}/oidc/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(claims) });
+  const body = (await response.json()) as { token?: string; message?: string };
+  if (!body.token) throw new Error(`dev token refused: ${body.message}`);
+  return body.token;
+}
+
+const work = mkdtempSync(join(tmpdir(), 'cairn-demo-'));
+const dataDir = join(work, 'data');
+const server = await startServer(loadServerConfig({ dataDir, port: flags.port, devTrust: true }, {}), { logger: false }).catch(async (error: unknown) => {
+  if ((error as { code?: string }).code !== 'EADDRINUSE') throw error;
+  console.log(`port ${flags.port} is taken; using a free port`);
+  return startServer(loadServerConfig({ dataDir, port: 0, devTrust: true }, {}), { logger: false });
+});
+const devBase = `${server.url}${DEV_TRUST_PREFIX}`;
+let failed = false;
+try {
+  step(`index with the dev trust domain at ${server.url} (data in ${dataDir})`);
+
+  step('a small Python project in a local git repository');
+  const repo = join(work, 'cairn-demo');
+  mkdirSync(join(repo, 'src', 'cairn_demo'), { recursive: true });
+  writeFileSync(
+    join(repo, 'pyproject.toml'),
+    '[build-system]\nrequires = ["setuptools>=61"]\nbuild-backend = "setuptools.build_meta"\n\n[project]\nname = "cairn-demo"\nversion = "1.0.0"\ndescription = "Built from a known commit, with provenance"\nreadme = "README.md"\nrequires-python = ">=3.8"\n\n[project.urls]\nSource = "https://github.com/demo-org/cairn-demo"\n\n[tool.setuptools.packages.find]\nwhere = ["src"]\n',
+  );
+  writeFileSync(join(repo, 'README.md'), '# cairn-demo\n\nA package whose **build provenance** says which commit it was built from, by which builder.\n');
+  writeFileSync(join(repo, 'src', 'cairn_demo', '__init__.py'), 'def hello():\n    return "hello from a verified build"\n');
+  git(repo, 'init', '--quiet', '--initial-branch=main');
+  git(repo, 'add', '.');
+  git(repo, 'commit', '--quiet', '-m', 'cairn demo');
+  const commit = git(repo, 'rev-parse', 'HEAD');
+  console.log(`repository ${repo} at ${commit}`);
+
+  step('the maintainer registers the publishing workflow as a trusted publisher');
+  await addTrustedPublisher(server.services.db, { project: 'cairn-demo', issuer: `${devBase}/oidc`, repository: REPOSITORY, workflow: 'release.yml' }, new Date());
+  console.log(`project cairn-demo: publisher ${REPOSITORY} workflow release.yml (issuer ${devBase}/oidc)`);
+
+  const cycleStart = performance.now();
+  step('the builder: cairn build (clone, exact commit, build, sign, submit provenance)');
+  const buildToken = join(work, 'build.jwt');
+  writeFileSync(buildToken, await devToken(devBase, { repository: REPOSITORY, workflow_ref: CALLER_WORKFLOW, job_workflow_ref: BUILDER_WORKFLOW, sha: commit, ref: 'refs/heads/main' }));
+  const dist = join(work, 'dist');
+  await run(process.execPath, [
+    join(ROOT, 'bin/cairn.mjs'), 'build', '--repo', repo, '--commit', commit, '--source-uri', `https://github.com/${REPOSITORY}`,
+    '--index', server.url, '--out', dist, '--oidc-token-file', buildToken, '--dev-trust', devBase, '--python', flags.python,
+    ...(flags.isolation ? [] : ['--no-isolation']),
+  ]);
+
+  step('the publishing workflow: cairn publish (trusted publishing; the index binds the pending provenance)');
+  const publishToken = join(work, 'publish.jwt');
+  writeFileSync(publishToken, await devToken(devBase, { repository: REPOSITORY, workflow_ref: CALLER_WORKFLOW, sha: commit, aud: 'cairn' }));
+  const files = readdirSync(dist).filter((f) => f.endsWith('.whl') || f.endsWith('.tar.gz')).map((f) => join(dist, f));
+  await run(process.execPath, [join(ROOT, 'bin/cairn.mjs'), 'publish', '--index', server.url, '--oidc-token-file', publishToken, ...files]);
+  const cycleSeconds = (performance.now() - cycleStart) / 1000;
+
+  step('where to see it');
+  for (const file of files.map((f) => f.split('/').pop()!)) {
+    const url = `${server.url}/integrity/cairn-demo/1.0.0/${file}/provenance`;
+    const provenance = (await (await fetch(url)).json()) as { attestation_bundles?: { cairn_verified?: Record<string, unknown>[] }[] };
+    const facts = provenance.attestation_bundles?.flatMap((b) => b.cairn_verified ?? []) ?? [];
+    if (facts.length === 0) throw new Error(`no provenance bound to ${file}`);
+    for (const f of facts) {
+      console.log(`${file}: built by ${String(f.build_signer_uri ?? f.identity)} from ${String(f.source_repository_uri)}@${String(f.source_repository_digest).slice(0, 12)}`);
+    }
+    console.log(`integrity API: ${url}`);
+  }
+  console.log(`web page:      ${server.url}/project/cairn-demo/1.0.0/`);
+  console.log(`simple API:    ${server.url}/simple/cairn-demo/`);
+  console.log(`install:       /usr/bin/python3 -m pip install --index-url ${server.url}/simple/ cairn-demo`);
+  console.log(`\nbuild → submit → publish cycle: ${cycleSeconds.toFixed(1)} s`);
+} catch (error) {
+  failed = true;
+  console.error(`\ndemo failed: ${error instanceof Error ? error.message : String(error)}`);
+}
+
+const stop = async () => {
+  await server.close();
+  rmSync(work, { recursive: true, force: true });
+};
+if (flags.exit || failed) {
+  await stop();
+  process.exit(failed ? 1 : 0);
+}
+console.log('\nthe index keeps running; Ctrl-C stops it and removes the demo data');
+process.once('SIGINT', () => void stop().then(() => process.exit(0)));
+process.once('SIGTERM', () => void stop().then(() => process.exit(0)));
