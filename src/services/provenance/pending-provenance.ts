@@ -60,7 +60,11 @@ export class PendingProvenanceService {
 
   /** Verification of build provenance with the checks specific to a builder's submission. */
   verifyBuildProvenance(attestation: unknown, artifact: { filename: string; sha256: string }): VerifiedForIndex {
-    const verified = this.verify(attestation, artifact);
+    return this.checkBuildProvenance(this.verify(attestation, artifact));
+  }
+
+  /** The build-specific checks on an attestation whose signature and subject already verified. */
+  checkBuildProvenance(verified: VerifiedForIndex): VerifiedForIndex {
     const f = verified.facts;
     if (f.kind !== 'build') {
       throw new CairnError('provenance.predicate_unsupported', `build provenance must use predicate https://slsa.dev/provenance/v1, got ${f.predicateType}`);

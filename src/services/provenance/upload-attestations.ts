@@ -63,7 +63,7 @@ export function uploadAttestationsPrecheck(
           throw new CairnError('attestation.unknown_predicate', `unsupported predicate type ${kindProbe.facts.predicateType}: cairn accepts ${'https://docs.pypi.org/attestations/publish/v1'} and https://slsa.dev/provenance/v1`);
         }
         if (kindProbe.facts.kind === 'build') {
-          items.push(pending.verifyBuildProvenance(attestation, artifact));
+          items.push(pending.checkBuildProvenance(kindProbe));
           continue;
         }
         publisher ??= await publisherOf(file.principal);
