@@ -178,6 +178,37 @@ for (const { engine, skip } of await testEngines()) {
       });
     });
 
+    test('cairn publish finds the ambient GitHub Actions credential (token request URL) for the exchange and for signing', async () => {
+      const dist = nextDist();
+      const query = new URLSearchParams({ repository: REPOSITORY, workflow_ref: WORKFLOW_REF, sha: DEFAULT_COMMIT });
+      const env = {
+        ACTIONS_ID_TOKEN_REQUEST_URL: `${devTrustBase(server)}/oidc/token?${query}`,
+        ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'runner-request-token',
+      };
+      const result = await runCairn(['publish', '--index', server.url, '--attest', '--dev-trust', devTrustBase(server), dist.path], { env });
+      assert.equal(result.status, 0, result.output);
+      assert.match(result.output, /GitHub Actions/);
+      const stored = await server.services.db.selectFrom('attestations').innerJoin('files', 'files.id', 'attestations.file_id').select('attestations.kind').where('files.filename', '=', dist.filename).execute();
+      assert.deepEqual(stored.map((r) => r.kind), ['publish']);
+    });
+
+    test('cairn publish reads GitLab id_tokens variables; without any credential it is a usage error', async () => {
+      const dist = nextDist();
+      const env = {
+        CAIRN_ID_TOKEN: await devToken(server, { repository: REPOSITORY, workflow_ref: WORKFLOW_REF, aud: 'cairn' }),
+        SIGSTORE_ID_TOKEN: await devToken(server, { repository: REPOSITORY, workflow_ref: WORKFLOW_REF }),
+      };
+      const result = await runCairn(['publish', '--index', server.url, '--attest', '--dev-trust', devTrustBase(server), dist.path], { env });
+      assert.equal(result.status, 0, result.output);
+      assert.match(result.output, /GitLab variable CAIRN_ID_TOKEN/);
+
+      const bare = await runCairn(['publish', '--index', server.url, nextDist().path], {
+        env: { ACTIONS_ID_TOKEN_REQUEST_URL: undefined, ACTIONS_ID_TOKEN_REQUEST_TOKEN: undefined, CAIRN_ID_TOKEN: undefined, SIGSTORE_ID_TOKEN: undefined, PYPI_ID_TOKEN: undefined, CAIRN_TOKEN: undefined },
+      });
+      assert.equal(bare.status, 2, bare.output);
+      assert.match(bare.stderr, /no OIDC credential found/);
+    });
+
     test('cairn publish --attest signs and uploads a publish attestation the index accepts', async () => {
       const dist = nextDist();
       const exchange = join(work, 'exchange.jwt');
