@@ -5,6 +5,7 @@ import { sendError } from './errors.ts';
 import { mountDevTrust } from './dev-trust-mount.ts';
 import { fileRoutes } from './routes/files.ts';
 import { jsonApiRoutes } from './routes/json-api.ts';
+import { metricsRoutes } from './routes/metrics.ts';
 import { oidcRoutes } from './routes/oidc.ts';
 import { provenanceRoutes } from './routes/provenance.ts';
 import { simpleRoutes } from './routes/simple.ts';
@@ -33,6 +34,7 @@ export async function buildApp(services: CairnServices, options: AppOptions = {}
     sendError(request, reply, new CairnError('request.not_found', `no route for ${request.method} ${request.url}`)),
   );
 
+  await metricsRoutes(app, services);
   if (options.devTrustIndexUrl) await mountDevTrust(app, services, options.devTrustIndexUrl);
   await simpleRoutes(app, services);
   await fileRoutes(app, services);

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { Kysely } from 'kysely';
 import type { ServerConfig } from '../config.ts';
 import { IndexService } from './index-service.ts';
+import { IndexMetrics } from './metrics.ts';
 import { filesWithAttestations } from './provenance/attestation-store.ts';
 import { IndexVerifier } from './provenance/index-verifier.ts';
 import { DEFAULT_PENDING_LIMITS, PendingProvenanceService } from './provenance/pending-provenance.ts';
@@ -29,6 +30,7 @@ export interface CairnServices {
   /** Which of these files carry attestations (simple API `provenance`, JSON API). */
   filesWithProvenance(fileIds: number[]): Promise<Set<number>>;
   urls: IndexUrls;
+  metrics: IndexMetrics;
   clock: () => Date;
   close(): Promise<void>;
 }
@@ -63,6 +65,7 @@ export async function openServices(config: ServerConfig, clock: () => Date = () 
     pendingProvenance,
     filesWithProvenance,
     urls,
+    metrics: new IndexMetrics(),
     clock,
     close: () => opened.close(),
   };

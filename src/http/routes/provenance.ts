@@ -4,7 +4,7 @@ import { INTEGRITY_MEDIA_TYPE } from '../../formats/provenance-object.ts';
 import type { CairnServices } from '../../services/cairn-services.ts';
 import { provenanceObjectOfFile } from '../../services/provenance/attestation-store.ts';
 import type { PendingProvenanceService } from '../../services/provenance/pending-provenance.ts';
-import { sendError } from '../errors.ts';
+import { sendError, toCairnError } from '../errors.ts';
 
 /** Build-provenance pre-submission (DESIGN §3) and the PEP 740 integrity API. */
 export async function provenanceRoutes(app: FastifyInstance, services: CairnServices, pending: PendingProvenanceService): Promise<void> {
@@ -16,8 +16,10 @@ export async function provenanceRoutes(app: FastifyInstance, services: CairnServ
       const result = await pending.submit(request.body);
       // Bound to a file already listed: its simple page gains a `provenance` link.
       if (result.status === 'bound') services.simplePages.invalidate();
+      services.metrics.provenanceSubmissions.inc({ outcome: result.status });
       return reply.send(result);
     } catch (error) {
+      services.metrics.provenanceSubmissions.inc({ outcome: toCairnError(error).code });
       return sendError(request, reply, error);
     }
   });

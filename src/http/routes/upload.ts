@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { CairnError } from '../../errors.ts';
 import type { CairnServices } from '../../services/cairn-services.ts';
 import { authenticateUpload } from '../../services/tokens.ts';
-import { sendLegacyError } from '../errors.ts';
+import { sendLegacyError, toCairnError } from '../errors.ts';
 import { readUploadForm } from '../multipart-upload.ts';
 
 /** Room for the metadata fields twine sends next to the file. */
@@ -29,9 +29,11 @@ export async function uploadRoutes(app: FastifyInstance, services: CairnServices
       });
       const outcome = await services.uploads.upload(principal, form);
       services.simplePages.invalidate(outcome.project);
+      services.metrics.uploads.inc({ outcome: outcome.status });
       request.log.info({ filename: outcome.filename, status: outcome.status }, 'upload accepted');
       return reply.code(200).type('application/json').send({ status: outcome.status, filename: outcome.filename, sha256: outcome.sha256 });
     } catch (error) {
+      services.metrics.uploads.inc({ outcome: toCairnError(error).code });
       if (!request.raw.complete) reply.header('Connection', 'close');
       return sendLegacyError(reply, error);
     }
