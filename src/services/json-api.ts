@@ -1,5 +1,6 @@
 import { CairnError } from '../errors.ts';
 import { isPrerelease, normalizeVersion } from '../formats/pep440.ts';
+import type { ProvenanceState } from '../formats/provenance-state.ts';
 import type { FileSummary, ProjectListing } from './index-service.ts';
 import type { IndexUrls } from './simple-pages.ts';
 import type { ReleaseRow } from './storage/schema.ts';
@@ -34,7 +35,7 @@ export function latestRelease(releases: ReleaseRow[]): ReleaseRow | undefined {
 export function buildProjectJson(
   listing: ProjectListing,
   urls: IndexUrls,
-  options: { version?: string; withProvenance?: ReadonlySet<number> } = {},
+  options: { version?: string; withProvenance?: ReadonlySet<number>; provenanceStates?: ReadonlyMap<number, ProvenanceState> } = {},
 ): Record<string, unknown> {
   const { project, releases, files } = listing;
   let release: ReleaseRow | undefined;
@@ -88,6 +89,8 @@ export function buildProjectJson(
       package_url: `/project/${project.normalized_name}/`,
       project_url: `/project/${project.normalized_name}/`,
       release_url: `/project/${project.normalized_name}/${release.version}/`,
+      // cairn extension (issue 6): the release's provenance state, derived from stored attestations.
+      ...(options.provenanceStates ? { provenance_state: options.provenanceStates.get(release.id) ?? null } : {}),
     },
     last_serial: project.serial,
     urls: (filesByRelease.get(release.id) ?? []).map(toFile),

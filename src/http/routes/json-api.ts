@@ -3,6 +3,7 @@ import { CairnError } from '../../errors.ts';
 import { normalizeProjectName } from '../../formats/project-name.ts';
 import type { CairnServices } from '../../services/cairn-services.ts';
 import { buildProjectJson } from '../../services/json-api.ts';
+import { projectProvenanceStates } from '../../services/ui-queries.ts';
 import { sendError } from '../errors.ts';
 
 /** PyPI-compatible JSON API. */
@@ -11,8 +12,11 @@ export async function jsonApiRoutes(app: FastifyInstance, services: CairnService
     const project = await services.index.findProject(name);
     if (!project) throw new CairnError('project.not_found', `no project named '${name}'`);
     const listing = await services.index.projectListing(project);
-    const provenance = await withProvenance(listing.files.map((f) => f.id));
-    return buildProjectJson(listing, services.urls, { version, withProvenance: provenance });
+    const [provenance, provenanceStates] = await Promise.all([
+      withProvenance(listing.files.map((f) => f.id)),
+      projectProvenanceStates(services.db, project.id, listing.releases, listing.files),
+    ]);
+    return buildProjectJson(listing, services.urls, { version, withProvenance: provenance, provenanceStates });
   };
   app.get<{ Params: { project: string } }>('/pypi/:project/json', async (request, reply) => {
     try {

@@ -1,0 +1,152 @@
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { makeDistribution, type DistSpec } from './dist-factory.ts';
+import { encodeMultipart, twineFields } from './multipart.ts';
+import { DEFAULT_BUILDER_WORKFLOW, provideBuildProvenance } from './provenance.ts';
+import { basicAuth, type TestServer } from './server.ts';
+
+/**
+ * A small index for the web UI tests, made through the real upload and provenance routes: a
+ * project with build provenance from the dev trust domain, a project whose metadata is hostile,
+ * and enough look-alike projects to page search results.
+ */
+
+export const PROVENANCE_PROJECT = 'demo-provenance';
+export const EVIL_PROJECT = 'evil-pkg';
+export const BUILD_REPOSITORY = 'octo-org/demo-provenance';
+export const BUILD_COMMIT = '0123456789abcdef0123456789abcdef01234567';
+export const BUILDER_ID = `https://github.com/${DEFAULT_BUILDER_WORKFLOW}`;
+export const SEARCH_FILLER = 25;
+export const YANK_REASON = 'broken <b>packaging</b>';
+/** Created by the operator, never uploaded to. */
+export const EMPTY_PROJECT = 'empty-project';
+
+/** Hostile values: each one would run script or make a javascript: link if it reached the page raw. */
+export const HOSTILE = {
+  summary: `<script>window.__pwned = 'summary'</script><img src=x onerror="window.__pwned='summary-img'">`,
+  author: `<img src=x onerror="window.__pwned='author'">`,
+  description: [
+    '# Evil',
+    '',
+    '<script>window.__pwned = "description"</script>',
+    '',
+    '[click me](javascript:window.__pwned=%22md-link%22)',
+    '',
+    '[entity](&#106;avascript:window.__pwned=1)',
+    '',
+    '![img](javascript:window.__pwned=2)',
+    '',
+    '<a href="javascript:window.__pwned=3">raw anchor</a>',
+    '',
+    'Docs: https://example.com/docs',
+  ].join('\n'),
+  projectUrls: [
+    'Homepage, javascript:window.__pwned="project-url"',
+    'Tricky, java\tscript:window.__pwned="tab"',
+    'Data, data:text/html,<script>window.__pwned="data"</script>',
+    'Docs, https://example.com/evil-docs',
+  ],
+  /** Stored straight into the database: upload refuses such names, the page must still be safe. */
+  filename: `evil_pkg-1.0"><script>window.__pwned='filename'</script><a href="javascript:1">.tar.gz`,
+};
+
+export interface UploadedFile {
+  filename: string;
+  sha256: string;
+  path: string;
+}
+
+/** POST /legacy/ as twine does, with the bytes of a distribution already on disk. */
+export async function uploadDistribution(
+  server: TestServer,
+  token: string,
+  spec: Pick<DistSpec, 'name' | 'version' | 'kind'>,
+  dist: { filename: string; bytes: Buffer; path: string },
+): Promise<UploadedFile> {
+  const sha256 = createHash('sha256').update(dist.bytes).digest('hex');
+  const encoded = encodeMultipart([
+    ...twineFields({ name: spec.name, version: spec.version, filetype: spec.kind === 'wheel' ? 'bdist_wheel' : 'sdist', sha256 }),
+    { name: 'content', filename: dist.filename, data: dist.bytes },
+  ]);
+  const response = await fetch(`${server.url}/legacy/`, {
+    method: 'POST',
+    body: encoded.body,
+    headers: { 'Content-Type': encoded.contentType, Authorization: basicAuth(token) },
+  });
+  if (response.status !== 200) throw new Error(`upload of ${dist.filename} failed: ${response.status} ${response.statusText}`);
+  return { filename: dist.filename, sha256, path: dist.path };
+}
+
+export async function uploadFile(server: TestServer, token: string, spec: DistSpec, dir: string): Promise<UploadedFile> {
+  return uploadDistribution(server, token, spec, makeDistribution(dir, spec));
+}
+
+export interface UiCorpus {
+  /** Files of the release with build provenance. */
+  provenanceFiles: UploadedFile[];
+  provenanceVersion: string;
+}
+
+/** Needs a server started with `{ devTrust: true }`. */
+export async function seedUiCorpus(server: TestServer): Promise<UiCorpus> {
+  const dir = mkdtempSync(join(tmpdir(), 'cairn-ui-corpus-'));
+  try {
+    const token = await server.token('new_projects');
+    const description = '# Demo\n\nA project whose **files say where they came from**.\n\n```python\nimport demo\n```\n';
+    const common = {
+      name: PROVENANCE_PROJECT,
+      summary: 'Demonstrates build provenance in the cairn web UI',
+      description,
+      extraHeaders: `Description-Content-Type: text/markdown\nAuthor: Octo Org\nLicense: Apache-2.0\nRequires-Python: >=3.9\nProject-URL: Source, https://github.com/${BUILD_REPOSITORY}\n`,
+    };
+    // 0.9: an early release, later yanked (the reason is metadata too, so it is hostile here).
+    await uploadFile(server, token, { ...common, version: '0.9', kind: 'sdist' }, dir);
+    await server.services.index.setYanked(PROVENANCE_PROJECT, '0.9', true, YANK_REASON);
+    // 1.0: uploaded without provenance.
+    for (const kind of ['wheel', 'sdist'] as const) await uploadFile(server, token, { ...common, version: '1.0', kind }, dir);
+    // 1.1: each file built and signed through the dev trust domain before upload.
+    const provenanceFiles: UploadedFile[] = [];
+    for (const kind of ['wheel', 'sdist'] as const) {
+      const spec = { ...common, version: '1.1', kind };
+      const dist = makeDistribution(dir, spec);
+      const submitted = await provideBuildProvenance(server, dist.path, { claims: { repository: BUILD_REPOSITORY, sha: BUILD_COMMIT } });
+      if (submitted.submitted.status !== 200) throw new Error(`provenance submission failed: ${JSON.stringify(submitted.submitted.body)}`);
+      provenanceFiles.push(await uploadDistribution(server, token, spec, dist));
+    }
+
+    await uploadFile(
+      server,
+      token,
+      {
+        name: EVIL_PROJECT,
+        version: '1.0',
+        kind: 'wheel',
+        summary: HOSTILE.summary,
+        description: HOSTILE.description,
+        extraHeaders: `Description-Content-Type: text/markdown\nAuthor: ${HOSTILE.author}\n${HOSTILE.projectUrls.map((u) => `Project-URL: ${u}`).join('\n')}\n`,
+      },
+      dir,
+    );
+    const evil = await server.services.db
+      .selectFrom('files')
+      .innerJoin('projects', 'projects.id', 'files.project_id')
+      .selectAll('files')
+      .where('projects.normalized_name', '=', EVIL_PROJECT)
+      .executeTakeFirstOrThrow();
+    const { id: _id, ...row } = evil;
+    await server.services.db
+      .insertInto('files')
+      .values({ ...row, filename: HOSTILE.filename, sha256: 'e'.repeat(64), blake2b_256: 'f'.repeat(64) })
+      .execute();
+
+    await server.services.index.createProject(EMPTY_PROJECT, new Date());
+    for (let i = 0; i < SEARCH_FILLER; i++) {
+      await uploadFile(server, token, { name: `filler-lib-${i}`, version: '0.1', kind: 'wheel', summary: `Filler library number ${i} for search paging` }, dir);
+    }
+    return { provenanceFiles, provenanceVersion: '1.1' };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
