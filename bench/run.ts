@@ -60,7 +60,7 @@ if (wanted('verify')) {
 if (wanted('ui')) {
   const { runUiBench } = await import('./ui-bench.ts');
   const ui = await runUiBench();
-  sections.push('## Web UI render times (issue 6)', '', '```json', JSON.stringify(ui, null, 2), '```', '');
+  sections.push('## Web UI render times (issue 6)', '', ...(ui.lines as string[]), '', `Goal: project and release pages p95 < 50 ms server time — met: ${String(ui.goalMet)}.`, '');
 }
 
 writeFileSync(
