@@ -47,6 +47,10 @@ function openSqlite(url: string): OpenedDatabase {
 
 function openPostgres(url: string): OpenedDatabase {
   const pool = new pg.Pool({ connectionString: url, max: 10 });
+  // An idle connection the server drops (restart, failover, pg_terminate_backend) is reported
+  // here; the pool discards it and opens another on the next query. Unhandled, it would crash
+  // the process.
+  pool.on('error', (error) => console.warn(`cairn: an idle PostgreSQL connection closed: ${error.message}`));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return { db, dialect: 'postgres', close: () => db.destroy() };
 }
