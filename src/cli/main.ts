@@ -16,6 +16,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   publish: async () => (await import('./publish.ts')).registerPublish,
   policy: async () => (await import('./policy.ts')).registerPolicy,
   verify: async () => (await import('./verify.ts')).registerVerify,
+  proxy: async () => (await import('./proxy.ts')).registerProxy,
 };
 
 const program = new Command()

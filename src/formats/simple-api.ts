@@ -18,9 +18,11 @@ export interface SimpleFile {
   requiresPython: string | null;
   /** PEP 592: false, or the reason (possibly empty) the release was yanked. */
   yanked: false | string;
-  coreMetadataSha256: string;
-  size: number;
-  uploadTime: string;
+  /** Null when the file's core metadata is not served separately (PEP 658); a proxy passes that on. */
+  coreMetadataSha256: string | null;
+  /** Null only when re-serving an upstream that does not say (PEP 700 makes it mandatory for 1.1+). */
+  size: number | null;
+  uploadTime: string | null;
   /** PEP 740: URL of the provenance object, or null when the file has none. */
   provenanceUrl: string | null;
 }
@@ -41,12 +43,12 @@ export function renderProjectJson(project: SimpleProject): string {
       url: f.url,
       hashes: { sha256: f.sha256 },
       'requires-python': f.requiresPython,
-      'core-metadata': { sha256: f.coreMetadataSha256 },
+      'core-metadata': f.coreMetadataSha256 === null ? false : { sha256: f.coreMetadataSha256 },
       // PEP 714 exists because pip 23.0 crashes on the object form of the PEP 658 JSON key
       // `dist-info-metadata` (Debian 12's venv pip is 23.0.1): only the PEP 714 name is sent.
       yanked: f.yanked === false ? false : f.yanked || true,
-      size: f.size,
-      'upload-time': f.uploadTime,
+      ...(f.size === null ? {} : { size: f.size }),
+      ...(f.uploadTime === null ? {} : { 'upload-time': f.uploadTime }),
       provenance: f.provenanceUrl,
     })),
   });
@@ -56,7 +58,9 @@ export function renderProjectHtml(project: SimpleProject): string {
   const links = project.files.map((f) => {
     let attrs = ` href="${escapeHtml(`${f.url}#sha256=${f.sha256}`)}"`;
     if (f.requiresPython) attrs += ` data-requires-python="${escapeHtml(f.requiresPython)}"`;
-    attrs += ` data-dist-info-metadata="sha256=${f.coreMetadataSha256}" data-core-metadata="sha256=${f.coreMetadataSha256}"`;
+    if (f.coreMetadataSha256 !== null) {
+      attrs += ` data-dist-info-metadata="sha256=${f.coreMetadataSha256}" data-core-metadata="sha256=${f.coreMetadataSha256}"`;
+    }
     if (f.yanked !== false) attrs += ` data-yanked="${escapeHtml(f.yanked)}"`;
     if (f.provenanceUrl) attrs += ` data-provenance="${escapeHtml(f.provenanceUrl)}"`;
     return `    <a${attrs}>${escapeHtml(f.filename)}</a><br />`;

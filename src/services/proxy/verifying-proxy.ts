@@ -1,0 +1,415 @@
+import { appendFileSync, createReadStream, mkdirSync, statSync } from 'node:fs';
+import { unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CairnError, isCairnError, type ErrorCode } from '../../errors.ts';
+import { parseDistributionFilename } from '../../formats/dist-filename.ts';
+import { normalizeVersion } from '../../formats/pep440.ts';
+import { normalizeProjectName } from '../../formats/project-name.ts';
+import type { Policy } from '../../policy/types.ts';
+import { publicGoodTrustedRoot, type TrustedRootJson } from '../../trust/trusted-roots.ts';
+import { createAttestationVerifier, type AttestationVerifier } from '../../trust/verify-attestation.ts';
+import { defaultCacheDir, VerifyCache } from '../verify/disk-cache.ts';
+import { concurrencyLimit, fetchProvenance, indexBase, integrityUrl, type FetchOptions } from '../verify/index-fetch.ts';
+import { createVerifySession, type DistributionRequest, type DistributionResult } from '../verify/verify-distribution.ts';
+import { CacheSink, digestCheckedChunks } from './checked-stream.ts';
+import { fetchUpstreamProject, type UpstreamFile } from './upstream-page.ts';
+
+/**
+ * `cairn proxy` as a service: a view of an upstream index (any PEP 691 index with the PEP 740
+ * integrity API: cairn, or PyPI) in which a file is listed only when its provenance verifies
+ * offline against the trusted roots and passes the consumer's policy — the same checks as
+ * `cairn verify`, through the same session code. Downloads pass through and are re-checked
+ * against the digest the provenance was verified for; a file whose bytes differ is never
+ * delivered complete. Every hidden file is recorded with the policy code and reason, logged
+ * once, and shown on the proxy's project page.
+ */
+
+export interface ProxyOptions {
+  /** Base URL of the upstream index (`https://pypi.org`, `…/simple` is accepted too). */
+  upstream: string;
+  policy: Policy;
+  /** Roots besides the public-good one (`--trusted-root`, `--dev-trust`). */
+  trustedRoots?: TrustedRootJson[];
+  /** Trust the shipped Sigstore public-good root (default true). */
+  publicGood?: boolean;
+  cacheDir?: string;
+  /** How long a project's verdicts, and the cached upstream page and provenance, stay fresh (default 5 minutes). */
+  ttlMs?: number;
+  /** How long a view stays when a file could not be checked (upstream trouble), so it is retried soon (default 30 s). */
+  errorTtlMs?: number;
+  /** Concurrent upstream requests per project (default 8). */
+  concurrency?: number;
+  /** Earlier releases compared for identity continuity (default 1; 0 turns it off). */
+  history?: number;
+  onEvent?: (event: ProxyEvent) => void;
+  now?: () => Date;
+}
+
+export type ProxyFileStatus = 'listed' | 'hidden';
+
+export interface ProxyFileEntry {
+  filename: string;
+  version: string | null;
+  sha256: string | null;
+  upstreamUrl: string;
+  provenanceUrl: string | null | undefined;
+  requiresPython: string | null;
+  yanked: false | string;
+  size: number | null;
+  uploadTime: string | null;
+  status: ProxyFileStatus;
+  /** Why the file is hidden (null when listed). */
+  code: ErrorCode | null;
+  /** The verdict's sentence, listed or hidden. */
+  reason: string;
+  /** The full verification result (attestations, verdict, warnings); null when the file was never checked. */
+  result: DistributionResult | null;
+}
+
+export interface ProxyProjectView {
+  /** Display name from the upstream. */
+  name: string;
+  /** Normalised (PEP 503) name: the proxy's URLs use it. */
+  project: string;
+  upstreamPageUrl: string;
+  checkedAt: string;
+  files: ProxyFileEntry[];
+}
+
+export interface HiddenFileRecord {
+  project: string;
+  filename: string;
+  version: string | null;
+  sha256: string | null;
+  /** `policy`: not listed (verification or policy); `download`: listed, but the upstream bytes did not match. */
+  cause: 'policy' | 'download';
+  code: ErrorCode;
+  reason: string;
+  firstSeen: string;
+  lastSeen: string;
+}
+
+export type ProxyEvent =
+  | { type: 'hidden'; record: HiddenFileRecord }
+  /** A project hid more files at once than are logged one by one (a large upstream project without provenance). */
+  | { type: 'hidden_more'; project: string; count: number }
+  | { type: 'download_rejected'; record: HiddenFileRecord }
+  | { type: 'served'; project: string; filename: string; sha256: string; from: 'cache' | 'upstream' }
+  | { type: 'upstream_error'; project: string; code: ErrorCode; message: string };
+
+export interface ProxyDownload {
+  filename: string;
+  sha256: string;
+  /** Byte count when known before streaming (cache, or the upstream's Content-Length). */
+  size: number | null;
+  from: 'cache' | 'upstream';
+  /**
+   * The file's bytes; the last chunk comes only after the digest matched, otherwise the
+   * iteration throws `verify.digest_mismatch` (the caller must then cut the connection).
+   */
+  chunks: AsyncGenerator<Buffer, void, undefined>;
+}
+
+const SHA256 = /^[0-9a-f]{64}$/;
+/** Newly hidden files of one project logged one per line; the rest in one summary line. */
+const HIDDEN_LOG_LIMIT = 20;
+/** Records kept in memory; the oldest go first (hidden.jsonl keeps them all). */
+const HIDDEN_RECORD_LIMIT = 10_000;
+
+function hiddenEntry(file: UpstreamFile, version: string | null, code: ErrorCode, reason: string): ProxyFileEntry {
+  return {
+    filename: file.filename,
+    version,
+    sha256: file.sha256,
+    upstreamUrl: file.url,
+    provenanceUrl: file.provenanceUrl,
+    requiresPython: file.requiresPython,
+    yanked: file.yankedReason,
+    size: file.size,
+    uploadTime: file.uploadTime,
+    status: 'hidden',
+    code,
+    reason,
+    result: null,
+  };
+}
+
+export class VerifyingProxy {
+  readonly upstream: string;
+  readonly policy: Policy;
+  readonly cache: VerifyCache;
+  private readonly verifier: AttestationVerifier;
+  private readonly fetch: FetchOptions;
+  private readonly views = new Map<string, { expires: number; view: Promise<ProxyProjectView> }>();
+  private readonly hidden = new Map<string, HiddenFileRecord>();
+  private readonly recordPath: string;
+  private readonly now: () => Date;
+
+  constructor(private readonly options: ProxyOptions) {
+    this.upstream = indexBase(options.upstream);
+    this.policy = options.policy;
+    this.cache = new VerifyCache(options.cacheDir ?? defaultCacheDir());
+    // One verifier for the proxy's lifetime: it caches imported keys and verified chains.
+    this.verifier = createAttestationVerifier([...(options.publicGood === false ? [] : [publicGoodTrustedRoot()]), ...(options.trustedRoots ?? [])]);
+    this.fetch = { cache: this.cache, offline: false, ttlMs: this.ttlMs, limit: concurrencyLimit(options.concurrency ?? 8) };
+    this.recordPath = join(this.cache.dir, 'proxy', 'hidden.jsonl');
+    this.now = options.now ?? (() => new Date());
+  }
+
+  private get ttlMs(): number {
+    return this.options.ttlMs ?? 5 * 60_000;
+  }
+
+  /** Projects whose pages were asked for since the proxy started, by normalised name. */
+  projectsSeen(): { project: string; name: string }[] {
+    return [...this.views.keys()].sort().map((project) => ({ project, name: project }));
+  }
+
+  /** Every file hidden since the proxy started (also appended to `<cache-dir>/proxy/hidden.jsonl`). */
+  hiddenFiles(): HiddenFileRecord[] {
+    return [...this.hidden.values()].sort((a, b) => a.firstSeen.localeCompare(b.firstSeen));
+  }
+
+  /** The checked view of one project, from memory while fresh. Throws `project.not_found` when the upstream has none. */
+  async projectView(name: string): Promise<ProxyProjectView> {
+    const project = normalizeProjectName(name);
+    const cached = this.views.get(project);
+    if (cached && cached.expires > Date.now()) return cached.view;
+    const view = this.buildView(project);
+    const slot = { expires: Number.POSITIVE_INFINITY, view };
+    this.views.set(project, slot);
+    try {
+      const built = await view;
+      const unsure = built.files.some((f) => f.result?.status === 'error');
+      slot.expires = Date.now() + (unsure ? (this.options.errorTtlMs ?? 30_000) : this.ttlMs);
+      return built;
+    } catch (error) {
+      // A failed upstream fetch is not remembered: the next request tries again.
+      if (this.views.get(project) === slot) this.views.delete(project);
+      const e = isCairnError(error) ? error : new CairnError('internal.error', (error as Error).message);
+      this.emit({ type: 'upstream_error', project, code: e.code, message: e.message });
+      if (e.code === 'verify.not_found') throw new CairnError('project.not_found', `the upstream index ${this.upstream} has no project ${project}`);
+      throw e;
+    }
+  }
+
+  private async buildView(project: string): Promise<ProxyProjectView> {
+    const page = await fetchUpstreamProject(this.upstream, project, this.fetch);
+    const entries: ProxyFileEntry[] = [];
+    const requests: { entry: ProxyFileEntry; request: DistributionRequest }[] = [];
+    for (const file of page.files) {
+      let version: string | null = null;
+      try {
+        const parsed = parseDistributionFilename(file.filename);
+        version = normalizeVersion(parsed.version);
+        if (normalizeProjectName(parsed.project) !== project) {
+          entries.push(hiddenEntry(file, version, 'filename.invalid', `${file.filename} names project ${parsed.project}, but the upstream lists it under ${project}`));
+          continue;
+        }
+      } catch (error) {
+        const e = isCairnError(error) ? error : new CairnError('filename.invalid', String(error));
+        entries.push(hiddenEntry(file, null, e.code, `${file.filename}: ${e.message}`));
+        continue;
+      }
+      if (file.sha256 === null || !SHA256.test(file.sha256)) {
+        // Provenance binds a digest; without one listed, nothing ties the bytes pip gets to what was verified.
+        entries.push(hiddenEntry(file, version, 'proxy.no_digest', `${file.filename}: the upstream lists no sha256 for it, so its download could not be checked against its provenance`));
+        continue;
+      }
+      const entry = hiddenEntry(file, version, 'internal.error', 'not checked');
+      entries.push(entry);
+      requests.push({
+        entry,
+        request: {
+          filename: file.filename,
+          project,
+          version,
+          origin: file.url,
+          url: file.url,
+          sha256: file.sha256,
+          index: this.upstream,
+          ...(file.provenanceUrl !== undefined ? { provenanceUrl: file.provenanceUrl } : {}),
+        },
+      });
+    }
+    const session = createVerifySession({
+      policy: this.policy,
+      verifier: this.verifier,
+      cacheDir: this.cache.dir,
+      cacheTtlMs: this.ttlMs,
+      concurrency: this.options.concurrency ?? 8,
+      history: this.options.history ?? 1,
+    });
+    const results = await session.verifyRequests(requests.map((r) => r.request));
+    results.forEach((result, i) => {
+      const { entry } = requests[i]!;
+      entry.result = result;
+      entry.reason = result.reason;
+      if (result.status === 'pass') {
+        entry.status = 'listed';
+        entry.code = null;
+      } else {
+        entry.code = result.code ?? 'internal.error';
+      }
+    });
+    const view: ProxyProjectView = { name: page.name, project, upstreamPageUrl: page.pageUrl, checkedAt: this.now().toISOString(), files: entries };
+    let newlyHidden = 0;
+    for (const entry of entries) {
+      if (entry.status !== 'hidden') continue;
+      if (this.record(project, { ...entry, code: entry.code ?? 'internal.error' }, 'policy', newlyHidden < HIDDEN_LOG_LIMIT)) newlyHidden++;
+    }
+    if (newlyHidden > HIDDEN_LOG_LIMIT) this.emit({ type: 'hidden_more', project, count: newlyHidden - HIDDEN_LOG_LIMIT });
+    return view;
+  }
+
+  /** Remembers a hidden file; true when it is new (then it is logged, if `log`). */
+  private record(
+    project: string,
+    entry: Pick<ProxyFileEntry, 'filename' | 'version' | 'sha256'> & { code: ErrorCode; reason: string },
+    cause: HiddenFileRecord['cause'],
+    log = true,
+  ): boolean {
+    const key = `${entry.sha256 ?? entry.filename}\u0000${cause}\u0000${entry.code}`;
+    const now = this.now().toISOString();
+    const known = this.hidden.get(key);
+    if (known) {
+      known.lastSeen = now;
+      known.reason = entry.reason;
+      return false;
+    }
+    if (this.hidden.size >= HIDDEN_RECORD_LIMIT) this.hidden.delete(this.hidden.keys().next().value!);
+    const record: HiddenFileRecord = { project, filename: entry.filename, version: entry.version, sha256: entry.sha256, cause, code: entry.code, reason: entry.reason, firstSeen: now, lastSeen: now };
+    this.hidden.set(key, record);
+    try {
+      mkdirSync(join(this.recordPath, '..'), { recursive: true });
+      appendFileSync(this.recordPath, `${JSON.stringify(record)}\n`);
+    } catch {
+      // The in-memory record and the log line still say it; the file is a convenience.
+    }
+    if (log) this.emit({ type: cause === 'policy' ? 'hidden' : 'download_rejected', record });
+    return true;
+  }
+
+  private emit(event: ProxyEvent): void {
+    try {
+      this.options.onEvent?.(event);
+    } catch {
+      // A logging sink must not break serving.
+    }
+  }
+
+  private async listedEntry(project: string, sha256: string, filename: string): Promise<ProxyFileEntry> {
+    const view = await this.projectView(project);
+    const entry = view.files.find((f) => f.filename === filename && f.sha256 === sha256);
+    if (!entry) throw new CairnError('file.not_found', `${project} on ${this.upstream} has no file ${filename} with sha256 ${sha256}`);
+    if (entry.status !== 'listed') {
+      throw new CairnError('proxy.file_hidden', `${filename} is hidden by the proxy: [${entry.code}] ${entry.reason}`, { code: entry.code, reason: entry.reason });
+    }
+    return entry;
+  }
+
+  /**
+   * Opens a listed file for download: from the content-addressed cache, or streamed from the
+   * upstream while hashing and caching. Either way the bytes are checked against the digest the
+   * provenance was verified for.
+   */
+  async openDownload(project: string, sha256: string, filename: string): Promise<ProxyDownload> {
+    const normalized = normalizeProjectName(project);
+    const entry = await this.listedEntry(normalized, sha256, filename);
+    const cachePath = this.cache.filePath(sha256);
+    let cachedSize: number | null = null;
+    try {
+      const stat = statSync(cachePath);
+      if (stat.isFile()) cachedSize = stat.size;
+    } catch {
+      cachedSize = null;
+    }
+    if (cachedSize !== null) {
+      const source = createReadStream(cachePath, { highWaterMark: 256 * 1024 });
+      const chunks = this.reported(digestCheckedChunks(source, sha256, `cached ${filename}`, null), normalized, entry, 'cache', cachePath);
+      return { filename, sha256, size: cachedSize, from: 'cache', chunks };
+    }
+    const controller = new AbortController();
+    let response: Response;
+    try {
+      // `identity`: a transfer encoding decoded on the way would change the bytes that are hashed.
+      response = await fetch(entry.upstreamUrl, { headers: { 'Accept-Encoding': 'identity', 'User-Agent': 'cairn-proxy' }, redirect: 'follow', signal: controller.signal });
+    } catch (error) {
+      const cause = (error as { cause?: { message?: string } }).cause?.message;
+      throw new CairnError('network.error', `cannot reach ${entry.upstreamUrl}: ${cause ?? (error as Error).message}`);
+    }
+    if (!response.ok || !response.body) {
+      await response.body?.cancel();
+      throw new CairnError(response.status >= 500 ? 'server.error' : 'network.error', `the upstream answered HTTP ${response.status} for ${entry.upstreamUrl}`);
+    }
+    const declared = Number(response.headers.get('content-length'));
+    const size = response.headers.has('content-length') && Number.isSafeInteger(declared) && declared >= 0 ? declared : null;
+    const body = response.body as unknown as AsyncIterable<Uint8Array>;
+    const checked = digestCheckedChunks(body, sha256, `${filename} from ${entry.upstreamUrl}`, new CacheSink(cachePath));
+    const chunks = this.reported(checked, normalized, entry, 'upstream', cachePath, () => controller.abort());
+    return { filename, sha256, size, from: 'upstream', chunks };
+  }
+
+  private async *reported(
+    inner: AsyncGenerator<Buffer, void, undefined>,
+    project: string,
+    entry: ProxyFileEntry,
+    from: 'cache' | 'upstream',
+    cachePath: string,
+    abort?: () => void,
+  ): AsyncGenerator<Buffer, void, undefined> {
+    let finished = false;
+    try {
+      yield* inner;
+      finished = true;
+    } catch (error) {
+      if (isCairnError(error) && error.code === 'verify.digest_mismatch') {
+        if (from === 'cache') {
+          // Local damage: drop the entry so the next request fetches the file again.
+          await unlink(cachePath).catch(() => undefined);
+        } else {
+          // The upstream serves other bytes than the ones the provenance covers: stop listing the file.
+          entry.status = 'hidden';
+          entry.code = 'verify.digest_mismatch';
+          entry.reason = error.message;
+        }
+        this.record(project, { filename: entry.filename, version: entry.version, sha256: entry.sha256, code: error.code, reason: `${from === 'cache' ? 'cache' : 'upstream'}: ${error.message}` }, 'download');
+      }
+      throw error;
+    } finally {
+      if (!finished) abort?.();
+    }
+    this.emit({ type: 'served', project, filename: entry.filename, sha256: entry.sha256!, from });
+  }
+
+  /** The upstream's PEP 740 provenance object for a file of the project (from the cache while fresh), or null. */
+  async provenanceText(project: string, filename: string): Promise<string | null> {
+    const view = await this.projectView(project);
+    const entry = view.files.find((f) => f.filename === filename);
+    if (!entry) throw new CairnError('file.not_found', `${project} on ${this.upstream} has no file ${filename}`);
+    const url = entry.provenanceUrl === undefined ? (entry.version ? integrityUrl(this.upstream, project, entry.version, filename) : null) : entry.provenanceUrl;
+    if (!url) return null;
+    return fetchProvenance(url, this.fetch);
+  }
+}
+
+/** One log line per event, with where to read more (the proxy's project page). */
+export function formatProxyEvent(event: ProxyEvent, publicUrl: string): string {
+  const page = (project: string) => `${publicUrl.replace(/\/+$/, '')}/project/${project}/`;
+  switch (event.type) {
+    case 'hidden': {
+      const r = event.record;
+      return `cairn proxy: hid ${r.filename} (${r.project}${r.version ? ` ${r.version}` : ''}) [${r.code}] ${r.reason} — see ${page(r.project)}`;
+    }
+    case 'download_rejected': {
+      const r = event.record;
+      return `cairn proxy: aborted download of ${r.filename} (${r.project}) [${r.code}] ${r.reason} — see ${page(r.project)}`;
+    }
+    case 'hidden_more':
+      return `cairn proxy: hid ${event.count} more file(s) of ${event.project} — see ${page(event.project)}`;
+    case 'served':
+      return `cairn proxy: served ${event.filename} (${event.project}) from ${event.from}`;
+    case 'upstream_error':
+      return `cairn proxy: upstream error for ${event.project}: [${event.code}] ${event.message}`;
+  }
+}
