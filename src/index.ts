@@ -22,3 +22,5 @@ export type { AttestationReport, DistributionRequest, DistributionResult, Result
 export type { AttestationFacts } from './formats/provenance-object.ts';
 export { parseTrustedRoot, publicGoodTrustedRoot, type TrustedRootJson } from './trust/trusted-roots.ts';
 export { CairnError, type ErrorCode } from './errors.ts';
+export { VerifyingProxy, formatProxyEvent } from './services/proxy/index.ts';
+export type { HiddenFileRecord, ProxyEvent, ProxyFileEntry, ProxyOptions, ProxyProjectView } from './services/proxy/index.ts';
