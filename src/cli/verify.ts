@@ -1,6 +1,7 @@
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { loadPolicy } from '../policy/index.ts';
+import { verdictFieldsJson } from '../policy/verdict-json.ts';
 import { defaultCacheDir, loadExtraRoots, VerifyCache, verifyTargets, type DistributionResult, type VerifyRun } from '../services/verify/index.ts';
 import { CairnError } from '../errors.ts';
 import { policyPath } from './policy.ts';
@@ -108,12 +109,7 @@ export function verifyJson(run: VerifyRun, policySource: string): Record<string,
         code: r.code ?? null,
         reason: r.reason,
         required: v?.required ?? null,
-        kind: v?.kind ?? null,
-        signer: v?.signer ?? null,
-        builder: v?.builder ?? null,
-        source_repository: v?.sourceRepository ?? null,
-        source_commit: v?.sourceCommit ?? null,
-        matched_rule: v?.matchedRule ?? null,
+        ...verdictFieldsJson(v),
         continuity: v
           ? { status: v.continuity.status, current: v.continuity.current, previous: v.continuity.previous, message: v.continuity.message ?? null }
           : null,

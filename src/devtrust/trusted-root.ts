@@ -1,32 +1,12 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import type { TransparencyLogInstanceJson, TrustedRootJson } from '../trust/trusted-roots.ts';
 import type { DevTrustKeys } from './keys.ts';
 import { loadOrCreateDevTrustKeys, readJsonFile } from './keys.ts';
 
 export const TRUSTED_ROOT_MEDIA_TYPE = 'application/vnd.dev.sigstore.trustedroot+json;version=0.1';
 
-/** Sigstore TrustedRoot v0.1 in protobuf-JSON form (what `TrustedRoot.fromJSON` reads). */
-export interface TrustedRootJson {
-  mediaType: string;
-  tlogs: TransparencyLogInstanceJson[];
-  certificateAuthorities: CertificateAuthorityJson[];
-  ctlogs: TransparencyLogInstanceJson[];
-  timestampAuthorities: CertificateAuthorityJson[];
-}
-
-interface TransparencyLogInstanceJson {
-  baseUrl: string;
-  hashAlgorithm: 'SHA2_256';
-  publicKey: { rawBytes: string; keyDetails: 'PKIX_ECDSA_P256_SHA_256'; validFor: { start: string } };
-  logId: { keyId: string };
-}
-
-interface CertificateAuthorityJson {
-  subject: { organization: string; commonName: string };
-  uri: string;
-  certChain: { certificates: { rawBytes: string }[] };
-  validFor: { start: string };
-}
+export type { TrustedRootJson };
 
 export const TRUSTED_ROOT_FILE = 'trusted_root.json';
 export const DOMAIN_FILE = 'domain.json';

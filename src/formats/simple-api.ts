@@ -1,3 +1,4 @@
+import { CairnError } from '../errors.ts';
 import { escapeHtml } from './html-escape.ts';
 
 /**
@@ -91,6 +92,18 @@ export function renderIndexHtmlEntry(name: string, normalizedName: string): stri
 }
 
 export const INDEX_HTML_TAIL = '  </body>\n</html>\n';
+
+/** Negotiation that answers 406 (`request.not_acceptable`) when no offered format is acceptable. */
+export function requireSimpleFormat(accept: string | undefined, formatParam: string | undefined): SimpleFormat {
+  const format = negotiateSimpleFormat(accept, formatParam);
+  if (!format) {
+    throw new CairnError(
+      'request.not_acceptable',
+      'none of the requested formats is available: ask for application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html or text/html',
+    );
+  }
+  return format;
+}
 
 /**
  * PEP 691 content negotiation: picks the best format the client accepts, honouring q-values;

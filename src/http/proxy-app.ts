@@ -3,7 +3,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { CairnError, isCairnError } from '../errors.ts';
 import { normalizeProjectName, isValidProjectName } from '../formats/project-name.ts';
 import { INTEGRITY_MEDIA_TYPE } from '../formats/provenance-object.ts';
-import { negotiateSimpleFormat, type SimpleFormat } from '../formats/simple-api.ts';
+import { requireSimpleFormat, type SimpleFormat } from '../formats/simple-api.ts';
 import { renderProxyIndex, renderProxyProjectPage } from '../services/proxy/proxy-pages.ts';
 import { proxyViewJson } from '../services/proxy/view-json.ts';
 import type { VerifyingProxy } from '../services/proxy/verifying-proxy.ts';
@@ -23,14 +23,7 @@ export interface ProxyAppOptions {
 }
 
 function chooseFormat(accept: string | undefined, query: unknown): SimpleFormat {
-  const format = negotiateSimpleFormat(accept, (query as { format?: string }).format);
-  if (!format) {
-    throw new CairnError(
-      'request.not_acceptable',
-      'none of the requested formats is available: ask for application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html or text/html',
-    );
-  }
-  return format;
+  return requireSimpleFormat(accept, (query as { format?: string }).format);
 }
 
 /** `null` when the name is already in PEP 503 form; else where to redirect. Throws for names that cannot be projects. */

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { CairnError } from '../../errors.ts';
 import {
   INDEX_HTML_TAIL,
-  negotiateSimpleFormat,
+  requireSimpleFormat,
   renderIndexHtmlEntry,
   renderIndexHtmlHead,
   SIMPLE_API_VERSION,
@@ -13,16 +13,7 @@ import { sendError } from '../errors.ts';
 
 /** PEP 503 / 691 simple repository API. */
 export async function simpleRoutes(app: FastifyInstance, services: CairnServices): Promise<void> {
-  const chooseFormat = (accept: string | undefined, query: unknown) => {
-    const format = negotiateSimpleFormat(accept, (query as { format?: string }).format);
-    if (!format) {
-      throw new CairnError(
-        'request.not_acceptable',
-        'none of the requested formats is available: ask for application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html or text/html',
-      );
-    }
-    return format;
-  };
+  const chooseFormat = (accept: string | undefined, query: unknown) => requireSimpleFormat(accept, (query as { format?: string }).format);
 
   app.get('/simple', async (_request, reply) => reply.redirect('/simple/', 301));
 

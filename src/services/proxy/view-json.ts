@@ -1,3 +1,4 @@
+import { verdictFieldsJson } from '../../policy/verdict-json.ts';
 import type { ProxyProjectView } from './verifying-proxy.ts';
 
 /**
@@ -24,12 +25,7 @@ export function proxyViewJson(view: ProxyProjectView, policySource: string): Rec
         code: f.code,
         reason: f.reason,
         yanked: f.yanked,
-        kind: v?.kind ?? null,
-        signer: v?.signer ?? null,
-        builder: v?.builder ?? null,
-        source_repository: v?.sourceRepository ?? null,
-        source_commit: v?.sourceCommit ?? null,
-        matched_rule: v?.matchedRule ?? null,
+        ...verdictFieldsJson(v),
         warnings: f.result?.warnings ?? [],
         attestations: (f.result?.attestations ?? []).map((a) => ({
           source: a.source,
