@@ -14,6 +14,7 @@ import { makeDistribution } from '../test/support/dist-factory.ts';
 import { DEFAULT_BUILDER_WORKFLOW, devTrustBase, signBuildProvenance, submitProvenance } from '../test/support/provenance.ts';
 import { basicAuth, startTestServer } from '../test/support/server.ts';
 import { uploadFile } from '../test/support/upload.ts';
+import { VECTORS_DIR } from '../test/support/vectors.ts';
 
 /**
  * Consumer verification benchmark (issue 5), all figures from one run:
@@ -94,7 +95,7 @@ export async function runVerifyBench(): Promise<Record<string, unknown>> {
 
     // Real-world: a PyPI publish attestation on the public-good instance, when the vectors are present.
     let realWorld: Record<string, number> | null = null;
-    const vector = '/work/shared/vectors/pypi-attestations/pypi_attestations-0.0.19.tar.gz.publish.attestation';
+    const vector = join(VECTORS_DIR, 'pypi-attestations/pypi_attestations-0.0.19.tar.gz.publish.attestation');
     try {
       const attestation = JSON.parse(readFileSync(vector, 'utf8')) as { envelope: { statement: string } };
       const statement = JSON.parse(Buffer.from(attestation.envelope.statement, 'base64').toString('utf8')) as { subject: { name: string; digest: { sha256: string } }[] };

@@ -9,6 +9,7 @@ import { parsePolicy } from '../../src/policy/index.ts';
 import { parsePylock } from '../../src/formats/pylock.ts';
 import { parseTrustedRoot } from '../../src/trust/trusted-roots.ts';
 import { verifyTargets, type DistributionResult } from '../../src/services/verify/index.ts';
+import { VECTORS_DIR } from '../support/vectors.ts';
 import { skipUnless } from '../support/requirements.ts';
 import { startStaticIndex, type StaticIndex } from '../support/static-index.ts';
 
@@ -18,7 +19,7 @@ import { startStaticIndex, type StaticIndex } from '../support/static-index.ts';
  * `cairn verify`, accepted only under a policy that names the real publishers; and the ways an
  * index or a download can be wrong.
  */
-const VECTORS = '/work/shared/vectors';
+const VECTORS = VECTORS_DIR;
 const skip = skipUnless(existsSync(join(VECTORS, 'README.md')), `the public vectors at ${VECTORS}`);
 const PA = join(VECTORS, 'pypi-attestations');
 const PP = join(VECTORS, 'pip-plugin-pep740');

@@ -1,14 +1,15 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { bundleFromJSON, bundleToJSON } from '@sigstore/bundle';
 import { isCairnError } from '../../src/errors.ts';
 import { attestationToBundle, bundleToAttestation, isSigstoreBundle, parseAttestation, type Pep740Attestation } from '../../src/formats/pep740.ts';
 import { skipUnless } from '../support/requirements.ts';
+import { haveVectors, VECTORS_URL } from '../support/vectors.ts';
 
-const VECTORS = new URL('../../../shared/vectors/', import.meta.url);
-const haveVectors = existsSync(new URL('pypi-attestations/', VECTORS));
-const vectors = { skip: skipUnless(haveVectors, '../shared/vectors (real PEP 740 attestations and Sigstore bundles)') };
+const VECTORS = VECTORS_URL;
+const vectorsPresent = haveVectors('pypi-attestations/');
+const vectors = { skip: skipUnless(vectorsPresent, '../shared/vectors (real PEP 740 attestations and Sigstore bundles)') };
 
 const readJson = (path: string): unknown => JSON.parse(readFileSync(new URL(path, VECTORS), 'utf8'));
 

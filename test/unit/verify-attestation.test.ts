@@ -8,10 +8,11 @@ import { readFulcioCertificate } from '../../src/trust/fulcio-extensions.ts';
 import { mergeTrustedRoots, parseTrustedRoot, publicGoodTrustedRoot, type TrustedRootJson } from '../../src/trust/trusted-roots.ts';
 import { createAttestationVerifier, type AttestationVerifier, type SignerPolicy, type VerifierOptions } from '../../src/trust/verify-attestation.ts';
 import { skipUnless } from '../support/requirements.ts';
+import { haveVectors, VECTORS_URL } from '../support/vectors.ts';
 
-const VECTORS = new URL('../../../shared/vectors/', import.meta.url);
-const haveVectors = existsSync(new URL('sigstore-python/trust/production/trusted_root.json', VECTORS));
-const vectors = { skip: skipUnless(haveVectors, '../shared/vectors (real PEP 740 attestations, Sigstore bundles and trust roots)') };
+const VECTORS = VECTORS_URL;
+const vectorsPresent = haveVectors('sigstore-python/trust/production/trusted_root.json');
+const vectors = { skip: skipUnless(vectorsPresent, '../shared/vectors (real PEP 740 attestations, Sigstore bundles and trust roots)') };
 
 const readBytes = (path: string): Buffer => readFileSync(new URL(path, VECTORS));
 const readJson = <T = unknown>(path: string): T => JSON.parse(readBytes(path).toString('utf8')) as T;
@@ -407,7 +408,7 @@ const KNOWN_DIVERGENCES = new Map([['rekor2-dsse-happy-path', 'sigstore-js 3.1.1
 
 describe('sigstore-conformance bundle-verify cases', () => {
   const base = 'sigstore-conformance/bundle-verify/';
-  const cases = haveVectors ? readdirSync(new URL(base, VECTORS), { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name) : [];
+  const cases = vectorsPresent ? readdirSync(new URL(base, VECTORS), { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name) : [];
   const DEFAULT_IDENTITY = 'https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main';
   const outcomes: { name: string; rejected: string | null }[] = [];
 
