@@ -3,6 +3,7 @@ import { CairnError } from '../errors.ts';
 import { createApiToken } from '../services/tokens.ts';
 import { registerProvenanceAdmin } from './provenance-admin.ts';
 import { registerPublisherAdmin } from './publisher.ts';
+import { registerTufAdmin } from './tuf-admin.ts';
 import { withServices, withStorageOptions } from './storage-options.ts';
 
 type StorageFlags = { dataDir?: string; databaseUrl?: string };
@@ -11,6 +12,7 @@ export function registerAdmin(program: Command): void {
   const admin = program.command('admin').description('operator tasks on the index storage');
   registerPublisherAdmin(admin);
   registerProvenanceAdmin(admin);
+  registerTufAdmin(admin);
 
   const project = admin.command('project').description('projects');
   withStorageOptions(project.command('create <name>').description('create an empty project')).action(

@@ -9,6 +9,7 @@ import { metricsRoutes } from './routes/metrics.ts';
 import { oidcRoutes } from './routes/oidc.ts';
 import { provenanceRoutes } from './routes/provenance.ts';
 import { simpleRoutes } from './routes/simple.ts';
+import { tufRoutes } from './routes/tuf.ts';
 import { uiRoutes } from './routes/ui.ts';
 import { uploadRoutes } from './routes/upload.ts';
 
@@ -43,6 +44,7 @@ export async function buildApp(services: CairnServices, options: AppOptions = {}
   await oidcRoutes(app, services);
   await provenanceRoutes(app, services, services.pendingProvenance);
   await jsonApiRoutes(app, services, services.filesWithProvenance);
+  await tufRoutes(app, services);
   await uiRoutes(app, services);
 
   app.get('/healthz', async () => ({ status: 'ok' }));

@@ -1,0 +1,350 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { Updater } from 'tuf-js';
+import { TufRepository, DEFAULT_TUF_SETTINGS } from '../../src/services/tuf/tuf-repository.ts';
+import { binOf, hashedBinLayout } from '../../src/tuf/hashed-bins.ts';
+import { runCairn } from '../support/commands.ts';
+import { makeDistribution } from '../support/dist-factory.ts';
+import { basicAuth, startTestServer, testEngines, type TestServer } from '../support/server.ts';
+import { uploadFile } from '../support/upload.ts';
+
+/**
+ * PEP 458 end to end: the index publishes TUF metadata, and tuf-js (a real TUF client) trusting
+ * only a root.json pinned once verifies downloads from the index, notices new uploads, and refuses
+ * what a man in the middle or a misbehaving mirror serves.
+ */
+const work = mkdtempSync(join(tmpdir(), 'cairn-tuf-'));
+after(() => rmSync(work, { recursive: true, force: true }));
+
+const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
+const targetPathOf = (dist: { bytes: Buffer; filename: string }) => `files/${sha256(dist.bytes)}/${dist.filename}`;
+
+/** A mirror (or a man in the middle) in front of the index: forwards everything, lets a test rewrite answers. */
+async function startMirror(
+  upstream: string,
+  rewrite: (path: string, body: Buffer) => Buffer | undefined,
+): Promise<{ url: string; close(): Promise<void> }> {
+  const server: Server = createServer((request, response) => {
+    void (async () => {
+      const answer = await fetch(`${upstream}${request.url}`);
+      const body = Buffer.from(await answer.arrayBuffer());
+      const replaced = answer.ok ? rewrite(request.url ?? '', body) : undefined;
+      const out = replaced ?? body;
+      response.writeHead(answer.status, { 'Content-Type': answer.headers.get('content-type') ?? 'application/octet-stream', 'Content-Length': out.length });
+      response.end(out);
+    })().catch(() => {
+      response.writeHead(502).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}`, close: () => new Promise((resolve) => server.close(() => resolve())) };
+}
+
+function failsWith(name: string, message: RegExp) {
+  return (error: unknown) => {
+    assert.ok(error instanceof Error, `an Error, got ${String(error)}`);
+    assert.equal(error.constructor.name, name, `${error.constructor.name}: ${error.message}`);
+    assert.match(error.message, message);
+    return true;
+  };
+}
+
+for (const { engine, skip } of await testEngines()) {
+  describe(`TUF metadata (${engine})`, { skip }, () => {
+    let server: TestServer;
+    let auth: string;
+    let pinnedRoot: Buffer;
+    const dir = mkdtempSync(join(work, `${engine}-`));
+    const wheel = makeDistribution(dir, { name: 'tuf-demo', version: '1.0', kind: 'wheel' });
+    const sdist = makeDistribution(dir, { name: 'tuf-demo', version: '1.0', kind: 'sdist' });
+    const later = makeDistribution(dir, { name: 'tuf-demo', version: '2.0', kind: 'wheel', payload: 'x = 2\n' });
+    let clients = 0;
+
+    /** A client as PEP 458 describes one: it ships the pinned root and persists what it verified. */
+    function client(baseUrl: string, metadataDir?: string): { updater: Updater; metadataDir: string; targetDir: string } {
+      const id = ++clients;
+      const mdDir = metadataDir ?? join(dir, `client-${id}-metadata`);
+      if (!metadataDir) {
+        mkdirSync(mdDir);
+        writeFileSync(join(mdDir, 'root.json'), pinnedRoot);
+      }
+      const targetDir = join(dir, `client-${id}-targets`);
+      mkdirSync(targetDir);
+      const updater = new Updater({
+        metadataDir: mdDir,
+        metadataBaseUrl: `${baseUrl}/tuf`,
+        targetDir,
+        targetBaseUrl: `${baseUrl}/`,
+        // Target paths already carry the sha256 (files/<sha256>/<name>): no hash-prefixed copies.
+        config: { prefixTargetsWithHash: false, fetchRetry: 0 },
+      });
+      return { updater, metadataDir: mdDir, targetDir };
+    }
+
+    const persistedTimestamp = (metadataDir: string) =>
+      JSON.parse(readFileSync(join(metadataDir, 'timestamp.json'), 'utf8')) as { signed: { version: number; meta: Record<string, { version: number }> } };
+
+    before(async () => {
+      server = await startTestServer(engine);
+      auth = basicAuth(await server.token('new_projects'));
+      assert.equal((await uploadFile(server.url, wheel.path, auth)).status, 200);
+      // Trust on first use, once: a real client ships this file.
+      const response = await fetch(`${server.url}/tuf/root.json`);
+      assert.equal(response.status, 200);
+      pinnedRoot = Buffer.from(await response.arrayBuffer());
+    });
+    after(async () => server?.stop());
+
+    test('metadata is served with caching fit for each file, and nothing else under /tuf/', async () => {
+      const timestamp = await fetch(`${server.url}/tuf/timestamp.json`);
+      assert.equal(timestamp.status, 200);
+      assert.equal(timestamp.headers.get('cache-control'), 'public, max-age=60');
+      assert.match(timestamp.headers.get('content-type') ?? '', /^application\/json/);
+      const body = (await timestamp.json()) as { signed: { _type: string; meta: Record<string, { version: number }> } };
+      assert.equal(body.signed._type, 'timestamp');
+      const snapshotVersion = body.signed.meta['snapshot.json']!.version;
+      const snapshot = await fetch(`${server.url}/tuf/${snapshotVersion}.snapshot.json`);
+      assert.equal(snapshot.status, 200);
+      assert.equal(snapshot.headers.get('cache-control'), 'public, max-age=31536000, immutable');
+      const etag = snapshot.headers.get('etag')!;
+      assert.equal((await fetch(`${server.url}/tuf/${snapshotVersion}.snapshot.json`, { headers: { 'If-None-Match': etag } })).status, 304);
+      const root1 = await fetch(`${server.url}/tuf/1.root.json`);
+      assert.deepEqual(Buffer.from(await root1.arrayBuffer()), pinnedRoot);
+      assert.equal((await fetch(`${server.url}/tuf/root.json`)).headers.get('cache-control'), 'no-cache');
+      assert.equal((await fetch(`${server.url}/tuf/1.bins.json`)).status, 200);
+
+      // A root that does not exist yet is a 404: that is how a client learns it has the newest root.
+      const missing = await fetch(`${server.url}/tuf/2.root.json`);
+      assert.equal(missing.status, 404);
+      assert.equal(((await missing.json()) as { code: string }).code, 'request.not_found');
+      for (const probe of ['online.json', '..%2Fkeys%2Fonline.json', '1.keys.json', 'refresh.lock', '01.root.json']) {
+        const response = await fetch(`${server.url}/tuf/${probe}`);
+        assert.equal(response.status, 404, probe);
+        assert.doesNotMatch(await response.text(), /PRIVATE KEY/);
+      }
+    });
+
+    test('tuf-js pinned to root.json finds, downloads and verifies a distribution; an unknown target is absent', async () => {
+      const { updater, targetDir } = client(server.url);
+      await updater.refresh();
+      const info = await updater.getTargetInfo(targetPathOf(wheel));
+      assert.ok(info, 'the uploaded wheel is a target');
+      assert.equal(info.length, wheel.bytes.length);
+      assert.deepEqual(info.hashes, { sha256: sha256(wheel.bytes) });
+      assert.match(String(info.custom.blake2b_256), /^[0-9a-f]{64}$/);
+      const path = await updater.downloadTarget(info, join(targetDir, wheel.filename));
+      assert.deepEqual(readFileSync(path), wheel.bytes);
+
+      assert.equal(await updater.getTargetInfo(`files/${sha256(wheel.bytes)}/tuf_demo-9.9-py3-none-any.whl`), undefined);
+      assert.equal(await updater.getTargetInfo(`files/${'0'.repeat(64)}/${wheel.filename}`), undefined);
+    });
+
+    test('a new upload reaches a returning client as a new snapshot carrying the new target', async () => {
+      const { updater, metadataDir } = client(server.url);
+      await updater.refresh();
+      const before = persistedTimestamp(metadataDir).signed;
+      assert.equal((await uploadFile(server.url, sdist.path, auth)).status, 200);
+
+      const returning = client(server.url, metadataDir);
+      await returning.updater.refresh();
+      const now = persistedTimestamp(metadataDir).signed;
+      assert.ok(now.version > before.version, `timestamp ${before.version} → ${now.version}`);
+      assert.ok(now.meta['snapshot.json']!.version > before.meta['snapshot.json']!.version);
+      const info = await returning.updater.getTargetInfo(targetPathOf(sdist));
+      assert.ok(info, 'the new sdist is a target');
+      const path = await returning.updater.downloadTarget(info, join(returning.targetDir, sdist.filename));
+      assert.deepEqual(readFileSync(path), sdist.bytes);
+      assert.ok(await returning.updater.getTargetInfo(targetPathOf(wheel)), 'earlier targets stay');
+    });
+
+    test('a man in the middle altering or swapping file bytes is refused, and nothing is kept', async () => {
+      const filePath = `/${targetPathOf(wheel)}`;
+      for (const [what, alter, expected] of [
+        ['one flipped byte', (body: Buffer) => Buffer.from(body.map((b, i) => (i === 100 ? b ^ 1 : b))), /Expected hash/],
+        ['another file', () => sdist.bytes, /length|Expected hash/],
+      ] as const) {
+        const mitm = await startMirror(server.url, (path, body) => (path === filePath ? alter(body) : undefined));
+        try {
+          const { updater, targetDir } = client(mitm.url);
+          const info = await updater.getTargetInfo(targetPathOf(wheel));
+          assert.ok(info, what);
+          await assert.rejects(updater.downloadTarget(info, join(targetDir, wheel.filename)), (error: unknown) => {
+            assert.ok(error instanceof Error);
+            assert.match(error.constructor.name, /LengthOrHashMismatchError|DownloadLengthMismatchError/, `${what}: ${error.message}`);
+            assert.match(error.message, expected, what);
+            return true;
+          });
+          assert.deepEqual(readdirSync(targetDir), [], `${what}: no file kept`);
+        } finally {
+          await mitm.close();
+        }
+      }
+    });
+
+    test('a mirror rolling timestamp back, or altering or swapping bin metadata, is refused', async () => {
+      const staleTimestamp = Buffer.from(await (await fetch(`${server.url}/tuf/timestamp.json`)).arrayBuffer());
+      assert.equal((await uploadFile(server.url, later.path, auth)).status, 200);
+      const seen = client(server.url);
+      await seen.updater.refresh();
+
+      // Rollback: the client already trusts a newer timestamp.
+      const rollback = await startMirror(server.url, (path) => (path === '/tuf/timestamp.json' ? staleTimestamp : undefined));
+      try {
+        const returning = client(rollback.url, seen.metadataDir);
+        await assert.rejects(returning.updater.refresh(), failsWith('BadVersionError', /timestamp version \d+ is less than current version/));
+      } finally {
+        await rollback.close();
+      }
+
+      const layout = hashedBinLayout(DEFAULT_TUF_SETTINGS.binCount);
+      const binName = binOf(layout, targetPathOf(later)).name;
+      const snapshot = JSON.parse(
+        await (await fetch(`${server.url}/tuf/${persistedTimestamp(seen.metadataDir).signed.meta['snapshot.json']!.version}.snapshot.json`)).text(),
+      ) as { signed: { meta: Record<string, { version: number }> } };
+      const binVersion = snapshot.signed.meta[`${binName}.json`]!.version;
+      assert.ok(binVersion >= 2, 'the bin holding the new wheel was re-signed');
+
+      // Altered: the mirror points the target at other bytes; the bin's signature no longer holds.
+      const altered = await startMirror(server.url, (path, body) => {
+        if (path !== `/tuf/${binVersion}.${binName}.json`) return undefined;
+        const json = JSON.parse(body.toString('utf8')) as { signed: { targets: Record<string, { length: number; hashes: { sha256: string } }> } };
+        const entry = json.signed.targets[targetPathOf(later)]!;
+        entry.length = wheel.bytes.length;
+        entry.hashes.sha256 = sha256(wheel.bytes);
+        return Buffer.from(JSON.stringify(json));
+      });
+      try {
+        const { updater } = client(altered.url);
+        await assert.rejects(updater.getTargetInfo(targetPathOf(later)), failsWith('RuntimeError', /Unable to load targets.*signed by 0\/1/));
+      } finally {
+        await altered.close();
+      }
+
+      // Stale: the mirror answers with the bin's previous (validly signed) version.
+      const stale = await startMirror(server.url, (path) => {
+        if (path !== `/tuf/${binVersion}.${binName}.json`) return undefined;
+        return readFileSync(join(server.dataDir, 'tuf', 'metadata', `${binVersion - 1}.${binName}.json`));
+      });
+      try {
+        const { updater } = client(stale.url);
+        await assert.rejects(updater.getTargetInfo(targetPathOf(later)), failsWith('RuntimeError', /does not match snapshot version/));
+      } finally {
+        await stale.close();
+      }
+    });
+
+    test('a mirror replaying validly signed but expired metadata (a freeze) is refused', async () => {
+      // What a frozen mirror ends up serving: metadata the index signed days ago, now expired.
+      // Made by a copy of the repository whose clock runs two days behind.
+      const copy = mkdtempSync(join(dir, 'frozen-'));
+      cpSync(join(server.dataDir, 'tuf'), join(copy, 'tuf'), { recursive: true });
+      const frozen = new TufRepository({
+        dataDir: copy,
+        db: server.services.db,
+        clock: () => new Date(Date.now() - 2 * 24 * 3600 * 1000),
+        // A different bin count forces a complete new consistent snapshot.
+        settings: { ...DEFAULT_TUF_SETTINGS, binCount: 16 },
+      });
+      const outcome = await frozen.refresh();
+      assert.ok(outcome.written.includes('timestamp.json'));
+      const frozenDir = join(copy, 'tuf', 'metadata');
+      const mirror = await startMirror(server.url, (path) => {
+        const name = path.replace(/^\/tuf\//, '');
+        return path.startsWith('/tuf/') && existsSync(join(frozenDir, name)) ? readFileSync(join(frozenDir, name)) : undefined;
+      });
+      try {
+        const { updater } = client(mirror.url);
+        await assert.rejects(updater.refresh(), failsWith('ExpiredMetadataError', /timestamp\.json is expired/));
+      } finally {
+        await mirror.close();
+      }
+    });
+
+    test('the repository re-signs only what changed, renews timestamp near expiry, and survives a restart with keys offline', async () => {
+      const dataDir = mkdtempSync(join(dir, 'repo-'));
+      let now = new Date();
+      const settings = { ...DEFAULT_TUF_SETTINGS, binCount: 16 };
+      const open = () => new TufRepository({ dataDir, db: server.services.db, clock: () => now, settings });
+      const repository = open();
+      const first = await repository.refresh();
+      assert.ok(first.written.includes('1.root.json') && first.written.includes('timestamp.json'));
+      const keysDir = join(dataDir, 'tuf', 'keys');
+      assert.equal(statSync(keysDir).mode & 0o777, 0o700);
+      assert.deepEqual(readdirSync(keysDir).sort(), ['bins.json', 'online.json', 'root.json', 'targets.json']);
+      for (const key of readdirSync(keysDir)) assert.equal(statSync(join(keysDir, key)).mode & 0o777, 0o600, key);
+
+      assert.deepEqual((await repository.refresh()).written, [], 'nothing changed, nothing written');
+      now = new Date(now.getTime() + 13 * 3600 * 1000);
+      assert.deepEqual((await repository.refresh()).written, ['timestamp.json'], 'timestamp renewed past half its day');
+
+      const layout = hashedBinLayout(16);
+      const extra = makeDistribution(dir, { name: 'tuf-incremental', version: '1.0', kind: 'sdist' });
+      assert.equal((await uploadFile(server.url, extra.path, auth)).status, 200);
+      const bin = binOf(layout, targetPathOf(extra)).name;
+      const added = await repository.refresh();
+      assert.deepEqual(added.written.map((n) => n.replace(/^\d+\./, '')), [`${bin}.json`, 'snapshot.json', 'timestamp.json']);
+
+      // A restart reads the published state back and finds nothing to do.
+      const restarted = open();
+      assert.deepEqual((await restarted.refresh()).written, []);
+
+      // PEP 458: root, targets and bins keys go offline once the repository exists.
+      for (const offline of ['root.json', 'targets.json', 'bins.json']) rmSync(join(keysDir, offline));
+      await server.services.index.deleteRelease('tuf-incremental', '1.0');
+      const removed = await open().refresh();
+      assert.deepEqual(removed.written.map((n) => n.replace(/^\d+\./, '')), [`${bin}.json`, 'snapshot.json', 'timestamp.json']);
+      const binFile = removed.written.find((n) => n.endsWith(`.${bin}.json`))!;
+      const binJson = JSON.parse(readFileSync(join(dataDir, 'tuf', 'metadata', binFile), 'utf8')) as { signed: { targets: Record<string, unknown> } };
+      assert.equal(binJson.signed.targets[targetPathOf(extra)], undefined, 'a deleted file is no longer a target');
+      assert.deepEqual(readdirSync(keysDir), ['online.json'], 'offline keys are not regenerated');
+    });
+
+    test('concurrent uploads and timestamp requests produce one consistent sequence of snapshots', async () => {
+      const dists = [1, 2, 3, 4].map((n) => makeDistribution(dir, { name: `tuf-burst-${n}`, version: '1.0', kind: 'wheel' }));
+      const polls: number[][] = [];
+      const poll = async () => {
+        const seen: number[] = [];
+        polls.push(seen);
+        for (let i = 0; i < 5; i++) {
+          const response = await fetch(`${server.url}/tuf/timestamp.json`);
+          assert.equal(response.status, 200);
+          seen.push(((await response.json()) as { signed: { version: number } }).signed.version);
+        }
+      };
+      const results = await Promise.all([...dists.map((d) => uploadFile(server.url, d.path, auth)), poll(), poll(), poll()]);
+      for (const result of results.slice(0, dists.length)) assert.equal((result as { status: number }).status, 200);
+      for (const seen of polls) assert.deepEqual(seen, [...seen].sort((a, b) => a - b), 'a poller never sees the timestamp go back');
+      const { updater } = client(server.url);
+      for (const d of dists) assert.ok(await updater.getTargetInfo(targetPathOf(d)), d.filename);
+    });
+
+    test('an admin command in another process publishes, and the running index carries on from its metadata', async () => {
+      const extra = makeDistribution(dir, { name: 'tuf-admin', version: '1.0', kind: 'wheel' });
+      assert.equal((await uploadFile(server.url, extra.path, auth)).status, 200);
+      const storage = ['--data-dir', server.dataDir, '--database-url', server.config.databaseUrl];
+      const refreshed = await runCairn(['admin', 'tuf', 'refresh', ...storage]);
+      assert.equal(refreshed.status, 0, refreshed.output);
+      assert.match(refreshed.stdout, /wrote \d+ file/);
+      const onDisk = readFileSync(join(server.dataDir, 'tuf', 'metadata', 'timestamp.json'));
+      const served = Buffer.from(await (await fetch(`${server.url}/tuf/timestamp.json`)).arrayBuffer());
+      assert.deepEqual(served, onDisk, 'the server took the other process’s timestamp as its own');
+
+      const { updater, targetDir } = client(server.url);
+      const info = await updater.getTargetInfo(targetPathOf(extra));
+      assert.ok(info);
+      assert.deepEqual(readFileSync(await updater.downloadTarget(info, join(targetDir, extra.filename))), extra.bytes);
+
+      const root = await runCairn(['admin', 'tuf', 'root', ...storage]);
+      assert.equal(root.status, 0, root.output);
+      assert.deepEqual(Buffer.from(root.stdout.trimEnd()), pinnedRoot);
+      assert.match(root.stderr, /root version 1, sha256 [0-9a-f]{64}/);
+    });
+  });
+}
