@@ -74,6 +74,7 @@ function uploadParts(dist: { filename: string; bytes: Buffer }, meta: Partial<Di
 const good = makeDistribution(work, { name: 'goodpkg', version: '1.0', kind: 'wheel' });
 const goodSdist = makeDistribution(work, { name: 'goodpkg', version: '1.0', kind: 'sdist' });
 const other = makeDistribution(work, { name: 'otherpkg', version: '2.0', kind: 'wheel' });
+const latin1 = makeDistribution(work, { name: 'latinpkg', version: '1.0', kind: 'wheel', summary: 'caf\u00e9', metadataEncoding: 'latin-1' });
 const bomb = makeDistribution(work, { name: 'bombpkg', version: '1.0', kind: 'wheel', pad: 64 * 1024 * 1024 });
 const large = makeDistribution(work, { name: 'largepkg', version: '1.0', kind: 'wheel', payload: `x = """${'y'.repeat(10)}"""\n` });
 
@@ -156,6 +157,7 @@ for (const { engine, skip } of await testEngines()) {
       await refused('corrupt wheel', uploadParts(corrupt, { name: 'goodpkg', version: '1.0' }), { status: 400, code: 'upload.invalid_archive' });
       assert.ok(bomb.bytes.length < 256 * 1024, 'the bomb is small on the wire');
       await refused('zip bomb', uploadParts(bomb, { name: 'bombpkg', version: '1.0' }), { status: 400, code: 'upload.invalid_archive' });
+      await refused('metadata not UTF-8', uploadParts(latin1, { name: 'latinpkg', version: '1.0' }), { status: 400, code: 'upload.invalid_archive' });
     });
 
     test('authentication: missing, wrong, scoped to another project', async () => {

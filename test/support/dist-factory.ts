@@ -21,7 +21,7 @@ if spec["kind"] == "wheel":
             import os
             z.writestr(zipfile.ZipInfo(dist + "/data.bin"), os.urandom(spec["random_bytes"]), zipfile.ZIP_STORED)
         di = "%s-%s.dist-info/" % (dist, spec["version"])
-        z.writestr(di + "METADATA", meta)
+        z.writestr(di + "METADATA", meta.encode(spec.get("metadata_encoding") or "utf-8"))
         z.writestr(di + "WHEEL", "Wheel-Version: 1.0\nGenerator: cairn-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
         z.writestr(di + "RECORD", "")
 else:
@@ -43,6 +43,8 @@ export interface DistSpec {
   payload?: string;
   /** Bytes of filler appended to the description (a zip bomb when large: it compresses ~1000:1). */
   pad?: number;
+  /** Encoding of the wheel's METADATA file (the specification demands UTF-8). */
+  metadataEncoding?: 'utf-8' | 'latin-1';
   /** Incompressible bytes stored in the wheel (large uploads). */
   randomBytes?: number;
 }
@@ -58,7 +60,7 @@ export function makeDistribution(dir: string, spec: DistSpec): { path: string; f
   execFileSync('/usr/bin/python3', [
     '-c',
     SCRIPT,
-    JSON.stringify({ ...spec, extra_headers: spec.extraHeaders, random_bytes: spec.randomBytes, out: path }),
+    JSON.stringify({ ...spec, extra_headers: spec.extraHeaders, random_bytes: spec.randomBytes, metadata_encoding: spec.metadataEncoding, out: path }),
   ]);
   return { path, filename, bytes: readFileSync(path) };
 }

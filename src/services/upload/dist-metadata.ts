@@ -31,9 +31,17 @@ const invalidArchive = (filename: string, why: string) =>
 export async function readDistributionMetadata(path: string, parsed: ParsedDistributionFilename): Promise<DistributionMetadata> {
   const raw =
     parsed.extension === '.tar.gz' ? await readFromTarGz(path, parsed) : await readFromZip(path, parsed);
+  let text: string;
+  try {
+    // The core metadata specification requires UTF-8; a lossy decode would serve a `.metadata`
+    // file whose bytes no longer match the digest announced for it (PEP 658).
+    text = new TextDecoder('utf-8', { fatal: true }).decode(raw);
+  } catch {
+    throw invalidArchive(parsed.filename, 'has core metadata that is not valid UTF-8');
+  }
   let metadata: CoreMetadata;
   try {
-    metadata = parseCoreMetadata(raw.toString('utf8'));
+    metadata = parseCoreMetadata(text);
   } catch (error) {
     if (error instanceof CairnError) throw new CairnError('upload.invalid_archive', `Invalid distribution file: ${parsed.filename}: ${error.message}`);
     throw error;
