@@ -28,7 +28,7 @@ export interface BuildProvenanceInput {
   filename: string;
   sha256: string;
   source: CairnBuildDefinition;
-  tools: { name: string; version: string; uri?: string }[];
+  tools: { name: string; version: string; uri?: string; requirement?: string }[];
   builderId: string;
   invocationId: string;
   startedOn: Date;
@@ -72,7 +72,11 @@ export function buildProvenanceStatement(input: BuildProvenanceInput): Record<st
         internalParameters: {},
         resolvedDependencies: [
           { uri: `git+${input.source.repository}@${gitRef}`, digest: { gitCommit: input.source.commit } },
-          ...input.tools.map((t) => ({ name: t.name, uri: t.uri ?? `pkg:pypi/${t.name}@${t.version}`, annotations: { version: t.version } })),
+          ...input.tools.map((t) => ({
+            name: t.name,
+            uri: t.uri ?? (t.version ? `pkg:pypi/${t.name}@${t.version}` : `pkg:pypi/${t.name}`),
+            annotations: { ...(t.version ? { version: t.version } : {}), ...(t.requirement ? { requirement: t.requirement } : {}) },
+          })),
         ],
       },
       runDetails: {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -84,6 +84,18 @@ describe('build → submit → publish → verify → install, with real tools',
     sdistName = distributions.find((f) => f.endsWith('.tar.gz'))!;
     assert.equal(wheelName, 'sample_lib-1.0.0-py3-none-any.whl');
     assert.equal(files.filter((f) => f.endsWith('.sigstore.json')).length, 2);
+
+    // The statement names the source and the tools that built it, with versions (no isolation: the host's).
+    const bundle = JSON.parse(readFileSync(join(dist, `${wheelName}.sigstore.json`), 'utf8')) as { dsseEnvelope: { payload: string } };
+    const statement = JSON.parse(Buffer.from(bundle.dsseEnvelope.payload, 'base64').toString()) as {
+      predicate: { buildDefinition: { externalParameters: { source: { repository: string; commit: string } }; resolvedDependencies: { name?: string; uri: string; annotations?: { version?: string } }[] } };
+    };
+    assert.deepEqual(statement.predicate.buildDefinition.externalParameters.source, { repository: SOURCE_URI, commit, ref: 'refs/heads/main' });
+    const deps = statement.predicate.buildDefinition.resolvedDependencies;
+    assert.equal(deps[0]!.uri, `git+${SOURCE_URI}@refs/heads/main`);
+    assert.match(deps.find((d) => d.name === 'python')!.uri, /^pkg:generic\/python@3\.\d+\.\d+$/);
+    assert.match(deps.find((d) => d.name === 'setuptools')!.uri, /^pkg:pypi\/setuptools@\d+(\.\d+)*$/);
+    assert.match(deps.find((d) => d.name === 'build')!.annotations?.version ?? '', /^\d+\.\d+/);
 
     const listed = await runCairn(['admin', 'provenance', 'pending', '--json', '--data-dir', server.dataDir]);
     assert.equal(listed.status, 0, listed.output);

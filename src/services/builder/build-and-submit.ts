@@ -81,7 +81,7 @@ export async function buildAndSubmit(request: BuildRequest): Promise<BuildResult
     if (sourceDir !== checkout && !sourceDir.startsWith(`${checkout}${sep}`)) {
       throw new CairnError('usage.invalid_argument', `--subdir must name a directory inside the repository, got '${request.subdir}'`);
     }
-    const tools = await describeBuildTools(request.python, sourceDir);
+    const tools = await describeBuildTools(request.python, sourceDir, { isolation: request.isolation });
     progress(`building sdist and wheel (${request.isolation ? 'isolated' : 'no isolation'})`);
     const startedOn = clock();
     const built = await runPythonBuild({ python: request.python, sourceDir, outDir: join(work, 'dist'), isolation: request.isolation });

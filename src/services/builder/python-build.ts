@@ -17,7 +17,12 @@ export interface BuiltDistribution {
 
 export interface BuildTool {
   name: string;
+  /** Empty when the builder cannot know it (an isolated environment resolves it at build time). */
   version: string;
+  /** Package URL, when the tool is not a PyPI package. */
+  uri?: string;
+  /** The requirement as the project declares it, when no exact version is known. */
+  requirement?: string;
 }
 
 /**
@@ -72,30 +77,43 @@ export async function digestFile(path: string): Promise<{ sha256: string; size: 
   return { sha256: hash.digest('hex'), size };
 }
 
-/** The tools that shaped the build, recorded in `resolvedDependencies`. */
-export async function describeBuildTools(python: string, sourceDir: string): Promise<BuildTool[]> {
+/**
+ * The tools that shaped the build, recorded in `resolvedDependencies`. Under isolation the build
+ * backend is installed into a fresh environment by the frontend, so the host's version would be
+ * a guess: the declared requirement is recorded instead.
+ */
+export async function describeBuildTools(python: string, sourceDir: string, options: { isolation: boolean }): Promise<BuildTool[]> {
   const tools: BuildTool[] = [];
   try {
     const { stdout } = await run(python, ['-c', 'import sys, build; print(sys.version.split()[0]); print(build.__version__)']);
-    const [pythonVersion, buildVersion] = stdout.trim().split('\n');
-    tools.push({ name: 'python', version: pythonVersion ?? 'unknown' }, { name: 'build', version: buildVersion ?? 'unknown' });
+    const [pythonVersion = 'unknown', buildVersion = 'unknown'] = stdout.trim().split('\n');
+    tools.push(
+      { name: 'python', version: pythonVersion, uri: `pkg:generic/python@${pythonVersion}` },
+      { name: 'build', version: buildVersion },
+    );
   } catch {
     throw new CairnError('build.failed', `${python} cannot import the 'build' frontend; install python3-build (or pip install build)`);
   }
+  let pyproject: string;
   try {
-    const pyproject = await readFile(join(sourceDir, 'pyproject.toml'), 'utf8');
-    const backend = /build-backend\s*=\s*"([^"]+)"/.exec(pyproject)?.[1];
-    const requires = /requires\s*=\s*\[([^\]]*)\]/.exec(pyproject)?.[1] ?? '';
-    if (backend) {
-      const backendModule = backend.split('.')[0]!;
-      const { stdout } = await run(python, ['-c', `import importlib.metadata as m; print(m.version(${JSON.stringify(backendModule)}))`]).catch(() => ({ stdout: 'unresolved' }));
-      tools.push({ name: backendModule, version: stdout.trim() });
-    }
-    for (const requirement of requires.split(',').map((r) => r.trim().replace(/^"|"$/g, '')).filter(Boolean)) {
-      if (!tools.some((t) => requirement.startsWith(t.name))) tools.push({ name: requirement.split(/[<>=!~ ;[]/)[0]!, version: requirement });
-    }
+    pyproject = await readFile(join(sourceDir, 'pyproject.toml'), 'utf8');
   } catch {
     // A setup.py-only project has no pyproject.toml; the frontend falls back to setuptools.
+    return tools;
+  }
+  const requires = /requires\s*=\s*\[([^\]]*)\]/.exec(pyproject)?.[1] ?? '';
+  for (const requirement of requires.split(',').map((r) => r.trim().replace(/^["']|["']$/g, '')).filter(Boolean)) {
+    const name = requirement.split(/[<>=!~ ;[]/)[0]!.trim();
+    if (!name || tools.some((t) => t.name === name)) continue;
+    const pinned = /^[^<>=!~]+==\s*([^\s;,]+)$/.exec(requirement)?.[1];
+    let version = pinned ?? '';
+    if (!version && !options.isolation) {
+      const module = name.replace(/-/g, '_');
+      version = await run(python, ['-c', `import importlib.metadata as m; print(m.version(${JSON.stringify(module)}))`])
+        .then(({ stdout }) => stdout.trim())
+        .catch(() => '');
+    }
+    tools.push(version ? { name, version, ...(version !== requirement ? { requirement } : {}) } : { name, version: '', requirement });
   }
   return tools;
 }
