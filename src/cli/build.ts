@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { buildAndSubmit } from '../services/builder/build-and-submit.ts';
-import { obtainOidcToken } from '../services/oidc-credentials.ts';
+import { isCairnError } from '../errors.ts';
+import { devIssuerToken, obtainOidcToken } from '../services/oidc-credentials.ts';
 import { signingEndpoints, withSigningOptions, type SigstoreFlags } from './sigstore-options.ts';
 
 export function registerBuild(program: Command): void {
@@ -20,7 +21,18 @@ export function registerBuild(program: Command): void {
       .option('--python <path>', 'interpreter with the `build` frontend (env CAIRN_PYTHON)'),
   ).action(
     async (options: SigstoreFlags & { repo: string; commit: string; sourceUri?: string; subdir?: string; out: string; index?: string; oidcTokenFile?: string; isolation: boolean; python?: string }) => {
-      const { token, source } = await obtainOidcToken({ tokenFile: options.oidcTokenFile, audience: 'sigstore' });
+      const { token, source } = await obtainOidcToken({ tokenFile: options.oidcTokenFile, audience: 'sigstore' }).catch((error: unknown) => {
+        // No CI credential on a developer machine: with --dev-trust, the dev issuer vouches for the
+        // repository and commit being built (DESIGN §5), as a CI's issuer would.
+        if (!options.devTrust || options.oidcTokenFile || !isCairnError(error) || error.code !== 'usage.invalid_argument') throw error;
+        const repository = devRepositoryClaim(options.sourceUri ?? options.repo);
+        return devIssuerToken(options.devTrust, {
+          repository,
+          workflowRef: `${repository}/.github/workflows/cairn-build.yml@refs/heads/main`,
+          sha: options.commit,
+          audience: 'sigstore',
+        });
+      });
       console.log(`• OIDC credential from ${source}`);
       const result = await buildAndSubmit({
         repository: options.repo,
@@ -41,4 +53,10 @@ export function registerBuild(program: Command): void {
       }
     },
   );
+}
+
+/** GitHub repositories as OWNER/REPO (certified as https://github.com/OWNER/REPO); other URLs as they are. */
+function devRepositoryClaim(source: string): string {
+  const github = /^https:\/\/github\.com\/([\w.-]+\/[\w.-]+?)(?:\.git)?\/?$/.exec(source);
+  return github ? github[1]! : source;
 }

@@ -50,3 +50,27 @@ export function peekClaims(token: string): Record<string, unknown> {
     throw new CairnError('oidc.malformed_token', `the OIDC token is not a JWT: ${(error as Error).message}`);
   }
 }
+
+/**
+ * A CI-like token from a dev trust domain's issuer (`BASE/oidc/token`), for builds on a developer
+ * machine that has no CI credential. Only the dev issuer mints tokens on request; no production
+ * verifier trusts it.
+ */
+export async function devIssuerToken(
+  devTrustBase: string,
+  claims: { repository: string; workflowRef: string; sha: string; audience: string },
+): Promise<{ token: string; source: string }> {
+  const base = devTrustBase.replace(/\/+$/, '');
+  const response = await fetch(`${base}/oidc/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ repository: claims.repository, workflow_ref: claims.workflowRef, sha: claims.sha, aud: claims.audience }),
+  }).catch((error: unknown) => {
+    throw new CairnError('network.error', `cannot reach the dev trust domain at ${base}: ${String(error)}`);
+  });
+  const body = (await response.json().catch(() => ({}))) as { token?: string; message?: string };
+  if (!response.ok || !body.token) {
+    throw new CairnError('server.error', `the dev trust domain at ${base} refused a token (HTTP ${response.status}): ${body.message ?? 'no message'}`);
+  }
+  return { token: body.token, source: `the dev trust domain at ${base} (development only)` };
+}

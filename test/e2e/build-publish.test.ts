@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { bundleFromJSON } from '@sigstore/bundle';
 import { TrustedRoot } from '@sigstore/protobuf-specs';
 import { toSignedEntity, toTrustMaterial, Verifier } from '@sigstore/verify';
-import { attestationToBundle, type Pep740Attestation } from '../../src/formats/pep740.ts';
+import { attestationToBundle, bundleToAttestation, type Pep740Attestation } from '../../src/formats/pep740.ts';
 import { addTrustedPublisher } from '../../src/services/publishing/trusted-publishers.ts';
 import { runCairn, runCommand } from '../support/commands.ts';
 import { devToken, devTrustBase } from '../support/provenance.ts';
@@ -163,6 +163,22 @@ describe('build → submit → publish → verify → install, with real tools',
     } finally {
       rmSync(venvDir, { recursive: true, force: true });
     }
+  });
+
+  test('on a developer machine (no CI credential) cairn build --dev-trust gets its token from the dev issuer', async () => {
+    const out = join(work, 'out-dev');
+    const built = await runCairn(
+      ['build', '--repo', repo, '--commit', commit, '--source-uri', SOURCE_URI, '--out', out, '--dev-trust', devTrustBase(server), '--no-isolation', '--python', SYSTEM_PYTHON],
+      { env: { ACTIONS_ID_TOKEN_REQUEST_URL: undefined, ACTIONS_ID_TOKEN_REQUEST_TOKEN: undefined, SIGSTORE_ID_TOKEN: undefined, CAIRN_ID_TOKEN: undefined } },
+    );
+    assert.equal(built.status, 0, built.output);
+    assert.match(built.stdout, /OIDC credential from the dev trust domain at .+ \(development only\)/);
+    const wheel = readdirSync(out).find((f) => f.endsWith('.whl'))!;
+    const bundle = JSON.parse(readFileSync(join(out, `${wheel}.sigstore.json`), 'utf8')) as unknown;
+    const digest = createHash('sha256').update(readFileSync(join(out, wheel))).digest('hex');
+    const verified = server.services.verifier.verifyForIndex(bundleToAttestation(bundle), { filename: wheel, sha256: digest });
+    assert.equal(verified.facts.identity, `https://github.com/${REPOSITORY}/.github/workflows/cairn-build.yml@refs/heads/main`);
+    assert.equal(verified.facts.sourceRepositoryDigest, commit);
   });
 
   test('cairn build refuses a commit that does not exist, a token vouching for another commit, and a build that changes tracked files', async () => {
