@@ -57,12 +57,16 @@ export function loadServerConfig(flags: ConfigOverrides = {}, env: NodeJS.Proces
   if (baseUrl !== null && !/^https?:\/\/[^/]+(\/.*)?$/.test(baseUrl)) {
     throw new CairnError('config.invalid', `base URL must be an http(s) URL, got ${JSON.stringify(baseUrl)}`);
   }
+  const databaseUrl = flags.databaseUrl ?? env.CAIRN_DATABASE_URL ?? `sqlite:${resolve(dataDir, 'cairn.sqlite')}`;
+  if (!/^(sqlite:.+|postgres(ql)?:\/\/.+)$/.test(databaseUrl)) {
+    throw new CairnError('config.invalid', `database URL must be sqlite:PATH or postgres://…, got ${JSON.stringify(databaseUrl)}`);
+  }
   const trustedRootEnv = env.CAIRN_TRUSTED_ROOT ? env.CAIRN_TRUSTED_ROOT.split(',').filter(Boolean) : [];
   return {
     host: flags.host ?? env.CAIRN_HOST ?? '127.0.0.1',
     port: integerSetting('port', flags.port ?? env.CAIRN_PORT ?? DEFAULT_PORT, 0, 65535),
     dataDir,
-    databaseUrl: flags.databaseUrl ?? env.CAIRN_DATABASE_URL ?? `sqlite:${resolve(dataDir, 'cairn.sqlite')}`,
+    databaseUrl,
     maxUploadBytes: integerSetting(
       'max upload size',
       flags.maxUploadBytes ?? env.CAIRN_MAX_UPLOAD_BYTES ?? DEFAULT_MAX_UPLOAD_BYTES,

@@ -1,0 +1,35 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_PORT, loadServerConfig } from '../../src/config.ts';
+import { isCairnError } from '../../src/errors.ts';
+
+test('defaults: 127.0.0.1:8470, SQLite under ./data, 100 MiB uploads', () => {
+  const config = loadServerConfig({}, {});
+  assert.equal(config.host, '127.0.0.1');
+  assert.equal(config.port, DEFAULT_PORT);
+  assert.match(config.databaseUrl, /^sqlite:.*\/data\/cairn\.sqlite$/);
+  assert.equal(config.maxUploadBytes, DEFAULT_MAX_UPLOAD_BYTES);
+  assert.equal(config.baseUrl, null);
+});
+
+test('flags win over CAIRN_* variables', () => {
+  const config = loadServerConfig({ port: '9000' }, { CAIRN_PORT: '9100', CAIRN_HOST: '0.0.0.0', CAIRN_BASE_URL: 'https://pkgs.example/' });
+  assert.equal(config.port, 9000);
+  assert.equal(config.host, '0.0.0.0');
+  assert.equal(config.baseUrl, 'https://pkgs.example');
+});
+
+const invalid: [string, Parameters<typeof loadServerConfig>[0], NodeJS.ProcessEnv, RegExp][] = [
+  ['port out of range', { port: '99999' }, {}, /port must be a whole number from 0 to 65535/],
+  ['port not a number', {}, { CAIRN_PORT: 'http' }, /port must be a whole number/],
+  ['upload limit zero', { maxUploadBytes: '0' }, {}, /max upload size must be a whole number/],
+  ['base URL not http', { baseUrl: 'ftp://x' }, {}, /base URL must be an http\(s\) URL/],
+  ['unknown database scheme', { databaseUrl: 'mysql://db/cairn' }, {}, /database URL must be sqlite:PATH or postgres/],
+  ['empty sqlite path', {}, { CAIRN_DATABASE_URL: 'sqlite:' }, /database URL must be/],
+  ['pending TTL beyond 30 days', {}, { CAIRN_PENDING_TTL_SECONDS: String(31 * 24 * 3600) }, /pending provenance TTL/],
+];
+for (const [name, flags, env, message] of invalid) {
+  test(`refused: ${name}`, () => {
+    assert.throws(() => loadServerConfig(flags, env), (error) => isCairnError(error) && error.code === 'config.invalid' && message.test(error.message));
+  });
+}
