@@ -13,7 +13,7 @@ import { addTrustedPublisher } from '../../src/services/publishing/trusted-publi
 import { runCairn, runCommand } from '../support/commands.ts';
 import { devToken, devTrustBase } from '../support/provenance.ts';
 import { createVenv, PIP_ENV, writeSampleProject } from '../support/python-projects.ts';
-import { hasPythonBuildTools, skipUnless, SYSTEM_PYTHON, TWINE } from '../support/requirements.ts';
+import { debianBuildWheels, hasPythonBuildTools, skipUnless, SYSTEM_PYTHON, TWINE } from '../support/requirements.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 
 /**
@@ -23,6 +23,8 @@ import { startTestServer, type TestServer } from '../support/server.ts';
  * API, an independent check with plain @sigstore/verify, and `pip install`.
  */
 const skip = skipUnless(hasPythonBuildTools(), 'Debian python3-build, python3-setuptools, python3-venv and twine');
+
+const isolationSkip = skip || skipUnless(debianBuildWheels() !== null, "Debian's python3-setuptools-whl and python3-wheel-whl (wheels an isolated build installs)");
 
 const REPOSITORY = 'octo-org/sample-lib';
 const SOURCE_URI = `https://github.com/${REPOSITORY}`;
@@ -179,6 +181,26 @@ describe('build → submit → publish → verify → install, with real tools',
     const verified = server.services.verifier.verifyForIndex(bundleToAttestation(bundle), { filename: wheel, sha256: digest });
     assert.equal(verified.facts.identity, `https://github.com/${REPOSITORY}/.github/workflows/cairn-build.yml@refs/heads/main`);
     assert.equal(verified.facts.sourceRepositoryDigest, commit);
+  });
+
+  test('production mode: an isolated build installs its backend from an index (cairn itself, serving Debian\'s setuptools and wheel wheels)', { skip: isolationSkip }, async () => {
+    const token = await server.token('new_projects');
+    const upload = await runCommand(TWINE, ['upload', '--non-interactive', '--disable-progress-bar', '--repository-url', `${server.url}/legacy/`, '-u', '__token__', '-p', token, ...debianBuildWheels()!]);
+    assert.equal(upload.status, 0, upload.output);
+    const out = join(work, 'out-isolated');
+    const buildToken = await tokenFile('isolated.jwt', { repository: REPOSITORY, workflow_ref: CALLER_WORKFLOW, job_workflow_ref: BUILDER_WORKFLOW, sha: commit });
+    const built = await runCairn(
+      ['build', '--repo', repo, '--commit', commit, '--source-uri', SOURCE_URI, '--out', out, '--oidc-token-file', buildToken, '--dev-trust', devTrustBase(server), '--python', SYSTEM_PYTHON],
+      { env: { ...PIP_ENV, PIP_INDEX_URL: `${server.url}/simple/` }, timeoutMs: 300_000 },
+    );
+    assert.equal(built.status, 0, built.output);
+    assert.match(built.stdout, /building sdist and wheel \(isolated\)/);
+    const wheel = readdirSync(out).find((f) => f.endsWith('.whl'))!;
+    const bundle = JSON.parse(readFileSync(join(out, `${wheel}.sigstore.json`), 'utf8')) as { dsseEnvelope: { payload: string } };
+    const statement = JSON.parse(Buffer.from(bundle.dsseEnvelope.payload, 'base64').toString()) as { predicate: { buildDefinition: { resolvedDependencies: { name?: string; uri: string; annotations?: Record<string, string> }[] } } };
+    const setuptools = statement.predicate.buildDefinition.resolvedDependencies.find((d) => d.name === 'setuptools')!;
+    // The isolated environment resolved it at build time: the declared requirement is recorded, not the host's version.
+    assert.deepEqual(setuptools, { name: 'setuptools', uri: 'pkg:pypi/setuptools', annotations: { requirement: 'setuptools>=61' } });
   });
 
   test('cairn build refuses a commit that does not exist, a token vouching for another commit, and a build that changes tracked files', async () => {

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 
 /** Under CAIRN_REQUIRE_ALL=1 (set by .ci/run) a missing tool is a failure, never a skip. */
 export const REQUIRE_ALL = process.env.CAIRN_REQUIRE_ALL === '1';
@@ -30,4 +30,15 @@ export function hasPythonBuildTools(): boolean {
 
 export function hasHatchling(): boolean {
   return pythonHas(['hatchling']);
+}
+
+/** Debian's wheels of setuptools and wheel (python3-setuptools-whl, python3-wheel-whl): what an isolated build installs. */
+export const DEBIAN_WHEELS = '/usr/share/python-wheels';
+
+export function debianBuildWheels(): string[] | null {
+  if (!existsSync(DEBIAN_WHEELS)) return null;
+  const files = readdirSync(DEBIAN_WHEELS);
+  const pick = (name: string) => files.find((f) => f.startsWith(`${name}-`) && f.endsWith('.whl'));
+  const wanted = [pick('setuptools'), pick('wheel')];
+  return wanted.every(Boolean) ? wanted.map((f) => `${DEBIAN_WHEELS}/${f}`) : null;
 }
