@@ -2,6 +2,7 @@ import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { loadPolicy } from '../policy/index.ts';
 import { verdictFieldsJson } from '../policy/verdict-json.ts';
+import { attestationReportJson } from '../services/verify/report-json.ts';
 import { defaultCacheDir, loadExtraRoots, VerifyCache, verifyTargets, type DistributionResult, type VerifyRun } from '../services/verify/index.ts';
 import { CairnError } from '../errors.ts';
 import { policyPath } from './policy.ts';
@@ -115,20 +116,7 @@ export function verifyJson(run: VerifyRun, policySource: string): Record<string,
           : null,
         identities: r.identities,
         warnings: r.warnings,
-        attestations: r.attestations.map((a) => ({
-          source: a.source,
-          verified: a.verified,
-          code: a.code ?? null,
-          error: a.error ?? null,
-          kind: a.kind ?? null,
-          issuer: a.issuer ?? null,
-          identity: a.identity ?? null,
-          builder: a.builder ?? null,
-          source_repository: a.sourceRepository ?? null,
-          source_commit: a.sourceCommit ?? null,
-          log_index: a.logIndex ?? null,
-          integrated_time: a.integratedTime ?? null,
-        })),
+        attestations: r.attestations.map((a) => attestationReportJson(a, { full: true })),
       };
     }),
     lock_updates: run.lockUpdates,

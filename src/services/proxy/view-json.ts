@@ -1,4 +1,5 @@
 import { verdictFieldsJson } from '../../policy/verdict-json.ts';
+import { attestationReportJson } from '../verify/report-json.ts';
 import type { ProxyProjectView } from './verifying-proxy.ts';
 
 /**
@@ -27,15 +28,7 @@ export function proxyViewJson(view: ProxyProjectView, policySource: string): Rec
         yanked: f.yanked,
         ...verdictFieldsJson(v),
         warnings: f.result?.warnings ?? [],
-        attestations: (f.result?.attestations ?? []).map((a) => ({
-          source: a.source,
-          verified: a.verified,
-          code: a.code ?? null,
-          error: a.error ?? null,
-          kind: a.kind ?? null,
-          issuer: a.issuer ?? null,
-          identity: a.identity ?? null,
-        })),
+        attestations: (f.result?.attestations ?? []).map((a) => attestationReportJson(a)),
       };
     }),
   };
