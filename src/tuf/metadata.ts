@@ -45,6 +45,18 @@ export function distributionTarget(file: DistributionFileFacts): TargetFile {
   });
 }
 
+/**
+ * The PEP 658 core metadata of a distribution (`<file URL>.metadata`) as a TUF target: pip reads
+ * it before it downloads the file, so a mirror must not be able to alter it either.
+ */
+export function coreMetadataTarget(file: { filename: string; sha256: string; metadataSha256: string; metadataLength: number }): TargetFile {
+  return new TargetFile({
+    path: `${distributionTargetPath(file.sha256, file.filename)}.metadata`,
+    length: file.metadataLength,
+    hashes: { sha256: file.metadataSha256 },
+  });
+}
+
 export interface RoleKeyIds {
   root: PublicTufKey;
   targets: PublicTufKey;

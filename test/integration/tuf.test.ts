@@ -146,6 +146,28 @@ for (const { engine, skip } of await testEngines()) {
       assert.equal(await updater.getTargetInfo(`files/${'0'.repeat(64)}/${wheel.filename}`), undefined);
     });
 
+    test('the PEP 658 metadata file is a target too: tuf-js verifies what pip reads first, and refuses it altered', async () => {
+      const metadataPath = `${targetPathOf(wheel)}.metadata`;
+      const served = Buffer.from(await (await fetch(`${server.url}/${metadataPath}`)).arrayBuffer());
+      const { updater, targetDir } = client(server.url);
+      await updater.refresh();
+      const info = await updater.getTargetInfo(metadataPath);
+      assert.ok(info, 'the wheel\'s .metadata is a target');
+      assert.equal(info.length, served.length);
+      assert.deepEqual(info.hashes, { sha256: sha256(served) });
+      assert.deepEqual(readFileSync(await updater.downloadTarget(info, join(targetDir, 'METADATA'))), served);
+
+      const mitm = await startMirror(server.url, (path, body) => (path === `/${metadataPath}` ? Buffer.from(body.toString().replace('Version:', 'Version:  ')) : undefined));
+      try {
+        const other = client(mitm.url);
+        const altered = await other.updater.getTargetInfo(metadataPath);
+        assert.ok(altered);
+        await assert.rejects(other.updater.downloadTarget(altered, join(other.targetDir, 'METADATA')), /length|hash/i);
+      } finally {
+        await mitm.close();
+      }
+    });
+
     test('a new upload reaches a returning client as a new snapshot carrying the new target', async () => {
       const { updater, metadataDir } = client(server.url);
       await updater.refresh();
@@ -288,8 +310,11 @@ for (const { engine, skip } of await testEngines()) {
       const extra = makeDistribution(dir, { name: 'tuf-incremental', version: '1.0', kind: 'sdist' });
       assert.equal((await uploadFile(server.url, extra.path, auth)).status, 200);
       const bin = binOf(layout, targetPathOf(extra)).name;
+      // The file and its PEP 658 metadata are two targets; their bins (one or two) are re-signed.
+      const touched = [...new Set([bin, binOf(layout, `${targetPathOf(extra)}.metadata`).name])].map((b) => `${b}.json`);
+      const expected = [...touched, 'snapshot.json', 'timestamp.json'].sort();
       const added = await repository.refresh();
-      assert.deepEqual(added.written.map((n) => n.replace(/^\d+\./, '')), [`${bin}.json`, 'snapshot.json', 'timestamp.json']);
+      assert.deepEqual(added.written.map((n) => n.replace(/^\d+\./, '')).sort(), expected);
 
       // A restart reads the published state back and finds nothing to do.
       const restarted = open();
@@ -299,7 +324,7 @@ for (const { engine, skip } of await testEngines()) {
       for (const offline of ['root.json', 'targets.json', 'bins.json']) rmSync(join(keysDir, offline));
       await server.services.index.deleteRelease('tuf-incremental', '1.0');
       const removed = await open().refresh();
-      assert.deepEqual(removed.written.map((n) => n.replace(/^\d+\./, '')), [`${bin}.json`, 'snapshot.json', 'timestamp.json']);
+      assert.deepEqual(removed.written.map((n) => n.replace(/^\d+\./, '')).sort(), expected);
       const binFile = removed.written.find((n) => n.endsWith(`.${bin}.json`))!;
       const binJson = JSON.parse(readFileSync(join(dataDir, 'tuf', 'metadata', binFile), 'utf8')) as { signed: { targets: Record<string, unknown> } };
       assert.equal(binJson.signed.targets[targetPathOf(extra)], undefined, 'a deleted file is no longer a target');

@@ -2,13 +2,14 @@ import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TargetFile } from '@tufjs/models';
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { CairnError } from '../../errors.ts';
 import { DEFAULT_EXPIRY_POLICY, type TufExpiryPolicy } from '../../tuf/expiry.ts';
 import { binOf, hashedBinLayout, isValidBinCount, type HashedBinLayout } from '../../tuf/hashed-bins.ts';
 import { generateTufKey, storedTufKey, tufKeyFromStored, type TufSigningKey } from '../../tuf/keys.ts';
 import {
   BINS_ROLE,
+  coreMetadataTarget,
   distributionTarget,
   parseRootMetadata,
   parseSnapshotMetadata,
@@ -278,9 +279,9 @@ export class TufRepository {
     if (previous && sameLayout && previous.count === fingerprint.count && previous.maxId === fingerprint.maxId) return new Map();
     if (previous && sameLayout && fingerprint.maxId > previous.maxId) {
       const added = await this.filesAfter(previous.maxId);
-      if (previous.count + added.length === fingerprint.count) {
+      if (previous.count + added.files === fingerprint.count) {
         const bins = new Map<string, Map<string, TargetFile>>();
-        for (const target of added) {
+        for (const target of added.targets) {
           const name = binOf(layout, target.path).name;
           let bin = bins.get(name);
           if (!bin) {
@@ -293,29 +294,37 @@ export class TufRepository {
       }
     }
     const all = new Map<string, TargetFile[]>(layout.bins.map((bin) => [bin.name, []]));
-    for (const target of await this.filesAfter(0)) all.get(binOf(layout, target.path).name)!.push(target);
+    for (const target of (await this.filesAfter(0)).targets) all.get(binOf(layout, target.path).name)!.push(target);
     return all;
   }
 
-  /** Distribution targets of the files with id above `afterId`, read a page at a time. */
-  private async filesAfter(afterId: number): Promise<TargetFile[]> {
+  /**
+   * Targets of the files with id above `afterId` (each file and its PEP 658 metadata), read a page
+   * at a time; `files` counts the rows.
+   */
+  private async filesAfter(afterId: number): Promise<{ targets: TargetFile[]; files: number }> {
     const targets: TargetFile[] = [];
+    let files = 0;
     let after = afterId;
     for (;;) {
       const rows = await this.options.db
         .selectFrom('files')
-        .select(['id', 'filename', 'sha256', 'size', 'blake2b_256'])
+        .select(['id', 'filename', 'sha256', 'size', 'blake2b_256', 'core_metadata_sha256'])
+        // octet_length is SQL standard: PostgreSQL has it, and SQLite since 3.43.
+        .select(sql<number>`octet_length(core_metadata)`.as('metadata_length'))
         .where('id', '>', after)
         .orderBy('id')
         .limit(SCAN_PAGE)
         .execute();
       for (const row of rows) {
         targets.push(distributionTarget({ filename: row.filename, sha256: row.sha256, size: Number(row.size), blake2b256: row.blake2b_256 }));
+        targets.push(coreMetadataTarget({ filename: row.filename, sha256: row.sha256, metadataSha256: row.core_metadata_sha256, metadataLength: Number(row.metadata_length) }));
       }
+      files += rows.length;
       if (rows.length < SCAN_PAGE) break;
       after = Number(rows[rows.length - 1]!.id);
     }
-    return targets;
+    return { targets, files };
   }
 
   /** Temp file, fsync, rename: a reader (or a crash) never sees half a metadata file or key. */
