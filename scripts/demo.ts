@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util';
 import { loadServerConfig } from '../src/config.ts';
 import { DEV_TRUST_PREFIX } from '../src/http/dev-trust-mount.ts';
 import { startServer } from '../src/http/server.ts';
+import { devIssuerToken } from '../src/services/oidc-credentials.ts';
 import { addTrustedPublisher } from '../src/services/publishing/trusted-publishers.ts';
 
 const { values: flags } = parseArgs({
@@ -49,12 +50,6 @@ function git(cwd: string, ...args: string[]): string {
   }).trim();
 }
 
-async function devToken(base: string, claims: Record<string, string>): Promise<string> {
-  const response = await fetch(`${base}/oidc/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(claims) });
-  const body = (await response.json()) as { token?: string; message?: string };
-  if (!body.token) throw new Error(`dev token refused: ${body.message}`);
-  return body.token;
-}
 
 const work = mkdtempSync(join(tmpdir(), 'cairn-demo-'));
 const dataDir = join(work, 'data');
@@ -90,7 +85,7 @@ try {
   const cycleStart = performance.now();
   step('the builder: cairn build (clone, exact commit, build, sign, submit provenance)');
   const buildToken = join(work, 'build.jwt');
-  writeFileSync(buildToken, await devToken(devBase, { repository: REPOSITORY, workflow_ref: CALLER_WORKFLOW, job_workflow_ref: BUILDER_WORKFLOW, sha: commit, ref: 'refs/heads/main' }));
+  writeFileSync(buildToken, (await devIssuerToken(devBase, { repository: REPOSITORY, workflow_ref: CALLER_WORKFLOW, job_workflow_ref: BUILDER_WORKFLOW, sha: commit, ref: 'refs/heads/main' })).token);
   const dist = join(work, 'dist');
   await run(process.execPath, [
     join(ROOT, 'bin/cairn.mjs'), 'build', '--repo', repo, '--commit', commit, '--source-uri', `https://github.com/${REPOSITORY}`,
@@ -100,7 +95,7 @@ try {
 
   step('the publishing workflow: cairn publish (trusted publishing; the index binds the pending provenance)');
   const publishToken = join(work, 'publish.jwt');
-  writeFileSync(publishToken, await devToken(devBase, { repository: REPOSITORY, workflow_ref: CALLER_WORKFLOW, sha: commit, aud: 'cairn' }));
+  writeFileSync(publishToken, (await devIssuerToken(devBase, { repository: REPOSITORY, workflow_ref: CALLER_WORKFLOW, sha: commit, aud: 'cairn' })).token);
   const files = readdirSync(dist).filter((f) => f.endsWith('.whl') || f.endsWith('.tar.gz')).map((f) => join(dist, f));
   await run(process.execPath, [join(ROOT, 'bin/cairn.mjs'), 'publish', '--index', server.url, '--oidc-token-file', publishToken, ...files]);
   const cycleSeconds = (performance.now() - cycleStart) / 1000;

@@ -28,9 +28,9 @@ export function registerBuild(program: Command): void {
         const repository = devRepositoryClaim(options.sourceUri ?? options.repo);
         return devIssuerToken(options.devTrust, {
           repository,
-          workflowRef: `${repository}/.github/workflows/cairn-build.yml@refs/heads/main`,
+          workflow_ref: `${repository}/.github/workflows/cairn-build.yml@refs/heads/main`,
           sha: options.commit,
-          audience: 'sigstore',
+          aud: 'sigstore',
         });
       });
       console.log(`• OIDC credential from ${source}`);

@@ -4,6 +4,7 @@ import Fastify from 'fastify';
 import { CairnError } from '../errors.ts';
 import { registerDevTrust as mountDevTrust } from '../devtrust/routes.ts';
 import { TRUSTED_ROOT_FILE } from '../devtrust/trusted-root.ts';
+import { devIssuerToken } from '../services/oidc-credentials.ts';
 
 const DEFAULT_PORT = 8471;
 
@@ -68,8 +69,7 @@ export function registerDevTrust(program: Command): void {
     .option('--run-id <id>', 'run id claim')
     .option('--ttl <seconds>', 'token lifetime (default 600)')
     .action(async (options: TokenOptions) => {
-      const base = options.url.replace(/\/+$/, '');
-      const request: Record<string, unknown> = {
+      const { token } = await devIssuerToken(options.url, {
         repository: options.repository,
         workflow_ref: options.workflowRef,
         job_workflow_ref: options.jobWorkflowRef,
@@ -79,20 +79,8 @@ export function registerDevTrust(program: Command): void {
         environment: options.environment,
         run_id: options.runId,
         ttl: options.ttl === undefined ? undefined : Number(options.ttl),
-      };
-      const response = await fetch(`${base}/oidc/token`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(request),
-      }).catch((error: unknown) => {
-        throw new CairnError('network.error', `cannot reach the dev trust domain at ${base}: ${String(error)}`);
       });
-      const body = (await response.json().catch(() => ({}))) as { token?: string; code?: string; message?: string };
-      if (!response.ok || !body.token) {
-        const code = response.status >= 400 && response.status < 500 ? 'usage.invalid_argument' : 'server.error';
-        throw new CairnError(code, `the dev trust domain refused the token request (HTTP ${response.status}): ${body.message ?? 'no message'}`);
-      }
-      console.log(body.token);
+      console.log(token);
     });
 }
 

@@ -14,6 +14,7 @@ export async function mountDevTrust(app: FastifyInstance, services: CairnService
   const baseUrl = () => `${indexUrl().replace(/\/+$/, '')}${DEV_TRUST_PREFIX}`;
   const domain = await registerDevTrust(app, { prefix: DEV_TRUST_PREFIX, baseUrl, stateDir: join(services.config.dataDir, 'dev-trust') });
   services.verifier.addRoot(() => domain.trustedRoot());
+  services.devTrustBaseUrl = baseUrl;
   app.addHook('onListen', async () => {
     const issuer = `${baseUrl()}/oidc`;
     if (!services.config.trustedOidcIssuers.includes(issuer)) services.config.trustedOidcIssuers.push(issuer);

@@ -30,6 +30,8 @@ export interface CairnServices {
   /** Which of these files carry attestations (simple API `provenance`, JSON API). */
   filesWithProvenance(fileIds: number[]): Promise<Set<number>>;
   urls: IndexUrls;
+  /** The mounted dev trust domain's BASE URL (`serve --dev-trust`), else null. */
+  devTrustBaseUrl: (() => string) | null;
   metrics: IndexMetrics;
   clock: () => Date;
   close(): Promise<void>;
@@ -41,16 +43,24 @@ export async function openServices(config: ServerConfig, clock: () => Date = () 
   const db = opened.db;
   const blobs = new FileSystemBlobStore(join(config.dataDir));
   const index = new IndexService(db);
-  const uploads = new UploadService(db, blobs, clock);
-  const pendingProvenance = new PendingProvenanceService(db, verifier.verifyForIndex, clock, {
-    ...DEFAULT_PENDING_LIMITS,
-    ttlSeconds: config.pendingProvenanceTtlSeconds,
-    maxPerSigner: config.pendingMaxPerSigner,
-    maxPerFilename: config.pendingMaxPerFilename,
-  });
-  uploads.addPrecheck(uploadAttestationsPrecheck(verifier.verifyForIndex, pendingProvenance, (p) => publisherForPrincipal(db, p), clock));
   const urls = indexUrls(config.baseUrl);
   const simplePages = new SimplePageService(index, urls);
+  // Pages are derived data: a change this process commits drops that project's cached pages.
+  const projectChanged = (name: string) => simplePages.invalidate(name);
+  const uploads = new UploadService(db, blobs, clock, projectChanged);
+  const pendingProvenance = new PendingProvenanceService(
+    db,
+    verifier.verifyForIndex,
+    clock,
+    {
+      ...DEFAULT_PENDING_LIMITS,
+      ttlSeconds: config.pendingProvenanceTtlSeconds,
+      maxPerSigner: config.pendingMaxPerSigner,
+      maxPerFilename: config.pendingMaxPerFilename,
+    },
+    projectChanged,
+  );
+  uploads.addPrecheck(uploadAttestationsPrecheck(verifier.verifyForIndex, pendingProvenance, (p) => publisherForPrincipal(db, p), clock));
   const filesWithProvenance = (ids: number[]) => filesWithAttestations(db, ids);
   simplePages.setProvenanceLookup(filesWithProvenance);
   return {
@@ -65,6 +75,7 @@ export async function openServices(config: ServerConfig, clock: () => Date = () 
     pendingProvenance,
     filesWithProvenance,
     urls,
+    devTrustBaseUrl: null,
     metrics: new IndexMetrics(),
     clock,
     close: () => opened.close(),

@@ -52,25 +52,36 @@ export function peekClaims(token: string): Record<string, unknown> {
 }
 
 /**
- * A CI-like token from a dev trust domain's issuer (`BASE/oidc/token`), for builds on a developer
- * machine that has no CI credential. Only the dev issuer mints tokens on request; no production
- * verifier trusts it.
+ * A CI-like token from a dev trust domain's issuer (`BASE/oidc/token`, GitHub Actions claim
+ * names), for developer machines without a CI credential. Only the dev issuer mints tokens on
+ * request; no production verifier trusts it.
  */
-export async function devIssuerToken(
-  devTrustBase: string,
-  claims: { repository: string; workflowRef: string; sha: string; audience: string },
-): Promise<{ token: string; source: string }> {
+export async function devIssuerToken(devTrustBase: string, claims: DevTokenClaims): Promise<{ token: string; source: string }> {
   const base = devTrustBase.replace(/\/+$/, '');
   const response = await fetch(`${base}/oidc/token`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ repository: claims.repository, workflow_ref: claims.workflowRef, sha: claims.sha, aud: claims.audience }),
+    body: JSON.stringify(claims),
   }).catch((error: unknown) => {
     throw new CairnError('network.error', `cannot reach the dev trust domain at ${base}: ${String(error)}`);
   });
   const body = (await response.json().catch(() => ({}))) as { token?: string; message?: string };
   if (!response.ok || !body.token) {
-    throw new CairnError('server.error', `the dev trust domain at ${base} refused a token (HTTP ${response.status}): ${body.message ?? 'no message'}`);
+    const code = response.status >= 400 && response.status < 500 ? 'usage.invalid_argument' : 'server.error';
+    throw new CairnError(code, `the dev trust domain at ${base} refused the token request (HTTP ${response.status}): ${body.message ?? 'no message'}`);
   }
   return { token: body.token, source: `the dev trust domain at ${base} (development only)` };
+}
+
+/** What a caller may ask the dev issuer to put in a token (its `DevTokenRequest`, as sent over HTTP). */
+export interface DevTokenClaims {
+  repository: string;
+  workflow_ref: string;
+  job_workflow_ref?: string;
+  sha: string;
+  ref?: string;
+  aud?: string;
+  environment?: string;
+  run_id?: string;
+  ttl?: number;
 }

@@ -80,6 +80,8 @@ export class UploadService {
     private readonly db: Kysely<Database>,
     private readonly blobs: BlobStore,
     private readonly clock: () => Date = () => new Date(),
+    /** Told after a commit changes what a project's pages show (derived-page caches listen). */
+    private readonly onProjectChanged: (projectName: string) => void = () => undefined,
   ) {}
 
   addPrecheck(check: UploadPrecheck): void {
@@ -262,6 +264,7 @@ export class UploadService {
       }
       throw error;
     }
+    this.onProjectChanged(name);
     return { status: 'created', project: name, version: normalizedVersion, filename, sha256: blob.sha256, fileId };
   }
 

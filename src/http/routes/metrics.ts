@@ -15,7 +15,7 @@ export async function metricsRoutes(app: FastifyInstance, services: CairnService
   app.get('/metrics', async (_request, reply) => {
     const count = async (table: 'projects' | 'files' | 'attestations') =>
       Number((await services.db.selectFrom(table).select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
-    const pending = (await services.pendingProvenance.listPending()).length;
+    const pending = await services.pendingProvenance.countPending();
     const gauges: MetricFamily[] = [
       { name: 'cairn_projects', help: 'Projects on the index', type: 'gauge', samples: [{ value: await count('projects') }] },
       { name: 'cairn_files', help: 'Distribution files on the index', type: 'gauge', samples: [{ value: await count('files') }] },

@@ -14,8 +14,6 @@ export async function provenanceRoutes(app: FastifyInstance, services: CairnServ
         throw new CairnError('provenance.malformed', 'send the submission as application/json');
       }
       const result = await pending.submit(request.body);
-      // Bound to a file already listed: its simple page gains a `provenance` link.
-      if (result.status === 'bound') services.simplePages.invalidate();
       services.metrics.provenanceSubmissions.inc({ outcome: result.status });
       return reply.send(result);
     } catch (error) {

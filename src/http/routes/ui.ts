@@ -11,7 +11,6 @@ import { notFoundPage } from '../../ui/pages/not-found.ts';
 import { projectPage } from '../../ui/pages/project.ts';
 import { releasePage } from '../../ui/pages/release.ts';
 import { searchPage } from '../../ui/pages/search.ts';
-import { DEV_TRUST_PREFIX } from '../dev-trust-mount.ts';
 import { sendError } from '../errors.ts';
 
 /**
@@ -73,11 +72,7 @@ export async function uiRoutes(app: FastifyInstance, services: CairnServices): P
     baseUrl: services.config.baseUrl ?? `${request.protocol}://${request.host}`,
     assets: { css: assetUrl('cairn.css'), js: assetUrl('cairn.js') },
   });
-  const devTrustBase = (): string | null => {
-    if (!services.config.devTrust) return null;
-    const issuer = services.config.trustedOidcIssuers.find((i) => i.endsWith(`${DEV_TRUST_PREFIX}/oidc`));
-    return issuer ? issuer.slice(0, -'/oidc'.length) : null;
-  };
+  const devTrustBase = (): string | null => services.devTrustBaseUrl?.() ?? null;
 
   const page = (reply: FastifyReply, status: number, body: string) =>
     setPageHeaders(reply).code(status).type('text/html; charset=utf-8').send(body);

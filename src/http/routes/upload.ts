@@ -28,7 +28,6 @@ export async function uploadRoutes(app: FastifyInstance, services: CairnServices
         maxFields: 500,
       });
       const outcome = await services.uploads.upload(principal, form);
-      services.simplePages.invalidate(outcome.project);
       services.metrics.uploads.inc({ outcome: outcome.status });
       request.log.info({ filename: outcome.filename, status: outcome.status }, 'upload accepted');
       return reply.code(200).type('application/json').send({ status: outcome.status, filename: outcome.filename, sha256: outcome.sha256 });

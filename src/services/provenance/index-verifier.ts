@@ -44,9 +44,10 @@ export class IndexVerifier {
   }
 
   verifier(): AttestationVerifier {
-    const roots = this.roots();
-    const key = createHash('sha256').update(JSON.stringify(roots)).digest('hex');
-    if (this.cached?.key !== key) this.cached = { key, verifier: createAttestationVerifier(roots) };
+    // Only the dynamic roots can change; the static ones (public-good is large) stay out of the key.
+    const dynamic = this.dynamicRoots.map((r) => r());
+    const key = JSON.stringify(dynamic);
+    if (this.cached?.key !== key) this.cached = { key, verifier: createAttestationVerifier([...this.staticRoots, ...dynamic]) };
     return this.cached.verifier;
   }
 

@@ -56,6 +56,8 @@ export class PendingProvenanceService {
     private readonly verify: VerifyForIndex,
     private readonly clock: () => Date,
     private readonly limits: PendingLimits = DEFAULT_PENDING_LIMITS,
+    /** Told when a submission binds to a file already listed (its pages gain a provenance link). */
+    private readonly onProjectChanged: (projectName: string) => void = () => undefined,
   ) {}
 
   /** Verification of build provenance with the checks specific to a builder's submission. */
@@ -87,13 +89,13 @@ export class PendingProvenanceService {
 
   async submit(body: unknown): Promise<SubmissionResult> {
     const submission = asSubmission(body, this.limits.maxAttestationsPerSubmission);
-    parseDistributionFilename(submission.filename);
+    const parsed = parseDistributionFilename(submission.filename);
     const artifact = { filename: submission.filename, sha256: submission.sha256 };
     const verified = submission.attestations.map((a) => this.verifyBuildProvenance(a, artifact));
     const now = this.clock();
     const signers = verified.map((v) => ({ issuer: v.facts.issuer, identity: v.facts.identity }));
 
-    return this.db.transaction().execute(async (trx) => {
+    const result = await this.db.transaction().execute(async (trx): Promise<SubmissionResult> => {
       const file = await trx.selectFrom('files').select(['id', 'sha256', 'project_id']).where('filename', '=', submission.filename).executeTakeFirst();
       if (file) {
         if (file.sha256 !== submission.sha256) {
@@ -154,6 +156,8 @@ export class PendingProvenanceService {
       }
       return { status: 'pending', filename: submission.filename, sha256: submission.sha256, expires_at: expiry, signer: signers, submitted_before_upload: true };
     });
+    if (result.status === 'bound') this.onProjectChanged(parsed.normalizedProject);
+    return result;
   }
 
   /** Runs inside the upload transaction: binds every live pending entry for exactly this file. */
@@ -184,6 +188,15 @@ export class PendingProvenanceService {
       .where('expires_at', '>', this.clock().toISOString())
       .orderBy('id')
       .execute();
+  }
+
+  async countPending(): Promise<number> {
+    const row = await this.db
+      .selectFrom('pending_provenance')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .where('expires_at', '>', this.clock().toISOString())
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
   }
 
   /** The background sweep: expired entries go. */
