@@ -3,20 +3,7 @@
  * See docs/library-api.md.
  */
 export { evaluatePolicy, explainPolicy, loadPolicy, parsePolicy } from './policy/index.ts';
-export type {
-  BuilderRule,
-  ContinuityMode,
-  ContinuityReport,
-  ContinuityStatus,
-  LoadPolicyOptions,
-  Policy,
-  PolicyInput,
-  PolicyVerdict,
-  ProjectRule,
-  PublisherRule,
-  RequiredKind,
-  SignerIdentity,
-} from './policy/index.ts';
+export type * from './policy/types.ts';
 export { createVerifySession, verifyDistribution, verifyTargets } from './services/verify/index.ts';
 export type { AttestationReport, DistributionRequest, DistributionResult, ResultStatus, VerifyOptions, VerifyRun } from './services/verify/index.ts';
 export type { AttestationFacts } from './formats/provenance-object.ts';
