@@ -209,6 +209,27 @@ for (const { engine, skip } of await testEngines()) {
       assert.match(bare.stderr, /no OIDC credential found/);
     });
 
+    test('cairn publish refuses what it cannot publish, with a precise code, and the index stores nothing', async () => {
+      const dist = nextDist();
+      const before = await counts(server);
+      const cases: [string[], Record<string, string | undefined>, number, RegExp][] = [
+        [[join(work, 'missing-1.0-py3-none-any.whl')], {}, 2, /usage\.invalid_argument.*no such file/],
+        [[join(work, 'notes.txt')], {}, 2, /filename\.invalid/],
+        [['--token', 'cairn-not-a-token', dist.path], {}, 2, /auth\.invalid_token/],
+      ];
+      for (const [args, env, exit, message] of cases) {
+        const result = await runCairn(['publish', '--index', server.url, ...args], { env });
+        assert.equal(result.status, exit, result.output);
+        assert.match(result.stderr, message);
+      }
+      const stranger = join(work, 'stranger.jwt');
+      writeFileSync(stranger, await devToken(server, { repository: 'mallory/attested', workflow_ref: 'mallory/attested/.github/workflows/release.yml@refs/heads/main', aud: 'cairn' }));
+      const exchange = await runCairn(['publish', '--index', server.url, '--oidc-token-file', stranger, dist.path]);
+      assert.equal(exchange.status, 2, exchange.output);
+      assert.match(exchange.stderr, /oidc\.no_matching_publisher/);
+      assert.deepEqual(await counts(server), before);
+    });
+
     test('cairn publish --attest signs and uploads a publish attestation the index accepts', async () => {
       const dist = nextDist();
       const exchange = join(work, 'exchange.jwt');
