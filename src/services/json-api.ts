@@ -25,11 +25,13 @@ export interface JsonApiFile {
   provenance: string | null;
 }
 
-/** The release PyPI calls "latest": newest non-yanked final release, else newest non-yanked, else newest. */
-export function latestRelease(releases: ReleaseRow[]): ReleaseRow | undefined {
-  const live = releases.filter((r) => !r.yanked);
-  const finals = live.filter((r) => !isPrerelease(r.version));
-  return finals.at(-1) ?? live.at(-1) ?? releases.at(-1);
+/**
+ * The release PyPI calls "latest": newest non-yanked final release, else newest non-yanked, else
+ * newest. `oldestFirst` is ordered by version, oldest first.
+ */
+export function latestRelease<T extends { version: string; yanked: number }>(oldestFirst: readonly T[]): T | undefined {
+  const live = oldestFirst.filter((r) => !r.yanked);
+  return live.filter((r) => !isPrerelease(r.version)).at(-1) ?? live.at(-1) ?? oldestFirst.at(-1);
 }
 
 export function buildProjectJson(

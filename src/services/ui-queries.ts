@@ -1,8 +1,9 @@
 import { sql, type Kysely } from 'kysely';
-import { compareVersions, isPrerelease, normalizeVersion } from '../formats/pep440.ts';
+import { compareVersions, normalizeVersion } from '../formats/pep440.ts';
 import { normalizeProjectName } from '../formats/project-name.ts';
 import type { AttestationFacts } from '../formats/provenance-object.ts';
 import { provenanceStates, type AttestationSignerSummary, type ProvenanceState } from '../formats/provenance-state.ts';
+import { latestRelease } from './json-api.ts';
 import type { Database, ProjectRow, ReleaseRow } from './storage/schema.ts';
 
 /**
@@ -21,16 +22,6 @@ const RELEASE_LISTING_COLUMNS = ['id', 'project_id', 'version', 'summary', 'requ
  */
 function sortByVersion<T extends { version: string }>(rows: T[]): T[] {
   return rows.sort((a, b) => compareVersions(a.version, b.version));
-}
-
-/** PyPI's "latest": newest non-yanked final release, else newest non-yanked, else newest. */
-export function latestOf<T extends { version: string; yanked: number }>(oldestFirst: readonly T[]): T | undefined {
-  for (let i = oldestFirst.length - 1; i >= 0; i--) {
-    const r = oldestFirst[i]!;
-    if (!r.yanked && !isPrerelease(r.version)) return r;
-  }
-  for (let i = oldestFirst.length - 1; i >= 0; i--) if (!oldestFirst[i]!.yanked) return oldestFirst[i];
-  return oldestFirst.at(-1);
 }
 
 function parseJsonObject(text: string | null): Record<string, unknown> | null {
@@ -213,7 +204,7 @@ export async function searchProjects(db: Kysely<Database>, rawQuery: string, pag
     perPage,
     total,
     hits: projects.map((p) => {
-      const latest = latestOf(sortByVersion(byProject.get(p.id) ?? []));
+      const latest = latestRelease(sortByVersion(byProject.get(p.id) ?? []));
       return { name: p.name, normalizedName: p.normalized_name, version: latest?.version ?? null, summary: latest?.summary ?? null };
     }),
   };
@@ -243,7 +234,7 @@ export async function projectPageData(db: Kysely<Database>, name: string): Promi
     releaseListings(db, project.id),
     db.selectFrom('files').select(['id', 'release_id']).where('project_id', '=', project.id).execute(),
   ]);
-  const latestListing = latestOf(releases);
+  const latestListing = latestRelease(releases);
   const [states, latestInfo] = await Promise.all([
     projectProvenanceStates(db, project.id, releases, files),
     latestListing ? db.selectFrom('releases').select('info_json').where('id', '=', latestListing.id).executeTakeFirst() : undefined,
@@ -369,7 +360,7 @@ export async function releasePageData(db: Kysely<Database>, name: string, versio
     });
     byFile.set(a.file_id, list);
   }
-  const latest = latestOf(releases);
+  const latest = latestRelease(releases);
   return {
     project,
     release,
