@@ -31,16 +31,17 @@ const FILE_SUMMARY_COLUMNS = [
   'uploaded_by_token_id',
 ] as const;
 
+/** A project by any spelling of its name (PEP 503 normalisation). */
+export async function findProjectByName(db: Kysely<Database>, name: string): Promise<ProjectRow | undefined> {
+  return db.selectFrom('projects').selectAll().where('normalized_name', '=', normalizeProjectName(name)).executeTakeFirst();
+}
+
 /** Read side of the index plus the operator actions on projects and releases. */
 export class IndexService {
   constructor(private readonly db: Kysely<Database>) {}
 
   async findProject(name: string): Promise<ProjectRow | undefined> {
-    return this.db
-      .selectFrom('projects')
-      .selectAll()
-      .where('normalized_name', '=', normalizeProjectName(name))
-      .executeTakeFirst();
+    return findProjectByName(this.db, name);
   }
 
   async createProject(name: string, now: Date): Promise<ProjectRow> {

@@ -3,6 +3,7 @@ import { compareVersions, normalizeVersion } from '../formats/pep440.ts';
 import { normalizeProjectName } from '../formats/project-name.ts';
 import type { AttestationFacts } from '../formats/provenance-object.ts';
 import { provenanceStates, type AttestationSignerSummary, type ProvenanceState } from '../formats/provenance-state.ts';
+import { findProjectByName } from './index-service.ts';
 import { latestRelease } from './json-api.ts';
 import type { Database, ProjectRow, ReleaseRow } from './storage/schema.ts';
 
@@ -32,10 +33,6 @@ function parseJsonObject(text: string | null): Record<string, unknown> | null {
   } catch {
     return null;
   }
-}
-
-export async function findProjectByName(db: Kysely<Database>, name: string): Promise<ProjectRow | undefined> {
-  return db.selectFrom('projects').selectAll().where('normalized_name', '=', normalizeProjectName(name)).executeTakeFirst();
 }
 
 async function releaseListings(db: Kysely<Database>, projectId: number): Promise<ReleaseListing[]> {
