@@ -3,9 +3,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeDistribution, type DistSpec } from './dist-factory.ts';
-import { encodeMultipart, twineFields } from './multipart.ts';
 import { DEFAULT_BUILDER_WORKFLOW, provideBuildProvenance } from './provenance.ts';
 import { basicAuth, type TestServer } from './server.ts';
+import { uploadFile as uploadViaLegacy } from './upload.ts';
 
 /**
  * A small index for the web UI tests, made through the real upload and provenance routes: a
@@ -62,25 +62,15 @@ export interface UploadedFile {
 export async function uploadDistribution(
   server: TestServer,
   token: string,
-  spec: Pick<DistSpec, 'name' | 'version' | 'kind'>,
   dist: { filename: string; bytes: Buffer; path: string },
 ): Promise<UploadedFile> {
-  const sha256 = createHash('sha256').update(dist.bytes).digest('hex');
-  const encoded = encodeMultipart([
-    ...twineFields({ name: spec.name, version: spec.version, filetype: spec.kind === 'wheel' ? 'bdist_wheel' : 'sdist', sha256 }),
-    { name: 'content', filename: dist.filename, data: dist.bytes },
-  ]);
-  const response = await fetch(`${server.url}/legacy/`, {
-    method: 'POST',
-    body: encoded.body,
-    headers: { 'Content-Type': encoded.contentType, Authorization: basicAuth(token) },
-  });
-  if (response.status !== 200) throw new Error(`upload of ${dist.filename} failed: ${response.status} ${response.statusText}`);
-  return { filename: dist.filename, sha256, path: dist.path };
+  const answer = await uploadViaLegacy(server.url, dist.path, basicAuth(token));
+  if (answer.status !== 200) throw new Error(`upload of ${dist.filename} failed: ${answer.status} ${answer.body.message ?? ''}`);
+  return { filename: dist.filename, sha256: createHash('sha256').update(dist.bytes).digest('hex'), path: dist.path };
 }
 
 export async function uploadFile(server: TestServer, token: string, spec: DistSpec, dir: string): Promise<UploadedFile> {
-  return uploadDistribution(server, token, spec, makeDistribution(dir, spec));
+  return uploadDistribution(server, token, makeDistribution(dir, spec));
 }
 
 export interface UiCorpus {
@@ -113,7 +103,7 @@ export async function seedUiCorpus(server: TestServer): Promise<UiCorpus> {
       const dist = makeDistribution(dir, spec);
       const submitted = await provideBuildProvenance(server, dist.path, { claims: { repository: BUILD_REPOSITORY, sha: BUILD_COMMIT } });
       if (submitted.submitted.status !== 200) throw new Error(`provenance submission failed: ${JSON.stringify(submitted.submitted.body)}`);
-      provenanceFiles.push(await uploadDistribution(server, token, spec, dist));
+      provenanceFiles.push(await uploadDistribution(server, token, dist));
     }
 
     await uploadFile(
