@@ -5,6 +5,7 @@ import type { SerializedBundle } from '@sigstore/bundle';
 import { bundleToAttestation, type Pep740Attestation } from '../../src/formats/pep740.ts';
 import { buildProvenanceStatement } from '../../src/formats/slsa-provenance.ts';
 import { DEV_TRUST_PREFIX } from '../../src/http/dev-trust-mount.ts';
+import { devIssuerToken, type DevTokenClaims as IssuerClaims } from '../../src/services/oidc-credentials.ts';
 import { signStatement } from '../../src/services/signing.ts';
 
 /**
@@ -25,19 +26,8 @@ export function devTrustBase(server: ServerWithUrl): string {
   return `${server.url}${DEV_TRUST_PREFIX}`;
 }
 
-export interface DevTokenClaims {
-  /** OWNER/REPO (certified as https://github.com/OWNER/REPO) or a full URL. */
-  repository?: string;
-  /** The caller's workflow, OWNER/REPO/.github/workflows/FILE@REF. */
-  workflow_ref?: string;
-  /** The reusable builder that actually runs; it becomes the signing identity (SAN). */
-  job_workflow_ref?: string;
-  sha?: string;
-  ref?: string;
-  environment?: string;
-  run_id?: string;
-  aud?: string;
-}
+/** Any claim left out gets a default (octo-org/octo-repo, its release workflow, the cairn-dev builder). */
+export type DevTokenClaims = Partial<IssuerClaims>;
 
 /** A token from the dev issuer; `aud` defaults to `sigstore` (for signing); use the index's audience for trusted publishing. */
 export async function devToken(server: ServerWithUrl, claims: DevTokenClaims = {}): Promise<string> {
@@ -52,14 +42,7 @@ export async function devToken(server: ServerWithUrl, claims: DevTokenClaims = {
     ...(claims.run_id ? { run_id: claims.run_id } : {}),
     ...(claims.aud ? { aud: claims.aud } : {}),
   };
-  const response = await fetch(`${devTrustBase(server)}/oidc/token`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  const text = await response.text();
-  if (response.status !== 200) throw new Error(`dev token request failed (${response.status}): ${text}`);
-  return (JSON.parse(text) as { token: string }).token;
+  return (await devIssuerToken(devTrustBase(server), body)).token;
 }
 
 export async function signWithDevTrust(server: ServerWithUrl, statement: Record<string, unknown>, token: string): Promise<SerializedBundle> {
