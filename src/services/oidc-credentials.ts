@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { decodeJwt } from 'jose';
+import type { DevTokenRequest } from '../devtrust/oidc-issuer.ts';
 import { CairnError } from '../errors.ts';
 
 export interface OidcCredentialOptions {
@@ -73,15 +74,5 @@ export async function devIssuerToken(devTrustBase: string, claims: DevTokenClaim
   return { token: body.token, source: `the dev trust domain at ${base} (development only)` };
 }
 
-/** What a caller may ask the dev issuer to put in a token (its `DevTokenRequest`, as sent over HTTP). */
-export interface DevTokenClaims {
-  repository: string;
-  workflow_ref: string;
-  job_workflow_ref?: string;
-  sha: string;
-  ref?: string;
-  aud?: string;
-  environment?: string;
-  run_id?: string;
-  ttl?: number;
-}
+/** What a caller may ask the dev issuer to put in a token (GitHub Actions claim names). */
+export type DevTokenClaims = DevTokenRequest;
