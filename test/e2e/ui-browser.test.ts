@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { skipUnless } from '../support/requirements.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import {
@@ -24,6 +24,27 @@ import {
  */
 const CHROMIUM = '/usr/bin/chromium';
 const skip = skipUnless(existsSync(CHROMIUM), 'Debian chromium at /usr/bin/chromium');
+/**
+ * Clicks a copy button and answers the first label it changes to. The label shows "Copied" only
+ * for a moment after the (asynchronous) clipboard write, so every change is recorded in the page:
+ * a slow machine cannot read it only after it has reset.
+ */
+async function clickCopy(button: Locator): Promise<string> {
+  // Page-side code as text: tsx would wrap inner functions in a helper the page does not have.
+  const find = `document.querySelector(${JSON.stringify(`button[aria-label="${await button.getAttribute('aria-label')}"]`)})`;
+  await button.page().evaluate(`(() => {
+    const element = ${find};
+    element.seenLabels = [];
+    new MutationObserver(() => element.seenLabels.push(element.textContent)).observe(element, { childList: true, characterData: true, subtree: true });
+  })()`);
+  await button.click();
+  return (await button.page().evaluate(`new Promise((resolve) => {
+    const element = ${find};
+    const check = () => (element.seenLabels.length > 0 ? resolve(element.seenLabels[0]) : setTimeout(check, 20));
+    check();
+  })`)) as string;
+}
+
 const SCREENSHOTS = fileURLToPath(new URL('../../test-artifacts/screenshots/', import.meta.url));
 const AXE = fileURLToPath(new URL('../../node_modules/axe-core/axe.min.js', import.meta.url));
 const PHONE = { width: 390, height: 844 };
@@ -126,8 +147,7 @@ describe('web UI in a browser', { skip }, () => {
     // Copy buttons appear only with JavaScript, and copy the exact command.
     const copy = page.getByRole('button', { name: 'Copy install command' });
     assert.equal(await copy.isVisible(), true);
-    await copy.click();
-    assert.equal(await copy.innerText(), 'Copied');
+    assert.equal(await clickCopy(copy), 'Copied');
     assert.equal(await page.evaluate('navigator.clipboard.readText()'), `pip install --index-url ${server.url}/simple/ ${PROVENANCE_PROJECT}`);
     await shoot(page, 'project');
     await page.close();
@@ -166,7 +186,7 @@ describe('web UI in a browser', { skip }, () => {
     assert.match(await panel.locator('.command code').innerText(), new RegExp(`^cairn verify '${PROVENANCE_PROJECT}==1\\.1' --index `));
 
     const copySha = page.getByRole('button', { name: `Copy SHA-256 of ${wheel.filename}` });
-    await copySha.click();
+    assert.equal(await clickCopy(copySha), 'Copied');
     assert.equal(await page.evaluate('navigator.clipboard.readText()'), wheel.sha256);
     await shoot(page, 'release-provenance');
     await page.emulateMedia({ colorScheme: 'dark' });
