@@ -3,6 +3,7 @@ import { CairnError } from '../errors.ts';
 import type { CairnServices } from '../services/cairn-services.ts';
 import { sendError } from './errors.ts';
 import { mountDevTrust } from './dev-trust-mount.ts';
+import { lingerOnRefusal } from './linger.ts';
 import { fileRoutes } from './routes/files.ts';
 import { jsonApiRoutes } from './routes/json-api.ts';
 import { metricsRoutes } from './routes/metrics.ts';
@@ -32,6 +33,15 @@ export async function buildApp(services: CairnServices, options: AppOptions = {}
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 500 },
   });
   app.setErrorHandler((error, request, reply) => sendError(request, reply, error));
+  // fastify refuses an oversized or unparsable body with `Connection: close`, which resets a client
+  // still sending; read the rest instead, as the upload route does.
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (!request.raw.complete && String(reply.getHeader('connection')).toLowerCase() === 'close') {
+      reply.removeHeader('connection');
+      lingerOnRefusal(request.raw, reply.raw);
+    }
+    return payload;
+  });
   app.setNotFoundHandler((request, reply) =>
     sendError(request, reply, new CairnError('request.not_found', `no route for ${request.method} ${request.url}`)),
   );

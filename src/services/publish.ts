@@ -67,16 +67,22 @@ export async function uploadDistribution(
         Authorization: `Basic ${Buffer.from(`__token__:${token}`).toString('base64')}`,
       },
     });
-    req.on('error', (error) => reject(new CairnError('network.error', `uploading ${filename} to ${url.origin} failed: ${error.message}`)));
+    const file = createReadStream(path);
+    let answered = false;
+    req.on('error', (error) => {
+      file.destroy();
+      // A server that refused early may cut the body off; its answer, once here, is what counts.
+      if (!answered) reject(new CairnError('network.error', `uploading ${filename} to ${url.origin} failed: ${error.message}`));
+    });
     req.on('response', (res) => {
+      answered = true;
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, reason: res.statusMessage ?? '', body }));
+      res.on('close', () => resolve({ status: res.statusCode ?? 0, reason: res.statusMessage ?? '', body }));
     });
     req.write(head);
     let sent = Buffer.byteLength(head);
-    const file = createReadStream(path);
     file.on('data', (chunk) => {
       sent += chunk.length;
       options.progress?.({ filename, sent, total });

@@ -1,0 +1,28 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+/** How long a refused request's remaining body is read and discarded, as nginx's `lingering_time`. */
+export const LINGER_MS = 30_000;
+
+/**
+ * Lets a client that is still sending a body we refused finish sending, so it can read the
+ * refusal. Closing at once makes the kernel answer the client's next segment with a reset,
+ * which can destroy the response before the client reads it (the client then sees EPIPE or
+ * ECONNRESET instead of the error code). The rest of the body is discarded as it arrives, and the
+ * connection is cut after `lingerMs` whatever the client does, so a slow sender cannot hold it.
+ */
+export function lingerOnRefusal(request: IncomingMessage, response: ServerResponse, lingerMs = LINGER_MS): void {
+  if (request.complete) return;
+  const socket = request.socket;
+  // The refusal keeps the connection alive (no `Connection: close`): Node then reads the body to
+  // its end instead of destroying the socket right after the response.
+  response.once('finish', () => {
+    if (request.complete) return;
+    const cut = setTimeout(() => socket.destroy(), lingerMs);
+    cut.unref();
+    const stop = () => clearTimeout(cut);
+    request.once('end', stop);
+    request.once('close', stop);
+    socket.once('close', stop);
+    request.resume();
+  });
+}
