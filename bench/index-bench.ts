@@ -20,10 +20,11 @@ const ROOT = new URL('../', import.meta.url).pathname;
 const PROJECTS = Number(process.env.BENCH_PROJECTS ?? 10_000);
 const FILES_PER_PROJECT = 5;
 const DURATION = Number(process.env.BENCH_SECONDS ?? 8);
+const UPLOAD_RUNS = 3;
 
 export interface IndexBenchResult {
   lines: string[];
-  ratios: { projectJson: number; projectHtml: number; upload: number };
+  ratios: { projectJson: number; projectHtml: number; upload: number; uploadFloorSha256: number; uploadFloorDigests: number };
 }
 
 async function buildCorpus(dataDir: string): Promise<void> {
@@ -101,6 +102,17 @@ async function startIndex(dataDir: string): Promise<{ child: ChildProcess; url: 
     child.once('exit', (code) => reject(new Error(`index exited (${code})`)));
   });
   return { child, url };
+}
+
+async function startFloorServer(mode: 'sha256' | 'digests'): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/receive-floor.ts'), mode], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await new Promise<string>((resolve) => child.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim())));
+  return { child, url };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
 }
 
 async function startBareServer(): Promise<{ child: ChildProcess; url: string }> {
@@ -203,26 +215,58 @@ export async function runIndexBench(): Promise<IndexBenchResult> {
       const rootJson = await timeToLastByte(`${index.url}/simple/?format=application/vnd.pypi.simple.v1%2Bjson`);
       log(`/simple/ root, time to last byte: HTML ${rootHtml.ms.toFixed(0)} ms (${rootHtml.bytes} B), JSON ${rootJson.ms.toFixed(0)} ms (${rootJson.bytes} B)`);
 
-      // Upload: 100 MiB wheel against sha256 + write (+ fsync) of the same bytes.
+      // Upload: 100 MiB wheel against sha256 + write (+ fsync) of the same bytes, each the median
+      // of UPLOAD_RUNS. Two floors show what loopback HTTP alone costs: a bare node:http receiver
+      // doing the baseline's work, and one computing the three digests an index must store.
       const services = await openServices(loadServerConfig({ dataDir }, {}));
       const { token } = await createApiToken(services.db, { scope: 'new_projects', now: new Date() });
       await services.close();
-      const dist = makeDistribution(work, { name: 'bench-upload', version: '1.0', kind: 'wheel', randomBytes: 100 * 1024 * 1024 });
-      const bytes = readFileSync(dist.path);
-      const { body, contentType } = encodeMultipart([
-        ...twineFields({ name: 'bench-upload', version: '1.0', filetype: 'bdist_wheel', sha256: createHash('sha256').update(bytes).digest('hex') }),
-        { name: 'content', filename: dist.filename, data: bytes },
-      ]);
-      const baselineMs = Math.min(hashAndWrite(bytes, join(work, 'hw-1')), hashAndWrite(bytes, join(work, 'hw-2')));
-      const uploadMs = await timeUpload(index.url, token, body, contentType);
-      const mib = bytes.length / 1024 / 1024;
-      log(`upload of a ${mib.toFixed(0)} MiB wheel: ${uploadMs.toFixed(0)} ms (${(mib / (uploadMs / 1000)).toFixed(0)} MiB/s); sha256+write+fsync of the same bytes: ${baselineMs.toFixed(0)} ms (${(mib / (baselineMs / 1000)).toFixed(0)} MiB/s); ratio ${(baselineMs / uploadMs).toFixed(2)}`);
+      const uploads: number[] = [];
+      const baselines: number[] = [];
+      const floors: Record<'sha256' | 'digests', number[]> = { sha256: [], digests: [] };
+      const floorServers = { sha256: await startFloorServer('sha256'), digests: await startFloorServer('digests') };
+      let mib = 0;
+      try {
+        for (let run = 1; run <= UPLOAD_RUNS; run++) {
+          const version = `1.${run}`;
+          const dist = makeDistribution(work, { name: 'bench-upload', version, kind: 'wheel', randomBytes: 100 * 1024 * 1024 });
+          const bytes = readFileSync(dist.path);
+          mib = bytes.length / 1024 / 1024;
+          const { body, contentType } = encodeMultipart([
+            ...twineFields({ name: 'bench-upload', version, filetype: 'bdist_wheel', sha256: createHash('sha256').update(bytes).digest('hex') }),
+            { name: 'content', filename: dist.filename, data: bytes },
+          ]);
+          baselines.push(hashAndWrite(bytes, join(work, 'hw')));
+          for (const mode of ['sha256', 'digests'] as const) floors[mode].push(await timeUpload(floorServers[mode].url, token, body, contentType));
+          uploads.push(await timeUpload(index.url, token, body, contentType));
+          rmSync(dist.path);
+        }
+      } finally {
+        floorServers.sha256.child.kill();
+        floorServers.digests.child.kill();
+      }
+      const baselineMs = median(baselines);
+      const uploadMs = median(uploads);
+      const rate = (ms: number) => `${ms.toFixed(0)} ms (${(mib / (ms / 1000)).toFixed(0)} MiB/s)`;
+      log('');
+      log(`Upload of a ${mib.toFixed(0)} MiB wheel, median of ${UPLOAD_RUNS} runs each:`);
+      log('');
+      log('| work | time | vs sha256+write+fsync |');
+      log('|---|---|---|');
+      log(`| sha256 + write + fsync, in process (the baseline) | ${rate(baselineMs)} | 1.00 |`);
+      log(`| floor: bare node:http receiver, sha256 + write + fsync | ${rate(median(floors.sha256))} | ${(baselineMs / median(floors.sha256)).toFixed(2)} |`);
+      log(`| floor: bare node:http receiver, sha256 + md5 + blake2b-256 + write + fsync | ${rate(median(floors.digests))} | ${(baselineMs / median(floors.digests)).toFixed(2)} |`);
+      log(`| cairn POST /legacy/ (multipart, three digests, metadata, fsync, commit) | ${rate(uploadMs)} | ${(baselineMs / uploadMs).toFixed(2)} |`);
+      log('');
+      log(`(runs: cairn ${uploads.map((ms) => ms.toFixed(0)).join(', ')} ms; baseline ${baselines.map((ms) => ms.toFixed(0)).join(', ')} ms)`);
       return {
         lines,
         ratios: {
           projectJson: results['json-32']!.rps / results['bare-32']!.rps,
           projectHtml: results['html-32']!.rps / results['bare-32']!.rps,
           upload: baselineMs / uploadMs,
+          uploadFloorSha256: baselineMs / median(floors.sha256),
+          uploadFloorDigests: baselineMs / median(floors.digests),
         },
       };
     } finally {

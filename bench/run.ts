@@ -21,7 +21,7 @@ if (wanted('index')) {
     '',
     ...index.lines,
     '',
-    `Goals: project page ≥ 0.60 of bare node:http (JSON ${index.ratios.projectJson.toFixed(2)}, HTML ${index.ratios.projectHtml.toFixed(2)}); upload ≥ 0.70 of hash+write (${index.ratios.upload.toFixed(2)}).`,
+    `Goals: project page ≥ 0.60 of bare node:http (JSON ${index.ratios.projectJson.toFixed(2)}, HTML ${index.ratios.projectHtml.toFixed(2)}); upload ≥ 0.70 of hash+write (${index.ratios.upload.toFixed(2)}; a bare node:http receiver reaches ${index.ratios.uploadFloorSha256.toFixed(2)} doing only sha256+write+fsync, ${index.ratios.uploadFloorDigests.toFixed(2)} computing the three digests).`,
     '',
   );
 }
