@@ -35,6 +35,7 @@ const CODES = {
   'auth.missing': { status: 401, exit: 2 },
   'auth.invalid_token': { status: 403, exit: 2 },
   'auth.forbidden': { status: 403, exit: 2 },
+  'token.not_found': { status: 404, exit: 2 },
 
   // projects / index
   'project.not_found': { status: 404, exit: 2 },

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { CairnError } from '../errors.ts';
-import { createApiToken } from '../services/tokens.ts';
+import { createApiToken, listApiTokens, revokeApiToken, type ApiTokenInfo } from '../services/tokens.ts';
 import { registerProvenanceAdmin } from './provenance-admin.ts';
 import { registerPublisherAdmin } from './publisher.ts';
 import { registerTufAdmin } from './tuf-admin.ts';
@@ -54,7 +54,38 @@ export function registerAdmin(program: Command): void {
         expiresAt,
         now: s.clock(),
       });
+      // stdout carries the token alone, for `TOKEN=$(cairn admin token create …)`.
+      console.error(`created token ${created.tokenId}; it is shown once (revoke with: cairn admin token revoke ${created.tokenId})`);
       console.log(created.token);
+    });
+  });
+
+  withStorageOptions(
+    token
+      .command('list')
+      .description('list tokens: id, scope, projects, state (never the token itself)')
+      .option('--all', 'also list ended trusted-publishing tokens (they live 15 minutes)')
+      .option('--json', 'machine-readable output'),
+  ).action(async (options: StorageFlags & { all?: boolean; json?: boolean }) => {
+    await withServices(options, async (s) => {
+      const tokens = await listApiTokens(s.db, s.clock(), { includeEndedPublishing: options.all === true });
+      if (options.json) {
+        console.log(JSON.stringify(tokens.map(tokenJson), null, 2));
+        return;
+      }
+      if (tokens.length === 0) console.log('no API tokens');
+      for (const t of tokens) console.log(describeToken(t));
+    });
+  });
+
+  withStorageOptions(
+    token.command('revoke <id>').description('revoke a token at once (uploads with it are refused); the id comes from token list'),
+  ).action(async (id: string, options: StorageFlags) => {
+    const numeric = Number(id);
+    if (!Number.isInteger(numeric) || numeric <= 0) throw new CairnError('usage.invalid_argument', `the token id is a positive number, got '${id}'`);
+    await withServices(options, async (s) => {
+      const revoked = await revokeApiToken(s.db, numeric, s.clock());
+      console.log(`revoked token ${describeToken(revoked)}`);
     });
   });
 
@@ -82,4 +113,23 @@ export function registerAdmin(program: Command): void {
       console.log(`${options.undo ? 'un-yanked' : 'yanked'} ${name} ${release.version}`);
     });
   });
+}
+
+function describeToken(t: ApiTokenInfo): string {
+  const scope = t.scope === 'new_projects' ? 'new-projects' : `${t.scope}:${t.projects.join(',')}`;
+  const until = t.state === 'revoked' ? `revoked ${t.revokedAt}` : t.expiresAt ? `${t.state === 'expired' ? 'expired' : 'expires'} ${t.expiresAt}` : 'no expiry';
+  return `${t.id}\t${t.state}\t${scope}\tcreated ${t.createdAt}\t${until}${t.description ? `\t${t.description}` : ''}`;
+}
+
+function tokenJson(t: ApiTokenInfo): Record<string, unknown> {
+  return {
+    id: t.id,
+    state: t.state,
+    scope: t.scope,
+    projects: t.projects,
+    description: t.description,
+    created_at: t.createdAt,
+    expires_at: t.expiresAt,
+    revoked_at: t.revokedAt,
+  };
 }

@@ -60,6 +60,56 @@ export async function createApiToken(db: Kysely<Database>, options: NewApiToken)
   return db.transaction().execute((trx) => insertApiToken(trx, options));
 }
 
+/** What an operator sees of a token: never the token itself, nor its hash. */
+export interface ApiTokenInfo {
+  id: number;
+  scope: TokenScope;
+  /** Normalised names a `projects` or `publishing` token is scoped to. */
+  projects: string[];
+  description: string;
+  createdAt: string;
+  expiresAt: string | null;
+  revokedAt: string | null;
+  state: 'active' | 'expired' | 'revoked';
+}
+
+/**
+ * Tokens in creation order. Tokens minted by trusted publishing live 15 minutes, so they are
+ * listed only while active unless `includeEndedPublishing` asks for all of them.
+ */
+export async function listApiTokens(db: Kysely<Database>, now: Date, options: { includeEndedPublishing?: boolean } = {}): Promise<ApiTokenInfo[]> {
+  const rows = await db.selectFrom('api_tokens').select(['id', 'scope', 'description', 'created_at', 'expires_at', 'revoked_at']).orderBy('id').execute();
+  const scoped = await db.selectFrom('token_projects').select(['token_id', 'normalized_name']).orderBy('normalized_name').execute();
+  const projectsOf = new Map<number, string[]>();
+  for (const r of scoped) projectsOf.set(r.token_id, [...(projectsOf.get(r.token_id) ?? []), r.normalized_name]);
+  const at = now.toISOString();
+  return rows
+    .map((row): ApiTokenInfo => ({
+      id: row.id,
+      scope: row.scope as TokenScope,
+      projects: projectsOf.get(row.id) ?? [],
+      description: row.description,
+      createdAt: row.created_at,
+      expiresAt: row.expires_at,
+      revokedAt: row.revoked_at,
+      state: row.revoked_at !== null ? 'revoked' : row.expires_at !== null && row.expires_at <= at ? 'expired' : 'active',
+    }))
+    .filter((t) => t.scope !== 'publishing' || t.state === 'active' || options.includeEndedPublishing === true);
+}
+
+/**
+ * Revokes a token at once: uploads with it are refused from the next request on. The row stays,
+ * so the projects it created keep their owner record; revoking twice keeps the first time.
+ */
+export async function revokeApiToken(db: Kysely<Database>, id: number, now: Date): Promise<ApiTokenInfo> {
+  const existing = await db.selectFrom('api_tokens').select('id').where('id', '=', id).executeTakeFirst();
+  if (!existing) throw new CairnError('token.not_found', `no API token with id ${id} (cairn admin token list shows them)`);
+  await db.updateTable('api_tokens').set({ revoked_at: now.toISOString() }).where('id', '=', id).where('revoked_at', 'is', null).execute();
+  const info = (await listApiTokens(db, now, { includeEndedPublishing: true })).find((t) => t.id === id);
+  if (!info) throw new CairnError('internal.error', `token ${id} vanished while being revoked`);
+  return info;
+}
+
 /**
  * Reads HTTP Basic credentials as PyPI does (`__token__` user, token as password) and resolves the
  * token. Only a hash is looked up, so a database leak does not leak usable tokens.
@@ -88,6 +138,9 @@ export async function authenticateUpload(
   const row = await db.selectFrom('api_tokens').selectAll().where('token_hash', '=', hash).executeTakeFirst();
   if (!row || !timingSafeEqual(Buffer.from(row.token_hash), Buffer.from(hash))) {
     throw new CairnError('auth.invalid_token', 'Invalid or non-existent authentication information. The API token is not known to this index');
+  }
+  if (row.revoked_at !== null) {
+    throw new CairnError('auth.invalid_token', 'Invalid or non-existent authentication information. The API token has been revoked');
   }
   if (row.expires_at !== null && row.expires_at <= now.toISOString()) {
     throw new CairnError('auth.invalid_token', 'Invalid or non-existent authentication information. The API token has expired');

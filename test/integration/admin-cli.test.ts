@@ -5,7 +5,12 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { loadServerConfig } from '../../src/config.ts';
 import { openServices } from '../../src/services/cairn-services.ts';
+import { startServer } from '../../src/http/server.ts';
+import { hashToken } from '../../src/services/tokens.ts';
 import { runCairn } from '../support/commands.ts';
+import { makeDistribution } from '../support/dist-factory.ts';
+import { basicAuth } from '../support/server.ts';
+import { uploadFile } from '../support/upload.ts';
 
 /** The operator commands as an operator types them: what they print, what they refuse, what they leave. */
 const dataDir = mkdtempSync(join(tmpdir(), 'cairn-admin-'));
@@ -17,7 +22,8 @@ async function rowCounts() {
   try {
     const n = async (table: 'projects' | 'api_tokens' | 'trusted_publishers') =>
       Number((await services.db.selectFrom(table).select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
-    return { projects: await n('projects'), tokens: await n('api_tokens'), publishers: await n('trusted_publishers') };
+    const revoked = Number((await services.db.selectFrom('api_tokens').select((eb) => eb.fn.countAll().as('n')).where('revoked_at', 'is not', null).executeTakeFirstOrThrow()).n);
+    return { projects: await n('projects'), tokens: await n('api_tokens'), revoked, publishers: await n('trusted_publishers') };
   } finally {
     await services.close();
   }
@@ -30,7 +36,8 @@ test('project and token creation print what was made; the token is shown once', 
   const token = await admin('token', 'create', '--project', 'admin-demo');
   assert.equal(token.status, 0, token.output);
   assert.match(token.stdout.trim(), /^cairn-[A-Za-z0-9_-]{30,}$/);
-  assert.deepEqual(await rowCounts(), { projects: 1, tokens: 1, publishers: 0 });
+  assert.match(token.stderr, /created token 1; it is shown once \(revoke with: cairn admin token revoke 1\)/);
+  assert.deepEqual(await rowCounts(), { projects: 1, tokens: 1, revoked: 0, publishers: 0 });
 });
 
 const refusals: [string, string[], string, RegExp][] = [
@@ -41,6 +48,8 @@ const refusals: [string, string[], string, RegExp][] = [
   ['deleting a release that does not exist', ['delete-release', 'admin-demo', '9.9'], 'release.not_found', /has no release 9\.9/],
   ['a publisher whose issuer is not a URL', ['publisher', 'add', '--project', 'admin-demo', '--issuer', 'notaurl', '--repository', 'a/b', '--workflow', 'w.yml'], 'usage.invalid_argument', /OIDC issuer URL/],
   ['an unknown database', ['token', 'create', '--new-projects', '--database-url', 'mysql://db/cairn'], 'config.invalid', /sqlite:PATH or postgres/],
+  ['revoking a token that does not exist', ['token', 'revoke', '999'], 'token.not_found', /no API token with id 999/],
+  ['revoking by something that is not an id', ['token', 'revoke', 'cairn-abc'], 'usage.invalid_argument', /the token id is a positive number, got 'cairn-abc'/],
 ];
 for (const [name, args, code, message] of refusals) {
   test(`refused with exit 2 and nothing stored: ${name}`, async () => {
@@ -52,3 +61,51 @@ for (const [name, args, code, message] of refusals) {
     assert.deepEqual(await rowCounts(), before);
   });
 }
+
+test('tokens are listed without their secret, and a revoked token is refused by the running index at once', async () => {
+  const owner = await admin('token', 'create', '--new-projects', '--description', 'release CI');
+  assert.equal(owner.status, 0, owner.output);
+  const secret = owner.stdout.trim();
+  const ownerId = Number(/created token (\d+)/.exec(owner.stderr)?.[1]);
+
+  const listed = await admin('token', 'list', '--json');
+  assert.equal(listed.status, 0, listed.output);
+  assert.ok(!listed.stdout.includes(secret) && !listed.stdout.includes(hashToken(secret)), 'neither the token nor its hash is shown');
+  const entries = JSON.parse(listed.stdout) as { id: number; state: string; scope: string; projects: string[]; description: string }[];
+  assert.deepEqual(
+    entries.map((t) => [t.id, t.state, t.scope, t.projects, t.description]),
+    [
+      [1, 'active', 'projects', ['admin-demo'], ''],
+      [ownerId, 'active', 'new_projects', [], 'release CI'],
+    ],
+  );
+
+  const server = await startServer(loadServerConfig({ dataDir, port: 0 }, {}));
+  try {
+    const work = mkdtempSync(join(tmpdir(), 'cairn-revoke-'));
+    const first = makeDistribution(work, { name: 'revoke-demo', version: '1.0', kind: 'wheel' });
+    const second = makeDistribution(work, { name: 'revoke-demo', version: '1.1', kind: 'wheel' });
+    assert.equal((await uploadFile(server.url, first.path, basicAuth(secret))).status, 200);
+
+    const revoked = await admin('token', 'revoke', String(ownerId));
+    assert.equal(revoked.status, 0, revoked.output);
+    assert.match(revoked.stdout, new RegExp(`revoked token ${ownerId}\trevoked\tnew-projects`));
+
+    const refused = await uploadFile(server.url, second.path, basicAuth(secret));
+    assert.equal(refused.status, 403);
+    assert.equal(refused.body.code, 'auth.invalid_token');
+    assert.match(refused.body.message ?? '', /has been revoked/);
+    const files = await server.services.db.selectFrom('files').select('filename').execute();
+    assert.deepEqual(files.map((f) => f.filename), [first.filename], 'the refused upload stored nothing');
+
+    const again = await admin('token', 'revoke', String(ownerId));
+    assert.equal(again.status, 0, 'revoking twice is harmless');
+    const firstRevokedAt = /\trevoked (\S+)/.exec(revoked.stdout)?.[1];
+    assert.match(again.stdout, new RegExp(`\trevoked ${firstRevokedAt}\t`), 'and keeps the first revocation time');
+    const text = await admin('token', 'list');
+    assert.match(text.stdout, new RegExp(`^${ownerId}\trevoked\tnew-projects\tcreated \\S+\trevoked \\S+\trelease CI$`, 'm'));
+    rmSync(work, { recursive: true, force: true });
+  } finally {
+    await server.close();
+  }
+});

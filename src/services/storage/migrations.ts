@@ -183,6 +183,15 @@ function attestations(dialect: DialectName): Migration {
   };
 }
 
+/** Operators revoke a leaked token; the row stays, because it may own projects. */
+function tokenRevocation(): Migration {
+  return {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('api_tokens').addColumn('revoked_at', 'text').execute();
+    },
+  };
+}
+
 export function migrationProvider(dialect: DialectName): MigrationProvider {
   return {
     async getMigrations() {
@@ -190,6 +199,7 @@ export function migrationProvider(dialect: DialectName): MigrationProvider {
         '0001_initial': initialSchema(dialect),
         '0002_trusted_publishing': trustedPublishing(dialect),
         '0003_attestations': attestations(dialect),
+        '0004_token_revocation': tokenRevocation(),
       };
     },
   };

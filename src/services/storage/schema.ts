@@ -73,6 +73,7 @@ export interface ApiTokensTable {
   scope: string;
   created_at: string;
   expires_at: string | null;
+  revoked_at: string | null;
 }
 
 export interface TokenProjectsTable {
