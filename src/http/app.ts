@@ -9,6 +9,7 @@ import { jsonApiRoutes } from './routes/json-api.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { oidcRoutes } from './routes/oidc.ts';
 import { provenanceRoutes } from './routes/provenance.ts';
+import { rssRoutes } from './routes/rss.ts';
 import { simpleRoutes } from './routes/simple.ts';
 import { tufRoutes } from './routes/tuf.ts';
 import { uiRoutes } from './routes/ui.ts';
@@ -56,6 +57,7 @@ export async function buildApp(services: CairnServices, options: AppOptions = {}
   await jsonApiRoutes(app, services, services.filesWithProvenance);
   await tufRoutes(app, services);
   await uiRoutes(app, services);
+  await rssRoutes(app, services);
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   return app;

@@ -92,33 +92,55 @@ export interface HomePageData {
   recent: RecentRelease[];
 }
 
+/** The newest releases across the index, newest first (home page, `/rss/updates.xml`). */
+export async function recentReleases(db: Kysely<Database>, limit: number): Promise<RecentRelease[]> {
+  // Release ids grow with time, and the primary key orders them without a sort.
+  const rows = await db
+    .selectFrom('releases')
+    .innerJoin('projects', 'projects.id', 'releases.project_id')
+    .select(['projects.name', 'projects.normalized_name', 'releases.version', 'releases.summary', 'releases.created_at', 'releases.yanked'])
+    .orderBy('releases.id', 'desc')
+    .limit(limit)
+    .execute();
+  return rows.map((r) => ({
+    name: r.name,
+    normalizedName: r.normalized_name,
+    version: r.version,
+    summary: r.summary,
+    createdAt: r.created_at,
+    yanked: r.yanked === 1,
+  }));
+}
+
 export async function homePageData(db: Kysely<Database>, limit = 12): Promise<HomePageData> {
   const count = async (table: 'projects' | 'releases' | 'files') =>
     Number((await db.selectFrom(table).select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
-  const [projects, releases, files, recent] = await Promise.all([
-    count('projects'),
-    count('releases'),
-    count('files'),
-    // Release ids grow with time, and the primary key orders them without a sort.
-    db
+  const [projects, releases, files, recent] = await Promise.all([count('projects'), count('releases'), count('files'), recentReleases(db, limit)]);
+  return { counts: { projects, releases, files }, recent };
+}
+
+export interface NewProject {
+  name: string;
+  normalizedName: string;
+  createdAt: string;
+  /** Summary of its first release, if it has one yet. */
+  summary: string | null;
+}
+
+/** The newest projects, newest first (`/rss/packages.xml`), in two queries. */
+export async function newestProjects(db: Kysely<Database>, limit: number): Promise<NewProject[]> {
+  const projects = await db.selectFrom('projects').select(['id', 'name', 'normalized_name', 'created_at']).orderBy('id', 'desc').limit(limit).execute();
+  const firstSummary = new Map<number, string | null>();
+  if (projects.length > 0) {
+    const releases = await db
       .selectFrom('releases')
-      .innerJoin('projects', 'projects.id', 'releases.project_id')
-      .select(['projects.name', 'projects.normalized_name', 'releases.version', 'releases.summary', 'releases.created_at', 'releases.yanked'])
-      .orderBy('releases.id', 'desc')
-      .limit(limit)
-      .execute(),
-  ]);
-  return {
-    counts: { projects, releases, files },
-    recent: recent.map((r) => ({
-      name: r.name,
-      normalizedName: r.normalized_name,
-      version: r.version,
-      summary: r.summary,
-      createdAt: r.created_at,
-      yanked: r.yanked === 1,
-    })),
-  };
+      .select(['project_id', 'summary'])
+      .where('project_id', 'in', projects.map((p) => p.id))
+      .orderBy('id')
+      .execute();
+    for (const r of releases) if (!firstSummary.has(r.project_id)) firstSummary.set(r.project_id, r.summary);
+  }
+  return projects.map((p) => ({ name: p.name, normalizedName: p.normalized_name, createdAt: p.created_at, summary: firstSummary.get(p.id) ?? null }));
 }
 
 // ---------------------------------------------------------------------------------------------

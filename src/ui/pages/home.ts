@@ -39,5 +39,13 @@ export function homePage(ctx: PageContext, data: HomePageData): string {
   </ul>`
   }
 </section>`;
-  return layout(ctx, { title: 'Home', main, description: 'A Python package index with verifiable build provenance.' });
+  return layout(ctx, {
+    title: 'Home',
+    main,
+    description: 'A Python package index with verifiable build provenance.',
+    feeds: [
+      { title: 'Newest releases', href: '/rss/updates.xml' },
+      { title: 'Newest projects', href: '/rss/packages.xml' },
+    ],
+  });
 }

@@ -14,6 +14,8 @@ export interface PageContent {
   main: SafeHtml;
   /** Meta description for search engines and link previews. */
   description?: string;
+  /** RSS feeds about this page, announced to browsers and feed readers. */
+  feeds?: { title: string; href: string }[];
 }
 
 export function layout(ctx: PageContext, page: PageContent): string {
@@ -25,6 +27,7 @@ export function layout(ctx: PageContext, page: PageContent): string {
 <meta name="color-scheme" content="light dark">
 <title>${page.title} · cairn</title>
 ${page.description ? html`<meta name="description" content="${page.description}">` : ''}
+${(page.feeds ?? []).map((f) => html`<link rel="alternate" type="application/rss+xml" title="${f.title}" href="${f.href}">`)}
 <link rel="stylesheet" href="${ctx.assets.css}">
 <script src="${ctx.assets.js}" defer></script>
 </head>
@@ -48,6 +51,7 @@ ${page.main}
     <p>cairn — a Python package index that carries verifiable build provenance from the build to the installer.</p>
     <nav aria-label="Index interfaces"><ul>
       <li><a href="/simple/">Simple index</a></li>
+      <li><a href="/rss/updates.xml">Newest releases (RSS)</a></li>
     </ul></nav>
   </div>
 </footer>

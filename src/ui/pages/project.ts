@@ -59,6 +59,7 @@ function historyRow(projectName: string, r: ReleaseHistoryEntry, latestId: numbe
 export function projectPage(ctx: PageContext, data: ProjectPageData): string {
   const { project, latest, info, releases } = data;
   const name = project.normalized_name;
+  const releasesFeed = `/rss/project/${encodeURIComponent(name)}/releases.xml`;
   const summary = latest?.summary ?? text(info.summary);
   const install = `pip install --index-url ${ctx.baseUrl}/simple/ ${name}`;
   const main = html`
@@ -100,8 +101,9 @@ ${latest?.yanked ? html`<p class="notice notice-warning" role="note">Every relea
           ? html`<p class="muted">No releases yet.</p>`
           : html`<ol class="release-list" reversed>${releases.map((r) => historyRow(name, r, latest?.id))}</ol>`
       }
+      <p class="muted"><a href="${releasesFeed}">Releases feed (RSS)</a>, with each release's provenance state</p>
     </section>
   </aside>
 </div>`;
-  return layout(ctx, { title: project.name, main, ...(summary ? { description: summary } : {}) });
+  return layout(ctx, { title: project.name, main, feeds: [{ title: `${project.name} releases`, href: releasesFeed }], ...(summary ? { description: summary } : {}) });
 }
