@@ -78,6 +78,9 @@ export async function openServices(config: ServerConfig, clock: () => Date = () 
     devTrustBaseUrl: null,
     metrics: new IndexMetrics(),
     clock,
-    close: () => opened.close(),
+    close: async () => {
+      await opened.close();
+      await blobs.close();
+    },
   };
 }

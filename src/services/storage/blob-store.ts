@@ -4,8 +4,8 @@ import { createReadStream, createWriteStream, mkdirSync, type ReadStream } from 
 import { mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { createBLAKE2b, type IHasher } from 'hash-wasm';
 import { CairnError } from '../../errors.ts';
+import { DigestWorkers } from './digest-workers.ts';
 
 /** Digests computed while a blob streams in; hex strings. */
 export interface BlobDigests {
@@ -37,6 +37,8 @@ export interface BlobStore {
   openRead(sha256: string, range?: { start: number; end: number }): ReadStream;
   /** Removes temp files left by a crash. */
   cleanTemp(): Promise<void>;
+  /** Stops the digest worker threads. */
+  close(): Promise<void>;
 }
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
@@ -45,7 +47,10 @@ export class FileSystemBlobStore implements BlobStore {
   private readonly blobDir: string;
   private readonly tempDir: string;
 
-  constructor(root: string) {
+  constructor(
+    root: string,
+    private readonly digests: DigestWorkers = new DigestWorkers(),
+  ) {
     this.blobDir = join(root, 'blobs', 'sha256');
     this.tempDir = join(root, 'tmp');
     mkdirSync(this.blobDir, { recursive: true });
@@ -60,10 +65,8 @@ export class FileSystemBlobStore implements BlobStore {
   async receive(source: Readable, maxBytes: number): Promise<ReceivedBlob> {
     const tempPath = join(this.tempDir, `${Date.now()}-${randomBytes(8).toString('hex')}.part`);
     const sha256 = createHash('sha256');
-    const md5 = createHash('md5');
-    const blake: IHasher = await createBLAKE2b(256);
-    blake.init();
-    const out = createWriteStream(tempPath, { flags: 'wx' });
+    const others = this.digests.start();
+    const out = createWriteStream(tempPath, { flags: 'wx', highWaterMark: 4 * 1024 * 1024 });
     let size = 0;
     try {
       for await (const chunk of source as AsyncIterable<Buffer>) {
@@ -72,24 +75,27 @@ export class FileSystemBlobStore implements BlobStore {
         // a multipart parser waiting on that part would then never finish the request.
         if (size > maxBytes) continue;
         sha256.update(chunk);
-        md5.update(chunk);
-        blake.update(chunk);
+        others.update(chunk);
         // events.once removes its listeners when settled; hand-rolled once() pairs would pile up.
         if (!out.write(chunk)) await once(out, 'drain');
       }
       if (size > maxBytes) {
         throw new CairnError('upload.too_large', `file exceeds the upload limit of ${maxBytes} bytes`, { limit: maxBytes });
       }
-      await new Promise<void>((resolve, reject) => {
-        out.once('error', reject);
-        out.end(resolve);
-      });
+      const [{ md5, blake2b256 }] = await Promise.all([
+        others.finish(),
+        new Promise<void>((resolve, reject) => {
+          out.once('error', reject);
+          out.end(resolve);
+        }),
+      ]);
+      return { tempPath, size, sha256: sha256.digest('hex'), md5, blake2b256 };
     } catch (error) {
+      others.abort();
       out.destroy();
       await rm(tempPath, { force: true });
       throw error;
     }
-    return { tempPath, size, sha256: sha256.digest('hex'), md5: md5.digest('hex'), blake2b256: blake.digest('hex') };
   }
 
   async commit(blob: ReceivedBlob): Promise<void> {
@@ -136,6 +142,10 @@ export class FileSystemBlobStore implements BlobStore {
 
   openRead(sha256: string, range?: { start: number; end: number }): ReadStream {
     return createReadStream(this.pathOf(sha256), range);
+  }
+
+  async close(): Promise<void> {
+    await this.digests.close();
   }
 
   async cleanTemp(): Promise<void> {
