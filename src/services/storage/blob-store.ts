@@ -66,19 +66,25 @@ export class FileSystemBlobStore implements BlobStore {
     const tempPath = join(this.tempDir, `${Date.now()}-${randomBytes(8).toString('hex')}.part`);
     const sha256 = createHash('sha256');
     const others = this.digests.start();
+    // Up to 4 MiB waits in memory for the disk, so a slow write does not stall the socket.
     const out = createWriteStream(tempPath, { flags: 'wx', highWaterMark: 4 * 1024 * 1024 });
+    // Every error of the temp file is kept and rethrown below: without a listener, a failed write
+    // (a full disk), or a buffered one cut short by destroy(), would crash the process.
+    let writeError: Error | null = null;
+    out.on('error', (error) => (writeError ??= error));
     let size = 0;
     try {
       for await (const chunk of source as AsyncIterable<Buffer>) {
         size += chunk.length;
         // Keep reading to the end without storing: leaving the loop would destroy the source, and
         // a multipart parser waiting on that part would then never finish the request.
-        if (size > maxBytes) continue;
+        if (size > maxBytes || writeError) continue;
         sha256.update(chunk);
         others.update(chunk);
         // events.once removes its listeners when settled; hand-rolled once() pairs would pile up.
-        if (!out.write(chunk)) await once(out, 'drain');
+        if (!out.write(chunk)) await once(out, 'drain').catch(() => undefined);
       }
+      if (writeError) throw new CairnError('internal.error', `writing the upload to disk failed: ${(writeError as Error).message}`);
       if (size > maxBytes) {
         throw new CairnError('upload.too_large', `file exceeds the upload limit of ${maxBytes} bytes`, { limit: maxBytes });
       }
@@ -86,7 +92,7 @@ export class FileSystemBlobStore implements BlobStore {
         others.finish(),
         new Promise<void>((resolve, reject) => {
           out.once('error', reject);
-          out.end(resolve);
+          out.end((error?: Error | null) => (error ? reject(error) : resolve()));
         }),
       ]);
       return { tempPath, size, sha256: sha256.digest('hex'), md5, blake2b256 };
