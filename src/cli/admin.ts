@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { CairnError } from '../errors.ts';
 import { createApiToken, listApiTokens, revokeApiToken, type ApiTokenInfo } from '../services/tokens.ts';
+import { parseRowId, printListing } from './output.ts';
 import { registerProvenanceAdmin } from './provenance-admin.ts';
 import { registerPublisherAdmin } from './publisher.ts';
 import { registerTufAdmin } from './tuf-admin.ts';
@@ -69,20 +70,14 @@ export function registerAdmin(program: Command): void {
   ).action(async (options: StorageFlags & { all?: boolean; json?: boolean }) => {
     await withServices(options, async (s) => {
       const tokens = await listApiTokens(s.db, s.clock(), { includeEndedPublishing: options.all === true });
-      if (options.json) {
-        console.log(JSON.stringify(tokens.map(tokenJson), null, 2));
-        return;
-      }
-      if (tokens.length === 0) console.log('no API tokens');
-      for (const t of tokens) console.log(describeToken(t));
+      printListing(tokens, { json: options.json, empty: 'no API tokens', line: describeToken, toJson: tokenJson });
     });
   });
 
   withStorageOptions(
     token.command('revoke <id>').description('revoke a token at once (uploads with it are refused); the id comes from token list'),
   ).action(async (id: string, options: StorageFlags) => {
-    const numeric = Number(id);
-    if (!Number.isInteger(numeric) || numeric <= 0) throw new CairnError('usage.invalid_argument', `the token id is a positive number, got '${id}'`);
+    const numeric = parseRowId(id, 'token');
     await withServices(options, async (s) => {
       const revoked = await revokeApiToken(s.db, numeric, s.clock());
       console.log(`revoked token ${describeToken(revoked)}`);

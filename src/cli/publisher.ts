@@ -7,6 +7,7 @@ import {
   type PublisherKind,
   type TrustedPublisher,
 } from '../services/publishing/trusted-publishers.ts';
+import { parseRowId, printListing } from './output.ts';
 import { withServices, withStorageOptions } from './storage-options.ts';
 
 type StorageFlags = { dataDir?: string; databaseUrl?: string };
@@ -83,20 +84,14 @@ export function registerPublisherAdmin(admin: Command): void {
   ).action(async (options: StorageFlags & { project?: string; json?: boolean }) => {
     await withServices(options, async (s) => {
       const publishers = await listTrustedPublishers(s.db, options.project);
-      if (options.json) {
-        console.log(JSON.stringify(publishers.map(asJson), null, 2));
-        return;
-      }
-      if (publishers.length === 0) console.log('no trusted publishers');
-      for (const p of publishers) console.log(describe(p));
+      printListing(publishers, { json: options.json, empty: 'no trusted publishers', line: describe, toJson: asJson });
     });
   });
 
   withStorageOptions(
     publisher.command('remove <id>').description('remove a trusted publisher; tokens it minted stop working at once'),
   ).action(async (id: string, options: StorageFlags) => {
-    const numeric = Number(id);
-    if (!Number.isInteger(numeric) || numeric <= 0) throw new CairnError('usage.invalid_argument', `the publisher id is a positive number, got '${id}'`);
+    const numeric = parseRowId(id, 'publisher');
     await withServices(options, async (s) => {
       const removed = await removeTrustedPublisher(s.db, numeric, s.clock());
       console.log(`removed trusted publisher ${describe(removed)}`);
