@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { after, test } from 'node:test';
 import { blake2b } from 'hash-wasm';
-import { DigestWorkers } from '../../src/services/storage/digest-workers.ts';
+import { DigestWorkers, MAX_BYTES_IN_FLIGHT } from '../../src/services/storage/digest-workers.ts';
 import { runCommand } from '../support/commands.ts';
 
 /** md5 and blake2b-256 on worker threads: the digests an upload stores, whatever the chunking. */
@@ -54,6 +54,34 @@ test('interleaved uploads each get the digests of their own bytes, in order', as
   for (const [i, data] of inputs.entries()) {
     assert.deepEqual(results[i], { md5: createHash('md5').update(data).digest('hex'), blake2b256: await blake2b(data, 256) });
   }
+});
+
+test('a sender that runs ahead of the workers is told to wait, and resumes once they catch up', async () => {
+  const data = randomBytes(MAX_BYTES_IN_FLIGHT * 3);
+  const job = pool.start();
+  let waits = 0;
+  for (let offset = 0; offset < data.length; offset += 1024 * 1024) {
+    // Without the wait the loop would queue all 96 MiB at once: it never yields to hear progress.
+    if (!job.update(data.subarray(offset, offset + 1024 * 1024))) {
+      waits++;
+      await job.drained();
+    }
+  }
+  assert.ok(waits > 0, 'the sender was asked to wait at least once');
+  assert.deepEqual(await job.finish(), { md5: createHash('md5').update(data).digest('hex'), blake2b256: await blake2b(data, 256) });
+});
+
+test('a sender waiting on workers that stop is released, and the job fails', async () => {
+  const local = new DigestWorkers();
+  const job = local.start();
+  const chunk = randomBytes(1024 * 1024);
+  while (job.update(chunk)) {
+    // queue until the job asks to wait
+  }
+  const waiting = job.drained();
+  await local.close();
+  await waiting;
+  await assert.rejects(job.finish(), /worker stopped/);
 });
 
 test('a job in flight when the workers stop fails clearly, and the next job starts fresh workers', async () => {

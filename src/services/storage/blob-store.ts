@@ -80,9 +80,10 @@ export class FileSystemBlobStore implements BlobStore {
         // a multipart parser waiting on that part would then never finish the request.
         if (size > maxBytes || writeError) continue;
         sha256.update(chunk);
-        others.update(chunk);
+        const workersKeepUp = others.update(chunk);
         // events.once removes its listeners when settled; hand-rolled once() pairs would pile up.
         if (!out.write(chunk)) await once(out, 'drain').catch(() => undefined);
+        if (!workersKeepUp) await others.drained();
       }
       if (writeError) throw new CairnError('internal.error', `writing the upload to disk failed: ${(writeError as Error).message}`);
       if (size > maxBytes) {

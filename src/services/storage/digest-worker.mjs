@@ -6,6 +6,8 @@ import { createBLAKE2b } from 'hash-wasm';
 
 const algorithm = workerData.algorithm;
 const jobs = new Map();
+const hashedSince = new Map();
+const REPORT_EVERY = 1024 * 1024;
 
 async function newHasher() {
   if (algorithm === 'blake2b-256') {
@@ -24,10 +26,24 @@ parentPort.on('message', (message) => {
     jobs.set(id, newHasher());
   } else if (op === 'data') {
     const job = jobs.get(id);
-    if (job) jobs.set(id, job.then((hasher) => (hasher.update(message.chunk), hasher)));
+    if (!job) return;
+    jobs.set(
+      id,
+      job.then((hasher) => {
+        hasher.update(message.chunk);
+        // The sender limits how far it runs ahead; it learns what has been hashed from these.
+        hashedSince.set(id, (hashedSince.get(id) ?? 0) + message.chunk.length);
+        if (hashedSince.get(id) >= REPORT_EVERY) {
+          parentPort.postMessage({ id, hashed: hashedSince.get(id) });
+          hashedSince.set(id, 0);
+        }
+        return hasher;
+      }),
+    );
   } else if (op === 'end') {
     const job = jobs.get(id);
     jobs.delete(id);
+    hashedSince.delete(id);
     if (!job) return;
     job.then(
       (hasher) => parentPort.postMessage({ id, digest: hasher.digest('hex') }),
@@ -35,5 +51,6 @@ parentPort.on('message', (message) => {
     );
   } else if (op === 'drop') {
     jobs.delete(id);
+    hashedSince.delete(id);
   }
 });
