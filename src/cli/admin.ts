@@ -113,7 +113,8 @@ export function registerAdmin(program: Command): void {
 function describeToken(t: ApiTokenInfo): string {
   const scope = t.scope === 'new_projects' ? 'new-projects' : `${t.scope}:${t.projects.join(',')}`;
   const until = t.state === 'revoked' ? `revoked ${t.revokedAt}` : t.expiresAt ? `${t.state === 'expired' ? 'expired' : 'expires'} ${t.expiresAt}` : 'no expiry';
-  return `${t.id}\t${t.state}\t${scope}\tcreated ${t.createdAt}\t${until}${t.description ? `\t${t.description}` : ''}`;
+  const used = t.lastUsedAt ? `last used ${t.lastUsedAt}` : 'never used';
+  return `${t.id}\t${t.state}\t${scope}\tcreated ${t.createdAt}\t${until}\t${used}${t.description ? `\t${t.description}` : ''}`;
 }
 
 function tokenJson(t: ApiTokenInfo): Record<string, unknown> {
@@ -126,5 +127,6 @@ function tokenJson(t: ApiTokenInfo): Record<string, unknown> {
     created_at: t.createdAt,
     expires_at: t.expiresAt,
     revoked_at: t.revokedAt,
+    last_used_at: t.lastUsedAt,
   };
 }

@@ -70,6 +70,8 @@ export interface ApiTokenInfo {
   createdAt: string;
   expiresAt: string | null;
   revokedAt: string | null;
+  /** When it last authenticated an upload; null if never. */
+  lastUsedAt: string | null;
   state: 'active' | 'expired' | 'revoked';
 }
 
@@ -78,7 +80,7 @@ export interface ApiTokenInfo {
  * listed only while active unless `includeEndedPublishing` asks for all of them.
  */
 export async function listApiTokens(db: Kysely<Database>, now: Date, options: { includeEndedPublishing?: boolean } = {}): Promise<ApiTokenInfo[]> {
-  const rows = await db.selectFrom('api_tokens').select(['id', 'scope', 'description', 'created_at', 'expires_at', 'revoked_at']).orderBy('id').execute();
+  const rows = await db.selectFrom('api_tokens').select(['id', 'scope', 'description', 'created_at', 'expires_at', 'revoked_at', 'last_used_at']).orderBy('id').execute();
   const scoped = await db.selectFrom('token_projects').select(['token_id', 'normalized_name']).orderBy('normalized_name').execute();
   const projectsOf = new Map<number, string[]>();
   for (const r of scoped) projectsOf.set(r.token_id, [...(projectsOf.get(r.token_id) ?? []), r.normalized_name]);
@@ -92,6 +94,7 @@ export async function listApiTokens(db: Kysely<Database>, now: Date, options: { 
       createdAt: row.created_at,
       expiresAt: row.expires_at,
       revokedAt: row.revoked_at,
+      lastUsedAt: row.last_used_at,
       state: row.revoked_at !== null ? 'revoked' : row.expires_at !== null && row.expires_at <= at ? 'expired' : 'active',
     }))
     .filter((t) => t.scope !== 'publishing' || t.state === 'active' || options.includeEndedPublishing === true);
@@ -146,6 +149,7 @@ export async function authenticateUpload(
     throw new CairnError('auth.invalid_token', 'Invalid or non-existent authentication information. The API token has expired');
   }
   const scoped = await db.selectFrom('token_projects').select('normalized_name').where('token_id', '=', row.id).execute();
+  await db.updateTable('api_tokens').set({ last_used_at: now.toISOString() }).where('id', '=', row.id).execute();
   return { tokenId: row.id, scope: row.scope as TokenScope, projects: new Set(scoped.map((r) => r.normalized_name)) };
 }
 

@@ -71,12 +71,12 @@ test('tokens are listed without their secret, and a revoked token is refused by 
   const listed = await admin('token', 'list', '--json');
   assert.equal(listed.status, 0, listed.output);
   assert.ok(!listed.stdout.includes(secret) && !listed.stdout.includes(hashToken(secret)), 'neither the token nor its hash is shown');
-  const entries = JSON.parse(listed.stdout) as { id: number; state: string; scope: string; projects: string[]; description: string }[];
+  const entries = JSON.parse(listed.stdout) as { id: number; state: string; scope: string; projects: string[]; description: string; last_used_at: string | null }[];
   assert.deepEqual(
-    entries.map((t) => [t.id, t.state, t.scope, t.projects, t.description]),
+    entries.map((t) => [t.id, t.state, t.scope, t.projects, t.description, t.last_used_at]),
     [
-      [1, 'active', 'projects', ['admin-demo'], ''],
-      [ownerId, 'active', 'new_projects', [], 'release CI'],
+      [1, 'active', 'projects', ['admin-demo'], '', null],
+      [ownerId, 'active', 'new_projects', [], 'release CI', null],
     ],
   );
 
@@ -103,7 +103,8 @@ test('tokens are listed without their secret, and a revoked token is refused by 
     const firstRevokedAt = /\trevoked (\S+)/.exec(revoked.stdout)?.[1];
     assert.match(again.stdout, new RegExp(`\trevoked ${firstRevokedAt}\t`), 'and keeps the first revocation time');
     const text = await admin('token', 'list');
-    assert.match(text.stdout, new RegExp(`^${ownerId}\trevoked\tnew-projects\tcreated \\S+\trevoked \\S+\trelease CI$`, 'm'));
+    assert.match(text.stdout, new RegExp(`^${ownerId}\trevoked\tnew-projects\tcreated \\S+\trevoked \\S+\tlast used \\S+\trelease CI$`, 'm'));
+    assert.match(text.stdout, /^1\tactive\tprojects:admin-demo\tcreated \S+\tno expiry\tnever used$/m);
     rmSync(work, { recursive: true, force: true });
   } finally {
     await server.close();

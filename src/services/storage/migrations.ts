@@ -192,6 +192,15 @@ function tokenRevocation(): Migration {
   };
 }
 
+/** When a token last authenticated an upload: what an operator checks before revoking it. */
+function tokenLastUsed(): Migration {
+  return {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('api_tokens').addColumn('last_used_at', 'text').execute();
+    },
+  };
+}
+
 export function migrationProvider(dialect: DialectName): MigrationProvider {
   return {
     async getMigrations() {
@@ -200,6 +209,7 @@ export function migrationProvider(dialect: DialectName): MigrationProvider {
         '0002_trusted_publishing': trustedPublishing(dialect),
         '0003_attestations': attestations(dialect),
         '0004_token_revocation': tokenRevocation(),
+        '0005_token_last_used': tokenLastUsed(),
       };
     },
   };
