@@ -4,13 +4,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import Fastify from 'fastify';
 import { bundleToAttestation } from '../../src/formats/pep740.ts';
-import { registerDevTrust } from '../../src/devtrust/routes.ts';
 import { buildProvenanceStatement } from '../../src/formats/slsa-provenance.ts';
-import { signStatement } from '../../src/services/signing.ts';
 import { makeDistribution } from '../support/dist-factory.ts';
-import { DEFAULT_COMMIT, devToken, signBuildProvenance, signWithDevTrust, submitProvenance } from '../support/provenance.ts';
+import { DEFAULT_COMMIT, devToken, signBuildProvenance, signWithDevTrust, signWithForeignDevTrust, submitProvenance } from '../support/provenance.ts';
 import { basicAuth, startTestServer, testEngines, type TestServer } from '../support/server.ts';
 import { uploadFile } from '../support/upload.ts';
 
@@ -156,27 +153,11 @@ for (const { engine, skip } of await testEngines()) {
       });
 
       test('signed under a root the index does not trust', async () => {
-        const stateDir = mkdtempSync(join(tmpdir(), 'cairn-foreign-'));
-        const foreign = Fastify();
-        let base = '';
-        await registerDevTrust(foreign, { prefix: '', baseUrl: () => base, stateDir });
-        base = await foreign.listen({ host: '127.0.0.1', port: 0 });
-        try {
-          const tokenResponse = await fetch(`${base}/oidc/token`, {
-            method: 'POST',
-            headers: { 'content-type': 'application/json' },
-            body: JSON.stringify({ repository: 'octo-org/octo-repo', workflow_ref: 'octo-org/octo-repo/.github/workflows/release.yml@refs/heads/main', sha: DEFAULT_COMMIT }),
-          });
-          const { token } = (await tokenResponse.json()) as { token: string };
-          const statement = buildProvenanceStatement({
-            filename: dist.filename, sha256: digest, source: { repository: 'https://github.com/octo-org/octo-repo', commit: DEFAULT_COMMIT }, tools: [], builderId: 'b', invocationId: 'i', startedOn: new Date(), finishedOn: new Date(),
-          });
-          const bundle = await signStatement(statement, token, { fulcioUrl: `${base}/fulcio`, rekorUrl: `${base}/rekor` });
-          await refused({ filename: dist.filename, sha256: digest, attestations: [bundleToAttestation(bundle)] }, 'provenance.untrusted_root');
-        } finally {
-          await foreign.close();
-          rmSync(stateDir, { recursive: true, force: true });
-        }
+        const statement = buildProvenanceStatement({
+          filename: dist.filename, sha256: digest, source: { repository: 'https://github.com/octo-org/octo-repo', commit: DEFAULT_COMMIT }, tools: [], builderId: 'b', invocationId: 'i', startedOn: new Date(), finishedOn: new Date(),
+        });
+        const bundle = await signWithForeignDevTrust(statement);
+        await refused({ filename: dist.filename, sha256: digest, attestations: [bundleToAttestation(bundle)] }, 'provenance.untrusted_root');
       });
 
       test('malformed bodies', async () => {

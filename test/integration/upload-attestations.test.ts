@@ -4,15 +4,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import Fastify from 'fastify';
-import { registerDevTrust } from '../../src/devtrust/routes.ts';
 import { bundleToAttestation } from '../../src/formats/pep740.ts';
 import { addTrustedPublisher } from '../../src/services/publishing/trusted-publishers.ts';
 import { publishStatement } from '../../src/services/publish.ts';
-import { signStatement } from '../../src/services/signing.ts';
 import { runCairn } from '../support/commands.ts';
 import { makeDistribution } from '../support/dist-factory.ts';
-import { DEFAULT_COMMIT, devToken, devTrustBase, signBuildProvenance, signWithDevTrust } from '../support/provenance.ts';
+import { DEFAULT_COMMIT, devToken, devTrustBase, signBuildProvenance, signWithDevTrust, signWithForeignDevTrust } from '../support/provenance.ts';
 import { basicAuth, startTestServer, testEngines, type TestServer } from '../support/server.ts';
 import { uploadFile } from '../support/upload.ts';
 
@@ -126,23 +123,12 @@ for (const { engine, skip } of await testEngines()) {
       });
 
       test('a certificate from a CA the index does not trust', async () => {
-        const stateDir = mkdtempSync(join(tmpdir(), 'cairn-foreign-'));
-        const foreign = Fastify();
-        let base = '';
-        await registerDevTrust(foreign, { prefix: '', baseUrl: () => base, stateDir });
-        base = await foreign.listen({ host: '127.0.0.1', port: 0 });
-        try {
-          const dist = nextDist();
-          const token = (await (await fetch(`${base}/oidc/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ repository: REPOSITORY, workflow_ref: WORKFLOW_REF, sha: DEFAULT_COMMIT }) })).json()) as { token: string };
-          const bundle = await signStatement(publishStatement(dist.filename, sha256(dist.bytes)), token.token, { fulcioUrl: `${base}/fulcio`, rekorUrl: `${base}/rekor` });
-          const before = await counts(server);
-          const answer = await uploadFile(server.url, dist.path, await publisherAuth(), { attestations: [bundleToAttestation(bundle)] });
-          assert.equal(answer.body.code, 'provenance.untrusted_root', JSON.stringify(answer.body));
-          assert.deepEqual(await counts(server), before);
-        } finally {
-          await foreign.close();
-          rmSync(stateDir, { recursive: true, force: true });
-        }
+        const dist = nextDist();
+        const bundle = await signWithForeignDevTrust(publishStatement(dist.filename, sha256(dist.bytes)), { repository: REPOSITORY, workflow_ref: WORKFLOW_REF });
+        const before = await counts(server);
+        const answer = await uploadFile(server.url, dist.path, await publisherAuth(), { attestations: [bundleToAttestation(bundle)] });
+        assert.equal(answer.body.code, 'provenance.untrusted_root', JSON.stringify(answer.body));
+        assert.deepEqual(await counts(server), before);
       });
 
       test('no transparency-log entry', async () => {

@@ -1,7 +1,10 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { basename } from 'node:path';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
 import type { SerializedBundle } from '@sigstore/bundle';
+import Fastify from 'fastify';
+import { registerDevTrust } from '../../src/devtrust/routes.ts';
 import { bundleToAttestation, type Pep740Attestation } from '../../src/formats/pep740.ts';
 import { buildProvenanceStatement } from '../../src/formats/slsa-provenance.ts';
 import { DEV_TRUST_PREFIX } from '../../src/http/dev-trust-mount.ts';
@@ -48,6 +51,24 @@ export async function devToken(server: ServerWithUrl, claims: DevTokenClaims = {
 export async function signWithDevTrust(server: ServerWithUrl, statement: Record<string, unknown>, token: string): Promise<SerializedBundle> {
   const base = devTrustBase(server);
   return signStatement(statement, token, { fulcioUrl: `${base}/fulcio`, rekorUrl: `${base}/rekor` });
+}
+
+/**
+ * Signs through a second, independent dev trust domain (its own CA, log and keys) that the index
+ * under test has never heard of: what an attacker with their own Sigstore instance would produce.
+ */
+export async function signWithForeignDevTrust(statement: Record<string, unknown>, claims: DevTokenClaims = {}): Promise<SerializedBundle> {
+  const stateDir = mkdtempSync(join(tmpdir(), 'cairn-foreign-'));
+  const app = Fastify();
+  const foreign = { url: '' };
+  try {
+    await registerDevTrust(app, { prefix: DEV_TRUST_PREFIX, baseUrl: () => devTrustBase(foreign), stateDir });
+    foreign.url = await app.listen({ host: '127.0.0.1', port: 0 });
+    return await signWithDevTrust(foreign, statement, await devToken(foreign, claims));
+  } finally {
+    await app.close();
+    rmSync(stateDir, { recursive: true, force: true });
+  }
 }
 
 export interface BuildProvenanceRequest {
