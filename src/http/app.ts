@@ -34,10 +34,10 @@ export async function buildApp(services: CairnServices, options: AppOptions = {}
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 500 },
   });
   app.setErrorHandler((error, request, reply) => sendError(request, reply, error));
-  // fastify refuses an oversized or unparsable body with `Connection: close`, which resets a client
-  // still sending; read the rest instead, as the upload route does.
+  // Any refusal sent before the body was read (an upload's bad token, fastify's own 413 with its
+  // `Connection: close`) drains the rest for a while instead of resetting a client still sending.
   app.addHook('onSend', async (request, reply, payload) => {
-    if (!request.raw.complete && String(reply.getHeader('connection')).toLowerCase() === 'close') {
+    if (!request.raw.complete && reply.statusCode >= 400) {
       reply.removeHeader('connection');
       lingerOnRefusal(request.raw, reply.raw);
     }

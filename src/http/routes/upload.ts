@@ -3,7 +3,6 @@ import { CairnError } from '../../errors.ts';
 import type { CairnServices } from '../../services/cairn-services.ts';
 import { authenticateUpload } from '../../services/tokens.ts';
 import { sendLegacyError, toCairnError } from '../errors.ts';
-import { lingerOnRefusal } from '../linger.ts';
 import { readUploadForm } from '../multipart-upload.ts';
 
 /** Room for the metadata fields twine sends next to the file. */
@@ -34,7 +33,6 @@ export async function uploadRoutes(app: FastifyInstance, services: CairnServices
       return reply.code(200).type('application/json').send({ status: outcome.status, filename: outcome.filename, sha256: outcome.sha256 });
     } catch (error) {
       services.metrics.uploads.inc({ outcome: toCairnError(error).code });
-      lingerOnRefusal(request.raw, reply.raw);
       return sendLegacyError(reply, error);
     }
   };
