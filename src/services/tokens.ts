@@ -80,24 +80,33 @@ export interface ApiTokenInfo {
  * listed only while active unless `includeEndedPublishing` asks for all of them.
  */
 export async function listApiTokens(db: Kysely<Database>, now: Date, options: { includeEndedPublishing?: boolean } = {}): Promise<ApiTokenInfo[]> {
-  const rows = await db.selectFrom('api_tokens').select(['id', 'scope', 'description', 'created_at', 'expires_at', 'revoked_at', 'last_used_at']).orderBy('id').execute();
-  const scoped = await db.selectFrom('token_projects').select(['token_id', 'normalized_name']).orderBy('normalized_name').execute();
+  const tokens = await readTokenInfo(db, now);
+  return tokens.filter((t) => t.scope !== 'publishing' || t.state === 'active' || options.includeEndedPublishing === true);
+}
+
+/** Tokens as operators see them: all of them, or the one with `id`. */
+async function readTokenInfo(db: Kysely<Database>, now: Date, id?: number): Promise<ApiTokenInfo[]> {
+  let tokens = db.selectFrom('api_tokens').select(['id', 'scope', 'description', 'created_at', 'expires_at', 'revoked_at', 'last_used_at']).orderBy('id');
+  let scopes = db.selectFrom('token_projects').select(['token_id', 'normalized_name']).orderBy('normalized_name');
+  if (id !== undefined) {
+    tokens = tokens.where('id', '=', id);
+    scopes = scopes.where('token_id', '=', id);
+  }
+  const [rows, scoped] = await Promise.all([tokens.execute(), scopes.execute()]);
   const projectsOf = new Map<number, string[]>();
   for (const r of scoped) projectsOf.set(r.token_id, [...(projectsOf.get(r.token_id) ?? []), r.normalized_name]);
   const at = now.toISOString();
-  return rows
-    .map((row): ApiTokenInfo => ({
-      id: row.id,
-      scope: row.scope as TokenScope,
-      projects: projectsOf.get(row.id) ?? [],
-      description: row.description,
-      createdAt: row.created_at,
-      expiresAt: row.expires_at,
-      revokedAt: row.revoked_at,
-      lastUsedAt: row.last_used_at,
-      state: row.revoked_at !== null ? 'revoked' : row.expires_at !== null && row.expires_at <= at ? 'expired' : 'active',
-    }))
-    .filter((t) => t.scope !== 'publishing' || t.state === 'active' || options.includeEndedPublishing === true);
+  return rows.map((row) => ({
+    id: row.id,
+    scope: row.scope as TokenScope,
+    projects: projectsOf.get(row.id) ?? [],
+    description: row.description,
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+    revokedAt: row.revoked_at,
+    lastUsedAt: row.last_used_at,
+    state: row.revoked_at !== null ? 'revoked' : row.expires_at !== null && row.expires_at <= at ? 'expired' : 'active',
+  }));
 }
 
 /**
@@ -105,11 +114,9 @@ export async function listApiTokens(db: Kysely<Database>, now: Date, options: { 
  * so the projects it created keep their owner record; revoking twice keeps the first time.
  */
 export async function revokeApiToken(db: Kysely<Database>, id: number, now: Date): Promise<ApiTokenInfo> {
-  const existing = await db.selectFrom('api_tokens').select('id').where('id', '=', id).executeTakeFirst();
-  if (!existing) throw new CairnError('token.not_found', `no API token with id ${id} (cairn admin token list shows them)`);
   await db.updateTable('api_tokens').set({ revoked_at: now.toISOString() }).where('id', '=', id).where('revoked_at', 'is', null).execute();
-  const info = (await listApiTokens(db, now, { includeEndedPublishing: true })).find((t) => t.id === id);
-  if (!info) throw new CairnError('internal.error', `token ${id} vanished while being revoked`);
+  const [info] = await readTokenInfo(db, now, id);
+  if (!info) throw new CairnError('token.not_found', `no API token with id ${id} (cairn admin token list shows them)`);
   return info;
 }
 
