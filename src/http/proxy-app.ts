@@ -9,6 +9,7 @@ import { proxyViewJson } from '../services/proxy/view-json.ts';
 import type { VerifyingProxy } from '../services/proxy/verifying-proxy.ts';
 import { proxyNotFoundPage, proxyOverviewPage, proxyProjectPage, type ProxyPageContext } from '../ui/pages/proxy.ts';
 import { sendError } from './errors.ts';
+import { publicBaseUrl } from './public-url.ts';
 
 /**
  * The HTTP face of `cairn proxy` (a separate, small app from the index's): the simple API for
@@ -74,7 +75,7 @@ export async function buildProxyApp(proxy: VerifyingProxy, options: ProxyAppOpti
   );
 
   const context = (request: FastifyRequest): ProxyPageContext => ({
-    baseUrl: options.baseUrl ?? `${request.protocol}://${request.host}`,
+    baseUrl: publicBaseUrl(request, options.baseUrl),
     upstream: proxy.upstream,
     policySource: proxy.policy.source,
   });

@@ -4,11 +4,12 @@ import { normalizeProjectName } from '../../formats/project-name.ts';
 import type { CairnServices } from '../../services/cairn-services.ts';
 import { packagesFeed, projectReleasesFeed, updatesFeed } from '../../services/feeds.ts';
 import { sendError } from '../errors.ts';
+import { publicBaseUrl } from '../public-url.ts';
 
 /** RSS feeds at PyPI's paths (`/rss/updates.xml`, `/rss/packages.xml`, `/rss/project/{name}/releases.xml`). */
 export async function rssRoutes(app: FastifyInstance, services: CairnServices): Promise<void> {
   // Feed readers follow the links, so they must name the index as clients reach it.
-  const baseUrl = (request: FastifyRequest) => (services.config.baseUrl ?? `${request.protocol}://${request.host}`).replace(/\/+$/, '');
+  const baseUrl = (request: FastifyRequest) => publicBaseUrl(request, services.config.baseUrl);
   const feed = (reply: FastifyReply, xml: string) =>
     reply.header('Cache-Control', 'public, max-age=60').header('X-Content-Type-Options', 'nosniff').type('application/rss+xml; charset=utf-8').send(xml);
 

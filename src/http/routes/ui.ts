@@ -12,6 +12,7 @@ import { projectPage } from '../../ui/pages/project.ts';
 import { releasePage } from '../../ui/pages/release.ts';
 import { searchPage } from '../../ui/pages/search.ts';
 import { sendError } from '../errors.ts';
+import { publicBaseUrl } from '../public-url.ts';
 
 /**
  * No inline script or style may run: package metadata is attacker-controlled, so even if an
@@ -69,7 +70,7 @@ export async function uiRoutes(app: FastifyInstance, services: CairnServices): P
 
   const context = (request: FastifyRequest): PageContext => ({
     // Commands readers copy must name the index as they reach it; a configured base URL wins.
-    baseUrl: services.config.baseUrl ?? `${request.protocol}://${request.host}`,
+    baseUrl: publicBaseUrl(request, services.config.baseUrl),
     assets: { css: assetUrl('cairn.css'), js: assetUrl('cairn.js') },
   });
   const devTrustBase = (): string | null => services.devTrustBaseUrl?.() ?? null;
