@@ -1,5 +1,6 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import cairnLayers from './eslint-rules/layers.js';
 
 export default tseslint.config(
   { ignores: ['node_modules/**', 'data/**', 'coverage/**', 'test-artifacts/**'] },
@@ -15,5 +16,11 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': 'error',
       'no-console': 'off',
     },
+  },
+  {
+    // The layer directions (docs/architecture.md): pure code never reaches I/O, server and client never meet.
+    files: ['src/**/*.ts'],
+    plugins: { cairn: cairnLayers },
+    rules: { 'cairn/layers': ['error', { srcDir: 'src' }] },
   },
 );

@@ -5,9 +5,9 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import autocannon from 'autocannon';
-import { loadServerConfig } from '../src/config.ts';
-import { openServices } from '../src/services/cairn-services.ts';
-import { createApiToken } from '../src/services/tokens.ts';
+import { loadServerConfig } from '../src/server/config.ts';
+import { openServices } from '../src/server/composition.ts';
+import { createApiToken } from '../src/server/auth/tokens.ts';
 import { makeDistribution } from '../test/support/dist-factory.ts';
 import { encodeMultipart, twineFields } from '../test/support/multipart.ts';
 

@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { FastifyInstance } from 'fastify';
-import { loadServerConfig } from '../src/config.ts';
+import { loadServerConfig } from '../src/server/config.ts';
 import type { AttestationFacts } from '../src/formats/provenance-object.ts';
-import { buildApp } from '../src/http/app.ts';
-import { openServices, type CairnServices } from '../src/services/cairn-services.ts';
+import { buildApp } from '../src/server/http/app.ts';
+import { openServices, type CairnServices } from '../src/server/composition.ts';
 
 /**
  * Web UI benchmark (issue 6): server render time of the project and release pages of a project

@@ -7,7 +7,7 @@ import { bundleFromJSON, type SerializedBundle } from '@sigstore/bundle';
 import { TrustedRoot } from '@sigstore/protobuf-specs';
 import { Verifier, toSignedEntity, toTrustMaterial } from '@sigstore/verify';
 import { parsePolicy } from '../src/policy/index.ts';
-import { verifyTargets } from '../src/services/verify/index.ts';
+import { verifyTargets } from '../src/client/verify/index.ts';
 import { mergeTrustedRoots, parseTrustedRoot, publicGoodTrustedRoot } from '../src/trust/trusted-roots.ts';
 import { createAttestationVerifier } from '../src/trust/verify-attestation.ts';
 import { makeDistribution } from '../test/support/dist-factory.ts';

@@ -11,11 +11,11 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadServerConfig } from '../src/config.ts';
-import { DEV_TRUST_PREFIX } from '../src/http/dev-trust-mount.ts';
-import { startServer } from '../src/http/server.ts';
-import { devIssuerToken } from '../src/services/oidc-credentials.ts';
-import { addTrustedPublisher } from '../src/services/publishing/trusted-publishers.ts';
+import { loadServerConfig } from '../src/server/config.ts';
+import { DEV_TRUST_PREFIX } from '../src/server/http/dev-trust-mount.ts';
+import { startServer } from '../src/server/http/server.ts';
+import { devIssuerToken } from '../src/client/oidc-credentials.ts';
+import { addTrustedPublisher } from '../src/server/publishing/trusted-publishers.ts';
 
 const { values: flags } = parseArgs({
   options: {

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { CairnError } from '../errors.ts';
-import { createApiToken, listApiTokens, revokeApiToken, type ApiTokenInfo } from '../services/tokens.ts';
+import { createApiToken, listApiTokens, revokeApiToken, type ApiTokenInfo } from '../server/auth/tokens.ts';
 import { parseRowId, printListing } from './output.ts';
 import { registerProvenanceAdmin } from './provenance-admin.ts';
 import { registerPublisherAdmin } from './publisher.ts';

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
-import { buildAndSubmit } from '../services/builder/build-and-submit.ts';
+import { buildAndSubmit } from '../client/builder/build-and-submit.ts';
 import { isCairnError } from '../errors.ts';
-import { devIssuerToken, obtainOidcToken } from '../services/oidc-credentials.ts';
+import { devIssuerToken, obtainOidcToken } from '../client/oidc-credentials.ts';
 import { signingEndpoints, withSigningOptions, type SigstoreFlags } from './sigstore-options.ts';
 
 export function registerBuild(program: Command): void {

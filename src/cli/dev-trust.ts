@@ -4,7 +4,7 @@ import Fastify from 'fastify';
 import { CairnError } from '../errors.ts';
 import { registerDevTrust as mountDevTrust } from '../devtrust/routes.ts';
 import { TRUSTED_ROOT_FILE } from '../devtrust/trusted-root.ts';
-import { devIssuerToken } from '../services/oidc-credentials.ts';
+import { devIssuerToken } from '../client/oidc-credentials.ts';
 
 const DEFAULT_PORT = 8471;
 

@@ -1,7 +1,8 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { CairnError } from '../errors.ts';
-import { EXAMPLE_POLICY, explainPolicy, loadPolicy } from '../policy/index.ts';
+import { loadPolicy } from '../client/load-policy.ts';
+import { EXAMPLE_POLICY, explainPolicy } from '../policy/index.ts';
 
 export const DEFAULT_POLICY_FILE = 'cairn-policy.toml';
 

@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
 import { CairnError } from '../errors.ts';
-import { startProxyServer } from '../http/proxy-app.ts';
-import { loadPolicy } from '../policy/index.ts';
-import { formatProxyEvent, VerifyingProxy, type ProxyEvent } from '../services/proxy/index.ts';
-import { defaultCacheDir, loadExtraRoots, VerifyCache } from '../services/verify/index.ts';
+import { startProxyServer } from '../client/proxy/proxy-app.ts';
+import { loadPolicy } from '../client/load-policy.ts';
+import { formatProxyEvent, VerifyingProxy, type ProxyEvent } from '../client/proxy/index.ts';
+import { defaultCacheDir, loadExtraRoots, VerifyCache } from '../client/verify/index.ts';
 import { policyPath } from './policy.ts';
 
 interface ProxyFlags {

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { CairnError } from '../errors.ts';
-import { exchangeOidcToken, fetchAudience } from '../services/index-client.ts';
-import { obtainOidcToken } from '../services/oidc-credentials.ts';
-import { assertDistributionFiles, attestForPublish, uploadDistribution } from '../services/publish.ts';
+import { exchangeOidcToken, fetchAudience } from '../client/index-client.ts';
+import { obtainOidcToken } from '../client/oidc-credentials.ts';
+import { assertDistributionFiles, attestForPublish, uploadDistribution } from '../client/publish/publish-distributions.ts';
 import { signingEndpoints, withSigningOptions, type SigstoreFlags } from './sigstore-options.ts';
 
 export function registerPublish(program: Command): void {

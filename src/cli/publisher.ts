@@ -6,7 +6,7 @@ import {
   removeTrustedPublisher,
   type PublisherKind,
   type TrustedPublisher,
-} from '../services/publishing/trusted-publishers.ts';
+} from '../server/publishing/trusted-publishers.ts';
 import { parseRowId, printListing } from './output.ts';
 import { withServices, withStorageOptions } from './storage-options.ts';
 

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import { loadServerConfig } from '../config.ts';
-import { DEV_TRUST_PREFIX } from '../http/dev-trust-mount.ts';
-import { startServer } from '../http/server.ts';
+import { loadServerConfig } from '../server/config.ts';
+import { DEV_TRUST_PREFIX } from '../server/http/dev-trust-mount.ts';
+import { startServer } from '../server/http/server.ts';
 import { withStorageOptions } from './storage-options.ts';
 
 interface ServeOptions {

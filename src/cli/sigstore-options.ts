@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { PUBLIC_GOOD_FULCIO_URL, PUBLIC_GOOD_REKOR_URL, type SigstoreEndpoints } from '../services/signing.ts';
+import { PUBLIC_GOOD_FULCIO_URL, PUBLIC_GOOD_REKOR_URL, type SigstoreEndpoints } from '../client/signing.ts';
 
 export interface SigstoreFlags {
   devTrust?: string;

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { loadServerConfig, type ServerConfig } from '../config.ts';
-import { openServices, type CairnServices } from '../services/cairn-services.ts';
+import { loadServerConfig, type ServerConfig } from '../server/config.ts';
+import { openServices, type CairnServices } from '../server/composition.ts';
 
 /** `--data-dir` / `--database-url`: every command that touches the index's storage takes them. */
 export function withStorageOptions(command: Command): Command {

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import type { CairnServices } from '../services/cairn-services.ts';
-import { TufRepository, tufSettingsFromEnv } from '../services/tuf/tuf-repository.ts';
+import type { CairnServices } from '../server/composition.ts';
+import { TufRepository, tufSettingsFromEnv } from '../server/tuf/tuf-repository.ts';
 import { withServices, withStorageOptions } from './storage-options.ts';
 
 type StorageFlags = { dataDir?: string; databaseUrl?: string };

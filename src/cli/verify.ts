@@ -1,9 +1,9 @@
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
-import { loadPolicy } from '../policy/index.ts';
+import { loadPolicy } from '../client/load-policy.ts';
 import { verdictFieldsJson } from '../policy/verdict-json.ts';
-import { attestationReportJson } from '../services/verify/report-json.ts';
-import { defaultCacheDir, loadExtraRoots, VerifyCache, verifyTargets, type DistributionResult, type VerifyRun } from '../services/verify/index.ts';
+import { attestationReportJson } from '../client/verify/report-json.ts';
+import { defaultCacheDir, loadExtraRoots, VerifyCache, verifyTargets, type DistributionResult, type VerifyRun } from '../client/verify/index.ts';
 import { CairnError } from '../errors.ts';
 import { policyPath } from './policy.ts';
 

@@ -1,6 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { CairnError } from '../errors.ts';
-import { sendError } from '../http/errors.ts';
+import { CairnError, errorBody, httpStatusFor, isCairnError } from '../errors.ts';
 import { openDevTrustDomain, type DevTrustDomain, type DevTrustDomainOptions } from './domain.ts';
 import { DEFAULT_TOKEN_AUDIENCE, tokenRequestFrom } from './oidc-issuer.ts';
 import { canonicalizeProposedEntry } from './rekor-entries.ts';
@@ -35,7 +34,9 @@ export async function registerDevTrust(app: FastifyInstance, options: DevTrustRo
         domain.recordBaseUrl();
         return await handler(request, reply);
       } catch (error) {
-        return sendError(request, reply, error);
+        const failure = isCairnError(error) ? error : new CairnError('internal.error', 'internal server error');
+        if (failure.code === 'internal.error') request.log.error({ err: error }, 'dev trust domain failed');
+        return reply.code(httpStatusFor(failure.code)).type('application/json').send(errorBody(failure));
       }
     };
 

@@ -1,9 +1,8 @@
 /**
- * The consumer policy (DESIGN §10): parse and validate (`parsePolicy`, pure; `loadPolicy` reads a
+ * The consumer policy (DESIGN §10): parse and validate (`parsePolicy`; `loadPolicy` in src/client reads a
  * file), decide (`evaluatePolicy`), explain (`explainPolicy`), and the example `cairn policy init` writes.
  */
 export { parsePolicy, DEFAULT_CONTINUITY, DEFAULT_REQUIRE } from './policy-file.ts';
-export { loadPolicy } from './load-policy.ts';
 export { evaluatePolicy, effectiveRule, continuityOf, signerIdentityOf, stableIdentity, normalizeRepositoryUrl, type EffectiveRule } from './evaluate.ts';
 export { explainPolicy } from './explain.ts';
 export { EXAMPLE_POLICY } from './example.ts';

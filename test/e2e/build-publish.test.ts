@@ -9,7 +9,7 @@ import { bundleFromJSON } from '@sigstore/bundle';
 import { TrustedRoot } from '@sigstore/protobuf-specs';
 import { toSignedEntity, toTrustMaterial, Verifier } from '@sigstore/verify';
 import { attestationToBundle, bundleToAttestation, type Pep740Attestation } from '../../src/formats/pep740.ts';
-import { addTrustedPublisher } from '../../src/services/publishing/trusted-publishers.ts';
+import { addTrustedPublisher } from '../../src/server/publishing/trusted-publishers.ts';
 import { runCairn, runCommand } from '../support/commands.ts';
 import { devToken, devTrustBase } from '../support/provenance.ts';
 import { createVenv, PIP_ENV, writeSampleProject } from '../support/python-projects.ts';

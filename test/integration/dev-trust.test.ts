@@ -14,7 +14,7 @@ import { X509Certificate, dsse } from '@sigstore/core';
 import { TrustedRoot } from '@sigstore/protobuf-specs';
 import { Verifier, toSignedEntity, toTrustMaterial } from '@sigstore/verify';
 import { registerDevTrust, type DevTrustDomain } from '../../src/devtrust/routes.ts';
-import { signStatement } from '../../src/services/signing.ts';
+import { signStatement } from '../../src/client/signing.ts';
 
 const SHA = 'a'.repeat(40);
 

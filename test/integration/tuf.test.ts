@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Updater } from 'tuf-js';
-import { TufRepository, DEFAULT_TUF_SETTINGS } from '../../src/services/tuf/tuf-repository.ts';
+import { TufRepository, DEFAULT_TUF_SETTINGS } from '../../src/server/tuf/tuf-repository.ts';
 import { binOf, hashedBinLayout } from '../../src/tuf/hashed-bins.ts';
 import { runCairn } from '../support/commands.ts';
 import { makeDistribution } from '../support/dist-factory.ts';

@@ -4,7 +4,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { createApiToken, revokeApiToken } from '../../src/services/tokens.ts';
+import { createApiToken, revokeApiToken } from '../../src/server/auth/tokens.ts';
 import { makeDistribution, type DistSpec } from '../support/dist-factory.ts';
 import { encodeMultipart, twineFields, type Part } from '../support/multipart.ts';
 import { basicAuth, startTestServer, testEngines, type TestServer } from '../support/server.ts';

@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { parsePolicy } from '../../src/policy/index.ts';
 import { parsePylock } from '../../src/formats/pylock.ts';
 import { parseTrustedRoot } from '../../src/trust/trusted-roots.ts';
-import { verifyTargets, type DistributionResult } from '../../src/services/verify/index.ts';
+import { verifyTargets, type DistributionResult } from '../../src/client/verify/index.ts';
 import { VECTORS_DIR } from '../support/vectors.ts';
 import { skipUnless } from '../support/requirements.ts';
 import { startStaticIndex, type StaticIndex } from '../support/static-index.ts';

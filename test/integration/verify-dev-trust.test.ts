@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parsePylock } from '../../src/formats/pylock.ts';
 import { parsePolicy } from '../../src/policy/index.ts';
-import { loadExtraRoots, VerifyCache, verifyTargets } from '../../src/services/verify/index.ts';
+import { loadExtraRoots, VerifyCache, verifyTargets } from '../../src/client/verify/index.ts';
 import type { TrustedRootJson } from '../../src/trust/trusted-roots.ts';
 import { makeDistribution } from '../support/dist-factory.ts';
 import { devTrustBase, provideBuildProvenance, type DevTokenClaims } from '../support/provenance.ts';

@@ -7,9 +7,9 @@ import Fastify from 'fastify';
 import { registerDevTrust } from '../../src/devtrust/routes.ts';
 import { bundleToAttestation, type Pep740Attestation } from '../../src/formats/pep740.ts';
 import { buildProvenanceStatement } from '../../src/formats/slsa-provenance.ts';
-import { DEV_TRUST_PREFIX } from '../../src/http/dev-trust-mount.ts';
-import { devIssuerToken, type DevTokenClaims as IssuerClaims } from '../../src/services/oidc-credentials.ts';
-import { signStatement } from '../../src/services/signing.ts';
+import { DEV_TRUST_PREFIX } from '../../src/server/http/dev-trust-mount.ts';
+import { devIssuerToken, type DevTokenClaims as IssuerClaims } from '../../src/client/oidc-credentials.ts';
+import { signStatement } from '../../src/client/signing.ts';
 
 /**
  * Real provenance for tests, made the way a builder makes it: a CI-like token from the dev

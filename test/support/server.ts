@@ -1,9 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadServerConfig, type ServerConfig } from '../../src/config.ts';
-import { startServer, type RunningServer } from '../../src/http/server.ts';
-import { createApiToken, type TokenScope } from '../../src/services/tokens.ts';
+import { loadServerConfig, type ServerConfig } from '../../src/server/config.ts';
+import { startServer, type RunningServer } from '../../src/server/http/server.ts';
+import { createApiToken, type TokenScope } from '../../src/server/auth/tokens.ts';
 import { createTestDatabase, postgresAvailable } from './postgres.ts';
 import { skipUnless } from './requirements.ts';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_PORT, loadServerConfig } from '../../src/config.ts';
+import { DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_PORT, loadServerConfig } from '../../src/server/config.ts';
 import { isCairnError } from '../../src/errors.ts';
 
 test('defaults: 127.0.0.1:8470, SQLite under ./data, 100 MiB uploads', () => {

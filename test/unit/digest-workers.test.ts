@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { after, test } from 'node:test';
 import { blake2b } from 'hash-wasm';
-import { DigestWorkers, MAX_BYTES_IN_FLIGHT } from '../../src/services/storage/digest-workers.ts';
+import { DigestWorkers, MAX_BYTES_IN_FLIGHT } from '../../src/server/storage/digest-workers.ts';
 import { runCommand } from '../support/commands.ts';
 
 /** md5 and blake2b-256 on worker threads: the digests an upload stores, whatever the chunking. */
@@ -100,7 +100,7 @@ test('a job in flight when the workers stop fails clearly, and the next job star
 
 test('idle workers do not keep a process alive', async () => {
   const script = `
-    import { DigestWorkers } from ${JSON.stringify(new URL('../../src/services/storage/digest-workers.ts', import.meta.url).pathname)};
+    import { DigestWorkers } from ${JSON.stringify(new URL('../../src/server/storage/digest-workers.ts', import.meta.url).pathname)};
     const job = new DigestWorkers().start();
     job.update(Buffer.from('abc'));
     console.log((await job.finish()).md5);

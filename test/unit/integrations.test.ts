@@ -6,9 +6,9 @@ import { parse, parseAllDocuments } from 'yaml';
 import { registerAdmin } from '../../src/cli/admin.ts';
 import { registerBuild } from '../../src/cli/build.ts';
 import { registerPublish } from '../../src/cli/publish.ts';
-import { DEFAULT_OIDC_AUDIENCE } from '../../src/config.ts';
-import { obtainOidcToken } from '../../src/services/oidc-credentials.ts';
-import { GITHUB_OIDC_ISSUER, publisherClaimMismatch, type TrustedPublisher } from '../../src/services/publishing/trusted-publishers.ts';
+import { DEFAULT_OIDC_AUDIENCE } from '../../src/server/config.ts';
+import { obtainOidcToken } from '../../src/client/oidc-credentials.ts';
+import { GITHUB_OIDC_ISSUER, publisherClaimMismatch, type TrustedPublisher } from '../../src/server/publishing/trusted-publishers.ts';
 
 // The CI templates cannot run here (issue 4): these tests hold their structure to what GitHub,
 // GitLab and cairn's own CLI expect, so a rename on either side shows up as a failure.

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { CairnError } from '../../src/errors.ts';
 import type { AttestationFacts } from '../../src/formats/provenance-object.ts';
-import { EXAMPLE_POLICY, evaluatePolicy, explainPolicy, loadPolicy, matchesGlob, parsePolicy, stableIdentity, type PolicyInput } from '../../src/policy/index.ts';
+import { loadPolicy } from '../../src/client/load-policy.ts';
+import { EXAMPLE_POLICY, evaluatePolicy, explainPolicy, matchesGlob, parsePolicy, stableIdentity, type PolicyInput } from '../../src/policy/index.ts';
 
 const GHA = 'https://token.actions.githubusercontent.com';
 const BUILDER = 'https://github.com/example-org/builder/.github/workflows/build.yml@refs/tags/v1.2.0';

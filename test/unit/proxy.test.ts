@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { isCairnError } from '../../src/errors.ts';
 import { renderProjectHtml, renderProjectJson, SIMPLE_HTML, SIMPLE_JSON } from '../../src/formats/simple-api.ts';
-import { CacheSink, digestCheckedChunks } from '../../src/services/proxy/checked-stream.ts';
-import { formatProxyEvent, renderProxyProjectPage, simpleProjectOf, type ProxyFileEntry, type ProxyProjectView } from '../../src/services/proxy/index.ts';
+import { CacheSink, digestCheckedChunks } from '../../src/client/proxy/checked-stream.ts';
+import { formatProxyEvent, renderProxyProjectPage, simpleProjectOf, type ProxyFileEntry, type ProxyProjectView } from '../../src/client/proxy/index.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'cairn-proxy-unit-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

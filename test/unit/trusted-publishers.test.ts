@@ -8,8 +8,8 @@ import {
   publisherClaimMismatch,
   repositoryKey,
   type TrustedPublisher,
-} from '../../src/services/publishing/trusted-publishers.ts';
-import { signerMismatch } from '../../src/services/publishing/upload-publisher.ts';
+} from '../../src/server/publishing/trusted-publishers.ts';
+import { signerMismatch } from '../../src/server/publishing/upload-publisher.ts';
 
 const base = { id: 1, projectId: 1, projectName: 'demo', pending: false, createdAt: '2025-01-01T00:00:00Z', environment: null };
 const github: TrustedPublisher = { ...base, kind: 'github', issuer: GITHUB_OIDC_ISSUER, repository: 'Octo/Demo', workflow: 'release.yml' };

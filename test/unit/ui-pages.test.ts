@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { AttestationFacts } from '../../src/formats/provenance-object.ts';
-import { indexUrls } from '../../src/services/simple-pages.ts';
-import type { ReleaseFileAttestation, ReleasePageData } from '../../src/services/ui-queries.ts';
-import { attestationSummary, publisherLabel } from '../../src/ui/components.ts';
-import { releasePage } from '../../src/ui/pages/release.ts';
+import { indexUrls } from '../../src/server/pages/simple-pages.ts';
+import type { ReleaseFileAttestation, ReleasePageData } from '../../src/server/pages/ui-queries.ts';
+import { attestationSummary, publisherLabel } from '../../src/server/ui/components.ts';
+import { releasePage } from '../../src/server/ui/pages/release.ts';
 
 const GITHUB = 'https://token.actions.githubusercontent.com';
 const COMMIT = 'c'.repeat(40);

@@ -1,0 +1,179 @@
+import type { Kysely } from 'kysely';
+import { CairnError } from '../../errors.ts';
+import { assertValidProjectName, normalizeProjectName } from '../../formats/project-name.ts';
+import { compareVersions, normalizeVersion } from '../../formats/pep440.ts';
+import type { Database, FileRow, ProjectRow, ReleaseRow } from '../storage/schema.ts';
+
+/** A file row without its (possibly large) core metadata text. */
+export type FileSummary = Omit<FileRow, 'core_metadata'>;
+
+export interface ProjectListing {
+  project: ProjectRow;
+  /** Oldest first, by PEP 440 order. */
+  releases: ReleaseRow[];
+  files: FileSummary[];
+}
+
+const FILE_SUMMARY_COLUMNS = [
+  'id',
+  'project_id',
+  'release_id',
+  'filename',
+  'packagetype',
+  'python_version',
+  'size',
+  'sha256',
+  'md5',
+  'blake2b_256',
+  'requires_python',
+  'core_metadata_sha256',
+  'upload_time',
+  'uploaded_by_token_id',
+] as const;
+
+/** A project by any spelling of its name (PEP 503 normalisation). */
+export async function findProjectByName(db: Kysely<Database>, name: string): Promise<ProjectRow | undefined> {
+  return db.selectFrom('projects').selectAll().where('normalized_name', '=', normalizeProjectName(name)).executeTakeFirst();
+}
+
+/** Read side of the index plus the operator actions on projects and releases. */
+export class IndexService {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async findProject(name: string): Promise<ProjectRow | undefined> {
+    return findProjectByName(this.db, name);
+  }
+
+  async createProject(name: string, now: Date): Promise<ProjectRow> {
+    assertValidProjectName(name);
+    const normalized = normalizeProjectName(name);
+    if (await this.findProject(normalized)) {
+      throw new CairnError('project.exists', `project '${name}' already exists (as '${normalized}')`);
+    }
+    return this.db
+      .insertInto('projects')
+      .values({ name, normalized_name: normalized, created_at: now.toISOString(), serial: 1 })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+  }
+
+  async projectListing(project: ProjectRow): Promise<ProjectListing> {
+    const [releases, files] = await Promise.all([
+      this.db.selectFrom('releases').selectAll().where('project_id', '=', project.id).execute(),
+      this.db
+        .selectFrom('files')
+        .select(FILE_SUMMARY_COLUMNS)
+        .where('project_id', '=', project.id)
+        .orderBy('id')
+        .execute(),
+    ]);
+    releases.sort((a, b) => compareVersions(a.version, b.version));
+    return { project, releases, files };
+  }
+
+  async fileByName(filename: string): Promise<FileSummary | undefined> {
+    return this.db.selectFrom('files').select(FILE_SUMMARY_COLUMNS).where('filename', '=', filename).executeTakeFirst();
+  }
+
+  /** The file, only if it belongs to that project and version (URLs name all three). */
+  async fileInRelease(project: string, version: string, filename: string): Promise<FileSummary | undefined> {
+    const file = await this.fileByName(filename);
+    if (!file) return undefined;
+    const owner = await this.db
+      .selectFrom('releases')
+      .innerJoin('projects', 'projects.id', 'releases.project_id')
+      .select(['projects.normalized_name', 'releases.version'])
+      .where('releases.id', '=', file.release_id)
+      .executeTakeFirst();
+    const matches = owner?.normalized_name === normalizeProjectName(project) && owner.version === normalizeVersion(version);
+    return matches ? file : undefined;
+  }
+
+  async coreMetadataOf(filename: string): Promise<string | undefined> {
+    const row = await this.db
+      .selectFrom('files')
+      .select('core_metadata')
+      .where('filename', '=', filename)
+      .executeTakeFirst();
+    return row?.core_metadata;
+  }
+
+  /** Project names in id order, a page at a time, so `/simple/` never holds the whole list. */
+  async *projectNames(pageSize = 2000): AsyncGenerator<Pick<ProjectRow, 'name' | 'normalized_name'>[]> {
+    let after = 0;
+    for (;;) {
+      const page = await this.db
+        .selectFrom('projects')
+        .select(['id', 'name', 'normalized_name'])
+        .where('id', '>', after)
+        .orderBy('id')
+        .limit(pageSize)
+        .execute();
+      if (page.length === 0) return;
+      yield page;
+      after = page[page.length - 1]!.id;
+    }
+  }
+
+  /** PEP 592: a yanked release stays installable by exact pin but is skipped by resolvers. */
+  async setYanked(name: string, version: string, yanked: boolean, reason: string | null): Promise<ReleaseRow> {
+    const project = await this.findProject(name);
+    if (!project) throw new CairnError('project.not_found', `no project named '${name}'`);
+    const normalizedVersion = normalizeVersion(version);
+    return this.db.transaction().execute(async (trx) => {
+      const release = await trx
+        .updateTable('releases')
+        .set({ yanked: yanked ? 1 : 0, yanked_reason: yanked ? reason : null })
+        .where('project_id', '=', project.id)
+        .where('version', '=', normalizedVersion)
+        .returningAll()
+        .executeTakeFirst();
+      if (!release) throw new CairnError('release.not_found', `project '${project.name}' has no release ${normalizedVersion}`);
+      await trx
+        .updateTable('projects')
+        .set((eb) => ({ serial: eb('serial', '+', 1) }))
+        .where('id', '=', project.id)
+        .execute();
+      return release;
+    });
+  }
+
+  /**
+   * Removes a release and its files. Their filenames stay burned (PyPI semantics), so the same
+   * name can never be reused for other bytes. Returns the digests whose blobs became unreferenced.
+   */
+  async deleteRelease(name: string, version: string): Promise<{ filenames: string[]; orphanedBlobs: string[] }> {
+    const project = await this.findProject(name);
+    if (!project) throw new CairnError('project.not_found', `no project named '${name}'`);
+    const normalizedVersion = normalizeVersion(version);
+    return this.db.transaction().execute(async (trx) => {
+      const release = await trx
+        .selectFrom('releases')
+        .select('id')
+        .where('project_id', '=', project.id)
+        .where('version', '=', normalizedVersion)
+        .executeTakeFirst();
+      if (!release) throw new CairnError('release.not_found', `project '${project.name}' has no release ${normalizedVersion}`);
+      const files = await trx.selectFrom('files').select(['id', 'filename', 'sha256']).where('release_id', '=', release.id).execute();
+      for (const hook of this.deleteHooks) await hook(trx, files.map((f) => f.id));
+      await trx.deleteFrom('files').where('release_id', '=', release.id).execute();
+      await trx.deleteFrom('releases').where('id', '=', release.id).execute();
+      await trx.updateTable('projects').set((eb) => ({ serial: eb('serial', '+', 1) })).where('id', '=', project.id).execute();
+      return { filenames: files.map((f) => f.filename), orphanedBlobs: files.map((f) => f.sha256) };
+    });
+  }
+
+  /** Lets dependent tables (attestations) remove their rows inside the delete transaction. */
+  onDeleteFiles(hook: (trx: Kysely<Database>, fileIds: number[]) => Promise<void>): void {
+    this.deleteHooks.push(hook);
+  }
+
+  private readonly deleteHooks: ((trx: Kysely<Database>, fileIds: number[]) => Promise<void>)[] = [];
+
+  async counts(): Promise<{ projects: number; releases: number; files: number }> {
+    const count = async (table: 'projects' | 'releases' | 'files') =>
+      Number((await this.db.selectFrom(table).select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+    const [projects, releases, files] = await Promise.all([count('projects'), count('releases'), count('files')]);
+    return { projects, releases, files };
+  }
+}

@@ -1,0 +1,86 @@
+import { join } from 'node:path';
+import type { Kysely } from 'kysely';
+import type { ServerConfig } from './config.ts';
+import { IndexService } from './catalogue/index-service.ts';
+import { IndexMetrics } from './metrics.ts';
+import { filesWithAttestations } from './provenance/attestation-store.ts';
+import { IndexVerifier } from './provenance/index-verifier.ts';
+import { DEFAULT_PENDING_LIMITS, PendingProvenanceService } from './provenance/pending-provenance.ts';
+import { uploadAttestationsPrecheck } from './provenance/upload-attestations.ts';
+import { publisherForPrincipal } from './publishing/upload-publisher.ts';
+import { indexUrls, SimplePageService, type IndexUrls } from './pages/simple-pages.ts';
+import { FileSystemBlobStore } from './storage/blob-store.ts';
+import { openDatabase } from './storage/database.ts';
+import type { DialectName } from './storage/migrations.ts';
+import type { Database } from './storage/schema.ts';
+import { UploadService } from './upload/upload-service.ts';
+
+/** The index's services wired to one database and one blob store; what `serve` and `admin` share. */
+export interface CairnServices {
+  config: ServerConfig;
+  db: Kysely<Database>;
+  dialect: DialectName;
+  blobs: FileSystemBlobStore;
+  index: IndexService;
+  uploads: UploadService;
+  simplePages: SimplePageService;
+  /** Verifies attestations against the index's trusted roots (public-good, operator's, dev trust). */
+  verifier: IndexVerifier;
+  pendingProvenance: PendingProvenanceService;
+  /** Which of these files carry attestations (simple API `provenance`, JSON API). */
+  filesWithProvenance(fileIds: number[]): Promise<Set<number>>;
+  urls: IndexUrls;
+  /** The mounted dev trust domain's BASE URL (`serve --dev-trust`), else null. */
+  devTrustBaseUrl: (() => string) | null;
+  metrics: IndexMetrics;
+  clock: () => Date;
+  close(): Promise<void>;
+}
+
+export async function openServices(config: ServerConfig, clock: () => Date = () => new Date()): Promise<CairnServices> {
+  const verifier = IndexVerifier.forConfig(config.trustedRootFiles);
+  const opened = await openDatabase(config.databaseUrl);
+  const db = opened.db;
+  const blobs = new FileSystemBlobStore(join(config.dataDir));
+  const index = new IndexService(db);
+  const urls = indexUrls(config.baseUrl);
+  const simplePages = new SimplePageService(index, urls);
+  // Pages are derived data: a change this process commits drops that project's cached pages.
+  const projectChanged = (name: string) => simplePages.invalidate(name);
+  const uploads = new UploadService(db, blobs, clock, projectChanged);
+  const pendingProvenance = new PendingProvenanceService(
+    db,
+    verifier.verifyForIndex,
+    clock,
+    {
+      ...DEFAULT_PENDING_LIMITS,
+      ttlSeconds: config.pendingProvenanceTtlSeconds,
+      maxPerSigner: config.pendingMaxPerSigner,
+      maxPerFilename: config.pendingMaxPerFilename,
+    },
+    projectChanged,
+  );
+  uploads.addPrecheck(uploadAttestationsPrecheck(verifier.verifyForIndex, pendingProvenance, (p) => publisherForPrincipal(db, p), clock));
+  const filesWithProvenance = (ids: number[]) => filesWithAttestations(db, ids);
+  simplePages.setProvenanceLookup(filesWithProvenance);
+  return {
+    config,
+    db,
+    dialect: opened.dialect,
+    blobs,
+    index,
+    uploads,
+    simplePages,
+    verifier,
+    pendingProvenance,
+    filesWithProvenance,
+    urls,
+    devTrustBaseUrl: null,
+    metrics: new IndexMetrics(),
+    clock,
+    close: async () => {
+      await opened.close();
+      await blobs.close();
+    },
+  };
+}

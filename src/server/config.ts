@@ -1,0 +1,92 @@
+import { resolve } from 'node:path';
+import { CairnError } from '../errors.ts';
+
+/** Everything `cairn serve` and `cairn admin` need to know; flags override CAIRN_* variables. */
+export interface ServerConfig {
+  host: string;
+  port: number;
+  dataDir: string;
+  /** `sqlite:PATH` or `postgres://…`; defaults to SQLite inside dataDir. */
+  databaseUrl: string;
+  /** Largest accepted distribution, in bytes. */
+  maxUploadBytes: number;
+  /** Public URL of the index (for absolute links); null serves root-relative links. */
+  baseUrl: string | null;
+  devTrust: boolean;
+  trustedRootFiles: string[];
+  /** How long pending build provenance waits for its file, in seconds. */
+  pendingProvenanceTtlSeconds: number;
+  /** Live pending submissions one signing identity may hold (DESIGN §4 caps). */
+  pendingMaxPerSigner: number;
+  /** Live pending submissions one filename may hold. */
+  pendingMaxPerFilename: number;
+  /** OIDC issuers whose tokens the Trusted Publishing exchange accepts (exact `iss` values). */
+  trustedOidcIssuers: string[];
+  /** The `aud` the exchange demands; distinct per index so a token minted for one is useless at another. */
+  oidcAudience: string;
+}
+
+export interface ConfigOverrides {
+  host?: string | undefined;
+  port?: string | number | undefined;
+  dataDir?: string | undefined;
+  databaseUrl?: string | undefined;
+  maxUploadBytes?: string | number | undefined;
+  baseUrl?: string | undefined;
+  devTrust?: boolean | undefined;
+  trustedRoot?: string[] | undefined;
+}
+
+export const DEFAULT_PORT = 8470;
+/** GitHub Actions, GitLab.com and Google: the public issuers PyPI trusts out of the box. */
+export const DEFAULT_OIDC_ISSUERS = ['https://token.actions.githubusercontent.com', 'https://gitlab.com', 'https://accounts.google.com'];
+export const DEFAULT_OIDC_AUDIENCE = 'cairn';
+export const DEFAULT_MAX_UPLOAD_BYTES = 100 * 1024 * 1024;
+
+function integerSetting(name: string, raw: string | number, min: number, max: number): number {
+  const value = typeof raw === 'number' ? raw : Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new CairnError('config.invalid', `${name} must be a whole number from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+  }
+  return value;
+}
+
+export function loadServerConfig(flags: ConfigOverrides = {}, env: NodeJS.ProcessEnv = process.env): ServerConfig {
+  const dataDir = resolve(flags.dataDir ?? env.CAIRN_DATA_DIR ?? './data');
+  const baseUrl = flags.baseUrl ?? env.CAIRN_BASE_URL ?? null;
+  if (baseUrl !== null && !/^https?:\/\/[^/]+(\/.*)?$/.test(baseUrl)) {
+    throw new CairnError('config.invalid', `base URL must be an http(s) URL, got ${JSON.stringify(baseUrl)}`);
+  }
+  const databaseUrl = flags.databaseUrl ?? env.CAIRN_DATABASE_URL ?? `sqlite:${resolve(dataDir, 'cairn.sqlite')}`;
+  if (!/^(sqlite:.+|postgres(ql)?:\/\/.+)$/.test(databaseUrl)) {
+    throw new CairnError('config.invalid', `database URL must be sqlite:PATH or postgres://…, got ${JSON.stringify(databaseUrl)}`);
+  }
+  const trustedRootEnv = env.CAIRN_TRUSTED_ROOT ? env.CAIRN_TRUSTED_ROOT.split(',').filter(Boolean) : [];
+  return {
+    host: flags.host ?? env.CAIRN_HOST ?? '127.0.0.1',
+    port: integerSetting('port', flags.port ?? env.CAIRN_PORT ?? DEFAULT_PORT, 0, 65535),
+    dataDir,
+    databaseUrl,
+    maxUploadBytes: integerSetting(
+      'max upload size',
+      flags.maxUploadBytes ?? env.CAIRN_MAX_UPLOAD_BYTES ?? DEFAULT_MAX_UPLOAD_BYTES,
+      1,
+      Number.MAX_SAFE_INTEGER,
+    ),
+    baseUrl: baseUrl?.replace(/\/+$/, '') ?? null,
+    devTrust: flags.devTrust ?? env.CAIRN_DEV_TRUST === '1',
+    trustedRootFiles: [...trustedRootEnv, ...(flags.trustedRoot ?? [])],
+    pendingProvenanceTtlSeconds: integerSetting(
+      'pending provenance TTL',
+      env.CAIRN_PENDING_TTL_SECONDS ?? 24 * 3600,
+      1,
+      30 * 24 * 3600,
+    ),
+    pendingMaxPerSigner: integerSetting('pending provenance per signer', env.CAIRN_PENDING_MAX_PER_SIGNER ?? 200, 1, 1_000_000),
+    pendingMaxPerFilename: integerSetting('pending provenance per filename', env.CAIRN_PENDING_MAX_PER_FILENAME ?? 16, 1, 1000),
+    trustedOidcIssuers: env.CAIRN_OIDC_ISSUERS
+      ? env.CAIRN_OIDC_ISSUERS.split(',').map((s) => s.trim()).filter(Boolean)
+      : [...DEFAULT_OIDC_ISSUERS],
+    oidcAudience: env.CAIRN_OIDC_AUDIENCE?.trim() || DEFAULT_OIDC_AUDIENCE,
+  };
+}

@@ -1,0 +1,85 @@
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { CairnError } from '../../../errors.ts';
+import type { CairnServices } from '../../composition.ts';
+import { sendError } from '../../../http/errors.ts';
+
+const IMMUTABLE = 'public, max-age=31536000, immutable';
+
+/** Parses a single `bytes=` range (RFC 9110 §14.1.2); null means "serve the whole file". */
+function parseRange(header: string | undefined, size: number): { start: number; end: number } | null | 'unsatisfiable' {
+  if (!header) return null;
+  const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!match) return null; // multiple or malformed ranges: ignoring Range is allowed
+  const [, from, to] = match;
+  if (from === '' && to === '') return null;
+  let start: number;
+  let end: number;
+  if (from === '') {
+    const suffix = Number(to);
+    if (suffix === 0) return 'unsatisfiable';
+    start = Math.max(0, size - suffix);
+    end = size - 1;
+  } else {
+    start = Number(from);
+    end = to === '' ? size - 1 : Math.min(Number(to), size - 1);
+  }
+  if (start >= size || start > end) return 'unsatisfiable';
+  return { start, end };
+}
+
+/** Immutable distribution downloads and their PEP 658 core metadata. */
+export async function fileRoutes(app: FastifyInstance, services: CairnServices): Promise<void> {
+  const handler = async (
+    request: { params: { sha256: string; filename: string }; headers: Record<string, string | string[] | undefined>; method: string },
+    reply: FastifyReply,
+  ) => {
+    const { sha256 } = request.params;
+    let { filename } = request.params;
+    const wantsMetadata = filename.endsWith('.metadata');
+    if (wantsMetadata) filename = filename.slice(0, -'.metadata'.length);
+    const file = await services.index.fileByName(filename);
+    if (!file || file.sha256 !== sha256) throw new CairnError('file.not_found', `no file ${filename} with sha256 ${sha256}`);
+
+    if (wantsMetadata) {
+      const metadata = await services.index.coreMetadataOf(filename);
+      const etag = `"${file.core_metadata_sha256}"`;
+      reply.header('ETag', etag).header('Cache-Control', IMMUTABLE);
+      if (request.headers['if-none-match'] === etag) return reply.code(304).send();
+      return reply.type('text/plain; charset=utf-8').send(metadata);
+    }
+
+    const etag = `"${file.sha256}"`;
+    reply
+      .header('ETag', etag)
+      .header('Cache-Control', IMMUTABLE)
+      .header('Accept-Ranges', 'bytes')
+      .header('Content-Disposition', `attachment; filename="${filename.replace(/["\\]/g, '_')}"`)
+      .type('application/octet-stream');
+    if (request.headers['if-none-match'] === etag) return reply.code(304).send();
+    const range = parseRange(request.headers.range as string | undefined, file.size);
+    if (range === 'unsatisfiable') {
+      return reply.code(416).header('Content-Range', `bytes */${file.size}`).send();
+    }
+    if (range) {
+      reply.code(206).header('Content-Range', `bytes ${range.start}-${range.end}/${file.size}`).header('Content-Length', range.end - range.start + 1);
+      if (request.method === 'HEAD') return reply.send();
+      return reply.send(services.blobs.openRead(file.sha256, range));
+    }
+    reply.header('Content-Length', file.size);
+    if (request.method === 'HEAD') return reply.send();
+    return reply.send(services.blobs.openRead(file.sha256));
+  };
+
+  app.route<{ Params: { sha256: string; filename: string } }>({
+    method: ['GET', 'HEAD'],
+    url: '/files/:sha256/:filename',
+    exposeHeadRoute: false,
+    handler: async (request, reply) => {
+      try {
+        return await handler(request, reply);
+      } catch (error) {
+        return sendError(request, reply, error);
+      }
+    },
+  });
+}

@@ -1,0 +1,56 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { CairnError, httpStatusFor, type ErrorCode } from '../../../errors.ts';
+import type { CairnServices } from '../../composition.ts';
+import { OidcExchangeService } from '../../publishing/oidc-exchange.ts';
+import { toCairnError } from '../../../http/errors.ts';
+
+/** Warehouse's error codes for the exchange; the cairn code rides beside them as `code`. */
+function pypiErrorCode(code: ErrorCode): string {
+  if (code === 'oidc.no_matching_publisher') return 'invalid-publisher';
+  if (code === 'oidc.issuer_unavailable') return 'issuer-unavailable';
+  if (code.startsWith('oidc.')) return 'invalid-token';
+  return 'invalid-payload';
+}
+
+/**
+ * PyPI answers a failed exchange `422 {message, errors: [{code, description}]}`, which
+ * pypa/gh-action-pypi-publish prints; cairn's own clients read `code`.
+ */
+function sendExchangeError(request: FastifyRequest, reply: FastifyReply, error: unknown): FastifyReply {
+  let failure = toCairnError(error);
+  if (failure.code === 'request.malformed' || failure.code === 'request.too_large') {
+    failure = new CairnError('oidc.malformed_token', `the request needs a JSON body {"token": "<OIDC JWT>"}: ${failure.message}`);
+  }
+  if (failure.code === 'internal.error') request.log.error({ err: error }, 'trusted publishing exchange failed');
+  return reply
+    .code(httpStatusFor(failure.code))
+    .type('application/json')
+    .send({
+      message: 'Token request failed',
+      code: failure.code,
+      errors: [{ code: pypiErrorCode(failure.code), description: failure.message }],
+    });
+}
+
+/** Trusted Publishing (DESIGN §3): `GET /_/oidc/audience`, `POST /_/oidc/mint-token`. */
+export async function oidcRoutes(app: FastifyInstance, services: CairnServices): Promise<void> {
+  const exchange = new OidcExchangeService({
+    db: services.db,
+    issuers: services.config.trustedOidcIssuers,
+    audience: services.config.oidcAudience,
+    clock: services.clock,
+  });
+
+  app.get('/_/oidc/audience', async () => ({ audience: exchange.audience() }));
+
+  app.post(
+    '/_/oidc/mint-token',
+    { bodyLimit: 64 * 1024, errorHandler: (error, request, reply) => sendExchangeError(request, reply, error) },
+    async (request, reply) => {
+      const body = request.body as { token?: unknown } | null | undefined;
+      const minted = await exchange.mintToken(body && typeof body === 'object' ? body.token : undefined);
+      request.log.info({ expires: minted.expires }, 'trusted publishing token minted');
+      return reply.code(200).type('application/json').send(minted);
+    },
+  );
+}

@@ -1,0 +1,237 @@
+import type { Kysely } from 'kysely';
+import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
+import { CairnError } from '../../errors.ts';
+import { normalizeProjectName } from '../../formats/project-name.ts';
+import { isUniqueViolation } from '../storage/database.ts';
+import type { Database } from '../storage/schema.ts';
+import { insertApiToken } from '../auth/tokens.ts';
+import { matchPublishers, type TrustedPublisher } from './trusted-publishers.ts';
+
+/**
+ * The Trusted Publishing exchange (PyPI's `POST /_/oidc/mint-token`): a CI job's OIDC token in,
+ * a 15-minute upload token scoped to the publisher's project out.
+ */
+
+/** Asymmetric algorithms only: an HMAC "signature" keyed with the issuer's public key proves nothing. */
+export const ALLOWED_ALGORITHMS = ['RS256', 'ES256'] as const;
+/** Clock skew tolerated on exp/nbf/iat (Warehouse uses 30 s). */
+export const CLOCK_LEEWAY_SECONDS = 30;
+export const PUBLISHING_TOKEN_TTL_SECONDS = 15 * 60;
+/** Discovery documents are re-read this often; jose refreshes the key set itself on an unknown kid. */
+const DISCOVERY_MAX_AGE_MS = 60 * 60 * 1000;
+
+export interface OidcExchangeOptions {
+  db: Kysely<Database>;
+  /** Exact `iss` values accepted (ServerConfig.trustedOidcIssuers). */
+  issuers: readonly string[];
+  audience: string;
+  clock: () => Date;
+}
+
+export interface MintedToken {
+  success: true;
+  token: string;
+  /** Unix time in seconds, as PyPI answers. */
+  expires: number;
+}
+
+type KeySet = ReturnType<typeof createRemoteJWKSet>;
+
+export class OidcExchangeService {
+  private readonly keySets = new Map<string, { keys: KeySet; loadedAt: number }>();
+
+  constructor(private readonly options: OidcExchangeOptions) {}
+
+  /**
+   * The `aud` a CI job must request. It is a configuration value (CAIRN_OIDC_AUDIENCE, default
+   * `cairn`) rather than derived from the base URL, so it is stable behind proxies; operators of
+   * several indexes give each its own, as PyPI and TestPyPI use `pypi` and `testpypi`.
+   */
+  audience(): string {
+    return this.options.audience;
+  }
+
+  async mintToken(jwt: unknown): Promise<MintedToken> {
+    const { issuer, claims } = await this.verifyToken(jwt);
+    const now = this.options.clock();
+    const jti = claims.jti as string;
+
+    const seen = await this.options.db
+      .selectFrom('oidc_used_jti')
+      .select('jti')
+      .where('issuer', '=', issuer)
+      .where('jti', '=', jti)
+      .where('expires_at', '>', now.toISOString())
+      .executeTakeFirst();
+    if (seen) throw new CairnError('oidc.replayed', `this OIDC token (jti ${jti}) was already exchanged; request a fresh token from the CI`);
+
+    const { matches, refusals } = await matchPublishers(this.options.db, issuer, claims);
+    if (matches.length === 0) {
+      throw new CairnError(
+        'oidc.no_matching_publisher',
+        `no trusted publisher matches this token's claims${refusals.length ? `: ${refusals.join('; ')}` : ` (no publisher is registered for issuer ${issuer})`}`,
+      );
+    }
+
+    const expiresAt = new Date(now.getTime() + PUBLISHING_TOKEN_TTL_SECONDS * 1000);
+    const jtiExpiry = new Date(Math.max(((claims.exp as number) + CLOCK_LEEWAY_SECONDS) * 1000, now.getTime()));
+    try {
+      const minted = await this.options.db.transaction().execute(async (trx) => {
+        // Expired replay records can go: a token past exp+leeway is refused before the jti matters.
+        await trx.deleteFrom('oidc_used_jti').where('expires_at', '<=', now.toISOString()).execute();
+        // The insert is the replay guard under concurrency; the select above only gives a fast answer.
+        await trx.insertInto('oidc_used_jti').values({ issuer, jti, expires_at: jtiExpiry.toISOString() }).execute();
+        const publishers = await this.reifyPending(trx, matches, now);
+        const projects = [...new Set(publishers.map((p) => normalizeProjectName(p.projectName)))];
+        const primary = publishers[0] as TrustedPublisher;
+        const created = await insertApiToken(trx, {
+          scope: 'publishing',
+          projects,
+          description: `trusted publishing: publisher ${primary.id} (${primary.repository} ${primary.workflow})`,
+          expiresAt,
+          now,
+        });
+        await trx
+          .insertInto('publishing_tokens')
+          .values({ token_id: created.tokenId, publisher_id: primary.id, claims_json: JSON.stringify(claims) })
+          .execute();
+        return created;
+      });
+      return { success: true, token: minted.token, expires: Math.floor(expiresAt.getTime() / 1000) };
+    } catch (error) {
+      if (isUniqueViolation(error)) throw new CairnError('oidc.replayed', `this OIDC token (jti ${jti}) was already exchanged`);
+      throw error;
+    }
+  }
+
+  /**
+   * A pending publisher creates its project with its first exchange, as Warehouse's `reify` does;
+   * other pending publishers for that name are dropped (the name is taken now). If someone created
+   * the project meanwhile, the pending publisher no longer applies.
+   */
+  private async reifyPending(trx: Kysely<Database>, matches: TrustedPublisher[], now: Date): Promise<TrustedPublisher[]> {
+    const real = matches.filter((p) => !p.pending);
+    if (real.length > 0) return real;
+    const pending = matches[0] as TrustedPublisher;
+    const normalized = normalizeProjectName(pending.projectName);
+    const taken = await trx.selectFrom('projects').select('id').where('normalized_name', '=', normalized).executeTakeFirst();
+    if (taken) {
+      throw new CairnError(
+        'oidc.no_matching_publisher',
+        `the pending publisher ${pending.id} may only create project '${pending.projectName}', which already exists; ask an operator to add a publisher to it`,
+      );
+    }
+    const project = await trx
+      .insertInto('projects')
+      .values({ name: pending.projectName, normalized_name: normalized, created_at: now.toISOString(), serial: 0 })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    await trx
+      .updateTable('trusted_publishers')
+      .set({ project_id: project.id, pending_project_name: null })
+      .where('id', '=', pending.id)
+      .execute();
+    const others = await trx
+      .selectFrom('trusted_publishers')
+      .select(['id', 'pending_project_name'])
+      .where('project_id', 'is', null)
+      .execute();
+    const stale = others.filter((o) => o.pending_project_name !== null && normalizeProjectName(o.pending_project_name) === normalized);
+    if (stale.length > 0) await trx.deleteFrom('trusted_publishers').where('id', 'in', stale.map((o) => o.id)).execute();
+    return [{ ...pending, projectId: project.id, pending: false }];
+  }
+
+  /** Signature, algorithm, issuer, audience and time checks; the claims only once all pass. */
+  async verifyToken(jwt: unknown): Promise<{ issuer: string; claims: JWTPayload }> {
+    if (typeof jwt !== 'string' || jwt.trim() === '') {
+      throw new CairnError('oidc.malformed_token', 'the request needs a JSON body {"token": "<OIDC JWT>"}');
+    }
+    const token = jwt.trim();
+    let alg: string | undefined;
+    let unverified: JWTPayload;
+    try {
+      alg = decodeProtectedHeader(token).alg;
+      unverified = decodeJwt(token);
+    } catch (error) {
+      throw new CairnError('oidc.malformed_token', `the OIDC token is not a well-formed JWT: ${(error as Error).message}`);
+    }
+    if (!alg || !(ALLOWED_ALGORITHMS as readonly string[]).includes(alg)) {
+      throw new CairnError('oidc.bad_algorithm', `the OIDC token is signed with '${alg ?? 'nothing'}'; accepted: ${ALLOWED_ALGORITHMS.join(', ')}`);
+    }
+    const issuer = unverified.iss;
+    if (typeof issuer !== 'string' || !this.options.issuers.includes(issuer)) {
+      throw new CairnError('oidc.bad_issuer', `the OIDC issuer '${String(issuer)}' is not trusted by this index (trusted: ${this.options.issuers.join(', ') || 'none'})`);
+    }
+    const keys = await this.keySetFor(issuer);
+    const now = this.options.clock();
+    let claims: JWTPayload;
+    try {
+      ({ payload: claims } = await jwtVerify(token, keys, {
+        issuer,
+        audience: this.options.audience,
+        algorithms: [...ALLOWED_ALGORITHMS],
+        clockTolerance: CLOCK_LEEWAY_SECONDS,
+        currentDate: now,
+        requiredClaims: ['exp', 'iat', 'jti'],
+      }));
+    } catch (error) {
+      throw this.verificationError(error, issuer);
+    }
+    const nowSeconds = now.getTime() / 1000;
+    if (typeof claims.iat !== 'number' || claims.iat > nowSeconds + CLOCK_LEEWAY_SECONDS) {
+      throw new CairnError('oidc.not_yet_valid', `the OIDC token was issued in the future (iat ${String(claims.iat)})`);
+    }
+    if (typeof claims.jti !== 'string' || claims.jti === '') {
+      throw new CairnError('oidc.malformed_token', 'the OIDC token has no jti claim, so its reuse could not be detected');
+    }
+    return { issuer, claims };
+  }
+
+  private verificationError(error: unknown, issuer: string): CairnError {
+    if (error instanceof CairnError) return error;
+    if (error instanceof joseErrors.JWTExpired) return new CairnError('oidc.expired', `the OIDC token has expired: ${error.message}`);
+    if (error instanceof joseErrors.JWTClaimValidationFailed) {
+      if (error.claim === 'aud') {
+        return new CairnError('oidc.bad_audience', `the OIDC token's audience is not '${this.options.audience}' (GET /_/oidc/audience says what to request)`);
+      }
+      if (error.claim === 'nbf' || error.claim === 'iat') return new CairnError('oidc.not_yet_valid', `the OIDC token is not valid yet: ${error.message}`);
+      if (error.claim === 'iss') return new CairnError('oidc.bad_issuer', `the OIDC token's issuer is not '${issuer}'`);
+      return new CairnError('oidc.malformed_token', `the OIDC token's claims are invalid: ${error.message}`);
+    }
+    if (error instanceof joseErrors.JWKSNoMatchingKey || error instanceof joseErrors.JWKSMultipleMatchingKeys) {
+      return new CairnError('oidc.unknown_key', `no key of ${issuer} matches the OIDC token's kid`);
+    }
+    if (error instanceof joseErrors.JWSSignatureVerificationFailed) {
+      return new CairnError('oidc.bad_signature', `the OIDC token's signature does not verify with ${issuer}'s keys`);
+    }
+    if (error instanceof joseErrors.JOSEAlgNotAllowed) return new CairnError('oidc.bad_algorithm', `the OIDC token's algorithm is not allowed: ${error.message}`);
+    if (error instanceof joseErrors.JWKSTimeout || error instanceof joseErrors.JWKSInvalid) {
+      return new CairnError('oidc.issuer_unavailable', `cannot read the signing keys of ${issuer}: ${error.message}`);
+    }
+    if (error instanceof joseErrors.JOSEError) return new CairnError('oidc.malformed_token', `the OIDC token is invalid: ${error.message}`);
+    return new CairnError('oidc.issuer_unavailable', `cannot read the signing keys of ${issuer}: ${(error as Error).message}`);
+  }
+
+  /** OIDC Discovery §4: the issuer's configuration names its JWKS; the key set is cached by jose. */
+  private async keySetFor(issuer: string): Promise<KeySet> {
+    const cached = this.keySets.get(issuer);
+    if (cached && Date.now() - cached.loadedAt < DISCOVERY_MAX_AGE_MS) return cached.keys;
+    const discoveryUrl = `${issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
+    let document: { issuer?: unknown; jwks_uri?: unknown };
+    try {
+      const response = await fetch(discoveryUrl, { signal: AbortSignal.timeout(5000), headers: { Accept: 'application/json' } });
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      document = (await response.json()) as typeof document;
+    } catch (error) {
+      if (cached) return cached.keys;
+      throw new CairnError('oidc.issuer_unavailable', `cannot read ${discoveryUrl}: ${(error as Error).message}`);
+    }
+    // OIDC Discovery §4.3: the document must name the issuer it was fetched for.
+    if (document.issuer !== issuer || typeof document.jwks_uri !== 'string' || !/^https?:\/\//.test(document.jwks_uri)) {
+      throw new CairnError('oidc.issuer_unavailable', `${discoveryUrl} does not describe issuer ${issuer} with a jwks_uri`);
+    }
+    const keys = createRemoteJWKSet(new URL(document.jwks_uri), { cacheMaxAge: 10 * 60 * 1000, cooldownDuration: 30 * 1000, timeoutDuration: 5000 });
+    this.keySets.set(issuer, { keys, loadedAt: Date.now() });
+    return keys;
+  }
+}

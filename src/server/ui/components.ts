@@ -1,0 +1,89 @@
+import type { AttestationFacts } from '../../formats/provenance-object.ts';
+import { PROVENANCE_STATE_LABELS, type ProvenanceState } from '../../formats/provenance-state.ts';
+import type { ReleaseFileAttestation } from '../pages/ui-queries.ts';
+import { shortCommit, shortForgeUrl } from '../../ui/format.ts';
+import { externalLink, html, safeUrl, type HtmlValue, type SafeHtml } from '../../ui/html.ts';
+
+/** Page fragments shared by several pages. */
+
+export function provenanceBadge(state: ProvenanceState, options: { explain?: boolean } = {}): SafeHtml {
+  const label = PROVENANCE_STATE_LABELS[state.state];
+  const badge = html`<span class="badge badge-${state.state}" title="${state.explanation}">${label}</span>`;
+  return options.explain ? html`${badge} <span class="badge-explanation">${state.explanation}</span>` : badge;
+}
+
+export function copyButton(value: string, what: string): SafeHtml {
+  // Hidden until cairn.js runs: without JavaScript there is nothing for the button to do.
+  return html`<button type="button" class="copy-button" data-copy="${value}" aria-label="Copy ${what}" hidden>Copy</button>`;
+}
+
+export function copyableCommand(command: string, what: string): SafeHtml {
+  return html`<div class="command"><code>${command}</code>${copyButton(command, what)}</div>`;
+}
+
+/** The builder as the statement names it (SLSA `runDetails.builder.id`), else the certified signer. */
+export function builderOf(facts: AttestationFacts): string {
+  return facts.builderId ?? facts.buildSignerUri ?? facts.identity;
+}
+
+export function sourceOf(facts: AttestationFacts): { repository: string | null; commit: string | null } {
+  return {
+    repository: facts.statementRepository ?? facts.sourceRepositoryUri,
+    commit: facts.statementCommit ?? facts.sourceRepositoryDigest,
+  };
+}
+
+/** The trusted publisher in PyPI's words: `GitHub owner/repo (release.yml)`. */
+export function publisherLabel(a: Pick<ReleaseFileAttestation, 'publisher' | 'facts'>): string {
+  const p = a.publisher;
+  const text = (v: unknown) => (typeof v === 'string' && v !== '' ? v : null);
+  if (p && text(p.kind)) {
+    const kind = text(p.kind)!;
+    if (kind === 'Google') return `Google ${text(p.email) ?? a.facts.identity}`;
+    const repository = text(p.repository);
+    if (repository) {
+      const workflow = text(p.workflow);
+      const environment = text(p.environment);
+      return `${kind} ${repository}${workflow ? ` (${workflow})` : ''}${environment ? ` [environment ${environment}]` : ''}`;
+    }
+  }
+  return `${a.facts.identity} (issuer ${a.facts.issuer})`;
+}
+
+/** One line per attestation: what a reader needs before opening the details. */
+export function attestationSummary(a: ReleaseFileAttestation): string {
+  if (a.kind === 'build') {
+    const { repository, commit } = sourceOf(a.facts);
+    const from = repository ? ` from ${shortForgeUrl(repository)}${commit ? `@${shortCommit(commit)}` : ''}` : '';
+    return `Built by ${shortForgeUrl(builderOf(a.facts))}${from} (${a.submittedBeforeUpload ? 'submitted before upload' : 'submitted after upload'})`;
+  }
+  if (a.kind === 'publish') return `Published by ${publisherLabel(a)}`;
+  return `Attested by ${a.facts.identity} (${a.predicateType})`;
+}
+
+/** A commit link where the forge's URL scheme is known; elsewhere the commit as text. */
+export function commitLink(repository: string | null, commit: string | null): SafeHtml {
+  if (!commit) return html`<span class="muted">not stated</span>`;
+  const repo = repository?.replace(/\.git$/, '') ?? null;
+  const forge = repo && /^https:\/\/(github\.com|gitlab\.com)\/[^/]+\/[^/]+/.test(repo);
+  const href = forge ? safeUrl(`${repo}/commit/${encodeURIComponent(commit)}`, { allowRelative: false }) : null;
+  return href ? html`<a href="${href}" rel="nofollow noopener noreferrer"><code>${commit}</code></a>` : html`<code>${commit}</code>`;
+}
+
+export function factRow(term: string, value: HtmlValue): SafeHtml {
+  return html`<div class="fact"><dt>${term}</dt><dd>${value}</dd></div>`;
+}
+
+export function urlFact(url: string | null): SafeHtml {
+  return url ? externalLink(url, html`<span class="url">${url}</span>`, { allowRelative: false }) : html`<span class="muted">not stated</span>`;
+}
+
+export function pagination(base: string, params: Record<string, string>, page: number, pages: number): SafeHtml {
+  if (pages <= 1) return html``;
+  const link = (p: number) => `${base}?${new URLSearchParams({ ...params, page: String(p) }).toString()}`;
+  return html`<nav class="pagination" aria-label="Result pages">
+    ${page > 1 ? html`<a href="${link(page - 1)}" rel="prev">← Previous</a>` : html`<span class="disabled" aria-hidden="true">← Previous</span>`}
+    <span class="page-of">Page ${page} of ${pages}</span>
+    ${page < pages ? html`<a href="${link(page + 1)}" rel="next">Next →</a>` : html`<span class="disabled" aria-hidden="true">Next →</span>`}
+  </nav>`;
+}

@@ -1,0 +1,285 @@
+import type { Kysely } from 'kysely';
+import { CairnError } from '../../errors.ts';
+import { coreMetadataToJsonInfo } from '../../formats/core-metadata.ts';
+import {
+  assertFilenameMatchesRelease,
+  packageTypeOf,
+  parseDistributionFilename,
+  pythonTagOf,
+  type ParsedDistributionFilename,
+} from '../../formats/dist-filename.ts';
+import { assertValidProjectName, normalizeProjectName } from '../../formats/project-name.ts';
+import { normalizeVersion } from '../../formats/pep440.ts';
+import { createHash } from 'node:crypto';
+import type { BlobStore, ReceivedBlob } from '../storage/blob-store.ts';
+import { isUniqueViolation } from '../storage/database.ts';
+import type { Database } from '../storage/schema.ts';
+import { assertMayUpload, type TokenPrincipal } from '../auth/tokens.ts';
+import { readDistributionMetadata } from './dist-metadata.ts';
+
+/** The form of a twine upload (`POST /legacy/`), already parsed from multipart. */
+export interface UploadForm {
+  fields: ReadonlyMap<string, string>;
+  /** The `content` part: its client-given filename and the bytes received so far. */
+  content: { filename: string; blob: ReceivedBlob } | null;
+}
+
+export interface UploadOutcome {
+  status: 'created' | 'identical';
+  project: string;
+  version: string;
+  filename: string;
+  sha256: string;
+  fileId: number;
+}
+
+/**
+ * Runs inside the upload transaction after the file row exists; lets later layers (attestations,
+ * pending build provenance) commit atomically with the file or veto it.
+ */
+export type UploadTransactionHook = (
+  trx: Kysely<Database>,
+  file: { id: number; filename: string; sha256: string; projectId: number; releaseId: number },
+) => Promise<void>;
+
+/** Checks run on the received file before anything is stored; throwing refuses the upload. */
+export type UploadPrecheck = (
+  form: UploadForm,
+  file: { parsed: ParsedDistributionFilename; sha256: string; principal: TokenPrincipal },
+) => Promise<UploadTransactionHook | void>;
+
+const HEX = (length: number) => new RegExp(`^[0-9a-f]{${length}}$`);
+
+function required(form: UploadForm, name: string): string {
+  const value = form.fields.get(name);
+  if (value === undefined || value.trim() === '') {
+    throw new CairnError('upload.missing_field', `'${name}' is a required field of the upload form`);
+  }
+  return value.trim();
+}
+
+function checkDigestField(form: UploadForm, field: string, actual: string, length: number): void {
+  const sent = form.fields.get(field);
+  if (sent === undefined || sent === '') return;
+  const claimed = sent.trim().toLowerCase();
+  if (!HEX(length).test(claimed)) {
+    throw new CairnError('upload.malformed', `Invalid value for ${field}: expected ${length} hexadecimal characters`);
+  }
+  if (claimed !== actual) {
+    throw new CairnError(
+      'upload.digest_mismatch',
+      `The digest supplied does not match a digest calculated from the uploaded file (${field}: sent ${claimed}, computed ${actual})`,
+    );
+  }
+}
+
+export class UploadService {
+  private readonly prechecks: UploadPrecheck[] = [];
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly blobs: BlobStore,
+    private readonly clock: () => Date = () => new Date(),
+    /** Told after a commit changes what a project's pages show (derived-page caches listen). */
+    private readonly onProjectChanged: (projectName: string) => void = () => undefined,
+  ) {}
+
+  addPrecheck(check: UploadPrecheck): void {
+    this.prechecks.push(check);
+  }
+
+  /**
+   * Validates and stores one distribution. The received temp blob is either committed or discarded
+   * before this returns, so a refused upload leaves no trace (no blob, no row, no temp file).
+   */
+  async upload(principal: TokenPrincipal, form: UploadForm): Promise<UploadOutcome> {
+    const blob = form.content?.blob;
+    try {
+      return await this.validateAndStore(principal, form);
+    } finally {
+      if (blob) await this.blobs.discard(blob);
+    }
+  }
+
+  private async validateAndStore(principal: TokenPrincipal, form: UploadForm): Promise<UploadOutcome> {
+    const action = required(form, ':action');
+    if (action !== 'file_upload') {
+      throw new CairnError('upload.unsupported_action', `Unknown :action '${action}': only file_upload is supported`);
+    }
+    const protocol = form.fields.get('protocol_version');
+    if (protocol !== undefined && protocol !== '1') {
+      throw new CairnError('upload.unsupported_action', `Unknown protocol_version '${protocol}': only 1 is supported`);
+    }
+    const name = required(form, 'name');
+    const version = required(form, 'version');
+    const filetype = required(form, 'filetype');
+    if (!form.content) throw new CairnError('upload.missing_field', "Upload payload does not have a file: the 'content' part is missing");
+    assertValidProjectName(name);
+    const normalizedVersion = normalizeVersion(version);
+
+    const { filename, blob } = form.content;
+    const parsed = parseDistributionFilename(filename);
+    assertFilenameMatchesRelease(parsed, name, version);
+    if (packageTypeOf(parsed) !== filetype) {
+      throw new CairnError('upload.filename_mismatch', `filetype '${filetype}' does not match the file ${filename} (a ${packageTypeOf(parsed)})`);
+    }
+    if (blob.size === 0) throw new CairnError('upload.invalid_archive', `Invalid distribution file: ${filename} is empty`);
+    checkDigestField(form, 'sha256_digest', blob.sha256, 64);
+    checkDigestField(form, 'md5_digest', blob.md5, 32);
+    checkDigestField(form, 'blake2_256_digest', blob.blake2b256, 64);
+
+    const existingProject = await this.db
+      .selectFrom('projects')
+      .select(['id', 'name', 'normalized_name'])
+      .where('normalized_name', '=', normalizeProjectName(name))
+      .executeTakeFirst();
+    await assertMayUpload(
+      this.db,
+      principal,
+      existingProject ? { id: existingProject.id, normalizedName: existingProject.normalized_name } : null,
+      name,
+    );
+
+    const existing = await this.db
+      .selectFrom('files')
+      .select(['id', 'sha256', 'filename'])
+      .where((eb) => eb.or([eb('filename', '=', filename), eb('sha256', '=', blob.sha256)]))
+      .execute();
+    const sameName = existing.find((f) => f.filename === filename);
+    if (sameName) {
+      // PyPI answers an identical re-upload with success, which is what `twine --skip-existing` relies on.
+      if (sameName.sha256 === blob.sha256) {
+        return { status: 'identical', project: name, version: normalizedVersion, filename, sha256: blob.sha256, fileId: sameName.id };
+      }
+      throw new CairnError('upload.file_exists', `File already exists ('${filename}') with different content. A filename can be used only once`);
+    }
+    const sameBytes = existing.find((f) => f.sha256 === blob.sha256);
+    if (sameBytes) {
+      throw new CairnError('upload.file_exists', `The file is a duplicate of an existing file: '${sameBytes.filename}' has the same sha256`);
+    }
+    const burned = await this.db.selectFrom('burned_filenames').select('filename').where('filename', '=', filename).executeTakeFirst();
+    if (burned) {
+      throw new CairnError('upload.filename_reused', `This filename has already been used ('${filename}'), use a different version`);
+    }
+
+    const { raw, metadata } = await readDistributionMetadata(blob.tempPath, parsed);
+    const hooks: UploadTransactionHook[] = [];
+    for (const check of this.prechecks) {
+      const hook = await check(form, { parsed, sha256: blob.sha256, principal });
+      if (hook) hooks.push(hook);
+    }
+
+    const now = this.clock().toISOString();
+    const coreMetadata = raw.toString('utf8');
+    await this.db.insertInto('blob_intents').values({ sha256: blob.sha256, created_at: now }).onConflict((oc) => oc.doNothing()).execute();
+    await this.blobs.commit(blob);
+    let fileId: number;
+    try {
+      fileId = await this.db.transaction().execute(async (trx) => {
+        let projectId = existingProject?.id;
+        if (projectId === undefined) {
+          const created = await trx
+            .insertInto('projects')
+            .values({ name: metadata.name || name, normalized_name: normalizeProjectName(name), created_at: now, serial: 1 })
+            .onConflict((oc) => oc.column('normalized_name').doNothing())
+            .returning('id')
+            .executeTakeFirst();
+          if (created) {
+            projectId = created.id;
+            if (principal.scope === 'new_projects') {
+              await trx.insertInto('project_owners').values({ project_id: projectId, token_id: principal.tokenId }).execute();
+            }
+          } else {
+            // Another upload created the project after our check (twine --parallel, a CI matrix):
+            // it is now an existing project, and this token must be allowed to upload to it.
+            const raced = await trx.selectFrom('projects').select(['id', 'normalized_name']).where('normalized_name', '=', normalizeProjectName(name)).executeTakeFirstOrThrow();
+            await assertMayUpload(trx, principal, { id: raced.id, normalizedName: raced.normalized_name }, name);
+            projectId = raced.id;
+            await trx.updateTable('projects').set((eb) => ({ serial: eb('serial', '+', 1) })).where('id', '=', projectId).execute();
+          }
+        } else {
+          await trx.updateTable('projects').set((eb) => ({ serial: eb('serial', '+', 1) })).where('id', '=', projectId).execute();
+        }
+        let release = await trx
+          .selectFrom('releases')
+          .select('id')
+          .where('project_id', '=', projectId)
+          .where('version', '=', normalizedVersion)
+          .executeTakeFirst();
+        if (!release) {
+          release = await trx
+            .insertInto('releases')
+            .values({
+              project_id: projectId,
+              version: normalizedVersion,
+              summary: metadata.summary ?? null,
+              requires_python: metadata.requiresPython ?? null,
+              info_json: JSON.stringify(coreMetadataToJsonInfo(metadata)),
+              yanked: 0,
+              yanked_reason: null,
+              created_at: now,
+            })
+            .onConflict((oc) => oc.columns(['project_id', 'version']).doNothing())
+            .returning('id')
+            .executeTakeFirst();
+          // A concurrent upload of another file of the same release created it first.
+          release ??= await trx
+            .selectFrom('releases')
+            .select('id')
+            .where('project_id', '=', projectId)
+            .where('version', '=', normalizedVersion)
+            .executeTakeFirstOrThrow();
+        }
+        const file = await trx
+          .insertInto('files')
+          .values({
+            project_id: projectId,
+            release_id: release.id,
+            filename,
+            packagetype: packageTypeOf(parsed),
+            python_version: pythonTagOf(parsed),
+            size: blob.size,
+            sha256: blob.sha256,
+            md5: blob.md5,
+            blake2b_256: blob.blake2b256,
+            requires_python: metadata.requiresPython ?? null,
+            core_metadata: coreMetadata,
+            core_metadata_sha256: createHash('sha256').update(raw).digest('hex'),
+            upload_time: now,
+            uploaded_by_token_id: principal.scope === 'publishing' ? null : principal.tokenId,
+          })
+          .returning('id')
+          .executeTakeFirstOrThrow();
+        await trx.insertInto('burned_filenames').values({ filename, burned_at: now }).execute();
+        await trx.deleteFrom('blob_intents').where('sha256', '=', blob.sha256).execute();
+        for (const hook of hooks) {
+          await hook(trx, { id: file.id, filename, sha256: blob.sha256, projectId, releaseId: release.id });
+        }
+        return file.id;
+      });
+    } catch (error) {
+      await this.releaseOrphanBlob(blob.sha256);
+      if (isUniqueViolation(error)) {
+        throw new CairnError('upload.file_exists', `File already exists ('${filename}'): a concurrent upload stored it first`);
+      }
+      throw error;
+    }
+    this.onProjectChanged(name);
+    return { status: 'created', project: name, version: normalizedVersion, filename, sha256: blob.sha256, fileId };
+  }
+
+  /** Removes a committed blob that no file row references (failed transaction, crash recovery). */
+  private async releaseOrphanBlob(sha256: string): Promise<void> {
+    const referenced = await this.db.selectFrom('files').select('id').where('sha256', '=', sha256).executeTakeFirst();
+    if (!referenced) await this.blobs.remove(sha256);
+    await this.db.deleteFrom('blob_intents').where('sha256', '=', sha256).execute();
+  }
+
+  /** Start-up recovery: blobs renamed into place by an upload whose transaction never committed. */
+  async recoverInterruptedUploads(): Promise<number> {
+    await this.blobs.cleanTemp();
+    const intents = await this.db.selectFrom('blob_intents').select('sha256').execute();
+    for (const { sha256 } of intents) await this.releaseOrphanBlob(sha256);
+    return intents.length;
+  }
+}
