@@ -7,7 +7,6 @@ import { dirname, join } from 'node:path';
 import autocannon from 'autocannon';
 import { loadServerConfig } from '../src/server/config.ts';
 import { openServices } from '../src/server/composition.ts';
-import { createApiToken } from '../src/server/auth/tokens.ts';
 import { makeDistribution } from '../test/support/dist-factory.ts';
 import { encodeMultipart, twineFields } from '../test/support/multipart.ts';
 
@@ -219,7 +218,7 @@ export async function runIndexBench(): Promise<IndexBenchResult> {
       // of UPLOAD_RUNS. Two floors show what loopback HTTP alone costs: a bare node:http receiver
       // doing the baseline's work, and one computing the three digests an index must store.
       const services = await openServices(loadServerConfig({ dataDir }, {}));
-      const { token } = await createApiToken(services.db, { scope: 'new_projects', now: new Date() });
+      const { token } = await services.tokens.create({ scope: 'new_projects', now: new Date() });
       await services.close();
       const uploads: number[] = [];
       const baselines: number[] = [];

@@ -14,7 +14,7 @@ export const LAYERS = [
   { name: 'ui', path: 'ui/', imports: ['errors', 'formats', 'ui'] },
   { name: 'http', path: 'http/', imports: ['errors', 'formats', 'http'] },
   { name: 'devtrust', path: 'devtrust/', imports: ['errors', 'formats', 'trust', 'devtrust'] },
-  { name: 'server', path: 'server/', imports: [...PURE, 'server'] },
+  { name: 'server', path: 'server/', imports: [...PURE, 'devtrust', 'server'] },
   { name: 'server-http', path: 'server/http/', imports: [...PURE, 'http', 'devtrust', 'server', 'server-http'] },
   { name: 'client', path: 'client/', imports: [...PURE, 'http', 'client'] },
   { name: 'cli', path: 'cli/', imports: [...PURE, 'http', 'devtrust', 'server', 'server-http', 'client', 'cli'] },

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { CairnError } from '../errors.ts';
-import { createApiToken, listApiTokens, revokeApiToken, type ApiTokenInfo } from '../server/auth/tokens.ts';
+import type { ApiTokenInfo } from '../server/auth/tokens.ts';
 import { parseRowId, printListing } from './output.ts';
 import { registerProvenanceAdmin } from './provenance-admin.ts';
 import { registerPublisherAdmin } from './publisher.ts';
@@ -48,7 +48,7 @@ export function registerAdmin(program: Command): void {
       expiresAt = new Date(Date.now() + days * 86400_000);
     }
     await withServices(options, async (s) => {
-      const created = await createApiToken(s.db, {
+      const created = await s.tokens.create({
         scope: options.newProjects ? 'new_projects' : 'projects',
         projects: options.project ?? [],
         description: options.description,
@@ -69,7 +69,7 @@ export function registerAdmin(program: Command): void {
       .option('--json', 'machine-readable output'),
   ).action(async (options: StorageFlags & { all?: boolean; json?: boolean }) => {
     await withServices(options, async (s) => {
-      const tokens = await listApiTokens(s.db, s.clock(), { includeEndedPublishing: options.all === true });
+      const tokens = await s.tokens.list(s.clock(), { includeEndedPublishing: options.all === true });
       printListing(tokens, { json: options.json, empty: 'no API tokens', line: describeToken, toJson: tokenJson });
     });
   });
@@ -79,7 +79,7 @@ export function registerAdmin(program: Command): void {
   ).action(async (id: string, options: StorageFlags) => {
     const numeric = parseRowId(id, 'token');
     await withServices(options, async (s) => {
-      const revoked = await revokeApiToken(s.db, numeric, s.clock());
+      const revoked = await s.tokens.revoke(numeric, s.clock());
       console.log(`revoked token ${describeToken(revoked)}`);
     });
   });

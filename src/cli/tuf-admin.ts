@@ -1,21 +1,9 @@
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import type { CairnServices } from '../server/composition.ts';
-import { TufRepository, tufSettingsFromEnv } from '../server/tuf/tuf-repository.ts';
 import { withServices, withStorageOptions } from './storage-options.ts';
 
 type StorageFlags = { dataDir?: string; databaseUrl?: string };
-
-function repositoryOf(s: CairnServices): TufRepository {
-  return new TufRepository({
-    dataDir: s.config.dataDir,
-    db: s.db,
-    clock: s.clock,
-    settings: tufSettingsFromEnv(),
-    warn: (message) => console.error(`warning: ${message}`),
-  });
-}
 
 /** `cairn admin tuf …`: the index's TUF repository (PEP 458, docs/tuf.md). */
 export function registerTufAdmin(admin: Command): void {
@@ -28,7 +16,7 @@ export function registerTufAdmin(admin: Command): void {
       .option('--out <file>', 'write root.json to this file instead of standard output'),
   ).action(async (options: StorageFlags & { out?: string }) => {
     await withServices(options, async (s) => {
-      const root = await repositoryOf(s).latestRoot();
+      const root = await s.tuf.latestRoot();
       const digest = createHash('sha256').update(root.bytes).digest('hex');
       // The pin's identity goes to stderr so stdout stays exactly the file a client ships.
       console.error(`root version ${root.version}, sha256 ${digest}, at ${root.path}`);
@@ -43,7 +31,7 @@ export function registerTufAdmin(admin: Command): void {
       .description('regenerate the metadata now: fold in catalogue changes and re-sign what is close to expiry'),
   ).action(async (options: StorageFlags) => {
     await withServices(options, async (s) => {
-      const outcome = await repositoryOf(s).refresh();
+      const outcome = await s.tuf.refresh();
       console.log(
         `timestamp ${outcome.timestampVersion}, snapshot ${outcome.snapshotVersion}, root ${outcome.rootVersion}; ` +
           (outcome.written.length ? `wrote ${outcome.written.length} file(s)` : 'already up to date'),

@@ -24,8 +24,14 @@ const ENTRY_BODY_LIMIT = 16 * 1024 * 1024;
  * sigstore-js speaks to the public-good instance, and returns the domain (for its trusted root).
  */
 export async function registerDevTrust(app: FastifyInstance, options: DevTrustRouteOptions): Promise<DevTrustDomain> {
-  const prefix = options.prefix.replace(/\/+$/, '');
   const domain = await openDevTrustDomain(options);
+  registerDevTrustRoutes(app, domain, options.prefix);
+  return domain;
+}
+
+/** The routes of an already opened domain under `prefix` (`cairn serve --dev-trust` opens it at start-up). */
+export function registerDevTrustRoutes(app: FastifyInstance, domain: DevTrustDomain, prefixOption: string): void {
+  const prefix = prefixOption.replace(/\/+$/, '');
   app.addHook('onListen', async () => domain.recordBaseUrl());
 
   const route = (handler: (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>) =>
@@ -118,7 +124,6 @@ export async function registerDevTrust(app: FastifyInstance, options: DevTrustRo
   );
 
   app.get(`${prefix}/trusted_root.json`, route(async () => domain.trustedRoot()));
-  return domain;
 }
 
 function asObject(value: unknown, what: string): Record<string, unknown> {

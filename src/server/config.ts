@@ -1,5 +1,7 @@
 import { resolve } from 'node:path';
 import { CairnError } from '../errors.ts';
+import { isValidBinCount } from '../tuf/hashed-bins.ts';
+import { DEFAULT_TUF_SETTINGS, type TufSettings } from './tuf/tuf-repository.ts';
 
 /** Everything `cairn serve` and `cairn admin` need to know; flags override CAIRN_* variables. */
 export interface ServerConfig {
@@ -24,6 +26,8 @@ export interface ServerConfig {
   trustedOidcIssuers: string[];
   /** The `aud` the exchange demands; distinct per index so a token minted for one is useless at another. */
   oidcAudience: string;
+  /** The TUF repository's layout and expiry policy (docs/tuf.md). */
+  tuf: TufSettings;
 }
 
 export interface ConfigOverrides {
@@ -88,5 +92,16 @@ export function loadServerConfig(flags: ConfigOverrides = {}, env: NodeJS.Proces
       ? env.CAIRN_OIDC_ISSUERS.split(',').map((s) => s.trim()).filter(Boolean)
       : [...DEFAULT_OIDC_ISSUERS],
     oidcAudience: env.CAIRN_OIDC_AUDIENCE?.trim() || DEFAULT_OIDC_AUDIENCE,
+    tuf: tufSettings(env.CAIRN_TUF_BINS),
   };
+}
+
+/** `CAIRN_TUF_BINS` picks the number of hashed bins. */
+function tufSettings(bins: string | undefined): TufSettings {
+  if (bins === undefined || bins === '') return DEFAULT_TUF_SETTINGS;
+  const binCount = Number(bins);
+  if (!isValidBinCount(binCount)) {
+    throw new CairnError('config.invalid', `CAIRN_TUF_BINS must be a power of two from 2 to 65536, got ${JSON.stringify(bins)}`);
+  }
+  return { ...DEFAULT_TUF_SETTINGS, binCount };
 }

@@ -8,7 +8,6 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { openServices } from '../../src/server/composition.ts';
 import { loadServerConfig } from '../../src/server/config.ts';
-import { createApiToken } from '../../src/server/auth/tokens.ts';
 import { makeDistribution } from '../support/dist-factory.ts';
 import { encodeMultipart, twineFields } from '../support/multipart.ts';
 import { basicAuth, testEngines } from '../support/server.ts';
@@ -64,7 +63,7 @@ for (const { engine, skip } of await testEngines()) {
       const databaseUrl = database?.url ?? `sqlite:${join(dataDir, 'cairn.sqlite')}`;
       try {
         const services = await openServices(loadServerConfig({ dataDir, databaseUrl }, {}));
-        const { token } = await createApiToken(services.db, { scope: 'new_projects', now: new Date() });
+        const { token } = await services.tokens.create({ scope: 'new_projects', now: new Date() });
         await services.close();
 
         // A 40 MiB wheel whose payload does not compress, so the stream takes a while.

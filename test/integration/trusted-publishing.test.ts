@@ -10,7 +10,6 @@ import { after, before, describe, test } from 'node:test';
 import { exportJWK, exportSPKI, generateKeyPair, SignJWT, type JWK, type JWTPayload } from 'jose';
 import { publisherForPrincipal } from '../../src/server/publishing/upload-publisher.ts';
 import { addTrustedPublisher } from '../../src/server/publishing/trusted-publishers.ts';
-import { authenticateUpload } from '../../src/server/auth/tokens.ts';
 import { makeDistribution } from '../support/dist-factory.ts';
 import { encodeMultipart, twineFields } from '../support/multipart.ts';
 import { basicAuth, startTestServer, testEngines, type TestServer } from '../support/server.ts';
@@ -198,7 +197,7 @@ for (const { engine, skip } of await testEngines()) {
       assert.deepEqual(files.map((f) => f.filename), [published.filename]);
 
       // PEP 740 publish attestations are checked against this publisher.
-      const principal = await authenticateUpload(server.services.db, basicAuth(token), new Date());
+      const principal = await server.services.tokens.authenticateUpload(basicAuth(token), new Date());
       const publisher = await publisherForPrincipal(server.services.db, principal);
       assert.ok(publisher);
       assert.deepEqual(publisher.publisher, {

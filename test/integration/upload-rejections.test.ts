@@ -4,7 +4,6 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { createApiToken, revokeApiToken } from '../../src/server/auth/tokens.ts';
 import { makeDistribution, type DistSpec } from '../support/dist-factory.ts';
 import { encodeMultipart, twineFields, type Part } from '../support/multipart.ts';
 import { basicAuth, startTestServer, testEngines, type TestServer } from '../support/server.ts';
@@ -168,8 +167,8 @@ for (const { engine, skip } of await testEngines()) {
       await refused('password login', parts, { status: 403, code: 'auth.invalid_token' }, { auth: `Basic ${Buffer.from('alice:secret').toString('base64')}` });
       const scoped = basicAuth(await server.token('projects', ['otherpkg']));
       await refused('other project token', parts, { status: 403, code: 'auth.forbidden' }, { auth: scoped });
-      const leaked = await createApiToken(server.services.db, { scope: 'new_projects', now: new Date() });
-      await revokeApiToken(server.services.db, leaked.tokenId, new Date());
+      const leaked = await server.services.tokens.create({ scope: 'new_projects', now: new Date() });
+      await server.services.tokens.revoke(leaked.tokenId, new Date());
       const revoked = await refused('revoked token', parts, { status: 403, code: 'auth.invalid_token' }, { auth: basicAuth(leaked.token) });
       assert.match(revoked.reason, /has been revoked/);
     });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadServerConfig, type ServerConfig } from '../../src/server/config.ts';
 import { startServer, type RunningServer } from '../../src/server/http/server.ts';
-import { createApiToken, type TokenScope } from '../../src/server/auth/tokens.ts';
+import type { TokenScope } from '../../src/server/auth/tokens.ts';
 import { createTestDatabase, postgresAvailable } from './postgres.ts';
 import { skipUnless } from './requirements.ts';
 
@@ -40,7 +40,7 @@ export async function startTestServer(engine: Engine, overrides: Partial<ServerC
     engine,
     config,
     token: async (scope, projects = []) =>
-      (await createApiToken(server.services.db, { scope, projects, now: new Date() })).token,
+      (await server.services.tokens.create({ scope, projects, now: new Date() })).token,
     stop: async () => {
       await server.close();
       await database?.drop();

@@ -170,10 +170,18 @@ export class IndexService {
 
   private readonly deleteHooks: ((trx: Kysely<Database>, fileIds: number[]) => Promise<void>)[] = [];
 
+  /** The catalogue's size, for `/metrics` and the home page. */
   async counts(): Promise<{ projects: number; releases: number; files: number }> {
-    const count = async (table: 'projects' | 'releases' | 'files') =>
-      Number((await this.db.selectFrom(table).select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
-    const [projects, releases, files] = await Promise.all([count('projects'), count('releases'), count('files')]);
+    const [projects, releases, files] = await Promise.all([this.count('projects'), this.count('releases'), this.count('files')]);
     return { projects, releases, files };
+  }
+
+  /** Attestations bound to files, for `/metrics`. */
+  async attestationCount(): Promise<number> {
+    return this.count('attestations');
+  }
+
+  private async count(table: 'projects' | 'releases' | 'files' | 'attestations'): Promise<number> {
+    return Number((await this.db.selectFrom(table).select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
   }
 }

@@ -1,8 +1,9 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { CairnError } from '../../errors.ts';
 import type { CairnServices } from '../composition.ts';
+import type { ServerConfig } from '../config.ts';
 import { sendError } from '../../http/errors.ts';
-import { mountDevTrust } from './dev-trust-mount.ts';
+import { devTrustRoutes } from './dev-trust-mount.ts';
 import { lingerOnRefusal } from '../../http/linger.ts';
 import { fileRoutes } from './routes/files.ts';
 import { jsonApiRoutes } from './routes/json-api.ts';
@@ -17,11 +18,14 @@ import { uploadRoutes } from './routes/upload.ts';
 
 export interface AppOptions {
   logger?: boolean;
-  /**
-   * Mounts the dev trust domain at `/_/dev` (DESIGN §5) and trusts it. The function answers the
-   * index's public URL, known only once the server listens.
-   */
-  devTrustIndexUrl?: () => string;
+}
+
+/** `http://host:port` the app listens on; the port is known only after listen (port 0 in tests). */
+export function listeningUrl(app: FastifyInstance, config: Pick<ServerConfig, 'host' | 'port'>): string {
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  return `http://${host}:${port}`;
 }
 
 /** The index's HTTP surface (DESIGN §3). Routes are thin: they parse, call a service, answer. */
@@ -33,6 +37,8 @@ export async function buildApp(services: CairnServices, options: AppOptions = {}
     requestTimeout: 0,
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 500 },
   });
+  // First of the onListen hooks: the dev trust domain's hook already needs the listening URL.
+  app.addHook('onListen', async () => services.listenAddress.listeningAt(listeningUrl(app, services.config)));
   app.setErrorHandler((error, request, reply) => sendError(request, reply, error));
   // Any refusal sent before the body was read (an upload's bad token, fastify's own 413 with its
   // `Connection: close`) drains the rest for a while instead of resetting a client still sending.
@@ -48,7 +54,7 @@ export async function buildApp(services: CairnServices, options: AppOptions = {}
   );
 
   await metricsRoutes(app, services);
-  if (options.devTrustIndexUrl) await mountDevTrust(app, services, options.devTrustIndexUrl);
+  await devTrustRoutes(app, { services });
   await simpleRoutes(app, services);
   await fileRoutes(app, services);
   await uploadRoutes(app, services);

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ServerConfig } from '../config.ts';
 import { openServices, type CairnServices } from '../composition.ts';
-import { buildApp } from './app.ts';
+import { buildApp, listeningUrl } from './app.ts';
 
 export interface RunningServer {
   url: string;
@@ -15,29 +15,25 @@ const SWEEP_INTERVAL_MS = 10 * 60 * 1000;
 
 /** Opens storage, recovers from any interrupted upload, and listens. */
 export async function startServer(config: ServerConfig, options: { logger?: boolean; clock?: () => Date } = {}): Promise<RunningServer> {
-  const services = await openServices(config, options.clock);
-  const recovered = await services.uploads.recoverInterruptedUploads();
-  // The bound port is known only after listen (port 0 in tests); hooks that run on listen read it here.
-  const listenUrl = (): string => {
-    const address = app.server.address();
-    const port = typeof address === 'object' && address ? address.port : config.port;
-    const host = config.host.includes(':') ? `[${config.host}]` : config.host;
-    return `http://${host}:${port}`;
-  };
-  const app: FastifyInstance = await buildApp(services, {
-    logger: options.logger,
-    ...(config.devTrust ? { devTrustIndexUrl: () => config.baseUrl ?? listenUrl() } : {}),
+  // The logger exists once the app does; services that warn before that (none at start-up) go to stderr.
+  let app: FastifyInstance | null = null;
+  const services = await openServices(config, {
+    clock: options.clock,
+    log: { warn: (message) => (app ? app.log.warn(message) : console.warn(`cairn: ${message}`)) },
   });
-  if (recovered > 0) app.log.warn({ recovered }, 'removed blobs of uploads interrupted by a crash');
-  await app.listen({ host: config.host, port: config.port });
-  const url = listenUrl();
+  const recovered = await services.uploads.recoverInterruptedUploads();
+  const built = await buildApp(services, { logger: options.logger });
+  app = built;
+  if (recovered > 0) built.log.warn({ recovered }, 'removed blobs of uploads interrupted by a crash');
+  await built.listen({ host: config.host, port: config.port });
+  const url = listeningUrl(built, config);
 
   const sweep = async () => {
     try {
       const removed = await services.pendingProvenance.sweepExpired();
-      if (removed > 0) app.log.info({ removed }, 'expired pending provenance swept');
+      if (removed > 0) built.log.info({ removed }, 'expired pending provenance swept');
     } catch (error) {
-      app.log.error({ err: error }, 'pending provenance sweep failed');
+      built.log.error({ err: error }, 'pending provenance sweep failed');
     }
   };
   await sweep();
@@ -45,11 +41,11 @@ export async function startServer(config: ServerConfig, options: { logger?: bool
   timer.unref();
   return {
     url,
-    app,
+    app: built,
     services,
     close: async () => {
       clearInterval(timer);
-      await app.close();
+      await built.close();
       await services.close();
     },
   };

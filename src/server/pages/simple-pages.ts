@@ -54,11 +54,11 @@ export type ProvenanceLookup = (fileIds: number[]) => Promise<Set<number>>;
  */
 export class SimplePageService {
   private readonly cache = new Map<string, CachedPage>();
-  private provenanceLookup: ProvenanceLookup = async () => new Set();
 
   constructor(
     private readonly index: IndexService,
     private readonly urls: IndexUrls,
+    private readonly provenanceLookup: ProvenanceLookup,
     private readonly maxCachedProjects = 5000,
     private readonly freshnessMs = DEFAULT_PAGE_FRESHNESS_MS,
   ) {}
@@ -67,11 +67,6 @@ export class SimplePageService {
   invalidate(projectName?: string): void {
     if (projectName === undefined) this.cache.clear();
     else this.cache.delete(normalizeProjectName(projectName));
-  }
-
-  setProvenanceLookup(lookup: ProvenanceLookup): void {
-    this.provenanceLookup = lookup;
-    this.cache.clear();
   }
 
   async projectPage(requestedName: string, format: SimpleFormat): Promise<ProjectPageResult> {

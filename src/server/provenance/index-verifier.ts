@@ -24,19 +24,16 @@ export function readTrustedRootFiles(paths: string[]): TrustedRootJson[] {
  * sigstore-js matches checkpoint signer names against it). Rebuilt only when a root changes.
  */
 export class IndexVerifier {
-  private readonly dynamicRoots: (() => TrustedRootJson)[] = [];
   private cached: { key: string; verifier: AttestationVerifier } | null = null;
 
-  constructor(private readonly staticRoots: TrustedRootJson[]) {}
+  constructor(
+    private readonly staticRoots: TrustedRootJson[],
+    private readonly dynamicRoots: readonly (() => TrustedRootJson)[] = [],
+  ) {}
 
-  static forConfig(trustedRootFiles: string[], options: { publicGood?: boolean } = {}): IndexVerifier {
+  static forConfig(trustedRootFiles: string[], options: { publicGood?: boolean; dynamicRoots?: (() => TrustedRootJson)[] } = {}): IndexVerifier {
     const roots = [...(options.publicGood === false ? [] : [publicGoodTrustedRoot()]), ...readTrustedRootFiles(trustedRootFiles)];
-    return new IndexVerifier(roots);
-  }
-
-  addRoot(root: () => TrustedRootJson): void {
-    this.dynamicRoots.push(root);
-    this.cached = null;
+    return new IndexVerifier(roots, options.dynamicRoots);
   }
 
   roots(): TrustedRootJson[] {

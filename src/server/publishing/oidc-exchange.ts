@@ -4,7 +4,7 @@ import { CairnError } from '../../errors.ts';
 import { normalizeProjectName } from '../../formats/project-name.ts';
 import { isUniqueViolation } from '../storage/database.ts';
 import type { Database } from '../storage/schema.ts';
-import { insertApiToken } from '../auth/tokens.ts';
+import type { TokenService } from '../auth/tokens.ts';
 import { matchPublishers, type TrustedPublisher } from './trusted-publishers.ts';
 
 /**
@@ -22,8 +22,13 @@ const DISCOVERY_MAX_AGE_MS = 60 * 60 * 1000;
 
 export interface OidcExchangeOptions {
   db: Kysely<Database>;
-  /** Exact `iss` values accepted (ServerConfig.trustedOidcIssuers). */
-  issuers: readonly string[];
+  /** Mints the upload token inside the exchange's transaction. */
+  tokens: TokenService;
+  /**
+   * Exact `iss` values accepted (ServerConfig.trustedOidcIssuers, plus the mounted dev trust
+   * domain's issuer, whose URL is known only once the server listens).
+   */
+  issuers: () => readonly string[];
   audience: string;
   clock: () => Date;
 }
@@ -84,7 +89,7 @@ export class OidcExchangeService {
         const publishers = await this.reifyPending(trx, matches, now);
         const projects = [...new Set(publishers.map((p) => normalizeProjectName(p.projectName)))];
         const primary = publishers[0] as TrustedPublisher;
-        const created = await insertApiToken(trx, {
+        const created = await this.options.tokens.insertWithin(trx, {
           scope: 'publishing',
           projects,
           description: `trusted publishing: publisher ${primary.id} (${primary.repository} ${primary.workflow})`,
@@ -159,8 +164,9 @@ export class OidcExchangeService {
       throw new CairnError('oidc.bad_algorithm', `the OIDC token is signed with '${alg ?? 'nothing'}'; accepted: ${ALLOWED_ALGORITHMS.join(', ')}`);
     }
     const issuer = unverified.iss;
-    if (typeof issuer !== 'string' || !this.options.issuers.includes(issuer)) {
-      throw new CairnError('oidc.bad_issuer', `the OIDC issuer '${String(issuer)}' is not trusted by this index (trusted: ${this.options.issuers.join(', ') || 'none'})`);
+    const trusted = this.options.issuers();
+    if (typeof issuer !== 'string' || !trusted.includes(issuer)) {
+      throw new CairnError('oidc.bad_issuer', `the OIDC issuer '${String(issuer)}' is not trusted by this index (trusted: ${trusted.join(', ') || 'none'})`);
     }
     const keys = await this.keySetFor(issuer);
     const now = this.options.clock();

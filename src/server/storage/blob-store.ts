@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, mkdirSync, type ReadStream } from 'node:fs';
+import { createReadStream, createWriteStream, mkdirSync } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -34,7 +34,7 @@ export interface BlobStore {
   remove(sha256: string): Promise<void>;
   exists(sha256: string): Promise<boolean>;
   size(sha256: string): Promise<number | null>;
-  openRead(sha256: string, range?: { start: number; end: number }): ReadStream;
+  openRead(sha256: string, range?: { start: number; end: number }): Readable;
   /** Removes temp files left by a crash. */
   cleanTemp(): Promise<void>;
   /** Stops the digest worker threads. */
@@ -147,7 +147,7 @@ export class FileSystemBlobStore implements BlobStore {
     }
   }
 
-  openRead(sha256: string, range?: { start: number; end: number }): ReadStream {
+  openRead(sha256: string, range?: { start: number; end: number }): Readable {
     return createReadStream(this.pathOf(sha256), range);
   }
 

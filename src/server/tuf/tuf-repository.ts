@@ -5,7 +5,7 @@ import type { TargetFile } from '@tufjs/models';
 import { sql, type Kysely } from 'kysely';
 import { CairnError } from '../../errors.ts';
 import { DEFAULT_EXPIRY_POLICY, type TufExpiryPolicy } from '../../tuf/expiry.ts';
-import { binOf, hashedBinLayout, isValidBinCount, type HashedBinLayout } from '../../tuf/hashed-bins.ts';
+import { binOf, hashedBinLayout, type HashedBinLayout } from '../../tuf/hashed-bins.ts';
 import { generateTufKey, storedTufKey, tufKeyFromStored, type TufSigningKey } from '../../tuf/keys.ts';
 import {
   BINS_ROLE,
@@ -28,17 +28,6 @@ export interface TufSettings {
 }
 
 export const DEFAULT_TUF_SETTINGS: TufSettings = { binCount: 256, policy: DEFAULT_EXPIRY_POLICY, retentionSeconds: 3600 };
-
-/** `CAIRN_TUF_BINS` picks the number of hashed bins. */
-export function tufSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): TufSettings {
-  const raw = env.CAIRN_TUF_BINS;
-  if (raw === undefined || raw === '') return DEFAULT_TUF_SETTINGS;
-  const binCount = Number(raw);
-  if (!isValidBinCount(binCount)) {
-    throw new CairnError('config.invalid', `CAIRN_TUF_BINS must be a power of two from 2 to 65536, got ${JSON.stringify(raw)}`);
-  }
-  return { ...DEFAULT_TUF_SETTINGS, binCount };
-}
 
 /** Names a client may ask for: `timestamp.json`, `root.json`, `<version>.<role>.json`. */
 export const TUF_METADATA_NAME = /^(?:timestamp|root|[1-9]\d{0,15}\.(?:root|targets|snapshot|bins|bin-[0-9a-f]{1,4}(?:-[0-9a-f]{1,4})?))\.json$/;

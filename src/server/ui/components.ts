@@ -1,6 +1,6 @@
 import type { AttestationFacts } from '../../formats/provenance-object.ts';
 import { PROVENANCE_STATE_LABELS, type ProvenanceState } from '../../formats/provenance-state.ts';
-import type { ReleaseFileAttestation } from '../pages/ui-queries.ts';
+import type { ReleaseFileAttestation } from '../pages/catalogue-views.ts';
 import { shortCommit, shortForgeUrl } from '../../ui/format.ts';
 import { externalLink, html, safeUrl, type HtmlValue, type SafeHtml } from '../../ui/html.ts';
 

@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
 import type { BlobStore, ReceivedBlob } from '../storage/blob-store.ts';
 import { isUniqueViolation } from '../storage/database.ts';
 import type { Database } from '../storage/schema.ts';
-import { assertMayUpload, type TokenPrincipal } from '../auth/tokens.ts';
+import type { TokenPrincipal, TokenService } from '../auth/tokens.ts';
 import { readDistributionMetadata } from './dist-metadata.ts';
 
 /** The form of a twine upload (`POST /legacy/`), already parsed from multipart. */
@@ -73,19 +73,32 @@ function checkDigestField(form: UploadForm, field: string, actual: string, lengt
   }
 }
 
+export interface UploadServiceOptions {
+  db: Kysely<Database>;
+  blobs: BlobStore;
+  tokens: TokenService;
+  clock: () => Date;
+  /** Checks of later layers (PEP 740 attestations, pending build provenance), in order. */
+  prechecks?: readonly UploadPrecheck[];
+  /** Told after a commit changes what a project's pages show (derived-page caches listen). */
+  onProjectChanged?: (projectName: string) => void;
+}
+
 export class UploadService {
-  private readonly prechecks: UploadPrecheck[] = [];
+  private readonly db: Kysely<Database>;
+  private readonly blobs: BlobStore;
+  private readonly tokens: TokenService;
+  private readonly clock: () => Date;
+  private readonly prechecks: readonly UploadPrecheck[];
+  private readonly onProjectChanged: (projectName: string) => void;
 
-  constructor(
-    private readonly db: Kysely<Database>,
-    private readonly blobs: BlobStore,
-    private readonly clock: () => Date = () => new Date(),
-    /** Told after a commit changes what a project's pages show (derived-page caches listen). */
-    private readonly onProjectChanged: (projectName: string) => void = () => undefined,
-  ) {}
-
-  addPrecheck(check: UploadPrecheck): void {
-    this.prechecks.push(check);
+  constructor(options: UploadServiceOptions) {
+    this.db = options.db;
+    this.blobs = options.blobs;
+    this.tokens = options.tokens;
+    this.clock = options.clock;
+    this.prechecks = options.prechecks ?? [];
+    this.onProjectChanged = options.onProjectChanged ?? (() => undefined);
   }
 
   /**
@@ -133,8 +146,7 @@ export class UploadService {
       .select(['id', 'name', 'normalized_name'])
       .where('normalized_name', '=', normalizeProjectName(name))
       .executeTakeFirst();
-    await assertMayUpload(
-      this.db,
+    await this.tokens.assertMayUpload(
       principal,
       existingProject ? { id: existingProject.id, normalizedName: existingProject.normalized_name } : null,
       name,
@@ -193,7 +205,7 @@ export class UploadService {
             // Another upload created the project after our check (twine --parallel, a CI matrix):
             // it is now an existing project, and this token must be allowed to upload to it.
             const raced = await trx.selectFrom('projects').select(['id', 'normalized_name']).where('normalized_name', '=', normalizeProjectName(name)).executeTakeFirstOrThrow();
-            await assertMayUpload(trx, principal, { id: raced.id, normalizedName: raced.normalized_name }, name);
+            await this.tokens.assertMayUpload(principal, { id: raced.id, normalizedName: raced.normalized_name }, name, trx);
             projectId = raced.id;
             await trx.updateTable('projects').set((eb) => ({ serial: eb('serial', '+', 1) })).where('id', '=', projectId).execute();
           }

@@ -3,7 +3,6 @@ import { CairnError } from '../../../errors.ts';
 import { normalizeProjectName } from '../../../formats/project-name.ts';
 import type { CairnServices } from '../../composition.ts';
 import { buildProjectJson } from '../../pages/json-api.ts';
-import { projectProvenanceStates } from '../../pages/ui-queries.ts';
 import { sendError } from '../../../http/errors.ts';
 
 /** PyPI-compatible JSON API. */
@@ -14,7 +13,7 @@ export async function jsonApiRoutes(app: FastifyInstance, services: CairnService
     const listing = await services.index.projectListing(project);
     const [provenance, provenanceStates] = await Promise.all([
       withProvenance(listing.files.map((f) => f.id)),
-      projectProvenanceStates(services.db, project.id, listing.releases, listing.files),
+      services.views.projectProvenanceStates(project.id, listing.releases, listing.files),
     ]);
     return buildProjectJson(listing, services.urls, { version, withProvenance: provenance, provenanceStates });
   };

@@ -13,13 +13,11 @@ export async function metricsRoutes(app: FastifyInstance, services: CairnService
   });
 
   app.get('/metrics', async (_request, reply) => {
-    const count = async (table: 'projects' | 'files' | 'attestations') =>
-      Number((await services.db.selectFrom(table).select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
-    const pending = await services.pendingProvenance.countPending();
+    const [counts, attestations, pending] = await Promise.all([services.index.counts(), services.index.attestationCount(), services.pendingProvenance.countPending()]);
     const gauges: MetricFamily[] = [
-      { name: 'cairn_projects', help: 'Projects on the index', type: 'gauge', samples: [{ value: await count('projects') }] },
-      { name: 'cairn_files', help: 'Distribution files on the index', type: 'gauge', samples: [{ value: await count('files') }] },
-      { name: 'cairn_attestations', help: 'Attestations bound to files', type: 'gauge', samples: [{ value: await count('attestations') }] },
+      { name: 'cairn_projects', help: 'Projects on the index', type: 'gauge', samples: [{ value: counts.projects }] },
+      { name: 'cairn_files', help: 'Distribution files on the index', type: 'gauge', samples: [{ value: counts.files }] },
+      { name: 'cairn_attestations', help: 'Attestations bound to files', type: 'gauge', samples: [{ value: attestations }] },
       { name: 'cairn_pending_provenance', help: 'Build provenance waiting for its file (not expired)', type: 'gauge', samples: [{ value: pending }] },
     ];
     return reply.type(PROMETHEUS_CONTENT_TYPE).send(renderPrometheus([...metrics.counters().map((c) => c.family()), ...gauges]));

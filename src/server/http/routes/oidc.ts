@@ -1,7 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { CairnError, httpStatusFor, type ErrorCode } from '../../../errors.ts';
 import type { CairnServices } from '../../composition.ts';
-import { OidcExchangeService } from '../../publishing/oidc-exchange.ts';
 import { toCairnError } from '../../../http/errors.ts';
 
 /** Warehouse's error codes for the exchange; the cairn code rides beside them as `code`. */
@@ -34,12 +33,7 @@ function sendExchangeError(request: FastifyRequest, reply: FastifyReply, error: 
 
 /** Trusted Publishing (DESIGN §3): `GET /_/oidc/audience`, `POST /_/oidc/mint-token`. */
 export async function oidcRoutes(app: FastifyInstance, services: CairnServices): Promise<void> {
-  const exchange = new OidcExchangeService({
-    db: services.db,
-    issuers: services.config.trustedOidcIssuers,
-    audience: services.config.oidcAudience,
-    clock: services.clock,
-  });
+  const exchange = services.oidcExchange;
 
   app.get('/_/oidc/audience', async () => ({ audience: exchange.audience() }));
 

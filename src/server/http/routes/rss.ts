@@ -2,7 +2,6 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { CairnError } from '../../../errors.ts';
 import { normalizeProjectName } from '../../../formats/project-name.ts';
 import type { CairnServices } from '../../composition.ts';
-import { packagesFeed, projectReleasesFeed, updatesFeed } from '../../pages/feeds.ts';
 import { sendError } from '../../../http/errors.ts';
 import { publicBaseUrl } from '../../../http/public-url.ts';
 
@@ -15,7 +14,7 @@ export async function rssRoutes(app: FastifyInstance, services: CairnServices): 
 
   app.get('/rss/updates.xml', async (request, reply) => {
     try {
-      return feed(reply, await updatesFeed(services.db, baseUrl(request)));
+      return feed(reply, await services.feeds.updatesFeed(baseUrl(request)));
     } catch (error) {
       return sendError(request, reply, error);
     }
@@ -23,7 +22,7 @@ export async function rssRoutes(app: FastifyInstance, services: CairnServices): 
 
   app.get('/rss/packages.xml', async (request, reply) => {
     try {
-      return feed(reply, await packagesFeed(services.db, baseUrl(request)));
+      return feed(reply, await services.feeds.packagesFeed(baseUrl(request)));
     } catch (error) {
       return sendError(request, reply, error);
     }
@@ -34,7 +33,7 @@ export async function rssRoutes(app: FastifyInstance, services: CairnServices): 
       const { name } = request.params;
       const normalized = normalizeProjectName(name);
       if (normalized !== name) return reply.redirect(`/rss/project/${encodeURIComponent(normalized)}/releases.xml`, 301);
-      const xml = await projectReleasesFeed(services.db, baseUrl(request), normalized);
+      const xml = await services.feeds.projectReleasesFeed(baseUrl(request), normalized);
       if (xml === undefined) throw new CairnError('project.not_found', `no project named '${name}'`);
       return feed(reply, xml);
     } catch (error) {

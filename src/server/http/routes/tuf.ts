@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { CairnError } from '../../../errors.ts';
 import type { CairnServices } from '../../composition.ts';
-import { TufRepository, tufSettingsFromEnv } from '../../tuf/tuf-repository.ts';
 import { sendError } from '../../../http/errors.ts';
 
 /** Versioned metadata names exactly one content forever (consistent snapshots). */
@@ -20,13 +19,7 @@ const BACKGROUND_REFRESH_MS = 60 * 60 * 1000;
  * every upload committed before the request.
  */
 export async function tufRoutes(app: FastifyInstance, services: CairnServices): Promise<void> {
-  const repository = new TufRepository({
-    dataDir: services.config.dataDir,
-    db: services.db,
-    clock: services.clock,
-    settings: tufSettingsFromEnv(),
-    warn: (message) => app.log.warn(message),
-  });
+  const repository = services.tuf;
 
   const timer = setInterval(() => {
     void (async () => {

@@ -4,7 +4,6 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { normalizeVersion } from '../../../formats/pep440.ts';
 import { normalizeProjectName } from '../../../formats/project-name.ts';
 import type { CairnServices } from '../../composition.ts';
-import { homePageData, projectPageData, releasePageData, searchProjects } from '../../pages/ui-queries.ts';
 import { homePage } from '../../ui/pages/home.ts';
 import type { PageContext } from '../../ui/pages/layout.ts';
 import { notFoundPage } from '../../ui/pages/not-found.ts';
@@ -73,7 +72,7 @@ export async function uiRoutes(app: FastifyInstance, services: CairnServices): P
     baseUrl: publicBaseUrl(request, services.config.baseUrl),
     assets: { css: assetUrl('cairn.css'), js: assetUrl('cairn.js') },
   });
-  const devTrustBase = (): string | null => services.devTrustBaseUrl?.() ?? null;
+  const devTrustBase = (): string | null => services.devTrustBaseUrl();
 
   const page = (reply: FastifyReply, status: number, body: string) =>
     setPageHeaders(reply).code(status).type('text/html; charset=utf-8').send(body);
@@ -81,7 +80,7 @@ export async function uiRoutes(app: FastifyInstance, services: CairnServices): P
 
   app.get('/', async (request, reply) => {
     try {
-      return page(reply, 200, homePage(context(request), await homePageData(services.db)));
+      return page(reply, 200, homePage(context(request), await services.views.homePageData()));
     } catch (error) {
       return sendError(request, reply, error);
     }
@@ -92,7 +91,7 @@ export async function uiRoutes(app: FastifyInstance, services: CairnServices): P
       const query = request.query as Record<string, unknown>;
       const q = firstString(query.q);
       const pageNumber = Math.min(10_000, Math.max(1, Number.parseInt(firstString(query.page), 10) || 1));
-      return page(reply, 200, searchPage(context(request), await searchProjects(services.db, q, pageNumber)));
+      return page(reply, 200, searchPage(context(request), await services.views.searchProjects(q, pageNumber)));
     } catch (error) {
       return sendError(request, reply, error);
     }
@@ -107,7 +106,7 @@ export async function uiRoutes(app: FastifyInstance, services: CairnServices): P
       const { name } = request.params;
       const normalized = normalizeProjectName(name);
       if (normalized !== name) return reply.redirect(`/project/${encodeURIComponent(normalized)}/`, 301);
-      const data = await projectPageData(services.db, normalized);
+      const data = await services.views.projectPageData(normalized);
       if (!data) return notFound(request, reply, `There is no project named “${name}”.`);
       return page(reply, 200, projectPage(context(request), data));
     } catch (error) {
@@ -132,7 +131,7 @@ export async function uiRoutes(app: FastifyInstance, services: CairnServices): P
       if (normalized !== name || normalizedVersion !== version) {
         return reply.redirect(`/project/${encodeURIComponent(normalized)}/${encodeURIComponent(normalizedVersion)}/`, 301);
       }
-      const data = await releasePageData(services.db, normalized, normalizedVersion);
+      const data = await services.views.releasePageData(normalized, normalizedVersion);
       if (!data) return notFound(request, reply, `Project “${name}” has no release ${version}.`);
       return page(reply, 200, releasePage(context(request), data, { urls: services.urls, devTrustBase: devTrustBase() }));
     } catch (error) {

@@ -1,7 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { CairnError } from '../../../errors.ts';
 import type { CairnServices } from '../../composition.ts';
-import { authenticateUpload } from '../../auth/tokens.ts';
 import { sendLegacyError, toCairnError } from '../../../http/errors.ts';
 import { readUploadForm } from '../multipart-upload.ts';
 
@@ -21,7 +20,7 @@ export async function uploadRoutes(app: FastifyInstance, services: CairnServices
         throw new CairnError('upload.too_large', `File too large. Limit is ${limit} bytes`, { limit });
       }
       // Credentials first: an unauthenticated client is refused before its body is read.
-      const principal = await authenticateUpload(services.db, request.headers.authorization, services.clock());
+      const principal = await services.tokens.authenticateUpload(request.headers.authorization, services.clock());
       const form = await readUploadForm(request.raw, request.headers, services.blobs, {
         maxFileBytes: limit,
         maxFieldBytes: 4 * 1024 * 1024,

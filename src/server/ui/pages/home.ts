@@ -1,4 +1,4 @@
-import type { HomePageData } from '../../pages/ui-queries.ts';
+import type { HomePageData } from '../../pages/catalogue-views.ts';
 import { formatTime } from '../../../ui/format.ts';
 import { html } from '../../../ui/html.ts';
 import { layout, type PageContext } from './layout.ts';

@@ -1,4 +1,4 @@
-import type { ProjectPageData, ReleaseHistoryEntry } from '../../pages/ui-queries.ts';
+import type { ProjectPageData, ReleaseHistoryEntry } from '../../pages/catalogue-views.ts';
 import { copyableCommand, factRow, provenanceBadge } from '../components.ts';
 import { formatDate } from '../../../ui/format.ts';
 import { externalLink, html, type SafeHtml } from '../../../ui/html.ts';

@@ -1,5 +1,5 @@
 import type { IndexUrls } from '../../pages/simple-pages.ts';
-import type { ReleaseFile, ReleaseFileAttestation, ReleasePageData } from '../../pages/ui-queries.ts';
+import type { ReleaseFile, ReleaseFileAttestation, ReleasePageData } from '../../pages/catalogue-views.ts';
 import {
   attestationSummary,
   builderOf,

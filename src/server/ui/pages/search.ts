@@ -1,4 +1,4 @@
-import type { SearchResults } from '../../pages/ui-queries.ts';
+import type { SearchResults } from '../../pages/catalogue-views.ts';
 import { pagination } from '../components.ts';
 import { html } from '../../../ui/html.ts';
 import { layout, type PageContext } from './layout.ts';
