@@ -7,7 +7,11 @@ import type { ServerConfig } from './config.ts';
 import { IndexMetrics } from './metrics.ts';
 import { CatalogueViews } from './pages/catalogue-views.ts';
 import { FeedService } from './pages/feeds.ts';
-import { indexUrls, SimplePageService, type IndexUrls } from './pages/simple-pages.ts';
+import { SimplePageService } from './pages/simple-pages.ts';
+import { indexUrls, type IndexUrls } from './pages/index-urls.ts';
+import { CatalogueChanges } from './pages/catalogue-changes.ts';
+import { PageRenderer } from './pages/page-renderer.ts';
+import { PageStore } from './pages/page-store.ts';
 import { filesWithAttestations } from './provenance/attestation-store.ts';
 import { IndexVerifier } from './provenance/index-verifier.ts';
 import { DEFAULT_PENDING_LIMITS, PendingProvenanceService } from './provenance/pending-provenance.ts';
@@ -41,6 +45,10 @@ export interface CairnServices {
   tokens: TokenService;
   uploads: UploadService;
   simplePages: SimplePageService;
+  /** Pages rendered on write (simple pages, JSON API, the `/simple/` root), read through a cache. */
+  pages: PageStore;
+  /** Where every change to a project re-renders its pages, inside the change's transaction. */
+  changes: CatalogueChanges;
   /** The reads behind the web UI and the JSON API's provenance states. */
   views: CatalogueViews;
   feeds: FeedService;
@@ -89,14 +97,14 @@ export async function openServices(config: ServerConfig, options: ComposeOptions
   const opened = await openDatabase(config.databaseUrl);
   const db = opened.db;
   const blobs: BlobStore = new FileSystemBlobStore(config.dataDir);
-  const index = new IndexService(db);
-  const tokens = new TokenService(db);
   const urls = indexUrls(config.baseUrl);
+  const pages = new PageStore(db, { cacheBytes: config.pageCacheBytes, pollMs: config.pagePollMs });
+  const changes = new CatalogueChanges(db, new PageRenderer(urls, opened.dialect, clock), pages, clock, config.baseUrl);
+  const index = new IndexService(db, changes);
+  const tokens = new TokenService(db);
   const filesWithProvenance = (ids: number[]) => filesWithAttestations(db, ids);
   const simplePages = new SimplePageService(index, urls, filesWithProvenance);
   const views = new CatalogueViews(db, index);
-  // Pages are derived data: a change this process commits drops that project's cached pages.
-  const projectChanged = (name: string) => simplePages.invalidate(name);
   const pendingProvenance = new PendingProvenanceService(
     db,
     verifier.verifyForIndex,
@@ -107,7 +115,7 @@ export async function openServices(config: ServerConfig, options: ComposeOptions
       maxPerSigner: config.pendingMaxPerSigner,
       maxPerFilename: config.pendingMaxPerFilename,
     },
-    projectChanged,
+    changes,
   );
   const uploads = new UploadService({
     db,
@@ -115,11 +123,12 @@ export async function openServices(config: ServerConfig, options: ComposeOptions
     tokens,
     clock,
     prechecks: [uploadAttestationsPrecheck(verifier.verifyForIndex, pendingProvenance, (p) => publisherForPrincipal(db, p), clock)],
-    onProjectChanged: projectChanged,
+    changes,
   });
   const oidcExchange = new OidcExchangeService({
     db,
     tokens,
+    changes,
     issuers: () => (devTrust ? [...config.trustedOidcIssuers, `${devTrustBase()}/oidc`] : config.trustedOidcIssuers),
     audience: config.oidcAudience,
     clock,
@@ -134,6 +143,8 @@ export async function openServices(config: ServerConfig, options: ComposeOptions
     tokens,
     uploads,
     simplePages,
+    pages,
+    changes,
     views,
     feeds: new FeedService(views),
     verifier,
@@ -148,6 +159,7 @@ export async function openServices(config: ServerConfig, options: ComposeOptions
     metrics: new IndexMetrics(),
     clock,
     close: async () => {
+      pages.stopPolling();
       await opened.close();
       await blobs.close();
     },

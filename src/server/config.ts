@@ -28,6 +28,10 @@ export interface ServerConfig {
   oidcAudience: string;
   /** The TUF repository's layout and expiry policy (docs/tuf.md). */
   tuf: TufSettings;
+  /** Memory for cached rendered pages, in bytes (CAIRN_PAGE_CACHE_MB). */
+  pageCacheBytes: number;
+  /** How often the page-change journal is polled for changes made by other processes, in ms. */
+  pagePollMs: number;
 }
 
 export interface ConfigOverrides {
@@ -93,6 +97,8 @@ export function loadServerConfig(flags: ConfigOverrides = {}, env: NodeJS.Proces
       : [...DEFAULT_OIDC_ISSUERS],
     oidcAudience: env.CAIRN_OIDC_AUDIENCE?.trim() || DEFAULT_OIDC_AUDIENCE,
     tuf: tufSettings(env.CAIRN_TUF_BINS),
+    pageCacheBytes: integerSetting('page cache size in MiB (CAIRN_PAGE_CACHE_MB)', env.CAIRN_PAGE_CACHE_MB ?? 256, 0, 1 << 20) * 1024 * 1024,
+    pagePollMs: integerSetting('page journal poll interval in ms (CAIRN_PAGE_POLL_MS)', env.CAIRN_PAGE_POLL_MS ?? 250, 10, 60_000),
   };
 }
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { AttestationFacts } from '../../src/formats/provenance-object.ts';
-import { indexUrls } from '../../src/server/pages/simple-pages.ts';
+import { indexUrls } from '../../src/server/pages/index-urls.ts';
 import type { ReleaseFileAttestation, ReleasePageData } from '../../src/server/pages/catalogue-views.ts';
 import { attestationSummary, publisherLabel } from '../../src/server/ui/components.ts';
 import { releasePage } from '../../src/server/ui/pages/release.ts';

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import { CairnError } from '../../errors.ts';
 import { assertValidProjectName, normalizeProjectName } from '../../formats/project-name.ts';
 import { compareVersions, normalizeVersion } from '../../formats/pep440.ts';
+import type { CatalogueChanges } from '../pages/catalogue-changes.ts';
 import type { Database, FileRow, ProjectRow, ReleaseRow } from '../storage/schema.ts';
 
 /** A file row without its (possibly large) core metadata text. */
@@ -14,7 +15,7 @@ export interface ProjectListing {
   files: FileSummary[];
 }
 
-const FILE_SUMMARY_COLUMNS = [
+export const FILE_SUMMARY_COLUMNS = [
   'id',
   'project_id',
   'release_id',
@@ -31,17 +32,17 @@ const FILE_SUMMARY_COLUMNS = [
   'uploaded_by_token_id',
 ] as const;
 
-/** A project by any spelling of its name (PEP 503 normalisation). */
-export async function findProjectByName(db: Kysely<Database>, name: string): Promise<ProjectRow | undefined> {
-  return db.selectFrom('projects').selectAll().where('normalized_name', '=', normalizeProjectName(name)).executeTakeFirst();
-}
-
 /** Read side of the index plus the operator actions on projects and releases. */
 export class IndexService {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    /** Re-renders a changed project's pages inside the change's own transaction. */
+    private readonly changes: CatalogueChanges,
+  ) {}
 
+  /** A project by any spelling of its name (PEP 503 normalisation). */
   async findProject(name: string): Promise<ProjectRow | undefined> {
-    return findProjectByName(this.db, name);
+    return this.db.selectFrom('projects').selectAll().where('normalized_name', '=', normalizeProjectName(name)).executeTakeFirst();
   }
 
   async createProject(name: string, now: Date): Promise<ProjectRow> {
@@ -50,11 +51,17 @@ export class IndexService {
     if (await this.findProject(normalized)) {
       throw new CairnError('project.exists', `project '${name}' already exists (as '${normalized}')`);
     }
-    return this.db
-      .insertInto('projects')
-      .values({ name, normalized_name: normalized, created_at: now.toISOString(), serial: 1 })
-      .returningAll()
-      .executeTakeFirstOrThrow();
+    const { project, change } = await this.db.transaction().execute(async (trx) => {
+      const inserted = await trx
+        .insertInto('projects')
+        .values({ name, normalized_name: normalized, created_at: now.toISOString(), serial: 1 })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      const recorded = await this.changes.projectChanged(trx, inserted.id, { created: true });
+      return { project: inserted, change: recorded };
+    });
+    this.changes.published(change);
+    return project;
   }
 
   async projectListing(project: ProjectRow): Promise<ProjectListing> {
@@ -120,7 +127,7 @@ export class IndexService {
     const project = await this.findProject(name);
     if (!project) throw new CairnError('project.not_found', `no project named '${name}'`);
     const normalizedVersion = normalizeVersion(version);
-    return this.db.transaction().execute(async (trx) => {
+    const { release, change } = await this.db.transaction().execute(async (trx) => {
       const release = await trx
         .updateTable('releases')
         .set({ yanked: yanked ? 1 : 0, yanked_reason: yanked ? reason : null })
@@ -129,13 +136,10 @@ export class IndexService {
         .returningAll()
         .executeTakeFirst();
       if (!release) throw new CairnError('release.not_found', `project '${project.name}' has no release ${normalizedVersion}`);
-      await trx
-        .updateTable('projects')
-        .set((eb) => ({ serial: eb('serial', '+', 1) }))
-        .where('id', '=', project.id)
-        .execute();
-      return release;
+      return { release, change: await this.changes.projectChanged(trx, project.id) };
     });
+    this.changes.published(change);
+    return release;
   }
 
   /**
@@ -146,7 +150,7 @@ export class IndexService {
     const project = await this.findProject(name);
     if (!project) throw new CairnError('project.not_found', `no project named '${name}'`);
     const normalizedVersion = normalizeVersion(version);
-    return this.db.transaction().execute(async (trx) => {
+    const { removed, change } = await this.db.transaction().execute(async (trx) => {
       const release = await trx
         .selectFrom('releases')
         .select('id')
@@ -158,9 +162,11 @@ export class IndexService {
       for (const hook of this.deleteHooks) await hook(trx, files.map((f) => f.id));
       await trx.deleteFrom('files').where('release_id', '=', release.id).execute();
       await trx.deleteFrom('releases').where('id', '=', release.id).execute();
-      await trx.updateTable('projects').set((eb) => ({ serial: eb('serial', '+', 1) })).where('id', '=', project.id).execute();
-      return { filenames: files.map((f) => f.filename), orphanedBlobs: files.map((f) => f.sha256) };
+      const change = await this.changes.projectChanged(trx, project.id);
+      return { removed: { filenames: files.map((f) => f.filename), orphanedBlobs: files.map((f) => f.sha256) }, change };
     });
+    this.changes.published(change);
+    return removed;
   }
 
   /** Lets dependent tables (attestations) remove their rows inside the delete transaction. */

@@ -22,9 +22,13 @@ export async function startServer(config: ServerConfig, options: { logger?: bool
     log: { warn: (message) => (app ? app.log.warn(message) : console.warn(`cairn: ${message}`)) },
   });
   const recovered = await services.uploads.recoverInterruptedUploads();
+  // Pages are rendered on write; after an upgrade (or a new base URL) they are rendered once here.
+  const rendered = await services.changes.renderStale();
+  await services.pages.startPolling();
   const built = await buildApp(services, { logger: options.logger });
   app = built;
   if (recovered > 0) built.log.warn({ recovered }, 'removed blobs of uploads interrupted by a crash');
+  if (rendered > 0) built.log.info({ projects: rendered }, 'rendered the pages of projects stored by an earlier version');
   await built.listen({ host: config.host, port: config.port });
   const url = listeningUrl(built, config);
 

@@ -5,7 +5,7 @@ import type { AttestationFacts } from '../../formats/provenance-object.ts';
 import { provenanceStates, type AttestationSignerSummary, type ProvenanceState } from '../../formats/provenance-state.ts';
 import type { IndexService } from '../catalogue/index-service.ts';
 import { latestRelease } from './json-api.ts';
-import type { Database, ProjectRow, ReleaseRow } from '../storage/schema.ts';
+import type { Database, ProjectRow, ReleaseListing, ReleaseRow } from '../storage/schema.ts';
 
 /**
  * The reads behind the web UI. Every page costs a constant number of queries whatever the
@@ -13,7 +13,7 @@ import type { Database, ProjectRow, ReleaseRow } from '../storage/schema.ts';
  * renders as fast as one with a single release, apart from the size of the rows themselves.
  */
 
-export type ReleaseListing = Omit<ReleaseRow, 'info_json'>;
+export type { ReleaseListing };
 
 const RELEASE_LISTING_COLUMNS = ['id', 'project_id', 'version', 'summary', 'requires_python', 'yanked', 'yanked_reason', 'created_at'] as const;
 

@@ -1,9 +1,9 @@
 import { CairnError } from '../../errors.ts';
 import { isPrerelease, normalizeVersion } from '../../formats/pep440.ts';
 import type { ProvenanceState } from '../../formats/provenance-state.ts';
-import type { FileSummary, ProjectListing } from '../catalogue/index-service.ts';
-import type { IndexUrls } from './simple-pages.ts';
-import type { ReleaseRow } from '../storage/schema.ts';
+import type { FileSummary } from '../catalogue/index-service.ts';
+import type { ProjectRow, ReleaseListing } from '../storage/schema.ts';
+import type { IndexUrls } from './index-urls.ts';
 
 /** PyPI's JSON API shape (`/pypi/{project}/json`) for the fields tools actually read. */
 export interface JsonApiFile {
@@ -34,22 +34,40 @@ export function latestRelease<T extends { version: string; yanked: number }>(old
   return live.filter((r) => !isPrerelease(r.version)).at(-1) ?? live.at(-1) ?? oldestFirst.at(-1);
 }
 
-export function buildProjectJson(
-  listing: ProjectListing,
-  urls: IndexUrls,
-  options: { version?: string; withProvenance?: ReadonlySet<number>; provenanceStates?: ReadonlyMap<number, ProvenanceState> } = {},
-): Record<string, unknown> {
-  const { project, releases, files } = listing;
-  let release: ReleaseRow | undefined;
-  if (options.version !== undefined) {
-    const wanted = normalizeVersion(options.version);
+/** What the JSON API is built from: the project, its releases oldest first (PEP 440), its files. */
+export interface JsonApiListing {
+  project: ProjectRow;
+  releases: readonly ReleaseListing[];
+  files: readonly FileSummary[];
+}
+
+/** The release `/pypi/{project}/json` describes (PyPI's "latest"), or the one `version` names. */
+export function chooseJsonApiRelease(listing: JsonApiListing, version?: string): ReleaseListing {
+  const { project, releases } = listing;
+  let release: ReleaseListing | undefined;
+  if (version !== undefined) {
+    const wanted = normalizeVersion(version);
     release = releases.find((r) => r.version === wanted);
-    if (!release) throw new CairnError('release.not_found', `project '${project.name}' has no release ${options.version}`);
+    if (!release) throw new CairnError('release.not_found', `project '${project.name}' has no release ${version}`);
   } else {
     release = latestRelease(releases);
   }
   if (!release) throw new CairnError('release.not_found', `project '${project.name}' has no releases`);
+  return release;
+}
 
+/**
+ * PyPI's JSON API document for `release` (from chooseJsonApiRelease), whose core metadata is
+ * `infoJson`; `perVersion` is the `/pypi/{project}/{version}/json` shape (no `releases` map).
+ */
+export function buildProjectJson(
+  listing: JsonApiListing,
+  release: ReleaseListing,
+  infoJson: string,
+  urls: IndexUrls,
+  options: { perVersion?: boolean; withProvenance?: ReadonlySet<number>; provenanceStates?: ReadonlyMap<number, ProvenanceState> } = {},
+): Record<string, unknown> {
+  const { project, releases, files } = listing;
   const filesByRelease = new Map<number, FileSummary[]>();
   for (const f of files) {
     const list = filesByRelease.get(f.release_id) ?? [];
@@ -80,7 +98,7 @@ export function buildProjectJson(
     };
   };
 
-  const info = JSON.parse(release.info_json) as Record<string, unknown>;
+  const info = JSON.parse(infoJson) as Record<string, unknown>;
   const body: Record<string, unknown> = {
     info: {
       ...info,
@@ -98,7 +116,7 @@ export function buildProjectJson(
     urls: (filesByRelease.get(release.id) ?? []).map(toFile),
     vulnerabilities: [],
   };
-  if (options.version === undefined) {
+  if (!options.perVersion) {
     body.releases = Object.fromEntries(releases.map((r) => [r.version, (filesByRelease.get(r.id) ?? []).map(toFile)]));
   }
   return body;

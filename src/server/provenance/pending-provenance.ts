@@ -3,6 +3,7 @@ import { CairnError } from '../../errors.ts';
 import { parseDistributionFilename } from '../../formats/dist-filename.ts';
 import { sameRepository } from '../../formats/slsa-provenance.ts';
 import type { Database } from '../storage/schema.ts';
+import type { CatalogueChanges, RecordedChange } from '../pages/catalogue-changes.ts';
 import { appendAttestations, type VerifiedForIndex } from './attestation-store.ts';
 
 /** Verifies one attestation for one artifact; the same code path serves uploads and submissions (DESIGN §4). */
@@ -56,8 +57,8 @@ export class PendingProvenanceService {
     private readonly verify: VerifyForIndex,
     private readonly clock: () => Date,
     private readonly limits: PendingLimits = DEFAULT_PENDING_LIMITS,
-    /** Told when a submission binds to a file already listed (its pages gain a provenance link). */
-    private readonly onProjectChanged: (projectName: string) => void = () => undefined,
+    /** Re-renders the pages of a project whose listed file gains provenance (the link appears). */
+    private readonly changes: CatalogueChanges,
   ) {}
 
   /** Verification of build provenance with the checks specific to a builder's submission. */
@@ -89,12 +90,14 @@ export class PendingProvenanceService {
 
   async submit(body: unknown): Promise<SubmissionResult> {
     const submission = asSubmission(body, this.limits.maxAttestationsPerSubmission);
-    const parsed = parseDistributionFilename(submission.filename);
+    // Refuses a name that is not a distribution filename before any verification work.
+    parseDistributionFilename(submission.filename);
     const artifact = { filename: submission.filename, sha256: submission.sha256 };
     const verified = submission.attestations.map((a) => this.verifyBuildProvenance(a, artifact));
     const now = this.clock();
     const signers = verified.map((v) => ({ issuer: v.facts.issuer, identity: v.facts.identity }));
 
+    let change: RecordedChange | null = null;
     const result = await this.db.transaction().execute(async (trx): Promise<SubmissionResult> => {
       const file = await trx.selectFrom('files').select(['id', 'sha256', 'project_id']).where('filename', '=', submission.filename).executeTakeFirst();
       if (file) {
@@ -103,7 +106,7 @@ export class PendingProvenanceService {
         }
         // A rebuilder vouching for a file already published: bound at once, flagged as such.
         await appendAttestations(trx, file.id, verified, { submittedBeforeUpload: false, now });
-        await trx.updateTable('projects').set((eb) => ({ serial: eb('serial', '+', 1) })).where('id', '=', file.project_id).execute();
+        change = await this.changes.projectChanged(trx, file.project_id);
         return { status: 'bound', filename: submission.filename, sha256: submission.sha256, expires_at: null, signer: signers, submitted_before_upload: false };
       }
 
@@ -156,7 +159,7 @@ export class PendingProvenanceService {
       }
       return { status: 'pending', filename: submission.filename, sha256: submission.sha256, expires_at: expiry, signer: signers, submitted_before_upload: true };
     });
-    if (result.status === 'bound') this.onProjectChanged(parsed.normalizedProject);
+    if (change) this.changes.published(change);
     return result;
   }
 

@@ -5,6 +5,7 @@ import { normalizeProjectName } from '../../formats/project-name.ts';
 import { isUniqueViolation } from '../storage/database.ts';
 import type { Database } from '../storage/schema.ts';
 import type { TokenService } from '../auth/tokens.ts';
+import type { CatalogueChanges, RecordedChange } from '../pages/catalogue-changes.ts';
 import { matchPublishers, type TrustedPublisher } from './trusted-publishers.ts';
 
 /**
@@ -24,6 +25,8 @@ export interface OidcExchangeOptions {
   db: Kysely<Database>;
   /** Mints the upload token inside the exchange's transaction. */
   tokens: TokenService;
+  /** Renders the pages of a project a pending publisher creates. */
+  changes: CatalogueChanges;
   /**
    * Exact `iss` values accepted (ServerConfig.trustedOidcIssuers, plus the mounted dev trust
    * domain's issuer, whose URL is known only once the server listens).
@@ -80,13 +83,14 @@ export class OidcExchangeService {
 
     const expiresAt = new Date(now.getTime() + PUBLISHING_TOKEN_TTL_SECONDS * 1000);
     const jtiExpiry = new Date(Math.max(((claims.exp as number) + CLOCK_LEEWAY_SECONDS) * 1000, now.getTime()));
+    const newProjects: RecordedChange[] = [];
     try {
       const minted = await this.options.db.transaction().execute(async (trx) => {
         // Expired replay records can go: a token past exp+leeway is refused before the jti matters.
         await trx.deleteFrom('oidc_used_jti').where('expires_at', '<=', now.toISOString()).execute();
         // The insert is the replay guard under concurrency; the select above only gives a fast answer.
         await trx.insertInto('oidc_used_jti').values({ issuer, jti, expires_at: jtiExpiry.toISOString() }).execute();
-        const publishers = await this.reifyPending(trx, matches, now);
+        const publishers = await this.reifyPending(trx, matches, now, newProjects);
         const projects = [...new Set(publishers.map((p) => normalizeProjectName(p.projectName)))];
         const primary = publishers[0] as TrustedPublisher;
         const created = await this.options.tokens.insertWithin(trx, {
@@ -102,6 +106,7 @@ export class OidcExchangeService {
           .execute();
         return created;
       });
+      this.options.changes.published(...newProjects);
       return { success: true, token: minted.token, expires: Math.floor(expiresAt.getTime() / 1000) };
     } catch (error) {
       if (isUniqueViolation(error)) throw new CairnError('oidc.replayed', `this OIDC token (jti ${jti}) was already exchanged`);
@@ -114,7 +119,7 @@ export class OidcExchangeService {
    * other pending publishers for that name are dropped (the name is taken now). If someone created
    * the project meanwhile, the pending publisher no longer applies.
    */
-  private async reifyPending(trx: Kysely<Database>, matches: TrustedPublisher[], now: Date): Promise<TrustedPublisher[]> {
+  private async reifyPending(trx: Kysely<Database>, matches: TrustedPublisher[], now: Date, created: RecordedChange[]): Promise<TrustedPublisher[]> {
     const real = matches.filter((p) => !p.pending);
     if (real.length > 0) return real;
     const pending = matches[0] as TrustedPublisher;
@@ -131,6 +136,7 @@ export class OidcExchangeService {
       .values({ name: pending.projectName, normalized_name: normalized, created_at: now.toISOString(), serial: 0 })
       .returning('id')
       .executeTakeFirstOrThrow();
+    created.push(await this.options.changes.projectChanged(trx, project.id, { created: true }));
     await trx
       .updateTable('trusted_publishers')
       .set({ project_id: project.id, pending_project_name: null })

@@ -201,6 +201,73 @@ function tokenLastUsed(): Migration {
   };
 }
 
+/** SQLite stores bytes as `blob`, PostgreSQL as `bytea`. */
+function bytesType(dialect: DialectName): 'blob' | 'bytea' {
+  return dialect === 'sqlite' ? 'blob' : 'bytea';
+}
+
+/**
+ * Pages rendered on write (DESIGN §7): every simple page and JSON API document is rendered in the
+ * transaction that changes its project and stored gzip-compressed with its digest, so a read is one
+ * lookup and bytes out. The `/simple/` root is kept as chunks of projects by id range, so a new
+ * project re-renders one chunk, never the whole list. `page_changes` is the journal other
+ * processes poll to drop what they cached.
+ */
+function renderedPages(dialect: DialectName): Migration {
+  const [idName, idType] = idColumn(dialect);
+  return {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('rendered_pages')
+        .addColumn('normalized_name', 'text', (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull().check(sql`kind in ('simple-html', 'simple-json', 'json-api')`))
+        .addColumn('sha256', 'text', (c) => c.notNull())
+        .addColumn('length', 'integer', (c) => c.notNull())
+        .addColumn('gzip', bytesType(dialect), (c) => c.notNull())
+        .addColumn('rendered_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('rendered_pages_pk', ['normalized_name', 'kind'])
+        .execute();
+      // Earlier versions of the TUF-listed pages stay readable by digest for a while (PEP 458
+      // consistent snapshots: a client holding slightly older metadata still finds its bytes).
+      await db.schema
+        .createTable('superseded_pages')
+        .addColumn('sha256', 'text', (c) => c.primaryKey())
+        .addColumn('normalized_name', 'text', (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('length', 'integer', (c) => c.notNull())
+        .addColumn('gzip', bytesType(dialect), (c) => c.notNull())
+        .addColumn('superseded_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('superseded_pages_age_idx').on('superseded_pages').column('superseded_at').execute();
+      await db.schema
+        .createTable('root_chunks')
+        .addColumn('chunk', 'integer', (c) => c.primaryKey())
+        .addColumn('projects', 'integer', (c) => c.notNull())
+        .addColumn('html_length', 'integer', (c) => c.notNull())
+        .addColumn('html_crc32', 'bigint', (c) => c.notNull())
+        .addColumn('html_deflate', bytesType(dialect), (c) => c.notNull())
+        .addColumn('json_length', 'integer', (c) => c.notNull())
+        .addColumn('json_crc32', 'bigint', (c) => c.notNull())
+        .addColumn('json_deflate', bytesType(dialect), (c) => c.notNull())
+        .addColumn('sha256', 'text', (c) => c.notNull())
+        .addColumn('rendered_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('page_changes')
+        .addColumn(idName, idType, (c) => (dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
+        .addColumn('normalized_name', 'text')
+        .addColumn('chunk', 'integer')
+        .addColumn('changed_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('derived_state')
+        .addColumn('key', 'text', (c) => c.primaryKey())
+        .addColumn('value', 'text', (c) => c.notNull())
+        .execute();
+    },
+  };
+}
+
 export function migrationProvider(dialect: DialectName): MigrationProvider {
   return {
     async getMigrations() {
@@ -210,6 +277,7 @@ export function migrationProvider(dialect: DialectName): MigrationProvider {
         '0003_attestations': attestations(dialect),
         '0004_token_revocation': tokenRevocation(),
         '0005_token_last_used': tokenLastUsed(),
+        '0006_rendered_pages': renderedPages(dialect),
       };
     },
   };

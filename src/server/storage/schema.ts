@@ -18,6 +18,11 @@ export interface Database {
   publishing_tokens: PublishingTokensTable;
   attestations: AttestationsTable;
   pending_provenance: PendingProvenanceTable;
+  rendered_pages: RenderedPagesTable;
+  superseded_pages: SupersededPagesTable;
+  root_chunks: RootChunksTable;
+  page_changes: PageChangesTable;
+  derived_state: DerivedStateTable;
 }
 
 export interface ProjectsTable {
@@ -98,6 +103,8 @@ export interface BlobIntentsTable {
 
 export type ProjectRow = Selectable<ProjectsTable>;
 export type ReleaseRow = Selectable<ReleasesTable>;
+/** A release without its (possibly large) core-metadata JSON. */
+export type ReleaseListing = Omit<ReleaseRow, 'info_json'>;
 export type FileRow = Selectable<FilesTable>;
 export type NewFileRow = Insertable<FilesTable>;
 export type ApiTokenRow = Selectable<ApiTokensTable>;
@@ -162,3 +169,55 @@ export interface PendingProvenanceTable {
 
 export type TrustedPublisherRow = Selectable<TrustedPublishersTable>;
 export type AttestationRow = Selectable<AttestationsTable>;
+
+export type PageKind = 'simple-html' | 'simple-json' | 'json-api';
+
+/** A page rendered on write, gzip-compressed; `sha256` and `length` describe the uncompressed bytes. */
+export interface RenderedPagesTable {
+  normalized_name: string;
+  kind: PageKind;
+  sha256: string;
+  length: number;
+  gzip: Buffer;
+  rendered_at: string;
+}
+
+export interface SupersededPagesTable {
+  sha256: string;
+  normalized_name: string;
+  kind: PageKind;
+  length: number;
+  gzip: Buffer;
+  superseded_at: string;
+}
+
+/**
+ * Projects with ids in [chunk × size, (chunk + 1) × size) as `/simple/` entries: raw deflate
+ * segments ending in a full flush, so segments concatenate into one gzip stream (RFC 1951 §3.2.4).
+ */
+export interface RootChunksTable {
+  chunk: number;
+  projects: number;
+  html_length: number;
+  html_crc32: number;
+  html_deflate: Buffer;
+  json_length: number;
+  json_crc32: number;
+  json_deflate: Buffer;
+  sha256: string;
+  rendered_at: string;
+}
+
+/** The journal of page changes other processes poll (a project's pages, or a root chunk). */
+export interface PageChangesTable {
+  id: Generated<number>;
+  normalized_name: string | null;
+  chunk: number | null;
+  changed_at: string;
+}
+
+/** Facts about derived data, e.g. which renderer and base URL the stored pages were made with. */
+export interface DerivedStateTable {
+  key: string;
+  value: string;
+}

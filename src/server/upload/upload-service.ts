@@ -15,6 +15,7 @@ import type { BlobStore, ReceivedBlob } from '../storage/blob-store.ts';
 import { isUniqueViolation } from '../storage/database.ts';
 import type { Database } from '../storage/schema.ts';
 import type { TokenPrincipal, TokenService } from '../auth/tokens.ts';
+import type { CatalogueChanges, RecordedChange } from '../pages/catalogue-changes.ts';
 import { readDistributionMetadata } from './dist-metadata.ts';
 
 /** The form of a twine upload (`POST /legacy/`), already parsed from multipart. */
@@ -80,8 +81,8 @@ export interface UploadServiceOptions {
   clock: () => Date;
   /** Checks of later layers (PEP 740 attestations, pending build provenance), in order. */
   prechecks?: readonly UploadPrecheck[];
-  /** Told after a commit changes what a project's pages show (derived-page caches listen). */
-  onProjectChanged?: (projectName: string) => void;
+  /** Renders the project's pages inside the upload's transaction (pages rendered on write). */
+  changes: CatalogueChanges;
 }
 
 export class UploadService {
@@ -90,7 +91,7 @@ export class UploadService {
   private readonly tokens: TokenService;
   private readonly clock: () => Date;
   private readonly prechecks: readonly UploadPrecheck[];
-  private readonly onProjectChanged: (projectName: string) => void;
+  private readonly changes: CatalogueChanges;
 
   constructor(options: UploadServiceOptions) {
     this.db = options.db;
@@ -98,7 +99,7 @@ export class UploadService {
     this.tokens = options.tokens;
     this.clock = options.clock;
     this.prechecks = options.prechecks ?? [];
-    this.onProjectChanged = options.onProjectChanged ?? (() => undefined);
+    this.changes = options.changes;
   }
 
   /**
@@ -185,10 +186,11 @@ export class UploadService {
     const coreMetadata = raw.toString('utf8');
     await this.db.insertInto('blob_intents').values({ sha256: blob.sha256, created_at: now }).onConflict((oc) => oc.doNothing()).execute();
     await this.blobs.commit(blob);
-    let fileId: number;
+    let stored: { fileId: number; change: RecordedChange };
     try {
-      fileId = await this.db.transaction().execute(async (trx) => {
+      stored = await this.db.transaction().execute(async (trx) => {
         let projectId = existingProject?.id;
+        let projectCreated = false;
         if (projectId === undefined) {
           const created = await trx
             .insertInto('projects')
@@ -198,6 +200,7 @@ export class UploadService {
             .executeTakeFirst();
           if (created) {
             projectId = created.id;
+            projectCreated = true;
             if (principal.scope === 'new_projects') {
               await trx.insertInto('project_owners').values({ project_id: projectId, token_id: principal.tokenId }).execute();
             }
@@ -207,10 +210,7 @@ export class UploadService {
             const raced = await trx.selectFrom('projects').select(['id', 'normalized_name']).where('normalized_name', '=', normalizeProjectName(name)).executeTakeFirstOrThrow();
             await this.tokens.assertMayUpload(principal, { id: raced.id, normalizedName: raced.normalized_name }, name, trx);
             projectId = raced.id;
-            await trx.updateTable('projects').set((eb) => ({ serial: eb('serial', '+', 1) })).where('id', '=', projectId).execute();
           }
-        } else {
-          await trx.updateTable('projects').set((eb) => ({ serial: eb('serial', '+', 1) })).where('id', '=', projectId).execute();
         }
         let release = await trx
           .selectFrom('releases')
@@ -267,7 +267,8 @@ export class UploadService {
         for (const hook of hooks) {
           await hook(trx, { id: file.id, filename, sha256: blob.sha256, projectId, releaseId: release.id });
         }
-        return file.id;
+        const change = await this.changes.projectChanged(trx, projectId, { created: projectCreated });
+        return { fileId: file.id, change };
       });
     } catch (error) {
       await this.releaseOrphanBlob(blob.sha256);
@@ -276,8 +277,8 @@ export class UploadService {
       }
       throw error;
     }
-    this.onProjectChanged(name);
-    return { status: 'created', project: name, version: normalizedVersion, filename, sha256: blob.sha256, fileId };
+    this.changes.published(stored.change);
+    return { status: 'created', project: name, version: normalizedVersion, filename, sha256: blob.sha256, fileId: stored.fileId };
   }
 
   /** Removes a committed blob that no file row references (failed transaction, crash recovery). */

@@ -2,20 +2,21 @@ import type { FastifyInstance } from 'fastify';
 import { CairnError } from '../../../errors.ts';
 import { normalizeProjectName } from '../../../formats/project-name.ts';
 import type { CairnServices } from '../../composition.ts';
-import { buildProjectJson } from '../../pages/json-api.ts';
+import { buildProjectJson, chooseJsonApiRelease } from '../../pages/json-api.ts';
+import { loadProjectSnapshot, releaseInfoJson, releaseProvenanceStates } from '../../pages/project-snapshot.ts';
 import { sendError } from '../../../http/errors.ts';
 
 /** PyPI-compatible JSON API. */
-export async function jsonApiRoutes(app: FastifyInstance, services: CairnServices, withProvenance: (ids: number[]) => Promise<Set<number>>): Promise<void> {
+export async function jsonApiRoutes(app: FastifyInstance, services: CairnServices): Promise<void> {
   const answer = async (name: string, version: string | undefined) => {
     const project = await services.index.findProject(name);
     if (!project) throw new CairnError('project.not_found', `no project named '${name}'`);
-    const listing = await services.index.projectListing(project);
-    const [provenance, provenanceStates] = await Promise.all([
-      withProvenance(listing.files.map((f) => f.id)),
-      services.views.projectProvenanceStates(project.id, listing.releases, listing.files),
-    ]);
-    return buildProjectJson(listing, services.urls, { version, withProvenance: provenance, provenanceStates });
+    const snapshot = await loadProjectSnapshot(services.db, project.id);
+    if (!snapshot) throw new CairnError('project.not_found', `no project named '${name}'`);
+    const release = chooseJsonApiRelease(snapshot, version);
+    const info = await releaseInfoJson(services.db, release.id);
+    const provenanceStates = releaseProvenanceStates(snapshot.releases, snapshot.files, snapshot.signersByFile);
+    return buildProjectJson(snapshot, release, info, services.urls, { perVersion: version !== undefined, withProvenance: new Set(snapshot.signersByFile.keys()), provenanceStates });
   };
   app.get<{ Params: { project: string } }>('/pypi/:project/json', async (request, reply) => {
     try {

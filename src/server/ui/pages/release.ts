@@ -1,4 +1,4 @@
-import type { IndexUrls } from '../../pages/simple-pages.ts';
+import type { IndexUrls } from '../../pages/index-urls.ts';
 import type { ReleaseFile, ReleaseFileAttestation, ReleasePageData } from '../../pages/catalogue-views.ts';
 import {
   attestationSummary,

@@ -1,0 +1,111 @@
+import type { Kysely } from 'kysely';
+import type { Database } from '../storage/schema.ts';
+import { RENDERER_VERSION, rootChunkOf, type PageRenderer, type RenderedProject } from './page-renderer.ts';
+import type { PageStore } from './page-store.ts';
+
+/** What a committed change leaves for this process to drop from its caches. */
+export interface RecordedChange {
+  normalizedName: string;
+  /** The root chunk that was re-rendered (a new project), else null. */
+  chunk: number | null;
+}
+
+/** Told, inside the same transaction, that a project's pages were rendered (TUF lists the simple pages). */
+export type PagesRenderedListener = (trx: Kysely<Database>, rendered: RenderedProject) => Promise<void>;
+
+const RENDER_STATE_KEY = 'pages.renderer';
+
+/**
+ * The one place a change to a project becomes visible: every transaction that changes what a
+ * project's pages show (upload, yank, delete, provenance bound, a new project) calls
+ * `projectChanged` before it commits, so the pages, the root and the journal commit with the
+ * change itself, and `published` after the commit.
+ */
+export class CatalogueChanges {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly renderer: PageRenderer,
+    private readonly store: PageStore,
+    private readonly clock: () => Date,
+    private readonly baseUrl: string | null,
+    private readonly listeners: readonly PagesRenderedListener[] = [],
+  ) {}
+
+  /**
+   * Bumps the project's serial (which also takes its row lock, so concurrent changes to one
+   * project render one after another), renders its pages, and journals the change.
+   */
+  async projectChanged(trx: Kysely<Database>, projectId: number, options: { created?: boolean } = {}): Promise<RecordedChange> {
+    await trx.updateTable('projects').set((eb) => ({ serial: eb('serial', '+', 1) })).where('id', '=', projectId).execute();
+    const rendered = await this.renderer.renderProject(trx, projectId);
+    for (const listener of this.listeners) await listener(trx, rendered);
+    const chunk = options.created ? rootChunkOf(projectId) : null;
+    if (chunk !== null) await this.renderer.renderRootChunk(trx, chunk);
+    await trx
+      .insertInto('page_changes')
+      .values({ normalized_name: rendered.normalizedName, chunk, changed_at: this.clock().toISOString() })
+      .execute();
+    return { normalizedName: rendered.normalizedName, chunk };
+  }
+
+  /** After the commit: this process stops serving what it cached of the changed pages at once. */
+  published(...changes: RecordedChange[]): void {
+    for (const change of changes) {
+      this.store.evictProject(change.normalizedName);
+      if (change.chunk !== null) this.store.evictRootChunk(change.chunk);
+    }
+  }
+
+  /**
+   * Renders what is missing or was made by another renderer or for another base URL: every page
+   * after an upgrade, none on a normal start. Runs in batches, each its own transaction.
+   */
+  async renderStale(onProgress?: (done: number) => void): Promise<number> {
+    const fingerprint = JSON.stringify({ renderer: RENDERER_VERSION, baseUrl: this.baseUrl });
+    const state = await this.db.selectFrom('derived_state').select('value').where('key', '=', RENDER_STATE_KEY).executeTakeFirst();
+    const everything = state?.value !== fingerprint;
+    let done = 0;
+    let after = 0;
+    for (;;) {
+      let query = this.db.selectFrom('projects').select('id').where('id', '>', after).orderBy('id').limit(500);
+      if (!everything) {
+        query = query.where(({ not, exists, selectFrom }) =>
+          not(exists(selectFrom('rendered_pages').select('kind').whereRef('rendered_pages.normalized_name', '=', 'projects.normalized_name').where('kind', '=', 'simple-html'))),
+        );
+      }
+      const batch = await query.execute();
+      if (batch.length === 0) break;
+      const changes = await this.db.transaction().execute(async (trx) => {
+        const recorded: RecordedChange[] = [];
+        for (const { id } of batch) recorded.push(await this.projectChanged(trx, id));
+        return recorded;
+      });
+      this.published(...changes);
+      done += batch.length;
+      onProgress?.(done);
+      after = batch[batch.length - 1]!.id;
+    }
+    await this.renderRootChunks(everything);
+    await this.db
+      .insertInto('derived_state')
+      .values({ key: RENDER_STATE_KEY, value: fingerprint })
+      .onConflict((oc) => oc.column('key').doUpdateSet({ value: fingerprint }))
+      .execute();
+    return done;
+  }
+
+  /** Root chunks for every id range that holds projects; all of them, or only those never rendered. */
+  private async renderRootChunks(everything: boolean): Promise<void> {
+    const max = await this.db.selectFrom('projects').select((eb) => eb.fn.max('id').as('high')).executeTakeFirst();
+    const lastChunk = rootChunkOf(Number(max?.high ?? 0));
+    const existing = new Set((await this.db.selectFrom('root_chunks').select('chunk').execute()).map((r) => r.chunk));
+    for (let chunk = 0; chunk <= lastChunk; chunk++) {
+      if (!everything && existing.has(chunk)) continue;
+      await this.db.transaction().execute(async (trx) => {
+        await this.renderer.renderRootChunk(trx, chunk);
+        await trx.insertInto('page_changes').values({ normalized_name: null, chunk, changed_at: this.clock().toISOString() }).execute();
+      });
+      this.store.evictRootChunk(chunk);
+    }
+  }
+}

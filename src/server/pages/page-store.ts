@@ -1,0 +1,314 @@
+import { createHash } from 'node:crypto';
+import { promisify } from 'node:util';
+import { gunzip, gunzipSync, inflateRawSync } from 'node:zlib';
+import type { Kysely } from 'kysely';
+import { deflateSegment, gzipFromSegments, type DeflateSegment } from '../../formats/gzip-segments.ts';
+import { INDEX_HTML_TAIL, renderIndexHtmlHead, SIMPLE_API_VERSION } from '../../formats/simple-api.ts';
+import type { Database, PageKind } from '../storage/schema.ts';
+
+/** A stored page: gzip bytes, and the digest and length of what they decompress to. */
+export interface StoredPage {
+  sha256: string;
+  length: number;
+  gzip: Buffer;
+}
+
+/** The `/simple/` root in one format, as buffers to write out in order. */
+export interface RootDocument {
+  /** sha256 over the chunks' digests: changes whenever any chunk does. */
+  etag: string;
+  gzip: Buffer[];
+  gzipLength: number;
+  identity: Buffer[];
+  identityLength: number;
+}
+
+export interface PageStoreOptions {
+  /** Memory for cached pages, in bytes. */
+  cacheBytes: number;
+  /** How often the journal of page changes is read, for changes other processes made. */
+  pollMs: number;
+}
+
+export const DEFAULT_PAGE_STORE_OPTIONS: PageStoreOptions = { cacheBytes: 256 * 1024 * 1024, pollMs: 250 };
+
+const gunzipAsync = promisify(gunzip);
+const SYNC_GUNZIP_LIMIT = 64 * 1024;
+/** Cached answer "no such page", so a flood of requests for a missing project costs no queries. */
+const MISSING = Symbol('missing');
+type CacheValue = StoredPage | typeof MISSING;
+const MISSING_COST = 64;
+/** Fixed cost of a cache entry beside its bytes (key, object, map slot), so tiny entries count too. */
+const ENTRY_OVERHEAD = 200;
+/**
+ * Journal ids are assigned when a transaction inserts its row but become visible when it commits,
+ * which on PostgreSQL is not always in id order: each poll re-reads this many ids below the highest
+ * seen, remembering which it handled.
+ */
+const JOURNAL_WINDOW = 1000;
+/** How long an eviction vetoes caching a read that started before it (no read takes this long). */
+const EVICTION_MEMORY_MS = 60_000;
+
+interface RootChunkSegments {
+  sha256: string;
+  html: DeflateSegment & { identity: Buffer };
+  json: DeflateSegment & { identity: Buffer };
+  projects: number;
+}
+
+/**
+ * The read side of the pages rendered on write: a byte-budgeted LRU cache in front of one indexed
+ * lookup, kept coherent with other processes by polling the `page_changes` journal. A read is a
+ * cache hit or one query, never a rebuild.
+ */
+export class PageStore {
+  private readonly cache = new Map<string, CacheValue>();
+  private cachedBytes = 0;
+  private readonly identities = new Map<string, Buffer>();
+  /** Eviction counter, and when each recently evicted key was evicted (see `remember`). */
+  private epoch = 0;
+  private readonly recentEvictions = new Map<string, { epoch: number; at: number }>();
+
+  private rootChunks: Map<number, RootChunkSegments> | null = null;
+  private rootLoading: Promise<Map<number, RootChunkSegments>> | null = null;
+  private readonly staleChunks = new Set<number>();
+  private roots: { html: RootDocument; json: RootDocument } | null = null;
+
+  private journalHigh = 0;
+  private readonly journalSeen = new Set<number>();
+  private poller: NodeJS.Timeout | null = null;
+  private polling: Promise<void> | null = null;
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly options: PageStoreOptions = DEFAULT_PAGE_STORE_OPTIONS,
+  ) {}
+
+  /** A project's page, or null when the project (or that page of it) does not exist. */
+  async projectPage(normalizedName: string, kind: PageKind): Promise<StoredPage | null> {
+    const key = `${kind}:${normalizedName}`;
+    const hit = this.cache.get(key);
+    if (hit !== undefined) {
+      // Most recently used goes last; eviction takes from the front.
+      this.cache.delete(key);
+      this.cache.set(key, hit);
+      return hit === MISSING ? null : hit;
+    }
+    const startedAt = this.epoch;
+    const row = await this.db
+      .selectFrom('rendered_pages')
+      .select(['sha256', 'length', 'gzip'])
+      .where('normalized_name', '=', normalizedName)
+      .where('kind', '=', kind)
+      .executeTakeFirst();
+    const page: StoredPage | null = row ? { sha256: row.sha256, length: Number(row.length), gzip: Buffer.from(row.gzip) } : null;
+    this.remember(key, page ?? MISSING, startedAt);
+    return page;
+  }
+
+  /** The uncompressed bytes of a page (for clients that do not accept gzip), cached beside it. */
+  async identityOf(page: StoredPage): Promise<Buffer> {
+    const known = this.identities.get(page.sha256);
+    if (known) return known;
+    const bytes = page.gzip.length <= SYNC_GUNZIP_LIMIT ? gunzipSync(page.gzip) : await gunzipAsync(page.gzip);
+    // Identity requests are rare (pip and browsers send Accept-Encoding: gzip); keep a few.
+    if (this.identities.size >= 256) this.identities.delete(this.identities.keys().next().value!);
+    this.identities.set(page.sha256, bytes);
+    return bytes;
+  }
+
+  /**
+   * A simple page by its digest: the current one, or one superseded recently (TUF consistent
+   * snapshots name pages by hash, and a client may hold metadata a moment older than the page).
+   */
+  async pageByDigest(normalizedName: string, kind: PageKind, sha256: string): Promise<StoredPage | null> {
+    const current = await this.projectPage(normalizedName, kind);
+    if (current?.sha256 === sha256) return current;
+    const row = await this.db
+      .selectFrom('superseded_pages')
+      .select(['sha256', 'length', 'gzip'])
+      .where('sha256', '=', sha256)
+      .where('normalized_name', '=', normalizedName)
+      .where('kind', '=', kind)
+      .executeTakeFirst();
+    return row ? { sha256: row.sha256, length: Number(row.length), gzip: Buffer.from(row.gzip) } : null;
+  }
+
+  /** The `/simple/` root: head, every chunk in id order, tail; assembled from memory after the first load. */
+  async root(): Promise<{ html: RootDocument; json: RootDocument }> {
+    if (this.roots && this.staleChunks.size === 0) return this.roots;
+    const chunks = await this.loadRootChunks();
+    if (this.roots && this.staleChunks.size === 0) return this.roots;
+    this.roots = assembleRoots(chunks);
+    return this.roots;
+  }
+
+  private async loadRootChunks(): Promise<Map<number, RootChunkSegments>> {
+    if (this.rootLoading) return this.rootLoading;
+    const load = async (): Promise<Map<number, RootChunkSegments>> => {
+      const chunks = this.rootChunks ?? new Map<number, RootChunkSegments>();
+      const stale = this.rootChunks ? [...this.staleChunks] : null;
+      this.staleChunks.clear();
+      let query = this.db.selectFrom('root_chunks').selectAll();
+      if (stale !== null) {
+        if (stale.length === 0) return chunks;
+        query = query.where('chunk', 'in', stale);
+      }
+      const rows = await query.execute();
+      if (stale !== null) for (const chunk of stale) chunks.delete(chunk);
+      for (const row of rows) {
+        const html = Buffer.from(row.html_deflate);
+        const json = Buffer.from(row.json_deflate);
+        chunks.set(row.chunk, {
+          sha256: row.sha256,
+          projects: row.projects,
+          html: { deflate: html, crc32: Number(row.html_crc32), length: row.html_length, identity: inflateRawSync(html) },
+          json: { deflate: json, crc32: Number(row.json_crc32), length: row.json_length, identity: inflateRawSync(json) },
+        });
+      }
+      this.rootChunks = chunks;
+      return chunks;
+    };
+    this.rootLoading = load().finally(() => {
+      this.rootLoading = null;
+    });
+    return this.rootLoading;
+  }
+
+  /** Drops what this process cached of a project's pages (after a commit changed them). */
+  evictProject(normalizedName: string): void {
+    for (const kind of ['simple-html', 'simple-json', 'json-api'] as const) this.evict(`${kind}:${normalizedName}`);
+  }
+
+  /** Marks a root chunk to be read again. */
+  evictRootChunk(chunk: number): void {
+    this.staleChunks.add(chunk);
+    this.roots = null;
+  }
+
+  private evict(key: string): void {
+    this.epoch++;
+    // Re-inserted so the map stays in eviction order, which pruning relies on.
+    this.recentEvictions.delete(key);
+    this.recentEvictions.set(key, { epoch: this.epoch, at: Date.now() });
+    const value = this.cache.get(key);
+    if (value === undefined) return;
+    this.cache.delete(key);
+    this.cachedBytes -= costOf(key, value);
+  }
+
+  /**
+   * Caches what a read found, unless the key was evicted after the read began: the read may then
+   * have seen the state before the change that evicted it.
+   */
+  private remember(key: string, value: CacheValue, readStartedAt: number): void {
+    const eviction = this.recentEvictions.get(key);
+    if (eviction && eviction.epoch > readStartedAt) return;
+    const cost = costOf(key, value);
+    if (cost > this.options.cacheBytes / 4) return;
+    const old = this.cache.get(key);
+    if (old !== undefined) this.cachedBytes -= costOf(key, old);
+    this.cache.delete(key);
+    this.cache.set(key, value);
+    this.cachedBytes += cost;
+    while (this.cachedBytes > this.options.cacheBytes) {
+      const oldest = this.cache.keys().next().value!;
+      this.cachedBytes -= costOf(oldest, this.cache.get(oldest)!);
+      this.cache.delete(oldest);
+    }
+  }
+
+  /** Follows the journal from its current end: changes other processes commit from now on are seen within one poll. */
+  async startPolling(): Promise<void> {
+    if (this.poller) return;
+    const row = await this.db.selectFrom('page_changes').select((eb) => eb.fn.max('id').as('high')).executeTakeFirst();
+    this.journalHigh = Number(row?.high ?? 0);
+    this.poller = setInterval(() => {
+      if (this.polling) return;
+      this.polling = this.pollJournal()
+        .then(() => undefined, () => undefined)
+        .finally(() => {
+          this.polling = null;
+        });
+    }, this.options.pollMs);
+    this.poller.unref();
+  }
+
+  stopPolling(): void {
+    if (this.poller) clearInterval(this.poller);
+    this.poller = null;
+  }
+
+  /** One read of the journal: every change not handled yet evicts what it names. */
+  async pollJournal(): Promise<number> {
+    const rows = await this.db
+      .selectFrom('page_changes')
+      .select(['id', 'normalized_name', 'chunk'])
+      .where('id', '>', Math.max(0, this.journalHigh - JOURNAL_WINDOW))
+      .orderBy('id')
+      .execute();
+    let handled = 0;
+    for (const row of rows) {
+      if (this.journalSeen.has(row.id)) continue;
+      this.journalSeen.add(row.id);
+      handled++;
+      if (row.normalized_name !== null) this.evictProject(row.normalized_name);
+      if (row.chunk !== null) this.evictRootChunk(row.chunk);
+      if (row.id > this.journalHigh) this.journalHigh = row.id;
+    }
+    for (const id of this.journalSeen) if (id <= this.journalHigh - JOURNAL_WINDOW) this.journalSeen.delete(id);
+    const forgetBefore = Date.now() - EVICTION_MEMORY_MS;
+    for (const [key, eviction] of this.recentEvictions) {
+      if (eviction.at >= forgetBefore) break;
+      this.recentEvictions.delete(key);
+    }
+    return handled;
+  }
+
+  /** Cache occupancy, for `/metrics`. */
+  stats(): { entries: number; bytes: number } {
+    return { entries: this.cache.size, bytes: this.cachedBytes };
+  }
+}
+
+function costOf(key: string, value: CacheValue): number {
+  return ENTRY_OVERHEAD + key.length * 2 + (value === MISSING ? MISSING_COST : value.gzip.length);
+}
+
+function fixedSegment(text: string): DeflateSegment & { identity: Buffer } {
+  return { ...deflateSegment(text), identity: Buffer.from(text, 'utf8') };
+}
+
+const HTML_HEAD = fixedSegment(renderIndexHtmlHead());
+const HTML_TAIL = fixedSegment(INDEX_HTML_TAIL);
+const JSON_HEAD = fixedSegment(`{"meta":{"api-version":"${SIMPLE_API_VERSION}"},"projects":[`);
+const JSON_TAIL = fixedSegment(']}');
+const JSON_SEPARATOR = fixedSegment(',');
+
+function documentOf(segments: (DeflateSegment & { identity: Buffer })[], etag: string): RootDocument {
+  const gzip = gzipFromSegments(segments);
+  const identity = segments.map((s) => s.identity);
+  return {
+    etag,
+    gzip,
+    gzipLength: gzip.reduce((n, b) => n + b.length, 0),
+    identity,
+    identityLength: identity.reduce((n, b) => n + b.length, 0),
+  };
+}
+
+/** O(chunks) assembly from segments already in memory: no project is rendered or compressed here. */
+function assembleRoots(chunks: Map<number, RootChunkSegments>): { html: RootDocument; json: RootDocument } {
+  const ordered = [...chunks.entries()].sort(([a], [b]) => a - b).map(([, c]) => c).filter((c) => c.projects > 0);
+  const digest = createHash('sha256').update(SIMPLE_API_VERSION);
+  for (const chunk of ordered) digest.update(chunk.sha256);
+  const etag = digest.digest('hex').slice(0, 32);
+  const html = [HTML_HEAD, ...ordered.map((c) => c.html), HTML_TAIL];
+  const json: (DeflateSegment & { identity: Buffer })[] = [JSON_HEAD];
+  ordered.forEach((c, i) => {
+    if (i > 0) json.push(JSON_SEPARATOR);
+    json.push(c.json);
+  });
+  json.push(JSON_TAIL);
+  return { html: documentOf(html, `${etag}-h`), json: documentOf(json, `${etag}-j`) };
+}
