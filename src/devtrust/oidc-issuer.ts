@@ -2,6 +2,7 @@ import { randomInt, randomUUID, type KeyObject } from 'node:crypto';
 import { SignJWT, createLocalJWKSet, errors as joseErrors, exportJWK, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
 import { CairnError } from '../errors.ts';
 import type { DevTokenRequest } from '../formats/dev-token-request.ts';
+import { isCommitDigest } from '../formats/digests.ts';
 
 export type { DevTokenRequest };
 
@@ -103,7 +104,7 @@ export class DevOidcIssuer {
     const repository = required(request.repository, 'repository');
     const workflowRef = required(request.workflow_ref, 'workflow_ref');
     const sha = required(request.sha, 'sha').toLowerCase();
-    if (!/^(?:[0-9a-f]{40}|[0-9a-f]{64})$/.test(sha)) {
+    if (!isCommitDigest(sha)) {
       throw new CairnError('usage.invalid_argument', `sha must be a 40- or 64-hex commit id, got ${JSON.stringify(request.sha)}`);
     }
     if (!isUrl(repository) && !/^[\w.-]+\/[\w.-]+$/.test(repository)) {

@@ -5,6 +5,7 @@ import { TrustedRoot } from '@sigstore/protobuf-specs';
 import { PolicyError, VerificationError, Verifier, toSignedEntity, toTrustMaterial, type KeyFinderFunc, type SignedEntity, type Signer, type TrustMaterial } from '@sigstore/verify';
 import { verifySCTs } from '@sigstore/verify/dist/key/sct.js';
 import { CairnError, isCairnError, type ErrorCode } from '../errors.ts';
+import { isSha256Hex } from '../formats/digests.ts';
 import { parseDistributionFilename, sameDistribution, type ParsedDistributionFilename } from '../formats/dist-filename.ts';
 import { attestationToBundle, bundleToAttestation, isSigstoreBundle, parseAttestation, IN_TOTO_PAYLOAD_TYPE, type Pep740Attestation } from '../formats/pep740.ts';
 import type { AttestationFacts } from '../formats/provenance-object.ts';
@@ -69,8 +70,6 @@ export interface VerifierOptions {
   publicKeys?: KeyFinderFunc;
 }
 
-const SHA256_HEX = /^[0-9a-f]{64}$/;
-
 function fail(code: ErrorCode, message: string, details?: Record<string, unknown>): never {
   throw new CairnError(code, message, details);
 }
@@ -130,7 +129,7 @@ function subjectDigest(subject: unknown, index: number): { name: unknown; sha256
   const s = typeof subject === 'object' && subject !== null ? (subject as Record<string, unknown>) : {};
   const digest = typeof s.digest === 'object' && s.digest !== null ? (s.digest as Record<string, unknown>) : {};
   const sha256 = typeof digest.sha256 === 'string' ? digest.sha256.toLowerCase() : '';
-  if (!SHA256_HEX.test(sha256)) fail('provenance.malformed', `subject[${index}] has no sha256 digest`);
+  if (!isSha256Hex(sha256)) fail('provenance.malformed', `subject[${index}] has no sha256 digest`);
   return { name: s.name, sha256 };
 }
 

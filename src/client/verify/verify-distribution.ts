@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { CairnError, exitCodeFor, isCairnError, type ErrorCode } from '../../errors.ts';
+import { isSha256Hex } from '../../formats/digests.ts';
 import { parseDistributionFilename } from '../../formats/dist-filename.ts';
 import { compareVersions, normalizeVersion } from '../../formats/pep440.ts';
 import { normalizeProjectName } from '../../formats/project-name.ts';
@@ -107,8 +108,6 @@ export interface VerifyOptions {
   /** Called after each file's download and verification. */
   onProgress?: (done: number, total: number, filename: string) => void;
 }
-
-const SHA256 = /^[0-9a-f]{64}$/;
 
 interface Gathered {
   request: DistributionRequest;
@@ -249,7 +248,7 @@ export class VerifySession {
 
   private async digestOf(request: DistributionRequest): Promise<string> {
     const pinned = request.sha256 ? request.sha256.toLowerCase() : null;
-    if (pinned !== null && !SHA256.test(pinned)) throw new CairnError('usage.invalid_argument', `${request.filename}: ${pinned} is not a sha256 digest`);
+    if (pinned !== null && !isSha256Hex(pinned)) throw new CairnError('usage.invalid_argument', `${request.filename}: ${pinned} is not a sha256 digest`);
     if (request.path) {
       let bytes: Buffer;
       try {

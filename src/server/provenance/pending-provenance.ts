@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import { CairnError } from '../../errors.ts';
+import { isCommitDigest, isSha256Hex } from '../../formats/digests.ts';
 import { parseDistributionFilename } from '../../formats/dist-filename.ts';
 import { sameRepository } from '../../formats/slsa-provenance.ts';
 import type { Database } from '../storage/schema.ts';
@@ -28,15 +29,13 @@ export interface SubmissionResult {
   submitted_before_upload: boolean;
 }
 
-const SHA256 = /^[0-9a-f]{64}$/;
-
 function asSubmission(body: unknown, maxAttestations: number): { filename: string; sha256: string; attestations: unknown[] } {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new CairnError('provenance.malformed', 'the body must be a JSON object {filename, sha256, attestations}');
   }
   const { filename, sha256, attestations } = body as Record<string, unknown>;
   if (typeof filename !== 'string') throw new CairnError('provenance.malformed', "'filename' must be a string");
-  if (typeof sha256 !== 'string' || !SHA256.test(sha256)) throw new CairnError('provenance.malformed', "'sha256' must be 64 lowercase hex characters");
+  if (typeof sha256 !== 'string' || !isSha256Hex(sha256)) throw new CairnError('provenance.malformed', "'sha256' must be 64 lowercase hex characters");
   if (!Array.isArray(attestations) || attestations.length === 0) {
     throw new CairnError('provenance.malformed', "'attestations' must be a non-empty array of PEP 740 attestation objects");
   }
@@ -74,7 +73,7 @@ export class PendingProvenanceService {
     if (!f.statementRepository || !f.statementCommit) {
       throw new CairnError('provenance.malformed', 'the provenance must name externalParameters.source.repository and a 40/64-hex source.commit');
     }
-    if (!/^([0-9a-f]{40}|[0-9a-f]{64})$/.test(f.statementCommit)) {
+    if (!isCommitDigest(f.statementCommit)) {
       throw new CairnError('provenance.malformed', `source.commit must be a full 40- or 64-hex commit digest, got '${f.statementCommit}'`);
     }
     // The certificate vouches for the repository and commit the CI ran on; the statement must agree.
