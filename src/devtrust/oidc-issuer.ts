@@ -1,8 +1,9 @@
 import { randomInt, randomUUID, type KeyObject } from 'node:crypto';
-import { SignJWT, createLocalJWKSet, errors as joseErrors, exportJWK, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
+import { SignJWT, createLocalJWKSet, exportJWK, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
 import { CairnError } from '../errors.ts';
 import type { DevTokenRequest } from '../formats/dev-token-request.ts';
 import { isCommitDigest } from '../formats/digests.ts';
+import { oidcErrorFromJose } from '../trust/jose-errors.ts';
 
 export type { DevTokenRequest };
 
@@ -96,7 +97,7 @@ export class DevOidcIssuer {
       });
       return payload as DevTokenClaims;
     } catch (error) {
-      throw tokenError(error);
+      throw oidcErrorFromJose(error, { token: 'the identity token', issuer: this.issuer, expectedAudience: 'accepted here', otherwise: 'oidc.malformed_token' });
     }
   }
 
@@ -195,25 +196,3 @@ function workflowName(workflowRef: string): string {
   return path.split('/').pop() ?? path;
 }
 
-function tokenError(error: unknown): CairnError {
-  if (error instanceof CairnError) return error;
-  const message = error instanceof Error ? error.message : String(error);
-  if (error instanceof joseErrors.JWTExpired) return new CairnError('oidc.expired', `the identity token has expired: ${message}`);
-  if (error instanceof joseErrors.JWTClaimValidationFailed) {
-    switch (error.claim) {
-      case 'aud':
-        return new CairnError('oidc.bad_audience', `the identity token's audience is not accepted here: ${message}`);
-      case 'iss':
-        return new CairnError('oidc.bad_issuer', `the identity token was not issued by this domain: ${message}`);
-      case 'nbf':
-      case 'iat':
-        return new CairnError('oidc.not_yet_valid', `the identity token is not valid yet: ${message}`);
-      default:
-        return new CairnError('oidc.malformed_token', `the identity token's claims are invalid: ${message}`);
-    }
-  }
-  if (error instanceof joseErrors.JOSEAlgNotAllowed) return new CairnError('oidc.bad_algorithm', `the identity token's algorithm is not allowed: ${message}`);
-  if (error instanceof joseErrors.JWKSNoMatchingKey) return new CairnError('oidc.unknown_key', `the identity token names an unknown key: ${message}`);
-  if (error instanceof joseErrors.JWSSignatureVerificationFailed) return new CairnError('oidc.bad_signature', 'the identity token signature does not verify');
-  return new CairnError('oidc.malformed_token', `the identity token is malformed: ${message}`);
-}

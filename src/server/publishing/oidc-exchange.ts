@@ -1,7 +1,8 @@
 import type { Kysely } from 'kysely';
-import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
+import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose';
 import { CairnError } from '../../errors.ts';
 import { normalizeProjectName } from '../../formats/project-name.ts';
+import { oidcErrorFromJose } from '../../trust/jose-errors.ts';
 import { isUniqueViolation } from '../storage/database.ts';
 import type { Database } from '../storage/schema.ts';
 import { insertApiToken } from '../auth/tokens.ts';
@@ -175,7 +176,12 @@ export class OidcExchangeService {
         requiredClaims: ['exp', 'iat', 'jti'],
       }));
     } catch (error) {
-      throw this.verificationError(error, issuer);
+      throw oidcErrorFromJose(error, {
+        token: 'the OIDC token',
+        issuer,
+        expectedAudience: `'${this.options.audience}' (GET /_/oidc/audience says what to request)`,
+        otherwise: 'oidc.issuer_unavailable',
+      });
     }
     const nowSeconds = now.getTime() / 1000;
     if (typeof claims.iat !== 'number' || claims.iat > nowSeconds + CLOCK_LEEWAY_SECONDS) {
@@ -185,31 +191,6 @@ export class OidcExchangeService {
       throw new CairnError('oidc.malformed_token', 'the OIDC token has no jti claim, so its reuse could not be detected');
     }
     return { issuer, claims };
-  }
-
-  private verificationError(error: unknown, issuer: string): CairnError {
-    if (error instanceof CairnError) return error;
-    if (error instanceof joseErrors.JWTExpired) return new CairnError('oidc.expired', `the OIDC token has expired: ${error.message}`);
-    if (error instanceof joseErrors.JWTClaimValidationFailed) {
-      if (error.claim === 'aud') {
-        return new CairnError('oidc.bad_audience', `the OIDC token's audience is not '${this.options.audience}' (GET /_/oidc/audience says what to request)`);
-      }
-      if (error.claim === 'nbf' || error.claim === 'iat') return new CairnError('oidc.not_yet_valid', `the OIDC token is not valid yet: ${error.message}`);
-      if (error.claim === 'iss') return new CairnError('oidc.bad_issuer', `the OIDC token's issuer is not '${issuer}'`);
-      return new CairnError('oidc.malformed_token', `the OIDC token's claims are invalid: ${error.message}`);
-    }
-    if (error instanceof joseErrors.JWKSNoMatchingKey || error instanceof joseErrors.JWKSMultipleMatchingKeys) {
-      return new CairnError('oidc.unknown_key', `no key of ${issuer} matches the OIDC token's kid`);
-    }
-    if (error instanceof joseErrors.JWSSignatureVerificationFailed) {
-      return new CairnError('oidc.bad_signature', `the OIDC token's signature does not verify with ${issuer}'s keys`);
-    }
-    if (error instanceof joseErrors.JOSEAlgNotAllowed) return new CairnError('oidc.bad_algorithm', `the OIDC token's algorithm is not allowed: ${error.message}`);
-    if (error instanceof joseErrors.JWKSTimeout || error instanceof joseErrors.JWKSInvalid) {
-      return new CairnError('oidc.issuer_unavailable', `cannot read the signing keys of ${issuer}: ${error.message}`);
-    }
-    if (error instanceof joseErrors.JOSEError) return new CairnError('oidc.malformed_token', `the OIDC token is invalid: ${error.message}`);
-    return new CairnError('oidc.issuer_unavailable', `cannot read the signing keys of ${issuer}: ${(error as Error).message}`);
   }
 
   /** OIDC Discovery §4: the issuer's configuration names its JWKS; the key set is cached by jose. */
