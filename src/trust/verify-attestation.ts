@@ -12,7 +12,7 @@ import type { AttestationFacts } from '../formats/provenance-object.ts';
 import { IN_TOTO_STATEMENT_V1, PYPI_PUBLISH_V1, SLSA_PROVENANCE_V1, readBuildParameters } from '../formats/slsa-provenance.ts';
 import { CertificateChainCache } from './certificate-chain.ts';
 import { readFulcioCertificate, type FulcioCertificateFacts } from './fulcio-extensions.ts';
-import { mergeTrustedRoots, type TrustedRootJson } from './trusted-roots.ts';
+import { mergeTrustedRoots, publicGoodTrustedRoot, type TrustedRootJson } from './trusted-roots.ts';
 
 /**
  * Offline verification of PEP 740 attestations and Sigstore bundles. sigstore-js does the
@@ -208,6 +208,23 @@ function leafCertificateDer(bundle: Bundle): Buffer | null {
   if (content.$case === 'certificate') return content.certificate.rawBytes;
   if (content.$case === 'x509CertificateChain') return content.x509CertificateChain.certificates[0]?.rawBytes ?? null;
   return null;
+}
+
+/** The roots a cairn verifier trusts; every verifier (index, `cairn verify`, proxy) is built from one. */
+export interface VerifierRoots {
+  /** Trust the shipped Sigstore public-good root (default true; DESIGN §5). */
+  publicGood?: boolean;
+  /** Roots besides it: the operator's `--trusted-root` files, a dev trust domain's root. */
+  extra?: readonly TrustedRootJson[];
+}
+
+export function trustedRootList(roots: VerifierRoots): TrustedRootJson[] {
+  return [...(roots.publicGood === false ? [] : [publicGoodTrustedRoot()]), ...(roots.extra ?? [])];
+}
+
+/** The one way cairn builds a verifier from its trusted roots (public-good unless turned off, plus extras). */
+export function verifierFor(roots: VerifierRoots, options: VerifierOptions = {}): AttestationVerifier {
+  return createAttestationVerifier(trustedRootList(roots), options);
 }
 
 /** Builds the trust material once; `verify` is then pure CPU work per call. */

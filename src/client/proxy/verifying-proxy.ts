@@ -7,8 +7,8 @@ import { parseDistributionFilename } from '../../formats/dist-filename.ts';
 import { normalizeVersion } from '../../formats/pep440.ts';
 import { normalizeProjectName } from '../../formats/project-name.ts';
 import type { Policy } from '../../policy/types.ts';
-import { publicGoodTrustedRoot, type TrustedRootJson } from '../../trust/trusted-roots.ts';
-import { createAttestationVerifier, type AttestationVerifier } from '../../trust/verify-attestation.ts';
+import type { TrustedRootJson } from '../../trust/trusted-roots.ts';
+import { verifierFor, type AttestationVerifier } from '../../trust/verify-attestation.ts';
 import { defaultCacheDir, VerifyCache } from '../verify/disk-cache.ts';
 import { concurrencyLimit, fetchProvenance, indexBase, integrityUrl, type FetchOptions } from '../verify/index-fetch.ts';
 import { createVerifySession, type DistributionRequest, type DistributionResult } from '../verify/verify-distribution.ts';
@@ -150,7 +150,7 @@ export class VerifyingProxy {
     this.policy = options.policy;
     this.cache = new VerifyCache(options.cacheDir ?? defaultCacheDir());
     // One verifier for the proxy's lifetime: it caches imported keys and verified chains.
-    this.verifier = createAttestationVerifier([...(options.publicGood === false ? [] : [publicGoodTrustedRoot()]), ...(options.trustedRoots ?? [])]);
+    this.verifier = verifierFor({ publicGood: options.publicGood, extra: options.trustedRoots ?? [] });
     this.fetch = { cache: this.cache, offline: false, ttlMs: this.ttlMs, limit: concurrencyLimit(options.concurrency ?? 8) };
     this.recordPath = join(this.cache.dir, 'proxy', 'hidden.jsonl');
     this.now = options.now ?? (() => new Date());

@@ -9,8 +9,8 @@ import { publisherOfSigner, type AttestationFacts } from '../../formats/provenan
 import type { AttestationIdentity } from '../../formats/pylock.ts';
 import { effectiveRule, evaluatePolicy, signerIdentityOf, stableIdentity } from '../../policy/evaluate.ts';
 import type { Policy, PolicyVerdict, SignerIdentity } from '../../policy/types.ts';
-import { publicGoodTrustedRoot, type TrustedRootJson } from '../../trust/trusted-roots.ts';
-import { createAttestationVerifier, type AttestationVerifier } from '../../trust/verify-attestation.ts';
+import type { TrustedRootJson } from '../../trust/trusted-roots.ts';
+import { verifierFor, type AttestationVerifier } from '../../trust/verify-attestation.ts';
 import { attestationsFromJson, attestationsOfProvenanceObject, parseJsonText } from './attestation-input.ts';
 import { defaultCacheDir, VerifyCache } from './disk-cache.ts';
 import { concurrencyLimit, downloadDistribution, fetchProjectPage, fetchProvenance, integrityUrl, type FetchOptions, type IndexProject } from './index-fetch.ts';
@@ -185,7 +185,7 @@ export class VerifySession {
   private readonly histories = new Map<string, Promise<{ identities?: SignerIdentity[]; warning?: string }>>();
 
   constructor(readonly options: VerifyOptions & { trustedRoots: TrustedRootJson[] }) {
-    this.verifier = options.verifier ?? createAttestationVerifier([...(options.publicGood === false ? [] : [publicGoodTrustedRoot()]), ...options.trustedRoots]);
+    this.verifier = options.verifier ?? verifierFor({ publicGood: options.publicGood, extra: options.trustedRoots });
     this.fetch = {
       cache: new VerifyCache(options.cacheDir ?? defaultCacheDir()),
       offline: options.offline ?? false,

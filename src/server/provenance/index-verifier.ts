@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { CairnError } from '../../errors.ts';
-import { parseTrustedRoot, publicGoodTrustedRoot, type TrustedRootJson } from '../../trust/trusted-roots.ts';
-import { createAttestationVerifier, type AttestationVerifier } from '../../trust/verify-attestation.ts';
+import { parseTrustedRoot, type TrustedRootJson } from '../../trust/trusted-roots.ts';
+import { trustedRootList, verifierFor, type AttestationVerifier, type VerifierRoots } from '../../trust/verify-attestation.ts';
 import type { VerifiedForIndex } from './attestation-store.ts';
 
 /** Reads `--trusted-root` files; a broken file stops start-up with the file named. */
@@ -27,11 +27,10 @@ export class IndexVerifier {
   private readonly dynamicRoots: (() => TrustedRootJson)[] = [];
   private cached: { key: string; verifier: AttestationVerifier } | null = null;
 
-  constructor(private readonly staticRoots: TrustedRootJson[]) {}
+  constructor(private readonly staticRoots: VerifierRoots) {}
 
   static forConfig(trustedRootFiles: string[], options: { publicGood?: boolean } = {}): IndexVerifier {
-    const roots = [...(options.publicGood === false ? [] : [publicGoodTrustedRoot()]), ...readTrustedRootFiles(trustedRootFiles)];
-    return new IndexVerifier(roots);
+    return new IndexVerifier({ publicGood: options.publicGood, extra: readTrustedRootFiles(trustedRootFiles) });
   }
 
   addRoot(root: () => TrustedRootJson): void {
@@ -40,14 +39,16 @@ export class IndexVerifier {
   }
 
   roots(): TrustedRootJson[] {
-    return [...this.staticRoots, ...this.dynamicRoots.map((r) => r())];
+    return trustedRootList({ ...this.staticRoots, extra: [...(this.staticRoots.extra ?? []), ...this.dynamicRoots.map((r) => r())] });
   }
 
   verifier(): AttestationVerifier {
     // Only the dynamic roots can change; the static ones (public-good is large) stay out of the key.
     const dynamic = this.dynamicRoots.map((r) => r());
     const key = JSON.stringify(dynamic);
-    if (this.cached?.key !== key) this.cached = { key, verifier: createAttestationVerifier([...this.staticRoots, ...dynamic]) };
+    if (this.cached?.key !== key) {
+      this.cached = { key, verifier: verifierFor({ ...this.staticRoots, extra: [...(this.staticRoots.extra ?? []), ...dynamic] }) };
+    }
     return this.cached.verifier;
   }
 
