@@ -5,9 +5,10 @@ import { isSha256Hex } from '../../formats/digests.ts';
 import { parseDistributionFilename } from '../../formats/dist-filename.ts';
 import { compareVersions, normalizeVersion } from '../../formats/pep440.ts';
 import { normalizeProjectName } from '../../formats/project-name.ts';
-import { publisherOfSigner, type AttestationFacts } from '../../formats/provenance-object.ts';
+import type { AttestationFacts } from '../../formats/provenance-object.ts';
 import type { AttestationIdentity } from '../../formats/pylock.ts';
-import { effectiveRule, evaluatePolicy, signerIdentityOf, stableIdentity } from '../../policy/evaluate.ts';
+import { decideDistribution } from '../../policy/decide-distribution.ts';
+import { effectiveRule, signerIdentityOf } from '../../policy/evaluate.ts';
 import type { Policy, PolicyVerdict, SignerIdentity } from '../../policy/types.ts';
 import type { TrustedRootJson } from '../../trust/trusted-roots.ts';
 import { verifierFor, type AttestationVerifier } from '../../trust/verify-attestation.ts';
@@ -143,39 +144,6 @@ function asCairnError(error: unknown): CairnError {
 
 function statusOf(code: ErrorCode): ResultStatus {
   return exitCodeFor(code) === 1 ? 'fail' : 'error';
-}
-
-/** PEP 751 identities compare as PEP 740 publishers: the kind, then every key the lock records. */
-export function identityMatches(identity: AttestationIdentity, facts: AttestationFacts): boolean {
-  const derived = publisherOfSigner(facts);
-  if (String(derived.kind).toLowerCase() !== identity.kind.toLowerCase()) return false;
-  for (const [key, value] of Object.entries(identity)) {
-    if (key === 'kind' || key === 'claims' || value === null || value === '' || value === undefined) continue;
-    // A certificate does not carry the deployment environment; PyPI's publisher does. Skip it
-    // rather than fail every GitHub identity recorded with one.
-    if (key === 'environment') continue;
-    const mine = derived[key];
-    if (typeof mine !== 'string' || typeof value !== 'string') return false;
-    if (key === 'repository' ? mine.toLowerCase() !== value.toLowerCase() : key === 'identity' ? stableIdentity(mine) !== stableIdentity(value) : mine !== value) return false;
-  }
-  return true;
-}
-
-/** The identity `--lock-identities` records for an accepted attestation: stable across releases. */
-export function lockIdentityOf(facts: AttestationFacts): AttestationIdentity {
-  const derived = publisherOfSigner(facts);
-  const out: AttestationIdentity = { kind: String(derived.kind) };
-  for (const [key, value] of Object.entries(derived)) {
-    if (key === 'kind' || key === 'claims' || key === 'environment' || typeof value !== 'string' || value === '') continue;
-    out[key] = key === 'identity' ? stableIdentity(value) : value;
-  }
-  return out;
-}
-
-function describeIdentity(identity: AttestationIdentity): string {
-  return Object.entries(identity)
-    .map(([k, v]) => `${k}=${String(v)}`)
-    .join(' ');
 }
 
 export class VerifySession {
@@ -342,7 +310,7 @@ export class VerifySession {
     return identities;
   }
 
-  /** Policy part: needs the other files of the same release (inconsistent signers) and the history. */
+  /** Reads the project history the policy needs, then lets src/policy decide (with the other files of the release, for inconsistent signers). */
   async decide(item: Gathered, siblings: Gathered[]): Promise<DistributionResult> {
     const { request } = item;
     const result: DistributionResult = {
@@ -367,48 +335,23 @@ export class VerifySession {
     const policy = this.options.policy;
     const continuityOff = effectiveRule(policy, item.project).identityContinuity === 'off';
     const previousIdentities = continuityOff ? undefined : await this.previousIdentities(request.index, item.project, item.version, result.warnings);
-    const verdict = evaluatePolicy(policy, {
+    const decision = decideDistribution(policy, {
       project: item.project,
       version: item.version,
       filename: request.filename,
+      origin: item.origin,
       attestations: item.verified,
       ...(previousIdentities !== undefined ? { previousIdentities } : {}),
       siblingIdentities: siblings.filter((s) => s !== item && !s.failure).map((s) => ({ filename: s.request.filename, identities: s.verified.map(signerIdentityOf) })),
+      unverified: item.reports.filter((r) => !r.verified).map((r) => ({ source: r.source, code: r.code!, error: r.error! })),
+      lockIdentities: request.lockIdentities ?? [],
     });
-    result.verdict = verdict;
-    result.warnings.push(...verdict.warnings);
-    const invalid = item.reports.filter((r) => !r.verified);
-    for (const r of invalid) result.warnings.push(`${r.source}: not verified [${r.code}]: ${r.error}`);
-
-    if (!verdict.pass) {
-      // An attestation that failed verification explains a policy failure better than "missing".
-      const broken = invalid[0];
-      if (broken && (verdict.code === 'policy.missing_provenance' || item.verified.length === 0)) {
-        result.code = broken.code!;
-        result.reason = `${request.filename}: ${broken.error}`;
-      } else {
-        result.code = verdict.code!;
-        result.reason = verdict.reason;
-      }
-      result.status = 'fail';
-      return result;
-    }
-
-    const accepted = verdict.attestationIndex !== undefined ? item.verified[verdict.attestationIndex] : undefined;
-    const wanted = request.lockIdentities ?? [];
-    if (wanted.length > 0) {
-      const match = item.verified.some((facts) => wanted.some((identity) => identityMatches(identity, facts)));
-      if (!match) {
-        result.status = 'fail';
-        result.code = 'policy.lock_identity_mismatch';
-        const signers = item.verified.map((f) => describeIdentity(lockIdentityOf(f))).join('; ') || 'nobody';
-        result.reason = `${request.filename}: the lock file (${item.origin}) records attestation-identities ${wanted.map(describeIdentity).join('; ')}, but the provenance is signed by ${signers}`;
-        return result;
-      }
-    }
-    result.status = 'pass';
-    result.reason = verdict.reason;
-    if (accepted) result.identities = [lockIdentityOf(accepted)];
+    result.verdict = decision.verdict;
+    result.warnings.push(...decision.warnings);
+    result.status = decision.pass ? 'pass' : 'fail';
+    if (decision.code !== undefined) result.code = decision.code;
+    result.reason = decision.reason;
+    result.identities = decision.identities;
     return result;
   }
 
