@@ -7,7 +7,7 @@ import { filesWithAttestations } from './provenance/attestation-store.ts';
 import { IndexVerifier } from './provenance/index-verifier.ts';
 import { DEFAULT_PENDING_LIMITS, PendingProvenanceService } from './provenance/pending-provenance.ts';
 import { uploadAttestationsPrecheck } from './provenance/upload-attestations.ts';
-import { publisherForPrincipal } from './publishing/upload-publisher.ts';
+import { TrustedPublisherService } from './publishing/trusted-publishers.ts';
 import { indexUrls, SimplePageService, type IndexUrls } from './pages/simple-pages.ts';
 import { FileSystemBlobStore } from './storage/blob-store.ts';
 import { openDatabase } from './storage/database.ts';
@@ -27,6 +27,8 @@ export interface CairnServices {
   /** Verifies attestations against the index's trusted roots (public-good, operator's, dev trust). */
   verifier: IndexVerifier;
   pendingProvenance: PendingProvenanceService;
+  /** Trusted Publishing: which CI identities may publish which projects. */
+  publishers: TrustedPublisherService;
   /** Which of these files carry attestations (simple API `provenance`, JSON API). */
   filesWithProvenance(fileIds: number[]): Promise<Set<number>>;
   urls: IndexUrls;
@@ -48,6 +50,7 @@ export async function openServices(config: ServerConfig, clock: () => Date = () 
   // Pages are derived data: a change this process commits drops that project's cached pages.
   const projectChanged = (name: string) => simplePages.invalidate(name);
   const uploads = new UploadService(db, blobs, clock, projectChanged);
+  const publishers = new TrustedPublisherService(db);
   const pendingProvenance = new PendingProvenanceService(
     db,
     verifier.verifyForIndex,
@@ -60,7 +63,7 @@ export async function openServices(config: ServerConfig, clock: () => Date = () 
     },
     projectChanged,
   );
-  uploads.addPrecheck(uploadAttestationsPrecheck(verifier.verifyForIndex, pendingProvenance, (p) => publisherForPrincipal(db, p), clock));
+  uploads.addPrecheck(uploadAttestationsPrecheck(verifier.verifyForIndex, pendingProvenance, (p) => publishers.publisherForPrincipal(p), clock));
   const filesWithProvenance = (ids: number[]) => filesWithAttestations(db, ids);
   simplePages.setProvenanceLookup(filesWithProvenance);
   return {
@@ -73,6 +76,7 @@ export async function openServices(config: ServerConfig, clock: () => Date = () 
     simplePages,
     verifier,
     pendingProvenance,
+    publishers,
     filesWithProvenance,
     urls,
     devTrustBaseUrl: null,

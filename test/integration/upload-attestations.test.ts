@@ -5,7 +5,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { bundleToAttestation } from '../../src/formats/pep740.ts';
-import { addTrustedPublisher } from '../../src/server/publishing/trusted-publishers.ts';
 import { publishStatement } from '../../src/client/publish/publish-distributions.ts';
 import { runCairn } from '../support/commands.ts';
 import { makeDistribution } from '../support/dist-factory.ts';
@@ -36,7 +35,7 @@ for (const { engine, skip } of await testEngines()) {
     let version = 0;
     before(async () => {
       server = await startTestServer(engine, { devTrust: true });
-      await addTrustedPublisher(server.services.db, { project: 'attested', issuer: `${devTrustBase(server)}/oidc`, repository: REPOSITORY, workflow: 'release.yml' }, new Date());
+      await server.services.publishers.add({ project: 'attested', issuer: `${devTrustBase(server)}/oidc`, repository: REPOSITORY, workflow: 'release.yml' }, new Date());
     });
     after(async () => server?.stop());
 

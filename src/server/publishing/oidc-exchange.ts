@@ -6,7 +6,7 @@ import { oidcErrorFromJose } from '../../trust/jose-errors.ts';
 import { isUniqueViolation } from '../storage/database.ts';
 import type { Database } from '../storage/schema.ts';
 import { insertApiToken } from '../auth/tokens.ts';
-import { matchPublishers, type TrustedPublisher } from './trusted-publishers.ts';
+import type { TrustedPublisher, TrustedPublisherService } from './trusted-publishers.ts';
 
 /**
  * The Trusted Publishing exchange (PyPI's `POST /_/oidc/mint-token`): a CI job's OIDC token in,
@@ -23,6 +23,7 @@ const DISCOVERY_MAX_AGE_MS = 60 * 60 * 1000;
 
 export interface OidcExchangeOptions {
   db: Kysely<Database>;
+  publishers: TrustedPublisherService;
   /** Exact `iss` values accepted (ServerConfig.trustedOidcIssuers). */
   issuers: readonly string[];
   audience: string;
@@ -66,7 +67,7 @@ export class OidcExchangeService {
       .executeTakeFirst();
     if (seen) throw new CairnError('oidc.replayed', `this OIDC token (jti ${jti}) was already exchanged; request a fresh token from the CI`);
 
-    const { matches, refusals } = await matchPublishers(this.options.db, issuer, claims);
+    const { matches, refusals } = await this.options.publishers.matching(issuer, claims);
     if (matches.length === 0) {
       throw new CairnError(
         'oidc.no_matching_publisher',
@@ -82,7 +83,7 @@ export class OidcExchangeService {
         await trx.deleteFrom('oidc_used_jti').where('expires_at', '<=', now.toISOString()).execute();
         // The insert is the replay guard under concurrency; the select above only gives a fast answer.
         await trx.insertInto('oidc_used_jti').values({ issuer, jti, expires_at: jtiExpiry.toISOString() }).execute();
-        const publishers = await this.reifyPending(trx, matches, now);
+        const publishers = await this.options.publishers.reifyPending(trx, matches, now);
         const projects = [...new Set(publishers.map((p) => normalizeProjectName(p.projectName)))];
         const primary = publishers[0] as TrustedPublisher;
         const created = await insertApiToken(trx, {
@@ -103,43 +104,6 @@ export class OidcExchangeService {
       if (isUniqueViolation(error)) throw new CairnError('oidc.replayed', `this OIDC token (jti ${jti}) was already exchanged`);
       throw error;
     }
-  }
-
-  /**
-   * A pending publisher creates its project with its first exchange, as Warehouse's `reify` does;
-   * other pending publishers for that name are dropped (the name is taken now). If someone created
-   * the project meanwhile, the pending publisher no longer applies.
-   */
-  private async reifyPending(trx: Kysely<Database>, matches: TrustedPublisher[], now: Date): Promise<TrustedPublisher[]> {
-    const real = matches.filter((p) => !p.pending);
-    if (real.length > 0) return real;
-    const pending = matches[0] as TrustedPublisher;
-    const normalized = normalizeProjectName(pending.projectName);
-    const taken = await trx.selectFrom('projects').select('id').where('normalized_name', '=', normalized).executeTakeFirst();
-    if (taken) {
-      throw new CairnError(
-        'oidc.no_matching_publisher',
-        `the pending publisher ${pending.id} may only create project '${pending.projectName}', which already exists; ask an operator to add a publisher to it`,
-      );
-    }
-    const project = await trx
-      .insertInto('projects')
-      .values({ name: pending.projectName, normalized_name: normalized, created_at: now.toISOString(), serial: 0 })
-      .returning('id')
-      .executeTakeFirstOrThrow();
-    await trx
-      .updateTable('trusted_publishers')
-      .set({ project_id: project.id, pending_project_name: null })
-      .where('id', '=', pending.id)
-      .execute();
-    const others = await trx
-      .selectFrom('trusted_publishers')
-      .select(['id', 'pending_project_name'])
-      .where('project_id', 'is', null)
-      .execute();
-    const stale = others.filter((o) => o.pending_project_name !== null && normalizeProjectName(o.pending_project_name) === normalized);
-    if (stale.length > 0) await trx.deleteFrom('trusted_publishers').where('id', 'in', stale.map((o) => o.id)).execute();
-    return [{ ...pending, projectId: project.id, pending: false }];
   }
 
   /** Signature, algorithm, issuer, audience and time checks; the claims only once all pass. */

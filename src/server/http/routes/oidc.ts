@@ -36,6 +36,7 @@ function sendExchangeError(request: FastifyRequest, reply: FastifyReply, error: 
 export async function oidcRoutes(app: FastifyInstance, services: CairnServices): Promise<void> {
   const exchange = new OidcExchangeService({
     db: services.db,
+    publishers: services.publishers,
     issuers: services.config.trustedOidcIssuers,
     audience: services.config.oidcAudience,
     clock: services.clock,
