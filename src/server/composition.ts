@@ -3,7 +3,7 @@ import type { Kysely } from 'kysely';
 import type { ServerConfig } from './config.ts';
 import { IndexService } from './catalogue/index-service.ts';
 import { IndexMetrics } from './metrics.ts';
-import { filesWithAttestations } from './provenance/attestation-store.ts';
+import { AttestationStore } from './provenance/attestation-store.ts';
 import { IndexVerifier } from './provenance/index-verifier.ts';
 import { DEFAULT_PENDING_LIMITS, PendingProvenanceService } from './provenance/pending-provenance.ts';
 import { uploadAttestationsPrecheck } from './provenance/upload-attestations.ts';
@@ -29,8 +29,8 @@ export interface CairnServices {
   pendingProvenance: PendingProvenanceService;
   /** Trusted Publishing: which CI identities may publish which projects. */
   publishers: TrustedPublisherService;
-  /** Which of these files carry attestations (simple API `provenance`, JSON API). */
-  filesWithProvenance(fileIds: number[]): Promise<Set<number>>;
+  /** Attestations bound to files: the integrity API, and which files carry provenance (simple and JSON APIs). */
+  attestations: AttestationStore;
   urls: IndexUrls;
   /** The mounted dev trust domain's BASE URL (`serve --dev-trust`), else null. */
   devTrustBaseUrl: (() => string) | null;
@@ -51,8 +51,10 @@ export async function openServices(config: ServerConfig, clock: () => Date = () 
   const projectChanged = (name: string) => simplePages.invalidate(name);
   const uploads = new UploadService(db, blobs, clock, projectChanged);
   const publishers = new TrustedPublisherService(db);
+  const attestations = new AttestationStore(db);
   const pendingProvenance = new PendingProvenanceService(
     db,
+    attestations,
     verifier.verifyForIndex,
     clock,
     {
@@ -63,9 +65,8 @@ export async function openServices(config: ServerConfig, clock: () => Date = () 
     },
     projectChanged,
   );
-  uploads.addPrecheck(uploadAttestationsPrecheck(verifier.verifyForIndex, pendingProvenance, (p) => publishers.publisherForPrincipal(p), clock));
-  const filesWithProvenance = (ids: number[]) => filesWithAttestations(db, ids);
-  simplePages.setProvenanceLookup(filesWithProvenance);
+  uploads.addPrecheck(uploadAttestationsPrecheck(verifier.verifyForIndex, attestations, pendingProvenance, (p) => publishers.publisherForPrincipal(p), clock));
+  simplePages.setProvenanceLookup((ids) => attestations.filesWithAttestations(ids));
   return {
     config,
     db,
@@ -77,7 +78,7 @@ export async function openServices(config: ServerConfig, clock: () => Date = () 
     verifier,
     pendingProvenance,
     publishers,
-    filesWithProvenance,
+    attestations,
     urls,
     devTrustBaseUrl: null,
     metrics: new IndexMetrics(),

@@ -54,7 +54,7 @@ export async function buildApp(services: CairnServices, options: AppOptions = {}
   await uploadRoutes(app, services);
   await oidcRoutes(app, services);
   await provenanceRoutes(app, services, services.pendingProvenance);
-  await jsonApiRoutes(app, services, services.filesWithProvenance);
+  await jsonApiRoutes(app, services);
   await tufRoutes(app, services);
   await uiRoutes(app, services);
   await rssRoutes(app, services);

@@ -4,7 +4,7 @@ import { isCommitDigest, isSha256Hex } from '../../formats/digests.ts';
 import { parseDistributionFilename } from '../../formats/dist-filename.ts';
 import { sameRepository } from '../../formats/slsa-provenance.ts';
 import type { Database } from '../storage/schema.ts';
-import { appendAttestations, type VerifiedForIndex } from './attestation-store.ts';
+import type { AttestationStore, VerifiedForIndex } from './attestation-store.ts';
 
 /** Verifies one attestation for one artifact; the same code path serves uploads and submissions (DESIGN §4). */
 export type VerifyForIndex = (attestation: unknown, artifact: { filename: string; sha256: string }) => VerifiedForIndex;
@@ -52,6 +52,7 @@ function asSubmission(body: unknown, maxAttestations: number): { filename: strin
 export class PendingProvenanceService {
   constructor(
     private readonly db: Kysely<Database>,
+    private readonly attestations: AttestationStore,
     private readonly verify: VerifyForIndex,
     private readonly clock: () => Date,
     private readonly limits: PendingLimits = DEFAULT_PENDING_LIMITS,
@@ -101,7 +102,7 @@ export class PendingProvenanceService {
           throw new CairnError('provenance.digest_mismatch', `the index holds ${submission.filename} with sha256 ${file.sha256}, not ${submission.sha256}`);
         }
         // A rebuilder vouching for a file already published: bound at once, flagged as such.
-        await appendAttestations(trx, file.id, verified, { submittedBeforeUpload: false, now });
+        await this.attestations.append(trx, file.id, verified, { submittedBeforeUpload: false, now });
         await trx.updateTable('projects').set((eb) => ({ serial: eb('serial', '+', 1) })).where('id', '=', file.project_id).execute();
         return { status: 'bound', filename: submission.filename, sha256: submission.sha256, expires_at: null, signer: signers, submitted_before_upload: false };
       }
@@ -170,7 +171,7 @@ export class PendingProvenanceService {
       .where('expires_at', '>', now.toISOString())
       .orderBy('id')
       .execute();
-    const bound = await appendAttestations(
+    const bound = await this.attestations.append(
       trx,
       file.id,
       pending.map((p) => ({ rawText: p.raw_json, statementSha256: p.statement_sha256, facts: JSON.parse(p.facts_json), publisher: null })),

@@ -3,7 +3,7 @@ import { CairnError } from '../../errors.ts';
 import type { AttestationFacts } from '../../formats/provenance-object.ts';
 import type { TokenPrincipal } from '../auth/tokens.ts';
 import type { UploadPrecheck } from '../upload/upload-service.ts';
-import { appendAttestations, type VerifiedForIndex } from './attestation-store.ts';
+import type { AttestationStore, VerifiedForIndex } from './attestation-store.ts';
 import type { PendingProvenanceService, VerifyForIndex } from './pending-provenance.ts';
 
 /** The trusted publisher behind a publishing token, as far as attestation checks need it. */
@@ -28,6 +28,7 @@ export const MAX_ATTESTATIONS_PER_UPLOAD = 8;
  */
 export function uploadAttestationsPrecheck(
   verify: VerifyForIndex,
+  attestations: AttestationStore,
   pending: PendingProvenanceService,
   publisherOf: PublisherLookup,
   clock: () => Date,
@@ -82,7 +83,7 @@ export function uploadAttestationsPrecheck(
       }
     }
     return async (trx, stored) => {
-      if (items.length > 0) await appendAttestations(trx, stored.id, items, { submittedBeforeUpload: true, now: clock() });
+      if (items.length > 0) await attestations.append(trx, stored.id, items, { submittedBeforeUpload: true, now: clock() });
       await pending.bindOnUpload(trx, stored);
     };
   };

@@ -7,13 +7,13 @@ import { projectProvenanceStates } from '../../pages/ui-queries.ts';
 import { sendError } from '../../../http/errors.ts';
 
 /** PyPI-compatible JSON API. */
-export async function jsonApiRoutes(app: FastifyInstance, services: CairnServices, withProvenance: (ids: number[]) => Promise<Set<number>>): Promise<void> {
+export async function jsonApiRoutes(app: FastifyInstance, services: CairnServices): Promise<void> {
   const answer = async (name: string, version: string | undefined) => {
     const project = await services.index.findProject(name);
     if (!project) throw new CairnError('project.not_found', `no project named '${name}'`);
     const listing = await services.index.projectListing(project);
     const [provenance, provenanceStates] = await Promise.all([
-      withProvenance(listing.files.map((f) => f.id)),
+      services.attestations.filesWithAttestations(listing.files.map((f) => f.id)),
       projectProvenanceStates(services.db, project.id, listing.releases, listing.files),
     ]);
     return buildProjectJson(listing, services.urls, { version, withProvenance: provenance, provenanceStates });

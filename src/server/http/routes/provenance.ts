@@ -2,7 +2,6 @@ import type { FastifyInstance } from 'fastify';
 import { CairnError } from '../../../errors.ts';
 import { INTEGRITY_MEDIA_TYPE } from '../../../formats/provenance-object.ts';
 import type { CairnServices } from '../../composition.ts';
-import { provenanceObjectOfFile } from '../../provenance/attestation-store.ts';
 import type { PendingProvenanceService } from '../../provenance/pending-provenance.ts';
 import { sendError, toCairnError } from '../../../http/errors.ts';
 
@@ -29,7 +28,7 @@ export async function provenanceRoutes(app: FastifyInstance, services: CairnServ
         const { project, version, filename } = request.params;
         const file = await services.index.fileInRelease(project, version, filename);
         if (!file) throw new CairnError('file.not_found', `no file ${filename} in ${project} ${version}`);
-        const provenance = await provenanceObjectOfFile(services.db, file.id);
+        const provenance = await services.attestations.provenanceObjectOfFile(file.id);
         if (!provenance) throw new CairnError('file.not_found', `${filename} has no provenance`);
         return reply.type(INTEGRITY_MEDIA_TYPE).send(provenance);
       } catch (error) {
