@@ -55,7 +55,7 @@ export async function openServices(config: ServerConfig, clock: () => Date = () 
   const pendingProvenance = new PendingProvenanceService(
     db,
     attestations,
-    verifier.verifyForIndex,
+    verifier.verifyReceived,
     clock,
     {
       ...DEFAULT_PENDING_LIMITS,
@@ -65,7 +65,7 @@ export async function openServices(config: ServerConfig, clock: () => Date = () 
     },
     projectChanged,
   );
-  uploads.addPrecheck(uploadAttestationsPrecheck(verifier.verifyForIndex, attestations, pendingProvenance, (p) => publishers.publisherForPrincipal(p), clock));
+  uploads.addPrecheck(uploadAttestationsPrecheck(verifier.verifyReceived, attestations, pendingProvenance, (p) => publishers.publisherForPrincipal(p), clock));
   simplePages.setProvenanceLookup((ids) => attestations.filesWithAttestations(ids));
   return {
     config,

@@ -1,15 +1,19 @@
 import type { Kysely } from 'kysely';
 import { CairnError } from '../../errors.ts';
-import { buildProvenanceObject, type AttestationFacts, type StoredAttestation } from '../../formats/provenance-object.ts';
+import { provenanceObjectText, type AttestationFacts, type StoredAttestation } from '../../formats/provenance-object.ts';
 import type { Database } from '../storage/schema.ts';
 
-/** An attestation that passed verification, ready to be stored. */
-export interface VerifiedForIndex {
-  /** The attestation object exactly as received, byte for byte. */
-  rawText: string;
+/** What the index verified of one attestation: the signer's facts and the signed statement's digest. */
+export interface IndexVerification {
   statementSha256: string;
   facts: AttestationFacts;
   publisher: Record<string, unknown> | null;
+}
+
+/** An attestation that passed verification, ready to be stored. */
+export interface VerifiedForIndex extends IndexVerification {
+  /** The attestation's JSON text exactly as the client sent it (DESIGN §4: stored byte for byte). */
+  receivedText: string;
 }
 
 /** Files are immutable and attestations append-only; a cap keeps one file's list bounded. */
@@ -47,7 +51,7 @@ export class AttestationStore {
           file_id: fileId,
           kind: item.facts.kind,
           predicate_type: item.facts.predicateType,
-          raw_json: item.rawText,
+          raw_json: item.receivedText,
           statement_sha256: item.statementSha256,
           signer_issuer: item.facts.issuer,
           signer_identity: item.facts.identity,
@@ -66,7 +70,7 @@ export class AttestationStore {
   async attestationsOfFile(fileId: number): Promise<StoredAttestation[]> {
     const rows = await this.db.selectFrom('attestations').selectAll().where('file_id', '=', fileId).orderBy('id').execute();
     return rows.map((r) => ({
-      raw: JSON.parse(r.raw_json) as unknown,
+      storedText: r.raw_json,
       facts: JSON.parse(r.facts_json) as AttestationFacts,
       publisher: r.publisher_json ? (JSON.parse(r.publisher_json) as Record<string, unknown>) : null,
       submittedBeforeUpload: r.submitted_before_upload === 1,
@@ -74,9 +78,10 @@ export class AttestationStore {
     }));
   }
 
-  async provenanceObjectOfFile(fileId: number): Promise<Record<string, unknown> | null> {
+  /** The integrity API's PEP 740 provenance object as JSON text, or null when the file has no attestations. */
+  async provenanceObjectText(fileId: number): Promise<string | null> {
     const attestations = await this.attestationsOfFile(fileId);
-    return attestations.length === 0 ? null : buildProvenanceObject(attestations);
+    return attestations.length === 0 ? null : provenanceObjectText(attestations);
   }
 
   /** Which of these files carry at least one attestation (for the simple API's `provenance` key). */

@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { CairnError } from '../../errors.ts';
+import type { ReceivedJson } from '../../formats/json-source.ts';
 import { parseTrustedRoot, type TrustedRootJson } from '../../trust/trusted-roots.ts';
 import { trustedRootList, verifierFor, type AttestationVerifier, type VerifierRoots } from '../../trust/verify-attestation.ts';
-import type { VerifiedForIndex } from './attestation-store.ts';
+import type { IndexVerification, VerifiedForIndex } from './attestation-store.ts';
 
 /** Reads `--trusted-root` files; a broken file stops start-up with the file named. */
 export function readTrustedRootFiles(paths: string[]): TrustedRootJson[] {
@@ -52,14 +53,19 @@ export class IndexVerifier {
     return this.cached.verifier;
   }
 
-  /** The shape the provenance services store: facts plus the attestation text as received. */
-  readonly verifyForIndex = (attestation: unknown, artifact: { filename: string; sha256: string }): VerifiedForIndex => {
+  /** Verification of a parsed attestation: what the index would record of it, without its text. */
+  readonly verifyForIndex = (attestation: unknown, artifact: { filename: string; sha256: string }): IndexVerification => {
     const verified = this.verifier().verify(attestation, artifact);
     return {
-      rawText: JSON.stringify(attestation),
       statementSha256: createHash('sha256').update(verified.statementBytes).digest('hex'),
       facts: verified.facts,
       publisher: null,
     };
   };
+
+  /** The shape the provenance services store: the verification plus the attestation's text exactly as received. */
+  readonly verifyReceived = (attestation: ReceivedJson, artifact: { filename: string; sha256: string }): VerifiedForIndex => ({
+    ...this.verifyForIndex(attestation.value, artifact),
+    receivedText: attestation.text,
+  });
 }

@@ -2,12 +2,16 @@ import type { Kysely } from 'kysely';
 import { CairnError } from '../../errors.ts';
 import { isCommitDigest, isSha256Hex } from '../../formats/digests.ts';
 import { parseDistributionFilename } from '../../formats/dist-filename.ts';
+import { receivedArrayElements, receivedMember, type ReceivedJson } from '../../formats/json-source.ts';
 import { sameRepository } from '../../formats/slsa-provenance.ts';
 import type { Database } from '../storage/schema.ts';
 import type { AttestationStore, VerifiedForIndex } from './attestation-store.ts';
 
-/** Verifies one attestation for one artifact; the same code path serves uploads and submissions (DESIGN §4). */
-export type VerifyForIndex = (attestation: unknown, artifact: { filename: string; sha256: string }) => VerifiedForIndex;
+/**
+ * Verifies one attestation for one artifact and keeps its received text; the same code path serves
+ * uploads and submissions (DESIGN §4).
+ */
+export type VerifyForIndex = (attestation: ReceivedJson, artifact: { filename: string; sha256: string }) => VerifiedForIndex;
 
 export interface PendingLimits {
   ttlSeconds: number;
@@ -29,11 +33,11 @@ export interface SubmissionResult {
   submitted_before_upload: boolean;
 }
 
-function asSubmission(body: unknown, maxAttestations: number): { filename: string; sha256: string; attestations: unknown[] } {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+function asSubmission(body: ReceivedJson, maxAttestations: number): { filename: string; sha256: string; attestations: ReceivedJson[] } {
+  if (typeof body.value !== 'object' || body.value === null || Array.isArray(body.value)) {
     throw new CairnError('provenance.malformed', 'the body must be a JSON object {filename, sha256, attestations}');
   }
-  const { filename, sha256, attestations } = body as Record<string, unknown>;
+  const { filename, sha256, attestations } = body.value as Record<string, unknown>;
   if (typeof filename !== 'string') throw new CairnError('provenance.malformed', "'filename' must be a string");
   if (typeof sha256 !== 'string' || !isSha256Hex(sha256)) throw new CairnError('provenance.malformed', "'sha256' must be 64 lowercase hex characters");
   if (!Array.isArray(attestations) || attestations.length === 0) {
@@ -42,7 +46,9 @@ function asSubmission(body: unknown, maxAttestations: number): { filename: strin
   if (attestations.length > maxAttestations) {
     throw new CairnError('provenance.malformed', `at most ${maxAttestations} attestations per submission, got ${attestations.length}`);
   }
-  return { filename, sha256, attestations };
+  // Each attestation is stored as the client wrote it, so its text is cut from the body's text.
+  const received = receivedArrayElements(receivedMember(body, 'attestations', 'provenance.malformed')!, 'provenance.malformed');
+  return { filename, sha256, attestations: received };
 }
 
 /**
@@ -61,7 +67,7 @@ export class PendingProvenanceService {
   ) {}
 
   /** Verification of build provenance with the checks specific to a builder's submission. */
-  verifyBuildProvenance(attestation: unknown, artifact: { filename: string; sha256: string }): VerifiedForIndex {
+  verifyBuildProvenance(attestation: ReceivedJson, artifact: { filename: string; sha256: string }): VerifiedForIndex {
     return this.checkBuildProvenance(this.verify(attestation, artifact));
   }
 
@@ -87,7 +93,8 @@ export class PendingProvenanceService {
     return verified;
   }
 
-  async submit(body: unknown): Promise<SubmissionResult> {
+  /** A builder's submission: the parsed body with its exact text (`POST /_/provenance`). */
+  async submit(body: ReceivedJson): Promise<SubmissionResult> {
     const submission = asSubmission(body, this.limits.maxAttestationsPerSubmission);
     const parsed = parseDistributionFilename(submission.filename);
     const artifact = { filename: submission.filename, sha256: submission.sha256 };
@@ -144,7 +151,7 @@ export class PendingProvenanceService {
             filename: submission.filename,
             sha256: submission.sha256,
             predicate_type: item.facts.predicateType,
-            raw_json: item.rawText,
+            raw_json: item.receivedText,
             statement_sha256: item.statementSha256,
             signer_issuer: item.facts.issuer,
             signer_identity: item.facts.identity,
@@ -174,7 +181,7 @@ export class PendingProvenanceService {
     const bound = await this.attestations.append(
       trx,
       file.id,
-      pending.map((p) => ({ rawText: p.raw_json, statementSha256: p.statement_sha256, facts: JSON.parse(p.facts_json), publisher: null })),
+      pending.map((p) => ({ receivedText: p.raw_json, statementSha256: p.statement_sha256, facts: JSON.parse(p.facts_json), publisher: null })),
       { submittedBeforeUpload: true, now },
     );
     await trx.deleteFrom('pending_provenance').where('filename', '=', file.filename).where('sha256', '=', file.sha256).execute();

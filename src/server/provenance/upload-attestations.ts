@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { CairnError } from '../../errors.ts';
+import { receivedArrayElements } from '../../formats/json-source.ts';
 import type { AttestationFacts } from '../../formats/provenance-object.ts';
 import type { TokenPrincipal } from '../auth/tokens.ts';
 import type { UploadPrecheck } from '../upload/upload-service.ts';
@@ -54,8 +55,9 @@ export function uploadAttestationsPrecheck(
         throw new CairnError('attestation.malformed', `at most ${MAX_ATTESTATIONS_PER_UPLOAD} attestations per file, got ${parsed.length}`);
       }
       const seen = new Set<string>();
-      for (const attestation of parsed) {
-        const key = createHash('sha256').update(JSON.stringify(attestation)).digest('hex');
+      // Each attestation is stored as the client wrote it, so its text is cut from the field's text.
+      for (const attestation of receivedArrayElements({ value: parsed, text: field }, 'attestation.malformed')) {
+        const key = createHash('sha256').update(JSON.stringify(attestation.value)).digest('hex');
         if (seen.has(key)) throw new CairnError('attestation.duplicate', 'the same attestation appears twice in the upload');
         seen.add(key);
         const artifact = { filename: file.parsed.filename, sha256: file.sha256 };
