@@ -141,6 +141,15 @@ describe('parsePolicy: malformed policies', () => {
     assert.equal(error.details?.key, 'builders[0].colour');
   });
 
+  test('array elements and keys after a multi-line string are located on their own lines', () => {
+    const inline = policyError(`version = 1\nbuilders = [\n  { issuer = "${GHA}", identity = "https://a/b" },\n  { issuer = "${GHA}", identty = "https://a/c" },\n]\n`);
+    assert.equal(inline.details?.line, 4);
+    assert.equal(inline.details?.key, 'builders[1].identty');
+    const multiline = policyError(`version = 1\n[[builders]]\nissuer = "${GHA}"\nidentity = '''\n[[builders]]\ncolour = "x"'''\ncolour = "red"\n`);
+    assert.equal(multiline.details?.line, 7);
+    assert.equal(multiline.details?.key, 'builders[0].colour');
+  });
+
   test('dotted keys and inline tables are located too', () => {
     const error = policyError('version = 1\n\nprojects.demo.require = "sometimes"\n');
     assert.equal(error.details?.line, 3);
