@@ -95,6 +95,17 @@ for (const { engine, skip } of await testEngines()) {
       assert.deepEqual(provenance.attestation_bundles[0]!.attestations, [JSON.parse(sent)]);
     });
 
+    test('submissions may be up to 2 MiB (above the 1 MiB of other JSON routes)', async () => {
+      const post = (padding: number) =>
+        fetch(`${server.url}/_/provenance`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: `{"filename":"x-1.0.tar.gz","sha256":"no","attestations":[]}${' '.repeat(padding)}` });
+      const read = await post(1.5 * 1024 * 1024);
+      assert.equal(read.status, 400);
+      assert.equal(((await read.json()) as { code: string }).code, 'provenance.malformed');
+      const tooLarge = await post(2.5 * 1024 * 1024);
+      assert.equal(tooLarge.status, 413);
+      assert.equal(((await tooLarge.json()) as { code: string }).code, 'request.too_large');
+    });
+
     test('a body that is not UTF-8 is refused and stores nothing', async () => {
       const before = await rows(server);
       const body = Buffer.concat([Buffer.from('{"filename":"x-1.0.tar.gz","note":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}')]);
