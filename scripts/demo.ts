@@ -15,7 +15,6 @@ import { loadServerConfig } from '../src/server/config.ts';
 import { DEV_TRUST_PREFIX } from '../src/server/http/dev-trust-mount.ts';
 import { startServer } from '../src/server/http/server.ts';
 import { devIssuerToken } from '../src/client/oidc-credentials.ts';
-import { addTrustedPublisher } from '../src/server/publishing/trusted-publishers.ts';
 
 const { values: flags } = parseArgs({
   options: {
@@ -79,7 +78,7 @@ try {
   console.log(`repository ${repo} at ${commit}`);
 
   step('the maintainer registers the publishing workflow as a trusted publisher');
-  await addTrustedPublisher(server.services.db, { project: 'cairn-demo', issuer: `${devBase}/oidc`, repository: REPOSITORY, workflow: 'release.yml' }, new Date());
+  await server.services.publishers.add({ project: 'cairn-demo', issuer: `${devBase}/oidc`, repository: REPOSITORY, workflow: 'release.yml' }, new Date());
   console.log(`project cairn-demo: publisher ${REPOSITORY} workflow release.yml (issuer ${devBase}/oidc)`);
 
   const cycleStart = performance.now();

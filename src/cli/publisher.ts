@@ -1,18 +1,11 @@
 import type { Command } from 'commander';
 import { CairnError } from '../errors.ts';
-import {
-  addTrustedPublisher,
-  listTrustedPublishers,
-  removeTrustedPublisher,
-  type PublisherKind,
-  type TrustedPublisher,
-} from '../server/publishing/trusted-publishers.ts';
+import type { TrustedPublisher } from '../server/publishing/trusted-publishers.ts';
+import { PUBLISHER_KINDS as KINDS, type PublisherKind } from '../trust/publisher-claims.ts';
 import { parseRowId, printListing } from './output.ts';
 import { withServices, withStorageOptions } from './storage-options.ts';
 
 type StorageFlags = { dataDir?: string; databaseUrl?: string };
-
-const KINDS: readonly PublisherKind[] = ['github', 'gitlab', 'google', 'dev'];
 
 function describe(p: TrustedPublisher): string {
   const target = p.pending ? `${p.projectName} (pending: created by its first exchange)` : p.projectName;
@@ -57,8 +50,7 @@ export function registerPublisherAdmin(admin: Command): void {
         throw new CairnError('usage.invalid_argument', `--kind must be one of ${KINDS.join(', ')}, got '${options.kind}'`);
       }
       await withServices(options, async (s) => {
-        const added = await addTrustedPublisher(
-          s.db,
+        const added = await s.publishers.add(
           {
             project: options.project,
             issuer: options.issuer,
@@ -83,7 +75,7 @@ export function registerPublisherAdmin(admin: Command): void {
       .option('--json', 'machine-readable output'),
   ).action(async (options: StorageFlags & { project?: string; json?: boolean }) => {
     await withServices(options, async (s) => {
-      const publishers = await listTrustedPublishers(s.db, options.project);
+      const publishers = await s.publishers.list(options.project);
       printListing(publishers, { json: options.json, empty: 'no trusted publishers', line: describe, toJson: asJson });
     });
   });
@@ -93,7 +85,7 @@ export function registerPublisherAdmin(admin: Command): void {
   ).action(async (id: string, options: StorageFlags) => {
     const numeric = parseRowId(id, 'publisher');
     await withServices(options, async (s) => {
-      const removed = await removeTrustedPublisher(s.db, numeric, s.clock());
+      const removed = await s.publishers.remove(numeric, s.clock());
       console.log(`removed trusted publisher ${describe(removed)}`);
     });
   });

@@ -1,7 +1,9 @@
 import { randomInt, randomUUID, type KeyObject } from 'node:crypto';
-import { SignJWT, createLocalJWKSet, errors as joseErrors, exportJWK, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
+import { SignJWT, createLocalJWKSet, exportJWK, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
 import { CairnError } from '../errors.ts';
 import type { DevTokenRequest } from '../formats/dev-token-request.ts';
+import { isCommitDigest } from '../formats/digests.ts';
+import { oidcErrorFromJose } from '../trust/jose-errors.ts';
 
 export type { DevTokenRequest };
 
@@ -95,7 +97,7 @@ export class DevOidcIssuer {
       });
       return payload as DevTokenClaims;
     } catch (error) {
-      throw tokenError(error);
+      throw oidcErrorFromJose(error, { token: 'the identity token', issuer: this.issuer, expectedAudience: 'accepted here', otherwise: 'oidc.malformed_token' });
     }
   }
 
@@ -103,7 +105,7 @@ export class DevOidcIssuer {
     const repository = required(request.repository, 'repository');
     const workflowRef = required(request.workflow_ref, 'workflow_ref');
     const sha = required(request.sha, 'sha').toLowerCase();
-    if (!/^(?:[0-9a-f]{40}|[0-9a-f]{64})$/.test(sha)) {
+    if (!isCommitDigest(sha)) {
       throw new CairnError('usage.invalid_argument', `sha must be a 40- or 64-hex commit id, got ${JSON.stringify(request.sha)}`);
     }
     if (!isUrl(repository) && !/^[\w.-]+\/[\w.-]+$/.test(repository)) {
@@ -194,25 +196,3 @@ function workflowName(workflowRef: string): string {
   return path.split('/').pop() ?? path;
 }
 
-function tokenError(error: unknown): CairnError {
-  if (error instanceof CairnError) return error;
-  const message = error instanceof Error ? error.message : String(error);
-  if (error instanceof joseErrors.JWTExpired) return new CairnError('oidc.expired', `the identity token has expired: ${message}`);
-  if (error instanceof joseErrors.JWTClaimValidationFailed) {
-    switch (error.claim) {
-      case 'aud':
-        return new CairnError('oidc.bad_audience', `the identity token's audience is not accepted here: ${message}`);
-      case 'iss':
-        return new CairnError('oidc.bad_issuer', `the identity token was not issued by this domain: ${message}`);
-      case 'nbf':
-      case 'iat':
-        return new CairnError('oidc.not_yet_valid', `the identity token is not valid yet: ${message}`);
-      default:
-        return new CairnError('oidc.malformed_token', `the identity token's claims are invalid: ${message}`);
-    }
-  }
-  if (error instanceof joseErrors.JOSEAlgNotAllowed) return new CairnError('oidc.bad_algorithm', `the identity token's algorithm is not allowed: ${message}`);
-  if (error instanceof joseErrors.JWKSNoMatchingKey) return new CairnError('oidc.unknown_key', `the identity token names an unknown key: ${message}`);
-  if (error instanceof joseErrors.JWSSignatureVerificationFailed) return new CairnError('oidc.bad_signature', 'the identity token signature does not verify');
-  return new CairnError('oidc.malformed_token', `the identity token is malformed: ${message}`);
-}

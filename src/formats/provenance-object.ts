@@ -29,7 +29,12 @@ export interface AttestationFacts {
 }
 
 export interface StoredAttestation {
-  raw: unknown;
+  /**
+   * The attestation's JSON text as stored: the client's text exactly as received (DESIGN §4),
+   * spliced unchanged into the provenance object. Rows stored before cairn kept received text
+   * hold a re-serialisation of the same value.
+   */
+  storedText: string;
   facts: AttestationFacts;
   publisher: Record<string, unknown> | null;
   submittedBeforeUpload: boolean;
@@ -94,16 +99,23 @@ function factsJson(a: StoredAttestation): Record<string, unknown> {
   };
 }
 
-/** Builds the PEP 740 provenance object: one bundle per distinct publisher, raw attestations kept as stored. */
-export function buildProvenanceObject(attestations: StoredAttestation[]): Record<string, unknown> {
-  const bundles = new Map<string, { publisher: Record<string, unknown>; attestations: unknown[]; cairn_verified: Record<string, unknown>[] }>();
+/**
+ * The PEP 740 provenance object as JSON text: one bundle per distinct publisher. Each attestation
+ * is the stored text spliced in unchanged, so a client receives the bytes the signer's tool sent
+ * (DESIGN §4), not a re-serialisation; the stored text is JSON that passed verification.
+ */
+export function provenanceObjectText(attestations: StoredAttestation[]): string {
+  const bundles = new Map<string, { publisher: Record<string, unknown>; attestations: string[]; cairn_verified: Record<string, unknown>[] }>();
   for (const a of attestations) {
     const publisher = a.publisher ?? publisherOfSigner(a.facts);
     const key = JSON.stringify([publisher, a.facts.issuer, a.facts.identity]);
     const bundle = bundles.get(key) ?? { publisher, attestations: [], cairn_verified: [] };
-    bundle.attestations.push(a.raw);
+    bundle.attestations.push(a.storedText);
     bundle.cairn_verified.push(factsJson(a));
     bundles.set(key, bundle);
   }
-  return { version: 1, attestation_bundles: [...bundles.values()] };
+  const bundleTexts = [...bundles.values()].map(
+    (b) => `{"publisher":${JSON.stringify(b.publisher)},"attestations":[${b.attestations.join(',')}],"cairn_verified":${JSON.stringify(b.cairn_verified)}}`,
+  );
+  return `{"version":1,"attestation_bundles":[${bundleTexts.join(',')}]}`;
 }

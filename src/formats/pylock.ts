@@ -1,5 +1,6 @@
 import { parse, TomlError } from 'smol-toml';
 import { CairnError } from '../errors.ts';
+import { isSha256Hex } from './digests.ts';
 import { normalizeVersion } from './pep440.ts';
 import { normalizeProjectName } from './project-name.ts';
 
@@ -39,7 +40,6 @@ export interface LockFile {
   packages: LockedPackage[];
 }
 
-const SHA256 = /^[0-9a-f]{64}$/;
 
 export function isPylockFilename(name: string): boolean {
   return /(^|[\\/])pylock(\.[^.\\/]+)?\.toml$/.test(name);
@@ -72,7 +72,7 @@ function readFile(value: unknown, origin: string, kind: LockedFile['kind']): Loc
   const raw = hashes.sha256;
   let sha256: string | null = null;
   if (raw !== undefined) {
-    if (typeof raw !== 'string' || !SHA256.test(raw.toLowerCase())) invalid(`${origin}.hashes.sha256`, 'must be a hex sha256 digest');
+    if (typeof raw !== 'string' || !isSha256Hex(raw.toLowerCase())) invalid(`${origin}.hashes.sha256`, 'must be a hex sha256 digest');
     sha256 = raw.toLowerCase();
   }
   return {

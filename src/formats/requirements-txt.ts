@@ -1,4 +1,5 @@
 import { CairnError } from '../errors.ts';
+import { isSha256Hex } from './digests.ts';
 import { normalizeVersion } from './pep440.ts';
 import { isValidProjectName, normalizeProjectName } from './project-name.ts';
 
@@ -28,7 +29,6 @@ export interface RequirementsFile {
 }
 
 const PIN = /^([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*===?\s*([^\s;,]+)\s*(;.*)?$/;
-const SHA256 = /^[0-9a-f]{64}$/;
 
 function invalid(origin: string, message: string): never {
   throw new CairnError('lockfile.invalid', `${origin}: ${message}`, { origin });
@@ -110,7 +110,7 @@ export function parseRequirementsTxt(text: string, source = 'requirements.txt'):
         if (!value) invalid(origin, '--hash needs ALGORITHM:DIGEST');
         const [algorithm, digest] = value.split(':', 2) as [string, string | undefined];
         if (algorithm.toLowerCase() !== 'sha256') continue; // pip accepts others; PEP 740 binds sha256
-        if (!digest || !SHA256.test(digest.toLowerCase())) invalid(origin, `--hash=${value} is not a sha256 hex digest`);
+        if (!digest || !isSha256Hex(digest.toLowerCase())) invalid(origin, `--hash=${value} is not a sha256 hex digest`);
         hashes.push(digest.toLowerCase());
       } else if (part.startsWith('--')) {
         invalid(origin, `unsupported per-requirement option ${part}`);

@@ -1,4 +1,5 @@
 import { CairnError } from '../errors.ts';
+import { isCommitDigest } from './digests.ts';
 
 /**
  * cairn's SLSA Provenance v1 build type (docs/build-type.md). `externalParameters.source`
@@ -43,12 +44,6 @@ export interface BuildParameters {
   ref: string | null;
   builderId: string | null;
   invocationId: string | null;
-}
-
-const COMMIT = /^([0-9a-f]{40}|[0-9a-f]{64})$/;
-
-export function isCommitDigest(value: unknown): value is string {
-  return typeof value === 'string' && COMMIT.test(value);
 }
 
 /** One statement per distribution (in-toto Statement v1 with a SLSA Provenance v1 predicate). */

@@ -5,6 +5,8 @@
 export { parsePolicy, DEFAULT_CONTINUITY, DEFAULT_REQUIRE } from './policy-file.ts';
 export { evaluatePolicy, effectiveRule, continuityOf, signerIdentityOf, stableIdentity, normalizeRepositoryUrl, type EffectiveRule } from './evaluate.ts';
 export { explainPolicy } from './explain.ts';
+export { decideDistribution, type DistributionDecision, type DistributionEvidence, type UnverifiedAttestation } from './decide-distribution.ts';
+export { describeIdentity, identityMatches, lockIdentityOf } from './lock-identities.ts';
 export { EXAMPLE_POLICY } from './example.ts';
 export { matchesGlob, globToRegExp } from './glob.ts';
 export type {

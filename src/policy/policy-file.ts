@@ -1,6 +1,7 @@
 import { parse, TomlError } from 'smol-toml';
 import { CairnError } from '../errors.ts';
 import { isValidProjectName, normalizeProjectName } from '../formats/project-name.ts';
+import { TomlKeyLines } from './toml-key-lines.ts';
 import type { BuilderRule, ContinuityMode, Policy, ProjectRule, PublisherRule, RequiredKind } from './types.ts';
 
 /**
@@ -24,103 +25,6 @@ export const DEFAULT_CONTINUITY: ContinuityMode = 'warn';
 
 type Table = Record<string, unknown>;
 
-/** Locates keys in the TOML text (smol-toml reports positions only for syntax errors). */
-class KeyLocator {
-  private readonly lines = new Map<string, number>();
-
-  constructor(text: string) {
-    const arrayCounts = new Map<string, number>();
-    let table: string[] = [];
-    let inMultiline: string | null = null;
-    text.split(/\r?\n/).forEach((raw, i) => {
-      const lineNo = i + 1;
-      if (inMultiline) {
-        if (raw.includes(inMultiline)) inMultiline = null;
-        return;
-      }
-      const line = raw.trim();
-      if (line === '' || line.startsWith('#')) return;
-      const header = /^(\[\[?)\s*(.+?)\s*(\]\]?)\s*(#.*)?$/.exec(line);
-      if (header && header[1]!.length === header[3]!.length) {
-        const segments = splitKey(header[2]!);
-        if (header[1] === '[[') {
-          const name = segments.join('.');
-          const index = arrayCounts.get(name) ?? 0;
-          arrayCounts.set(name, index + 1);
-          table = [...segments.slice(0, -1), `${segments.at(-1)}[${index}]`];
-          this.note(segments, lineNo);
-        } else {
-          table = segments;
-        }
-        this.note(table, lineNo);
-        return;
-      }
-      const eq = findAssignment(line);
-      if (eq < 0) return;
-      const key = [...table, ...splitKey(line.slice(0, eq))];
-      this.note(key, lineNo);
-      const value = line.slice(eq + 1).trim();
-      for (const quote of ['"""', "'''"]) {
-        if (value.startsWith(quote) && !value.slice(3).includes(quote)) inMultiline = quote;
-      }
-    });
-  }
-
-  private note(path: string[], line: number): void {
-    for (let n = 1; n <= path.length; n++) {
-      const key = path.slice(0, n).join('.');
-      if (!this.lines.has(key)) this.lines.set(key, line);
-    }
-  }
-
-  /** The line of `path`, or of its nearest located parent. */
-  lineOf(path: string): number | undefined {
-    for (let p = path; p !== ''; p = p.includes('.') ? p.slice(0, p.lastIndexOf('.')) : '') {
-      const line = this.lines.get(p);
-      if (line !== undefined) return line;
-    }
-    return undefined;
-  }
-}
-
-/** Index of the `=` of a key/value line, ignoring `=` inside quoted keys. */
-function findAssignment(line: string): number {
-  let quote: string | null = null;
-  for (let i = 0; i < line.length; i++) {
-    const c = line[i]!;
-    if (quote) {
-      if (c === quote) quote = null;
-    } else if (c === '"' || c === "'") {
-      quote = c;
-    } else if (c === '=') {
-      return i;
-    }
-  }
-  return -1;
-}
-
-/** Splits a dotted TOML key into segments, unquoting quoted ones. */
-function splitKey(key: string): string[] {
-  const out: string[] = [];
-  let current = '';
-  let quote: string | null = null;
-  for (const c of key) {
-    if (quote) {
-      if (c === quote) quote = null;
-      else current += c;
-    } else if (c === '"' || c === "'") {
-      quote = c;
-    } else if (c === '.') {
-      out.push(current.trim());
-      current = '';
-    } else {
-      current += c;
-    }
-  }
-  out.push(current.trim());
-  return out;
-}
-
 function editDistance(a: string, b: string): number {
   const row = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
@@ -138,7 +42,7 @@ function editDistance(a: string, b: string): number {
 class PolicyReader {
   constructor(
     private readonly source: string,
-    private readonly locator: KeyLocator,
+    private readonly locator: TomlKeyLines,
   ) {}
 
   fail(path: string, problem: string): never {
@@ -284,7 +188,7 @@ export function parsePolicy(text: string, source = '<policy>'): Policy {
     }
     throw error;
   }
-  const locator = new KeyLocator(text);
+  const locator = new TomlKeyLines(text);
   const reader = new PolicyReader(source, locator);
   reader.onlyKeys(document, '', TOP_KEYS);
 

@@ -12,12 +12,12 @@ import { indexUrls, type IndexUrls } from './pages/index-urls.ts';
 import { CatalogueChanges } from './pages/catalogue-changes.ts';
 import { PageRenderer } from './pages/page-renderer.ts';
 import { PageStore } from './pages/page-store.ts';
-import { filesWithAttestations } from './provenance/attestation-store.ts';
+import { AttestationStore } from './provenance/attestation-store.ts';
 import { IndexVerifier } from './provenance/index-verifier.ts';
 import { DEFAULT_PENDING_LIMITS, PendingProvenanceService } from './provenance/pending-provenance.ts';
 import { uploadAttestationsPrecheck } from './provenance/upload-attestations.ts';
 import { OidcExchangeService } from './publishing/oidc-exchange.ts';
-import { publisherForPrincipal } from './publishing/upload-publisher.ts';
+import { TrustedPublisherService } from './publishing/trusted-publishers.ts';
 import { ListenAddress } from './listen-address.ts';
 import { FileSystemBlobStore, type BlobStore } from './storage/blob-store.ts';
 import { openDatabase } from './storage/database.ts';
@@ -57,8 +57,10 @@ export interface CairnServices {
   pendingProvenance: PendingProvenanceService;
   oidcExchange: OidcExchangeService;
   tuf: TufRepository;
-  /** Which of these files carry attestations (simple API `provenance`, JSON API). */
-  filesWithProvenance(fileIds: number[]): Promise<Set<number>>;
+  /** Trusted Publishing: which CI identities may publish which projects. */
+  publishers: TrustedPublisherService;
+  /** Attestations bound to files: the integrity API, and which files carry provenance (simple and JSON APIs). */
+  attestations: AttestationStore;
   urls: IndexUrls;
   /** The URL the index is reached at: the configured base URL, else the listening address. */
   listenAddress: ListenAddress;
@@ -102,12 +104,14 @@ export async function openServices(config: ServerConfig, options: ComposeOptions
   const changes = new CatalogueChanges(db, new PageRenderer(urls, opened.dialect, clock), pages, clock, config.baseUrl);
   const index = new IndexService(db, changes);
   const tokens = new TokenService(db);
-  const filesWithProvenance = (ids: number[]) => filesWithAttestations(db, ids);
-  const simplePages = new SimplePageService(index, urls, filesWithProvenance);
+  const publishers = new TrustedPublisherService(db);
+  const attestations = new AttestationStore(db);
+  const simplePages = new SimplePageService(index, urls, (ids) => attestations.filesWithAttestations(ids));
   const views = new CatalogueViews(db, index);
   const pendingProvenance = new PendingProvenanceService(
     db,
-    verifier.verifyForIndex,
+    attestations,
+    verifier.verifyReceived,
     clock,
     {
       ...DEFAULT_PENDING_LIMITS,
@@ -122,12 +126,13 @@ export async function openServices(config: ServerConfig, options: ComposeOptions
     blobs,
     tokens,
     clock,
-    prechecks: [uploadAttestationsPrecheck(verifier.verifyForIndex, pendingProvenance, (p) => publisherForPrincipal(db, p), clock)],
+    prechecks: [uploadAttestationsPrecheck(verifier.verifyReceived, attestations, pendingProvenance, (p) => publishers.publisherForPrincipal(p), clock)],
     changes,
   });
   const oidcExchange = new OidcExchangeService({
     db,
     tokens,
+    publishers,
     changes,
     issuers: () => (devTrust ? [...config.trustedOidcIssuers, `${devTrustBase()}/oidc`] : config.trustedOidcIssuers),
     audience: config.oidcAudience,
@@ -151,7 +156,8 @@ export async function openServices(config: ServerConfig, options: ComposeOptions
     pendingProvenance,
     oidcExchange,
     tuf,
-    filesWithProvenance,
+    publishers,
+    attestations,
     urls,
     listenAddress,
     devTrust,

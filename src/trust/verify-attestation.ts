@@ -5,13 +5,14 @@ import { TrustedRoot } from '@sigstore/protobuf-specs';
 import { PolicyError, VerificationError, Verifier, toSignedEntity, toTrustMaterial, type KeyFinderFunc, type SignedEntity, type Signer, type TrustMaterial } from '@sigstore/verify';
 import { verifySCTs } from '@sigstore/verify/dist/key/sct.js';
 import { CairnError, isCairnError, type ErrorCode } from '../errors.ts';
+import { isSha256Hex } from '../formats/digests.ts';
 import { parseDistributionFilename, sameDistribution, type ParsedDistributionFilename } from '../formats/dist-filename.ts';
 import { attestationToBundle, bundleToAttestation, isSigstoreBundle, parseAttestation, IN_TOTO_PAYLOAD_TYPE, type Pep740Attestation } from '../formats/pep740.ts';
 import type { AttestationFacts } from '../formats/provenance-object.ts';
 import { IN_TOTO_STATEMENT_V1, PYPI_PUBLISH_V1, SLSA_PROVENANCE_V1, readBuildParameters } from '../formats/slsa-provenance.ts';
 import { CertificateChainCache } from './certificate-chain.ts';
 import { readFulcioCertificate, type FulcioCertificateFacts } from './fulcio-extensions.ts';
-import { mergeTrustedRoots, type TrustedRootJson } from './trusted-roots.ts';
+import { mergeTrustedRoots, publicGoodTrustedRoot, type TrustedRootJson } from './trusted-roots.ts';
 
 /**
  * Offline verification of PEP 740 attestations and Sigstore bundles. sigstore-js does the
@@ -68,8 +69,6 @@ export interface VerifierOptions {
   /** Managed (non-keyless) keys by hint; cairn's index never accepts them, tests and tools may. */
   publicKeys?: KeyFinderFunc;
 }
-
-const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 function fail(code: ErrorCode, message: string, details?: Record<string, unknown>): never {
   throw new CairnError(code, message, details);
@@ -130,7 +129,7 @@ function subjectDigest(subject: unknown, index: number): { name: unknown; sha256
   const s = typeof subject === 'object' && subject !== null ? (subject as Record<string, unknown>) : {};
   const digest = typeof s.digest === 'object' && s.digest !== null ? (s.digest as Record<string, unknown>) : {};
   const sha256 = typeof digest.sha256 === 'string' ? digest.sha256.toLowerCase() : '';
-  if (!SHA256_HEX.test(sha256)) fail('provenance.malformed', `subject[${index}] has no sha256 digest`);
+  if (!isSha256Hex(sha256)) fail('provenance.malformed', `subject[${index}] has no sha256 digest`);
   return { name: s.name, sha256 };
 }
 
@@ -209,6 +208,23 @@ function leafCertificateDer(bundle: Bundle): Buffer | null {
   if (content.$case === 'certificate') return content.certificate.rawBytes;
   if (content.$case === 'x509CertificateChain') return content.x509CertificateChain.certificates[0]?.rawBytes ?? null;
   return null;
+}
+
+/** The roots a cairn verifier trusts; every verifier (index, `cairn verify`, proxy) is built from one. */
+export interface VerifierRoots {
+  /** Trust the shipped Sigstore public-good root (default true; DESIGN §5). */
+  publicGood?: boolean;
+  /** Roots besides it: the operator's `--trusted-root` files, a dev trust domain's root. */
+  extra?: readonly TrustedRootJson[];
+}
+
+export function trustedRootList(roots: VerifierRoots): TrustedRootJson[] {
+  return [...(roots.publicGood === false ? [] : [publicGoodTrustedRoot()]), ...(roots.extra ?? [])];
+}
+
+/** The one way cairn builds a verifier from its trusted roots (public-good unless turned off, plus extras). */
+export function verifierFor(roots: VerifierRoots, options: VerifierOptions = {}): AttestationVerifier {
+  return createAttestationVerifier(trustedRootList(roots), options);
 }
 
 /** Builds the trust material once; `verify` is then pure CPU work per call. */

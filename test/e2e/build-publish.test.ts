@@ -9,7 +9,6 @@ import { bundleFromJSON } from '@sigstore/bundle';
 import { TrustedRoot } from '@sigstore/protobuf-specs';
 import { toSignedEntity, toTrustMaterial, Verifier } from '@sigstore/verify';
 import { attestationToBundle, bundleToAttestation, type Pep740Attestation } from '../../src/formats/pep740.ts';
-import { addTrustedPublisher } from '../../src/server/publishing/trusted-publishers.ts';
 import { runCairn, runCommand } from '../support/commands.ts';
 import { devToken, devTrustBase } from '../support/provenance.ts';
 import { createVenv, PIP_ENV, writeSampleProject } from '../support/python-projects.ts';
@@ -58,7 +57,7 @@ describe('build → submit → publish → verify → install, with real tools',
     server = await startTestServer('sqlite', { devTrust: true });
     dist = join(work, 'dist');
     // The maintainer registers their publishing workflow before the project exists (a pending publisher).
-    await addTrustedPublisher(server.services.db, { project: 'sample-lib', issuer: `${devTrustBase(server)}/oidc`, repository: REPOSITORY, workflow: 'release.yml' }, new Date());
+    await server.services.publishers.add({ project: 'sample-lib', issuer: `${devTrustBase(server)}/oidc`, repository: REPOSITORY, workflow: 'release.yml' }, new Date());
   });
   after(async () => {
     await server?.stop();

@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { bundleToAttestation } from '../../src/formats/pep740.ts';
 import { buildProvenanceStatement } from '../../src/formats/slsa-provenance.ts';
 import { makeDistribution } from '../support/dist-factory.ts';
-import { DEFAULT_COMMIT, devToken, signBuildProvenance, signWithDevTrust, signWithForeignDevTrust, submitProvenance } from '../support/provenance.ts';
+import { DEFAULT_COMMIT, devToken, signBuildProvenance, signWithDevTrust, signWithForeignDevTrust, submitProvenance, unusuallyFormatted } from '../support/provenance.ts';
 import { basicAuth, startTestServer, testEngines, type TestServer } from '../support/server.ts';
 import { uploadFile } from '../support/upload.ts';
 
@@ -67,6 +67,52 @@ for (const { engine, skip } of await testEngines()) {
       assert.match(files[0]!.provenance ?? '', /\/integrity\/bound-pkg\/1\.0\/.+\/provenance$/);
       const html = await (await fetch(`${server.url}/simple/bound-pkg/`, { headers: { Accept: 'text/html' } })).text();
       assert.match(html, /data-provenance="[^"]+\/provenance"/);
+    });
+
+    test('an attestation is stored and served byte for byte as the builder sent it (DESIGN §4)', async () => {
+      const dist = makeDistribution(work, { name: 'exact-bytes', version: '1.0', kind: 'wheel' });
+      const signed = await signBuildProvenance(server, { filename: dist.filename, sha256: sha256(dist.bytes) });
+      const sent = unusuallyFormatted(signed.attestation);
+      assert.deepEqual(JSON.parse(sent), { ...signed.attestation, note: 'caf\u00e9 \u2603 ] } [ { "quoted" \\' });
+      const body = `{ "sha256":"${sha256(dist.bytes)}",\n  "attestations" : [\n${sent}\n  ] ,"filename":"${dist.filename}"}`;
+      const response = await fetch(`${server.url}/_/provenance`, { method: 'POST', headers: { 'content-type': 'application/json; charset=utf-8' }, body });
+      assert.equal(response.status, 200, await response.text());
+      const pending = await server.services.db.selectFrom('pending_provenance').select('raw_json').where('filename', '=', dist.filename).executeTakeFirstOrThrow();
+      assert.equal(pending.raw_json, sent);
+
+      assert.equal((await uploadFile(server.url, dist.path, auth)).status, 200);
+      const stored = await server.services.db
+        .selectFrom('attestations')
+        .innerJoin('files', 'files.id', 'attestations.file_id')
+        .select('attestations.raw_json')
+        .where('files.filename', '=', dist.filename)
+        .executeTakeFirstOrThrow();
+      assert.equal(stored.raw_json, sent);
+
+      const served = await (await fetch(`${server.url}/integrity/exact-bytes/1.0/${dist.filename}/provenance`)).text();
+      assert.ok(served.includes(`"attestations":[${sent}]`), served);
+      const provenance = JSON.parse(served) as { attestation_bundles: { attestations: unknown[] }[] };
+      assert.deepEqual(provenance.attestation_bundles[0]!.attestations, [JSON.parse(sent)]);
+    });
+
+    test('submissions may be up to 2 MiB (above the 1 MiB of other JSON routes)', async () => {
+      const post = (padding: number) =>
+        fetch(`${server.url}/_/provenance`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: `{"filename":"x-1.0.tar.gz","sha256":"no","attestations":[]}${' '.repeat(padding)}` });
+      const read = await post(1.5 * 1024 * 1024);
+      assert.equal(read.status, 400);
+      assert.equal(((await read.json()) as { code: string }).code, 'provenance.malformed');
+      const tooLarge = await post(2.5 * 1024 * 1024);
+      assert.equal(tooLarge.status, 413);
+      assert.equal(((await tooLarge.json()) as { code: string }).code, 'request.too_large');
+    });
+
+    test('a body that is not UTF-8 is refused and stores nothing', async () => {
+      const before = await rows(server);
+      const body = Buffer.concat([Buffer.from('{"filename":"x-1.0.tar.gz","note":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}')]);
+      const response = await fetch(`${server.url}/_/provenance`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      assert.equal(response.status, 400);
+      assert.equal(((await response.json()) as { code: string }).code, 'provenance.malformed');
+      assert.deepEqual(await rows(server), before);
     });
 
     test('a submission for a file already on the index is bound at once and flagged as a rebuild', async () => {

@@ -8,8 +8,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { exportJWK, exportSPKI, generateKeyPair, SignJWT, type JWK, type JWTPayload } from 'jose';
-import { publisherForPrincipal } from '../../src/server/publishing/upload-publisher.ts';
-import { addTrustedPublisher } from '../../src/server/publishing/trusted-publishers.ts';
 import { makeDistribution } from '../support/dist-factory.ts';
 import { encodeMultipart, twineFields } from '../support/multipart.ts';
 import { basicAuth, startTestServer, testEngines, type TestServer } from '../support/server.ts';
@@ -143,19 +141,17 @@ for (const { engine, skip } of await testEngines()) {
       issuer = await startIssuer();
       stranger = await startIssuer();
       server = await startTestServer(engine, { trustedOidcIssuers: [issuer.url] });
-      const db = server.services.db;
+      const publishers = server.services.publishers;
       const now = new Date();
       await server.services.index.createProject('tp-demo', now);
       await server.services.index.createProject('tp-other', now);
-      await addTrustedPublisher(db, { project: 'tp-demo', issuer: issuer.url, kind: 'github', repository: 'octo-org/tp-demo', workflow: 'release.yml' }, now);
-      await addTrustedPublisher(
-        db,
+      await publishers.add({ project: 'tp-demo', issuer: issuer.url, kind: 'github', repository: 'octo-org/tp-demo', workflow: 'release.yml' }, now);
+      await publishers.add(
         { project: 'tp-other', issuer: issuer.url, kind: 'github', repository: 'octo-org/tp-other', workflow: 'release.yml', environment: 'pypi' },
         now,
       );
-      await addTrustedPublisher(db, { project: 'tp-fresh', issuer: issuer.url, kind: 'dev', repository: 'octo-org/tp-fresh', workflow: 'publish.yaml' }, now);
-      await addTrustedPublisher(
-        db,
+      await publishers.add({ project: 'tp-fresh', issuer: issuer.url, kind: 'dev', repository: 'octo-org/tp-fresh', workflow: 'publish.yaml' }, now);
+      await publishers.add(
         { project: 'tp-gitlab', issuer: issuer.url, kind: 'gitlab', repository: 'group/sub/tp-gitlab', workflow: 'ci/release.yml', environment: 'Release' },
         now,
       );
@@ -198,7 +194,7 @@ for (const { engine, skip } of await testEngines()) {
 
       // PEP 740 publish attestations are checked against this publisher.
       const principal = await server.services.tokens.authenticateUpload(basicAuth(token), new Date());
-      const publisher = await publisherForPrincipal(server.services.db, principal);
+      const publisher = await server.services.publishers.publisherForPrincipal(principal);
       assert.ok(publisher);
       assert.deepEqual(publisher.publisher, {
         kind: 'GitHub',
@@ -219,7 +215,7 @@ for (const { engine, skip } of await testEngines()) {
         publisher.mismatch({ ...facts, buildConfigUri: 'https://github.com/Octo-Org/TP-Demo/.github/workflows/other.yml@refs/tags/v1.0' }) ?? '',
         /workflow/,
       );
-      assert.equal(await publisherForPrincipal(server.services.db, { ...principal, scope: 'projects' }), null);
+      assert.equal(await server.services.publishers.publisherForPrincipal({ ...principal, scope: 'projects' }), null);
     });
 
     test('the caller\'s workflow_ref is matched, so a reusable builder workflow does not break publishing', async () => {
@@ -343,8 +339,7 @@ for (const { engine, skip } of await testEngines()) {
       const minted = await exchange({ token: await sign(claimsFor()) });
       assert.equal(minted.status, 200);
       const link = await server.services.db.selectFrom('publishing_tokens').select('publisher_id').orderBy('token_id', 'desc').executeTakeFirstOrThrow();
-      const { removeTrustedPublisher } = await import('../../src/server/publishing/trusted-publishers.ts');
-      await removeTrustedPublisher(server.services.db, link.publisher_id, new Date());
+      await server.services.publishers.remove(link.publisher_id, new Date());
       const result = await upload(server, makeDistribution(work, { name: 'tp-demo', version: '2.0', kind: 'wheel' }), 'tp-demo', '2.0', minted.body.token as string);
       assert.equal(result.status, 403);
       assert.equal(result.body.code, 'auth.invalid_token');

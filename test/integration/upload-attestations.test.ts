@@ -5,11 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { bundleToAttestation } from '../../src/formats/pep740.ts';
-import { addTrustedPublisher } from '../../src/server/publishing/trusted-publishers.ts';
 import { publishStatement } from '../../src/client/publish/publish-distributions.ts';
 import { runCairn } from '../support/commands.ts';
 import { makeDistribution } from '../support/dist-factory.ts';
-import { DEFAULT_COMMIT, devToken, devTrustBase, signBuildProvenance, signWithDevTrust, signWithForeignDevTrust } from '../support/provenance.ts';
+import { DEFAULT_COMMIT, devToken, devTrustBase, signBuildProvenance, signWithDevTrust, signWithForeignDevTrust, unusuallyFormatted } from '../support/provenance.ts';
 import { basicAuth, startTestServer, testEngines, type TestServer } from '../support/server.ts';
 import { uploadFile } from '../support/upload.ts';
 
@@ -36,7 +35,7 @@ for (const { engine, skip } of await testEngines()) {
     let version = 0;
     before(async () => {
       server = await startTestServer(engine, { devTrust: true });
-      await addTrustedPublisher(server.services.db, { project: 'attested', issuer: `${devTrustBase(server)}/oidc`, repository: REPOSITORY, workflow: 'release.yml' }, new Date());
+      await server.services.publishers.add({ project: 'attested', issuer: `${devTrustBase(server)}/oidc`, repository: REPOSITORY, workflow: 'release.yml' }, new Date());
     });
     after(async () => server?.stop());
 
@@ -68,6 +67,24 @@ for (const { engine, skip } of await testEngines()) {
       assert.ok(provenance.attestation_bundles.some((b) => b.publisher.repository === REPOSITORY));
       const json = (await (await fetch(`${server.url}/pypi/attested/json`)).json()) as { urls: { filename: string; provenance?: string | null }[] };
       assert.ok(json.urls.every((u) => typeof u.provenance === 'string'), JSON.stringify(json.urls));
+    });
+
+    test('the attestations field keeps each attestation byte for byte as sent (DESIGN §4)', async () => {
+      const dist = nextDist();
+      const build = (await signBuildProvenance(server, { filename: dist.filename, sha256: sha256(dist.bytes), claims: { repository: REPOSITORY } })).attestation;
+      const sent = unusuallyFormatted(build);
+      const apiToken = basicAuth(await server.token('projects', ['attested']));
+      const answer = await uploadFile(server.url, dist.path, apiToken, { attestationsField: ` [\r\n ${sent} ]\n` });
+      assert.equal(answer.status, 200, JSON.stringify(answer.body));
+      const stored = await server.services.db
+        .selectFrom('attestations')
+        .innerJoin('files', 'files.id', 'attestations.file_id')
+        .select('attestations.raw_json')
+        .where('files.filename', '=', dist.filename)
+        .executeTakeFirstOrThrow();
+      assert.equal(stored.raw_json, sent);
+      const served = await (await fetch(`${server.url}/integrity/attested/${dist.filename.split('-')[1]}/${dist.filename}/provenance`)).text();
+      assert.ok(served.includes(`"attestations":[${sent}]`), served);
     });
 
     describe('refused uploads store nothing', () => {

@@ -130,3 +130,22 @@ export async function provideBuildProvenance(server: ServerWithUrl, path: string
   const submitted = await submitProvenance(server, { filename, sha256, attestations: [signed.attestation] });
   return { ...signed, filename, sha256, submitted };
 }
+
+/**
+ * The attestation as valid JSON that no serialiser would write: its own key order, odd
+ * whitespace (tabs, CRLF, indentation), `\/` and `\u0076` escapes, and a member the verifier
+ * ignores holding non-ASCII escapes and brackets. It parses to the attestation plus that member;
+ * an index that keeps attestations byte for byte (DESIGN §4) must hand these exact characters back.
+ */
+export function unusuallyFormatted(attestation: Pep740Attestation): string {
+  const escapedSlashes = (value: string) => JSON.stringify(value).replaceAll('/', '\\/');
+  return [
+    '{\n    "envelope" : {',
+    `  "signature":${escapedSlashes(attestation.envelope.signature)} ,\t"statement" :\r\n ${escapedSlashes(attestation.envelope.statement)} } ,`,
+    '  "verification_material":{',
+    `     "transparency_entries" : ${JSON.stringify(attestation.verification_material.transparency_entries, null, 3)},`,
+    `     "certificate": ${escapedSlashes(attestation.verification_material.certificate)}   },`,
+    '  "note": "caf\\u00e9 \\u2603 ] } [ { \\"quoted\\" \\\\",',
+    '  "\\u0076ersion"   :   1\n}',
+  ].join('\n');
+}

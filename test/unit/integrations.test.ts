@@ -8,7 +8,8 @@ import { registerBuild } from '../../src/cli/build.ts';
 import { registerPublish } from '../../src/cli/publish.ts';
 import { DEFAULT_OIDC_AUDIENCE } from '../../src/server/config.ts';
 import { obtainOidcToken } from '../../src/client/oidc-credentials.ts';
-import { GITHUB_OIDC_ISSUER, publisherClaimMismatch, type TrustedPublisher } from '../../src/server/publishing/trusted-publishers.ts';
+import type { TrustedPublisher } from '../../src/server/publishing/trusted-publishers.ts';
+import { GITHUB_OIDC_ISSUER, publisherClaimMismatch } from '../../src/trust/publisher-claims.ts';
 
 // The CI templates cannot run here (issue 4): these tests hold their structure to what GitHub,
 // GitLab and cairn's own CLI expect, so a rename on either side shows up as a failure.

@@ -6,7 +6,7 @@ import { describe, test } from 'node:test';
 import { CairnError } from '../../src/errors.ts';
 import type { AttestationFacts } from '../../src/formats/provenance-object.ts';
 import { loadPolicy } from '../../src/client/load-policy.ts';
-import { EXAMPLE_POLICY, evaluatePolicy, explainPolicy, matchesGlob, parsePolicy, stableIdentity, type PolicyInput } from '../../src/policy/index.ts';
+import { decideDistribution, EXAMPLE_POLICY, evaluatePolicy, explainPolicy, lockIdentityOf, matchesGlob, parsePolicy, stableIdentity, type PolicyInput } from '../../src/policy/index.ts';
 
 const GHA = 'https://token.actions.githubusercontent.com';
 const BUILDER = 'https://github.com/example-org/builder/.github/workflows/build.yml@refs/tags/v1.2.0';
@@ -139,6 +139,15 @@ describe('parsePolicy: malformed policies', () => {
     const error = policyError(`version = 1\n[[builders]]\nissuer = "${GHA}"\nidentity = "https://a/b"\ncolour = "red"\n`);
     assert.equal(error.details?.line, 5);
     assert.equal(error.details?.key, 'builders[0].colour');
+  });
+
+  test('array elements and keys after a multi-line string are located on their own lines', () => {
+    const inline = policyError(`version = 1\nbuilders = [\n  { issuer = "${GHA}", identity = "https://a/b" },\n  { issuer = "${GHA}", identty = "https://a/c" },\n]\n`);
+    assert.equal(inline.details?.line, 4);
+    assert.equal(inline.details?.key, 'builders[1].identty');
+    const multiline = policyError(`version = 1\n[[builders]]\nissuer = "${GHA}"\nidentity = '''\n[[builders]]\ncolour = "x"'''\ncolour = "red"\n`);
+    assert.equal(multiline.details?.line, 7);
+    assert.equal(multiline.details?.key, 'builders[0].colour');
   });
 
   test('dotted keys and inline tables are located too', () => {
@@ -335,5 +344,47 @@ describe('publishers named by identity', () => {
   test('another domain does not', () => {
     const verdict = evaluatePolicy(policy, input({ attestations: [publishFacts({ issuer: 'https://accounts.google.com', identity: 'release@proj.iam.gserviceaccount.com.evil.example', sourceRepositoryUri: null })] }));
     assert.equal(verdict.code, 'policy.untrusted_publisher');
+  });
+});
+
+describe('decideDistribution: the policy verdict, then the lock file\'s identities', () => {
+  const policy = parsePolicy(POLICY, 'p.toml');
+  const evidence = (overrides: Partial<Parameters<typeof decideDistribution>[1]> = {}) => ({
+    project: 'demo',
+    version: '1.0',
+    filename: 'demo-1.0-py3-none-any.whl',
+    origin: 'pylock.toml packages[0]',
+    attestations: [facts()],
+    unverified: [],
+    lockIdentities: [],
+    ...overrides,
+  });
+
+  test('a passing file records the identity of the attestation that satisfied the rule', () => {
+    const decision = decideDistribution(policy, evidence());
+    assert.equal(decision.pass, true);
+    assert.equal(decision.code, undefined);
+    assert.deepEqual(decision.identities, [lockIdentityOf(facts())]);
+  });
+
+  test('an attestation that did not verify explains a missing-provenance failure', () => {
+    const decision = decideDistribution(policy, evidence({ attestations: [], unverified: [{ source: 'a.json', code: 'provenance.signature_invalid', error: 'the signature does not verify' }] }));
+    assert.equal(decision.pass, false);
+    assert.equal(decision.code, 'provenance.signature_invalid');
+    assert.equal(decision.reason, 'demo-1.0-py3-none-any.whl: the signature does not verify');
+    assert.ok(decision.warnings.some((w) => w.startsWith('a.json: not verified [provenance.signature_invalid]')));
+  });
+
+  test('a lock file that records another signer refuses a file the policy accepts', () => {
+    const other = lockIdentityOf(facts({ issuer: 'https://other.example', identity: 'https://other.example/builder' }));
+    const decision = decideDistribution(policy, evidence({ lockIdentities: [other] }));
+    assert.equal(decision.verdict.pass, true);
+    assert.equal(decision.pass, false);
+    assert.equal(decision.code, 'policy.lock_identity_mismatch');
+    assert.match(decision.reason, /pylock\.toml packages\[0\]/);
+  });
+
+  test('a lock file that records the signer passes', () => {
+    assert.equal(decideDistribution(policy, evidence({ lockIdentities: [lockIdentityOf(facts())] })).pass, true);
   });
 });

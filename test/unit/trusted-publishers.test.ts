@@ -1,15 +1,19 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { AttestationFacts } from '../../src/formats/provenance-object.ts';
+import type { TrustedPublisher } from '../../src/server/publishing/trusted-publishers.ts';
 import {
   GITHUB_OIDC_ISSUER,
   GITLAB_OIDC_ISSUER,
   GOOGLE_OIDC_ISSUER,
   publisherClaimMismatch,
+  CLAIM_RULES,
+  claimRulesMismatch,
   repositoryKey,
-  type TrustedPublisher,
-} from '../../src/server/publishing/trusted-publishers.ts';
-import { signerMismatch } from '../../src/server/publishing/upload-publisher.ts';
+  signerMismatch,
+  storedClaims,
+  validatePublisherIdentity,
+} from '../../src/trust/publisher-claims.ts';
 
 const base = { id: 1, projectId: 1, projectName: 'demo', pending: false, createdAt: '2025-01-01T00:00:00Z', environment: null };
 const github: TrustedPublisher = { ...base, kind: 'github', issuer: GITHUB_OIDC_ISSUER, repository: 'Octo/Demo', workflow: 'release.yml' };
@@ -78,5 +82,51 @@ describe('signerMismatch (publish attestations)', () => {
   test('Google signer is the service account', () => {
     assert.equal(signerMismatch(google, { ...facts, issuer: GOOGLE_OIDC_ISSUER, identity: google.repository }), null);
     assert.match(signerMismatch(google, { ...facts, issuer: GOOGLE_OIDC_ISSUER, identity: 'x@y' }) ?? '', /signer/);
+  });
+});
+
+describe('claim rules are data', () => {
+  test('every rule of a table is applied in order; the first failure says why', () => {
+    const dev = { ...github, kind: 'dev' as const };
+    // The dev kind takes GitHub's rules without `sub`, whose shape only GitHub promises.
+    assert.equal(claimRulesMismatch(CLAIM_RULES.dev, dev, { ...githubClaims, sub: 'anything' }), null);
+    assert.match(claimRulesMismatch(CLAIM_RULES.github, github, { ...githubClaims, sub: 'anything' }) ?? '', /^sub 'anything' does not name repository/);
+    assert.match(claimRulesMismatch(CLAIM_RULES.github, github, { ...githubClaims, repository: 'evil/demo', sub: 'x' }) ?? '', /^repository 'evil\/demo'/);
+  });
+
+  test('a Google publisher with no sub pinned accepts any sub; a pinned one needs the claim', () => {
+    assert.equal(claimRulesMismatch(CLAIM_RULES.google, google, { email: google.repository, email_verified: true }), null);
+    assert.match(claimRulesMismatch(CLAIM_RULES.google, { ...google, workflow: '42' }, { email: google.repository, email_verified: true }) ?? '', /no sub claim/);
+  });
+
+  test('GitLab needs both ref_path and sha', () => {
+    assert.match(claimRulesMismatch(CLAIM_RULES.gitlab, gitlab, { ...gitlabClaims, sha: undefined }) ?? '', /lacks the ref_path or sha claim/);
+  });
+
+  test('stored claims per kind, as PyPI keeps them', () => {
+    assert.deepEqual(storedClaims('github', githubClaims), { ref: 'refs/tags/v1', sha: 'c'.repeat(40) });
+    assert.deepEqual(storedClaims('gitlab', gitlabClaims), { ref_path: 'refs/tags/v1', sha: 'd'.repeat(40) });
+    assert.deepEqual(storedClaims('google', { sub: '1' }), {});
+  });
+
+  test('registration shapes per kind', () => {
+    const ok: [Parameters<typeof validatePublisherIdentity>[0], string, string][] = [
+      ['github', 'octo/demo', 'release.yml'],
+      ['dev', 'https://git.example/octo/demo', 'release.yaml'],
+      ['gitlab', 'grp/sub/demo', 'ci/release.yml'],
+      ['google', 'ci@proj.iam.gserviceaccount.com', ''],
+    ];
+    for (const [kind, repository, workflow] of ok) validatePublisherIdentity(kind, repository, workflow);
+    const bad: [Parameters<typeof validatePublisherIdentity>[0], string, string, RegExp][] = [
+      ['github', 'https://github.com/octo/demo', 'release.yml', /repository is OWNER\/REPO/],
+      ['github', 'octo/demo', '.github/workflows/release.yml', /no directory/],
+      ['gitlab', 'demo', '.gitlab-ci.yml', /NAMESPACE\/PROJECT/],
+      ['gitlab', 'grp/demo', '/.gitlab-ci.yml', /CI file path/],
+      ['gitlab', 'grp/demo', 'ci@x.yml', /CI file path/],
+      ['google', 'not-an-email', '', /service account email/],
+    ];
+    for (const [kind, repository, workflow, message] of bad) {
+      assert.throws(() => validatePublisherIdentity(kind, repository, workflow), (e: Error & { code?: string }) => e.code === 'usage.invalid_argument' && message.test(e.message));
+    }
   });
 });

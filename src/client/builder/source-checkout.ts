@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { CairnError } from '../../errors.ts';
-import { isCommitDigest } from '../../formats/slsa-provenance.ts';
+import { isCommitDigest } from '../../formats/digests.ts';
 
 const run = promisify(execFile);
 

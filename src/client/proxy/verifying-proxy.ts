@@ -2,12 +2,13 @@ import { appendFileSync, createReadStream, mkdirSync, statSync } from 'node:fs';
 import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CairnError, isCairnError, type ErrorCode } from '../../errors.ts';
+import { isSha256Hex } from '../../formats/digests.ts';
 import { parseDistributionFilename } from '../../formats/dist-filename.ts';
 import { normalizeVersion } from '../../formats/pep440.ts';
 import { normalizeProjectName } from '../../formats/project-name.ts';
 import type { Policy } from '../../policy/types.ts';
-import { publicGoodTrustedRoot, type TrustedRootJson } from '../../trust/trusted-roots.ts';
-import { createAttestationVerifier, type AttestationVerifier } from '../../trust/verify-attestation.ts';
+import type { TrustedRootJson } from '../../trust/trusted-roots.ts';
+import { verifierFor, type AttestationVerifier } from '../../trust/verify-attestation.ts';
 import { defaultCacheDir, VerifyCache } from '../verify/disk-cache.ts';
 import { concurrencyLimit, fetchProvenance, indexBase, integrityUrl, type FetchOptions } from '../verify/index-fetch.ts';
 import { createVerifySession, type DistributionRequest, type DistributionResult } from '../verify/verify-distribution.ts';
@@ -110,7 +111,6 @@ export interface ProxyDownload {
   chunks: AsyncGenerator<Buffer, void, undefined>;
 }
 
-const SHA256 = /^[0-9a-f]{64}$/;
 /** Newly hidden files of one project logged one per line; the rest in one summary line. */
 const HIDDEN_LOG_LIMIT = 20;
 /** Records kept in memory; the oldest go first (hidden.jsonl keeps them all). */
@@ -150,7 +150,7 @@ export class VerifyingProxy {
     this.policy = options.policy;
     this.cache = new VerifyCache(options.cacheDir ?? defaultCacheDir());
     // One verifier for the proxy's lifetime: it caches imported keys and verified chains.
-    this.verifier = createAttestationVerifier([...(options.publicGood === false ? [] : [publicGoodTrustedRoot()]), ...(options.trustedRoots ?? [])]);
+    this.verifier = verifierFor({ publicGood: options.publicGood, extra: options.trustedRoots ?? [] });
     this.fetch = { cache: this.cache, offline: false, ttlMs: this.ttlMs, limit: concurrencyLimit(options.concurrency ?? 8) };
     this.recordPath = join(this.cache.dir, 'proxy', 'hidden.jsonl');
     this.now = options.now ?? (() => new Date());
@@ -211,7 +211,7 @@ export class VerifyingProxy {
         entries.push(hiddenEntry(file, null, e.code, `${file.filename}: ${e.message}`));
         continue;
       }
-      if (file.sha256 === null || !SHA256.test(file.sha256)) {
+      if (file.sha256 === null || !isSha256Hex(file.sha256)) {
         // Provenance binds a digest; without one listed, nothing ties the bytes pip gets to what was verified.
         entries.push(hiddenEntry(file, version, 'proxy.no_digest', `${file.filename}: the upstream lists no sha256 for it, so its download could not be checked against its provenance`));
         continue;

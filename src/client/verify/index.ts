@@ -3,7 +3,8 @@ import { withAttestationIdentities, type AttestationIdentity } from '../../forma
 import { resolveTargets, type LockTarget, type TargetOptions } from './targets.ts';
 import { createVerifySession, type DistributionRequest, type DistributionResult, type VerifyOptions } from './verify-distribution.ts';
 
-export { createVerifySession, identityMatches, lockIdentityOf, VerifySession } from './verify-distribution.ts';
+export { createVerifySession, VerifySession } from './verify-distribution.ts';
+export { identityMatches, lockIdentityOf } from '../../policy/lock-identities.ts';
 export type { AttestationReport, DistributionRequest, DistributionResult, ResultStatus, VerifyOptions } from './verify-distribution.ts';
 export { resolveTargets, type LockTarget, type ResolvedTargets, type TargetOptions } from './targets.ts';
 export { loadExtraRoots } from './trusted-roots.ts';

@@ -1,15 +1,17 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { CairnError, exitCodeFor, isCairnError, type ErrorCode } from '../../errors.ts';
+import { isSha256Hex } from '../../formats/digests.ts';
 import { parseDistributionFilename } from '../../formats/dist-filename.ts';
 import { compareVersions, normalizeVersion } from '../../formats/pep440.ts';
 import { normalizeProjectName } from '../../formats/project-name.ts';
-import { publisherOfSigner, type AttestationFacts } from '../../formats/provenance-object.ts';
+import type { AttestationFacts } from '../../formats/provenance-object.ts';
 import type { AttestationIdentity } from '../../formats/pylock.ts';
-import { effectiveRule, evaluatePolicy, signerIdentityOf, stableIdentity } from '../../policy/evaluate.ts';
+import { decideDistribution } from '../../policy/decide-distribution.ts';
+import { effectiveRule, signerIdentityOf } from '../../policy/evaluate.ts';
 import type { Policy, PolicyVerdict, SignerIdentity } from '../../policy/types.ts';
-import { publicGoodTrustedRoot, type TrustedRootJson } from '../../trust/trusted-roots.ts';
-import { createAttestationVerifier, type AttestationVerifier } from '../../trust/verify-attestation.ts';
+import type { TrustedRootJson } from '../../trust/trusted-roots.ts';
+import { verifierFor, type AttestationVerifier } from '../../trust/verify-attestation.ts';
 import { attestationsFromJson, attestationsOfProvenanceObject, parseJsonText } from './attestation-input.ts';
 import { defaultCacheDir, VerifyCache } from './disk-cache.ts';
 import { concurrencyLimit, downloadDistribution, fetchProjectPage, fetchProvenance, integrityUrl, type FetchOptions, type IndexProject } from './index-fetch.ts';
@@ -108,8 +110,6 @@ export interface VerifyOptions {
   onProgress?: (done: number, total: number, filename: string) => void;
 }
 
-const SHA256 = /^[0-9a-f]{64}$/;
-
 interface Gathered {
   request: DistributionRequest;
   project: string;
@@ -146,39 +146,6 @@ function statusOf(code: ErrorCode): ResultStatus {
   return exitCodeFor(code) === 1 ? 'fail' : 'error';
 }
 
-/** PEP 751 identities compare as PEP 740 publishers: the kind, then every key the lock records. */
-export function identityMatches(identity: AttestationIdentity, facts: AttestationFacts): boolean {
-  const derived = publisherOfSigner(facts);
-  if (String(derived.kind).toLowerCase() !== identity.kind.toLowerCase()) return false;
-  for (const [key, value] of Object.entries(identity)) {
-    if (key === 'kind' || key === 'claims' || value === null || value === '' || value === undefined) continue;
-    // A certificate does not carry the deployment environment; PyPI's publisher does. Skip it
-    // rather than fail every GitHub identity recorded with one.
-    if (key === 'environment') continue;
-    const mine = derived[key];
-    if (typeof mine !== 'string' || typeof value !== 'string') return false;
-    if (key === 'repository' ? mine.toLowerCase() !== value.toLowerCase() : key === 'identity' ? stableIdentity(mine) !== stableIdentity(value) : mine !== value) return false;
-  }
-  return true;
-}
-
-/** The identity `--lock-identities` records for an accepted attestation: stable across releases. */
-export function lockIdentityOf(facts: AttestationFacts): AttestationIdentity {
-  const derived = publisherOfSigner(facts);
-  const out: AttestationIdentity = { kind: String(derived.kind) };
-  for (const [key, value] of Object.entries(derived)) {
-    if (key === 'kind' || key === 'claims' || key === 'environment' || typeof value !== 'string' || value === '') continue;
-    out[key] = key === 'identity' ? stableIdentity(value) : value;
-  }
-  return out;
-}
-
-function describeIdentity(identity: AttestationIdentity): string {
-  return Object.entries(identity)
-    .map(([k, v]) => `${k}=${String(v)}`)
-    .join(' ');
-}
-
 export class VerifySession {
   readonly verifier: AttestationVerifier;
   readonly fetch: FetchOptions;
@@ -186,7 +153,7 @@ export class VerifySession {
   private readonly histories = new Map<string, Promise<{ identities?: SignerIdentity[]; warning?: string }>>();
 
   constructor(readonly options: VerifyOptions & { trustedRoots: TrustedRootJson[] }) {
-    this.verifier = options.verifier ?? createAttestationVerifier([...(options.publicGood === false ? [] : [publicGoodTrustedRoot()]), ...options.trustedRoots]);
+    this.verifier = options.verifier ?? verifierFor({ publicGood: options.publicGood, extra: options.trustedRoots });
     this.fetch = {
       cache: new VerifyCache(options.cacheDir ?? defaultCacheDir()),
       offline: options.offline ?? false,
@@ -249,7 +216,7 @@ export class VerifySession {
 
   private async digestOf(request: DistributionRequest): Promise<string> {
     const pinned = request.sha256 ? request.sha256.toLowerCase() : null;
-    if (pinned !== null && !SHA256.test(pinned)) throw new CairnError('usage.invalid_argument', `${request.filename}: ${pinned} is not a sha256 digest`);
+    if (pinned !== null && !isSha256Hex(pinned)) throw new CairnError('usage.invalid_argument', `${request.filename}: ${pinned} is not a sha256 digest`);
     if (request.path) {
       let bytes: Buffer;
       try {
@@ -343,7 +310,7 @@ export class VerifySession {
     return identities;
   }
 
-  /** Policy part: needs the other files of the same release (inconsistent signers) and the history. */
+  /** Reads the project history the policy needs, then lets src/policy decide (with the other files of the release, for inconsistent signers). */
   async decide(item: Gathered, siblings: Gathered[]): Promise<DistributionResult> {
     const { request } = item;
     const result: DistributionResult = {
@@ -368,48 +335,23 @@ export class VerifySession {
     const policy = this.options.policy;
     const continuityOff = effectiveRule(policy, item.project).identityContinuity === 'off';
     const previousIdentities = continuityOff ? undefined : await this.previousIdentities(request.index, item.project, item.version, result.warnings);
-    const verdict = evaluatePolicy(policy, {
+    const decision = decideDistribution(policy, {
       project: item.project,
       version: item.version,
       filename: request.filename,
+      origin: item.origin,
       attestations: item.verified,
       ...(previousIdentities !== undefined ? { previousIdentities } : {}),
       siblingIdentities: siblings.filter((s) => s !== item && !s.failure).map((s) => ({ filename: s.request.filename, identities: s.verified.map(signerIdentityOf) })),
+      unverified: item.reports.filter((r) => !r.verified).map((r) => ({ source: r.source, code: r.code!, error: r.error! })),
+      lockIdentities: request.lockIdentities ?? [],
     });
-    result.verdict = verdict;
-    result.warnings.push(...verdict.warnings);
-    const invalid = item.reports.filter((r) => !r.verified);
-    for (const r of invalid) result.warnings.push(`${r.source}: not verified [${r.code}]: ${r.error}`);
-
-    if (!verdict.pass) {
-      // An attestation that failed verification explains a policy failure better than "missing".
-      const broken = invalid[0];
-      if (broken && (verdict.code === 'policy.missing_provenance' || item.verified.length === 0)) {
-        result.code = broken.code!;
-        result.reason = `${request.filename}: ${broken.error}`;
-      } else {
-        result.code = verdict.code!;
-        result.reason = verdict.reason;
-      }
-      result.status = 'fail';
-      return result;
-    }
-
-    const accepted = verdict.attestationIndex !== undefined ? item.verified[verdict.attestationIndex] : undefined;
-    const wanted = request.lockIdentities ?? [];
-    if (wanted.length > 0) {
-      const match = item.verified.some((facts) => wanted.some((identity) => identityMatches(identity, facts)));
-      if (!match) {
-        result.status = 'fail';
-        result.code = 'policy.lock_identity_mismatch';
-        const signers = item.verified.map((f) => describeIdentity(lockIdentityOf(f))).join('; ') || 'nobody';
-        result.reason = `${request.filename}: the lock file (${item.origin}) records attestation-identities ${wanted.map(describeIdentity).join('; ')}, but the provenance is signed by ${signers}`;
-        return result;
-      }
-    }
-    result.status = 'pass';
-    result.reason = verdict.reason;
-    if (accepted) result.identities = [lockIdentityOf(accepted)];
+    result.verdict = decision.verdict;
+    result.warnings.push(...decision.warnings);
+    result.status = decision.pass ? 'pass' : 'fail';
+    if (decision.code !== undefined) result.code = decision.code;
+    result.reason = decision.reason;
+    result.identities = decision.identities;
     return result;
   }
 

@@ -1,93 +1,102 @@
 import type { Kysely } from 'kysely';
 import { CairnError } from '../../errors.ts';
-import { buildProvenanceObject, type AttestationFacts, type StoredAttestation } from '../../formats/provenance-object.ts';
+import { provenanceObjectText, type AttestationFacts, type StoredAttestation } from '../../formats/provenance-object.ts';
 import type { Database } from '../storage/schema.ts';
 
-/** An attestation that passed verification, ready to be stored. */
-export interface VerifiedForIndex {
-  /** The attestation object exactly as received, byte for byte. */
-  rawText: string;
+/** What the index verified of one attestation: the signer's facts and the signed statement's digest. */
+export interface IndexVerification {
   statementSha256: string;
   facts: AttestationFacts;
   publisher: Record<string, unknown> | null;
+}
+
+/** An attestation that passed verification, ready to be stored. */
+export interface VerifiedForIndex extends IndexVerification {
+  /** The attestation's JSON text exactly as the client sent it (DESIGN §4: stored byte for byte). */
+  receivedText: string;
 }
 
 /** Files are immutable and attestations append-only; a cap keeps one file's list bounded. */
 export const MAX_ATTESTATIONS_PER_FILE = 32;
 
 /**
- * Appends attestations to a file inside the caller's transaction. The same statement from the same
- * signer is stored once (idempotent), so a retried submission does not duplicate rows.
+ * The `attestations` table: attestations bound to files. Files are immutable and attestations
+ * append-only, so nothing here updates or deletes a row.
  */
-export async function appendAttestations(
-  trx: Kysely<Database>,
-  fileId: number,
-  items: VerifiedForIndex[],
-  options: { submittedBeforeUpload: boolean; now: Date },
-): Promise<number> {
-  const existing = await trx
-    .selectFrom('attestations')
-    .select(['statement_sha256', 'signer_identity'])
-    .where('file_id', '=', fileId)
-    .execute();
-  const seen = new Set(existing.map((e) => `${e.statement_sha256} ${e.signer_identity}`));
-  let added = 0;
-  for (const item of items) {
-    const key = `${item.statementSha256} ${item.facts.identity}`;
-    if (seen.has(key)) continue;
-    if (existing.length + added >= MAX_ATTESTATIONS_PER_FILE) {
-      throw new CairnError('provenance.cap_reached', `the file already carries ${MAX_ATTESTATIONS_PER_FILE} attestations, the most one file may have`);
-    }
-    await trx
-      .insertInto('attestations')
-      .values({
-        file_id: fileId,
-        kind: item.facts.kind,
-        predicate_type: item.facts.predicateType,
-        raw_json: item.rawText,
-        statement_sha256: item.statementSha256,
-        signer_issuer: item.facts.issuer,
-        signer_identity: item.facts.identity,
-        facts_json: JSON.stringify(item.facts),
-        publisher_json: item.publisher ? JSON.stringify(item.publisher) : null,
-        submitted_before_upload: options.submittedBeforeUpload ? 1 : 0,
-        bound_at: options.now.toISOString(),
-      })
-      .execute();
-    seen.add(key);
-    added++;
-  }
-  return added;
-}
+export class AttestationStore {
+  constructor(private readonly db: Kysely<Database>) {}
 
-export async function attestationsOfFile(db: Kysely<Database>, fileId: number): Promise<StoredAttestation[]> {
-  const rows = await db.selectFrom('attestations').selectAll().where('file_id', '=', fileId).orderBy('id').execute();
-  return rows.map((r) => ({
-    raw: JSON.parse(r.raw_json) as unknown,
-    facts: JSON.parse(r.facts_json) as AttestationFacts,
-    publisher: r.publisher_json ? (JSON.parse(r.publisher_json) as Record<string, unknown>) : null,
-    submittedBeforeUpload: r.submitted_before_upload === 1,
-    boundAt: r.bound_at,
-  }));
-}
-
-export async function provenanceObjectOfFile(db: Kysely<Database>, fileId: number): Promise<Record<string, unknown> | null> {
-  const attestations = await attestationsOfFile(db, fileId);
-  return attestations.length === 0 ? null : buildProvenanceObject(attestations);
-}
-
-/** Which of these files carry at least one attestation (for the simple API's `provenance` key). */
-export async function filesWithAttestations(db: Kysely<Database>, fileIds: number[]): Promise<Set<number>> {
-  if (fileIds.length === 0) return new Set();
-  const found = new Set<number>();
-  for (let i = 0; i < fileIds.length; i += 500) {
-    const rows = await db
+  /**
+   * Appends attestations to a file inside the caller's transaction (the upload's or the
+   * submission's, so the file and its provenance commit together). The same statement from the
+   * same signer is stored once (idempotent), so a retried submission does not duplicate rows.
+   */
+  async append(trx: Kysely<Database>, fileId: number, items: VerifiedForIndex[], options: { submittedBeforeUpload: boolean; now: Date }): Promise<number> {
+    const existing = await trx
       .selectFrom('attestations')
-      .select('file_id')
-      .distinct()
-      .where('file_id', 'in', fileIds.slice(i, i + 500))
+      .select(['statement_sha256', 'signer_identity'])
+      .where('file_id', '=', fileId)
       .execute();
-    for (const r of rows) found.add(r.file_id);
+    const seen = new Set(existing.map((e) => `${e.statement_sha256} ${e.signer_identity}`));
+    let added = 0;
+    for (const item of items) {
+      const key = `${item.statementSha256} ${item.facts.identity}`;
+      if (seen.has(key)) continue;
+      if (existing.length + added >= MAX_ATTESTATIONS_PER_FILE) {
+        throw new CairnError('provenance.cap_reached', `the file already carries ${MAX_ATTESTATIONS_PER_FILE} attestations, the most one file may have`);
+      }
+      await trx
+        .insertInto('attestations')
+        .values({
+          file_id: fileId,
+          kind: item.facts.kind,
+          predicate_type: item.facts.predicateType,
+          raw_json: item.receivedText,
+          statement_sha256: item.statementSha256,
+          signer_issuer: item.facts.issuer,
+          signer_identity: item.facts.identity,
+          facts_json: JSON.stringify(item.facts),
+          publisher_json: item.publisher ? JSON.stringify(item.publisher) : null,
+          submitted_before_upload: options.submittedBeforeUpload ? 1 : 0,
+          bound_at: options.now.toISOString(),
+        })
+        .execute();
+      seen.add(key);
+      added++;
+    }
+    return added;
   }
-  return found;
+
+  async attestationsOfFile(fileId: number): Promise<StoredAttestation[]> {
+    const rows = await this.db.selectFrom('attestations').selectAll().where('file_id', '=', fileId).orderBy('id').execute();
+    return rows.map((r) => ({
+      storedText: r.raw_json,
+      facts: JSON.parse(r.facts_json) as AttestationFacts,
+      publisher: r.publisher_json ? (JSON.parse(r.publisher_json) as Record<string, unknown>) : null,
+      submittedBeforeUpload: r.submitted_before_upload === 1,
+      boundAt: r.bound_at,
+    }));
+  }
+
+  /** The integrity API's PEP 740 provenance object as JSON text, or null when the file has no attestations. */
+  async provenanceObjectText(fileId: number): Promise<string | null> {
+    const attestations = await this.attestationsOfFile(fileId);
+    return attestations.length === 0 ? null : provenanceObjectText(attestations);
+  }
+
+  /** Which of these files carry at least one attestation (for the simple API's `provenance` key). */
+  async filesWithAttestations(fileIds: number[]): Promise<Set<number>> {
+    if (fileIds.length === 0) return new Set();
+    const found = new Set<number>();
+    for (let i = 0; i < fileIds.length; i += 500) {
+      const rows = await this.db
+        .selectFrom('attestations')
+        .select('file_id')
+        .distinct()
+        .where('file_id', 'in', fileIds.slice(i, i + 500))
+        .execute();
+      for (const r of rows) found.add(r.file_id);
+    }
+    return found;
+  }
 }

@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { CairnError } from '../../errors.ts';
-import { parseTrustedRoot, publicGoodTrustedRoot, type TrustedRootJson } from '../../trust/trusted-roots.ts';
-import { createAttestationVerifier, type AttestationVerifier } from '../../trust/verify-attestation.ts';
-import type { VerifiedForIndex } from './attestation-store.ts';
+import type { ReceivedJson } from '../../formats/json-source.ts';
+import { parseTrustedRoot, type TrustedRootJson } from '../../trust/trusted-roots.ts';
+import { verifierFor, type AttestationVerifier, type VerifierRoots } from '../../trust/verify-attestation.ts';
+import type { IndexVerification, VerifiedForIndex } from './attestation-store.ts';
 
 /** Reads `--trusted-root` files; a broken file stops start-up with the file named. */
 export function readTrustedRootFiles(paths: string[]): TrustedRootJson[] {
@@ -27,35 +28,37 @@ export class IndexVerifier {
   private cached: { key: string; verifier: AttestationVerifier } | null = null;
 
   constructor(
-    private readonly staticRoots: TrustedRootJson[],
+    private readonly staticRoots: VerifierRoots,
     private readonly dynamicRoots: readonly (() => TrustedRootJson)[] = [],
   ) {}
 
   static forConfig(trustedRootFiles: string[], options: { publicGood?: boolean; dynamicRoots?: (() => TrustedRootJson)[] } = {}): IndexVerifier {
-    const roots = [...(options.publicGood === false ? [] : [publicGoodTrustedRoot()]), ...readTrustedRootFiles(trustedRootFiles)];
-    return new IndexVerifier(roots, options.dynamicRoots);
-  }
-
-  roots(): TrustedRootJson[] {
-    return [...this.staticRoots, ...this.dynamicRoots.map((r) => r())];
+    return new IndexVerifier({ publicGood: options.publicGood, extra: readTrustedRootFiles(trustedRootFiles) }, options.dynamicRoots);
   }
 
   verifier(): AttestationVerifier {
     // Only the dynamic roots can change; the static ones (public-good is large) stay out of the key.
     const dynamic = this.dynamicRoots.map((r) => r());
     const key = JSON.stringify(dynamic);
-    if (this.cached?.key !== key) this.cached = { key, verifier: createAttestationVerifier([...this.staticRoots, ...dynamic]) };
+    if (this.cached?.key !== key) {
+      this.cached = { key, verifier: verifierFor({ ...this.staticRoots, extra: [...(this.staticRoots.extra ?? []), ...dynamic] }) };
+    }
     return this.cached.verifier;
   }
 
-  /** The shape the provenance services store: facts plus the attestation text as received. */
-  readonly verifyForIndex = (attestation: unknown, artifact: { filename: string; sha256: string }): VerifiedForIndex => {
+  /** Verification of a parsed attestation: what the index would record of it, without its text. */
+  readonly verifyForIndex = (attestation: unknown, artifact: { filename: string; sha256: string }): IndexVerification => {
     const verified = this.verifier().verify(attestation, artifact);
     return {
-      rawText: JSON.stringify(attestation),
       statementSha256: createHash('sha256').update(verified.statementBytes).digest('hex'),
       facts: verified.facts,
       publisher: null,
     };
   };
+
+  /** The shape the provenance services store: the verification plus the attestation's text exactly as received. */
+  readonly verifyReceived = (attestation: ReceivedJson, artifact: { filename: string; sha256: string }): VerifiedForIndex => ({
+    ...this.verifyForIndex(attestation.value, artifact),
+    receivedText: attestation.text,
+  });
 }

@@ -1,13 +1,18 @@
 import type { Kysely } from 'kysely';
 import { CairnError } from '../../errors.ts';
+import { isCommitDigest, isSha256Hex } from '../../formats/digests.ts';
 import { parseDistributionFilename } from '../../formats/dist-filename.ts';
+import { receivedArrayElements, receivedMember, type ReceivedJson } from '../../formats/json-source.ts';
 import { sameRepository } from '../../formats/slsa-provenance.ts';
 import type { Database } from '../storage/schema.ts';
 import type { CatalogueChanges, RecordedChange } from '../pages/catalogue-changes.ts';
-import { appendAttestations, type VerifiedForIndex } from './attestation-store.ts';
+import type { AttestationStore, VerifiedForIndex } from './attestation-store.ts';
 
-/** Verifies one attestation for one artifact; the same code path serves uploads and submissions (DESIGN §4). */
-export type VerifyForIndex = (attestation: unknown, artifact: { filename: string; sha256: string }) => VerifiedForIndex;
+/**
+ * Verifies one attestation for one artifact and keeps its received text; the same code path serves
+ * uploads and submissions (DESIGN §4).
+ */
+export type VerifyForIndex = (attestation: ReceivedJson, artifact: { filename: string; sha256: string }) => VerifiedForIndex;
 
 export interface PendingLimits {
   ttlSeconds: number;
@@ -29,22 +34,22 @@ export interface SubmissionResult {
   submitted_before_upload: boolean;
 }
 
-const SHA256 = /^[0-9a-f]{64}$/;
-
-function asSubmission(body: unknown, maxAttestations: number): { filename: string; sha256: string; attestations: unknown[] } {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+function asSubmission(body: ReceivedJson, maxAttestations: number): { filename: string; sha256: string; attestations: ReceivedJson[] } {
+  if (typeof body.value !== 'object' || body.value === null || Array.isArray(body.value)) {
     throw new CairnError('provenance.malformed', 'the body must be a JSON object {filename, sha256, attestations}');
   }
-  const { filename, sha256, attestations } = body as Record<string, unknown>;
+  const { filename, sha256, attestations } = body.value as Record<string, unknown>;
   if (typeof filename !== 'string') throw new CairnError('provenance.malformed', "'filename' must be a string");
-  if (typeof sha256 !== 'string' || !SHA256.test(sha256)) throw new CairnError('provenance.malformed', "'sha256' must be 64 lowercase hex characters");
+  if (typeof sha256 !== 'string' || !isSha256Hex(sha256)) throw new CairnError('provenance.malformed', "'sha256' must be 64 lowercase hex characters");
   if (!Array.isArray(attestations) || attestations.length === 0) {
     throw new CairnError('provenance.malformed', "'attestations' must be a non-empty array of PEP 740 attestation objects");
   }
   if (attestations.length > maxAttestations) {
     throw new CairnError('provenance.malformed', `at most ${maxAttestations} attestations per submission, got ${attestations.length}`);
   }
-  return { filename, sha256, attestations };
+  // Each attestation is stored as the client wrote it, so its text is cut from the body's text.
+  const received = receivedArrayElements(receivedMember(body, 'attestations', 'provenance.malformed')!, 'provenance.malformed');
+  return { filename, sha256, attestations: received };
 }
 
 /**
@@ -54,15 +59,16 @@ function asSubmission(body: unknown, maxAttestations: number): { filename: strin
 export class PendingProvenanceService {
   constructor(
     private readonly db: Kysely<Database>,
+    private readonly attestations: AttestationStore,
     private readonly verify: VerifyForIndex,
     private readonly clock: () => Date,
-    private readonly limits: PendingLimits = DEFAULT_PENDING_LIMITS,
+    private readonly limits: PendingLimits,
     /** Re-renders the pages of a project whose listed file gains provenance (the link appears). */
     private readonly changes: CatalogueChanges,
   ) {}
 
   /** Verification of build provenance with the checks specific to a builder's submission. */
-  verifyBuildProvenance(attestation: unknown, artifact: { filename: string; sha256: string }): VerifiedForIndex {
+  verifyBuildProvenance(attestation: ReceivedJson, artifact: { filename: string; sha256: string }): VerifiedForIndex {
     return this.checkBuildProvenance(this.verify(attestation, artifact));
   }
 
@@ -75,7 +81,7 @@ export class PendingProvenanceService {
     if (!f.statementRepository || !f.statementCommit) {
       throw new CairnError('provenance.malformed', 'the provenance must name externalParameters.source.repository and a 40/64-hex source.commit');
     }
-    if (!/^([0-9a-f]{40}|[0-9a-f]{64})$/.test(f.statementCommit)) {
+    if (!isCommitDigest(f.statementCommit)) {
       throw new CairnError('provenance.malformed', `source.commit must be a full 40- or 64-hex commit digest, got '${f.statementCommit}'`);
     }
     // The certificate vouches for the repository and commit the CI ran on; the statement must agree.
@@ -88,7 +94,8 @@ export class PendingProvenanceService {
     return verified;
   }
 
-  async submit(body: unknown): Promise<SubmissionResult> {
+  /** A builder's submission: the parsed body with its exact text (`POST /_/provenance`). */
+  async submit(body: ReceivedJson): Promise<SubmissionResult> {
     const submission = asSubmission(body, this.limits.maxAttestationsPerSubmission);
     // Refuses a name that is not a distribution filename before any verification work.
     parseDistributionFilename(submission.filename);
@@ -105,7 +112,7 @@ export class PendingProvenanceService {
           throw new CairnError('provenance.digest_mismatch', `the index holds ${submission.filename} with sha256 ${file.sha256}, not ${submission.sha256}`);
         }
         // A rebuilder vouching for a file already published: bound at once, flagged as such.
-        await appendAttestations(trx, file.id, verified, { submittedBeforeUpload: false, now });
+        await this.attestations.append(trx, file.id, verified, { submittedBeforeUpload: false, now });
         change = await this.changes.projectChanged(trx, file.project_id);
         return { status: 'bound', filename: submission.filename, sha256: submission.sha256, expires_at: null, signer: signers, submitted_before_upload: false };
       }
@@ -147,7 +154,7 @@ export class PendingProvenanceService {
             filename: submission.filename,
             sha256: submission.sha256,
             predicate_type: item.facts.predicateType,
-            raw_json: item.rawText,
+            raw_json: item.receivedText,
             statement_sha256: item.statementSha256,
             signer_issuer: item.facts.issuer,
             signer_identity: item.facts.identity,
@@ -174,10 +181,10 @@ export class PendingProvenanceService {
       .where('expires_at', '>', now.toISOString())
       .orderBy('id')
       .execute();
-    const bound = await appendAttestations(
+    const bound = await this.attestations.append(
       trx,
       file.id,
-      pending.map((p) => ({ rawText: p.raw_json, statementSha256: p.statement_sha256, facts: JSON.parse(p.facts_json), publisher: null })),
+      pending.map((p) => ({ receivedText: p.raw_json, statementSha256: p.statement_sha256, facts: JSON.parse(p.facts_json), publisher: null })),
       { submittedBeforeUpload: true, now },
     );
     await trx.deleteFrom('pending_provenance').where('filename', '=', file.filename).where('sha256', '=', file.sha256).execute();

@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import { CairnError } from '../../errors.ts';
+import { receivedArrayElements } from '../../formats/json-source.ts';
 import type { AttestationFacts } from '../../formats/provenance-object.ts';
 import type { TokenPrincipal } from '../auth/tokens.ts';
 import type { UploadPrecheck } from '../upload/upload-service.ts';
-import { appendAttestations, type VerifiedForIndex } from './attestation-store.ts';
+import type { AttestationStore, VerifiedForIndex } from './attestation-store.ts';
 import type { PendingProvenanceService, VerifyForIndex } from './pending-provenance.ts';
 
 /** The trusted publisher behind a publishing token, as far as attestation checks need it. */
@@ -28,6 +29,7 @@ export const MAX_ATTESTATIONS_PER_UPLOAD = 8;
  */
 export function uploadAttestationsPrecheck(
   verify: VerifyForIndex,
+  attestations: AttestationStore,
   pending: PendingProvenanceService,
   publisherOf: PublisherLookup,
   clock: () => Date,
@@ -53,8 +55,9 @@ export function uploadAttestationsPrecheck(
         throw new CairnError('attestation.malformed', `at most ${MAX_ATTESTATIONS_PER_UPLOAD} attestations per file, got ${parsed.length}`);
       }
       const seen = new Set<string>();
-      for (const attestation of parsed) {
-        const key = createHash('sha256').update(JSON.stringify(attestation)).digest('hex');
+      // Each attestation is stored as the client wrote it, so its text is cut from the field's text.
+      for (const attestation of receivedArrayElements({ value: parsed, text: field }, 'attestation.malformed')) {
+        const key = createHash('sha256').update(JSON.stringify(attestation.value)).digest('hex');
         if (seen.has(key)) throw new CairnError('attestation.duplicate', 'the same attestation appears twice in the upload');
         seen.add(key);
         const artifact = { filename: file.parsed.filename, sha256: file.sha256 };
@@ -82,7 +85,7 @@ export function uploadAttestationsPrecheck(
       }
     }
     return async (trx, stored) => {
-      if (items.length > 0) await appendAttestations(trx, stored.id, items, { submittedBeforeUpload: true, now: clock() });
+      if (items.length > 0) await attestations.append(trx, stored.id, items, { submittedBeforeUpload: true, now: clock() });
       await pending.bindOnUpload(trx, stored);
     };
   };

@@ -1,12 +1,13 @@
 import type { Kysely } from 'kysely';
-import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
+import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose';
 import { CairnError } from '../../errors.ts';
 import { normalizeProjectName } from '../../formats/project-name.ts';
+import { oidcErrorFromJose } from '../../trust/jose-errors.ts';
 import { isUniqueViolation } from '../storage/database.ts';
 import type { Database } from '../storage/schema.ts';
 import type { TokenService } from '../auth/tokens.ts';
 import type { CatalogueChanges, RecordedChange } from '../pages/catalogue-changes.ts';
-import { matchPublishers, type TrustedPublisher } from './trusted-publishers.ts';
+import type { TrustedPublisher, TrustedPublisherService } from './trusted-publishers.ts';
 
 /**
  * The Trusted Publishing exchange (PyPI's `POST /_/oidc/mint-token`): a CI job's OIDC token in,
@@ -23,6 +24,7 @@ const DISCOVERY_MAX_AGE_MS = 60 * 60 * 1000;
 
 export interface OidcExchangeOptions {
   db: Kysely<Database>;
+  publishers: TrustedPublisherService;
   /** Mints the upload token inside the exchange's transaction. */
   tokens: TokenService;
   /** Renders the pages of a project a pending publisher creates. */
@@ -73,7 +75,7 @@ export class OidcExchangeService {
       .executeTakeFirst();
     if (seen) throw new CairnError('oidc.replayed', `this OIDC token (jti ${jti}) was already exchanged; request a fresh token from the CI`);
 
-    const { matches, refusals } = await matchPublishers(this.options.db, issuer, claims);
+    const { matches, refusals } = await this.options.publishers.matching(issuer, claims);
     if (matches.length === 0) {
       throw new CairnError(
         'oidc.no_matching_publisher',
@@ -90,7 +92,11 @@ export class OidcExchangeService {
         await trx.deleteFrom('oidc_used_jti').where('expires_at', '<=', now.toISOString()).execute();
         // The insert is the replay guard under concurrency; the select above only gives a fast answer.
         await trx.insertInto('oidc_used_jti').values({ issuer, jti, expires_at: jtiExpiry.toISOString() }).execute();
-        const publishers = await this.reifyPending(trx, matches, now, newProjects);
+        const publishers = await this.options.publishers.reifyPending(trx, matches, now);
+        // A pending publisher's first exchange created its project: its pages and root entry too.
+        if (!matches.some((p) => !p.pending) && publishers[0]?.projectId != null) {
+          newProjects.push(await this.options.changes.projectChanged(trx, publishers[0].projectId, { created: true }));
+        }
         const projects = [...new Set(publishers.map((p) => normalizeProjectName(p.projectName)))];
         const primary = publishers[0] as TrustedPublisher;
         const created = await this.options.tokens.insertWithin(trx, {
@@ -112,44 +118,6 @@ export class OidcExchangeService {
       if (isUniqueViolation(error)) throw new CairnError('oidc.replayed', `this OIDC token (jti ${jti}) was already exchanged`);
       throw error;
     }
-  }
-
-  /**
-   * A pending publisher creates its project with its first exchange, as Warehouse's `reify` does;
-   * other pending publishers for that name are dropped (the name is taken now). If someone created
-   * the project meanwhile, the pending publisher no longer applies.
-   */
-  private async reifyPending(trx: Kysely<Database>, matches: TrustedPublisher[], now: Date, created: RecordedChange[]): Promise<TrustedPublisher[]> {
-    const real = matches.filter((p) => !p.pending);
-    if (real.length > 0) return real;
-    const pending = matches[0] as TrustedPublisher;
-    const normalized = normalizeProjectName(pending.projectName);
-    const taken = await trx.selectFrom('projects').select('id').where('normalized_name', '=', normalized).executeTakeFirst();
-    if (taken) {
-      throw new CairnError(
-        'oidc.no_matching_publisher',
-        `the pending publisher ${pending.id} may only create project '${pending.projectName}', which already exists; ask an operator to add a publisher to it`,
-      );
-    }
-    const project = await trx
-      .insertInto('projects')
-      .values({ name: pending.projectName, normalized_name: normalized, created_at: now.toISOString(), serial: 0 })
-      .returning('id')
-      .executeTakeFirstOrThrow();
-    created.push(await this.options.changes.projectChanged(trx, project.id, { created: true }));
-    await trx
-      .updateTable('trusted_publishers')
-      .set({ project_id: project.id, pending_project_name: null })
-      .where('id', '=', pending.id)
-      .execute();
-    const others = await trx
-      .selectFrom('trusted_publishers')
-      .select(['id', 'pending_project_name'])
-      .where('project_id', 'is', null)
-      .execute();
-    const stale = others.filter((o) => o.pending_project_name !== null && normalizeProjectName(o.pending_project_name) === normalized);
-    if (stale.length > 0) await trx.deleteFrom('trusted_publishers').where('id', 'in', stale.map((o) => o.id)).execute();
-    return [{ ...pending, projectId: project.id, pending: false }];
   }
 
   /** Signature, algorithm, issuer, audience and time checks; the claims only once all pass. */
@@ -187,7 +155,12 @@ export class OidcExchangeService {
         requiredClaims: ['exp', 'iat', 'jti'],
       }));
     } catch (error) {
-      throw this.verificationError(error, issuer);
+      throw oidcErrorFromJose(error, {
+        token: 'the OIDC token',
+        issuer,
+        expectedAudience: `'${this.options.audience}' (GET /_/oidc/audience says what to request)`,
+        otherwise: 'oidc.issuer_unavailable',
+      });
     }
     const nowSeconds = now.getTime() / 1000;
     if (typeof claims.iat !== 'number' || claims.iat > nowSeconds + CLOCK_LEEWAY_SECONDS) {
@@ -197,31 +170,6 @@ export class OidcExchangeService {
       throw new CairnError('oidc.malformed_token', 'the OIDC token has no jti claim, so its reuse could not be detected');
     }
     return { issuer, claims };
-  }
-
-  private verificationError(error: unknown, issuer: string): CairnError {
-    if (error instanceof CairnError) return error;
-    if (error instanceof joseErrors.JWTExpired) return new CairnError('oidc.expired', `the OIDC token has expired: ${error.message}`);
-    if (error instanceof joseErrors.JWTClaimValidationFailed) {
-      if (error.claim === 'aud') {
-        return new CairnError('oidc.bad_audience', `the OIDC token's audience is not '${this.options.audience}' (GET /_/oidc/audience says what to request)`);
-      }
-      if (error.claim === 'nbf' || error.claim === 'iat') return new CairnError('oidc.not_yet_valid', `the OIDC token is not valid yet: ${error.message}`);
-      if (error.claim === 'iss') return new CairnError('oidc.bad_issuer', `the OIDC token's issuer is not '${issuer}'`);
-      return new CairnError('oidc.malformed_token', `the OIDC token's claims are invalid: ${error.message}`);
-    }
-    if (error instanceof joseErrors.JWKSNoMatchingKey || error instanceof joseErrors.JWKSMultipleMatchingKeys) {
-      return new CairnError('oidc.unknown_key', `no key of ${issuer} matches the OIDC token's kid`);
-    }
-    if (error instanceof joseErrors.JWSSignatureVerificationFailed) {
-      return new CairnError('oidc.bad_signature', `the OIDC token's signature does not verify with ${issuer}'s keys`);
-    }
-    if (error instanceof joseErrors.JOSEAlgNotAllowed) return new CairnError('oidc.bad_algorithm', `the OIDC token's algorithm is not allowed: ${error.message}`);
-    if (error instanceof joseErrors.JWKSTimeout || error instanceof joseErrors.JWKSInvalid) {
-      return new CairnError('oidc.issuer_unavailable', `cannot read the signing keys of ${issuer}: ${error.message}`);
-    }
-    if (error instanceof joseErrors.JOSEError) return new CairnError('oidc.malformed_token', `the OIDC token is invalid: ${error.message}`);
-    return new CairnError('oidc.issuer_unavailable', `cannot read the signing keys of ${issuer}: ${(error as Error).message}`);
   }
 
   /** OIDC Discovery §4: the issuer's configuration names its JWKS; the key set is cached by jose. */

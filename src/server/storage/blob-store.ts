@@ -5,6 +5,7 @@ import { mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { CairnError } from '../../errors.ts';
+import { isSha256Hex } from '../../formats/digests.ts';
 import { DigestWorkers } from './digest-workers.ts';
 
 /** Digests computed while a blob streams in; hex strings. */
@@ -41,7 +42,6 @@ export interface BlobStore {
   close(): Promise<void>;
 }
 
-const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 export class FileSystemBlobStore implements BlobStore {
   private readonly blobDir: string;
@@ -58,7 +58,7 @@ export class FileSystemBlobStore implements BlobStore {
   }
 
   pathOf(sha256: string): string {
-    if (!SHA256_HEX.test(sha256)) throw new CairnError('request.malformed', `not a sha256 digest: ${sha256}`);
+    if (!isSha256Hex(sha256)) throw new CairnError('request.malformed', `not a sha256 digest: ${sha256}`);
     return join(this.blobDir, sha256.slice(0, 2), sha256.slice(2, 4), sha256);
   }
 
