@@ -100,12 +100,12 @@ export async function openServices(config: ServerConfig, options: ComposeOptions
   const db = opened.db;
   const blobs: BlobStore = new FileSystemBlobStore(config.dataDir);
   const urls = indexUrls(config.baseUrl);
+  const attestations = new AttestationStore(db);
   const pages = new PageStore(db, { cacheBytes: config.pageCacheBytes, pollMs: config.pagePollMs });
-  const changes = new CatalogueChanges(db, new PageRenderer(urls, opened.dialect, clock), pages, clock, config.baseUrl);
+  const changes = new CatalogueChanges(db, new PageRenderer(urls, opened.dialect, clock), pages, clock, config.baseUrl, [attestations]);
   const index = new IndexService(db, changes);
   const tokens = new TokenService(db);
   const publishers = new TrustedPublisherService(db);
-  const attestations = new AttestationStore(db);
   const simplePages = new SimplePageService(index, urls, (ids) => attestations.filesWithAttestations(ids));
   const views = new CatalogueViews(db, index);
   const pendingProvenance = new PendingProvenanceService(

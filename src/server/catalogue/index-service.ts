@@ -159,7 +159,7 @@ export class IndexService {
         .executeTakeFirst();
       if (!release) throw new CairnError('release.not_found', `project '${project.name}' has no release ${normalizedVersion}`);
       const files = await trx.selectFrom('files').select(['id', 'filename', 'sha256']).where('release_id', '=', release.id).execute();
-      for (const hook of this.deleteHooks) await hook(trx, files.map((f) => f.id));
+      await this.changes.filesRemoved(trx, files);
       await trx.deleteFrom('files').where('release_id', '=', release.id).execute();
       await trx.deleteFrom('releases').where('id', '=', release.id).execute();
       const change = await this.changes.projectChanged(trx, project.id);
@@ -168,13 +168,6 @@ export class IndexService {
     this.changes.published(change);
     return removed;
   }
-
-  /** Lets dependent tables (attestations) remove their rows inside the delete transaction. */
-  onDeleteFiles(hook: (trx: Kysely<Database>, fileIds: number[]) => Promise<void>): void {
-    this.deleteHooks.push(hook);
-  }
-
-  private readonly deleteHooks: ((trx: Kysely<Database>, fileIds: number[]) => Promise<void>)[] = [];
 
   /** The catalogue's size, for `/metrics` and the home page. */
   async counts(): Promise<{ projects: number; releases: number; files: number }> {

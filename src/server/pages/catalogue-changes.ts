@@ -10,8 +10,33 @@ export interface RecordedChange {
   chunk: number | null;
 }
 
-/** Told, inside the same transaction, that a project's pages were rendered (TUF lists the simple pages). */
-export type PagesRenderedListener = (trx: Kysely<Database>, rendered: RenderedProject) => Promise<void>;
+/** A distribution file as derived data needs it (TUF lists the file and its PEP 658 metadata). */
+export interface AddedFile {
+  id: number;
+  filename: string;
+  sha256: string;
+  size: number;
+  blake2b256: string;
+  coreMetadataSha256: string;
+  /** Bytes of the core metadata served at `<file URL>.metadata`. */
+  coreMetadataLength: number;
+}
+
+export interface RemovedFile {
+  id: number;
+  filename: string;
+  sha256: string;
+}
+
+/**
+ * Derived data kept beside the catalogue (TUF targets, dependent rows), told inside the very
+ * transaction that changed the catalogue, so both commit or neither does.
+ */
+export interface CatalogueListener {
+  filesAdded?(trx: Kysely<Database>, files: readonly AddedFile[]): Promise<void>;
+  filesRemoved?(trx: Kysely<Database>, files: readonly RemovedFile[]): Promise<void>;
+  pagesRendered?(trx: Kysely<Database>, rendered: RenderedProject): Promise<void>;
+}
 
 const RENDER_STATE_KEY = 'pages.renderer';
 
@@ -28,8 +53,18 @@ export class CatalogueChanges {
     private readonly store: PageStore,
     private readonly clock: () => Date,
     private readonly baseUrl: string | null,
-    private readonly listeners: readonly PagesRenderedListener[] = [],
+    private readonly listeners: readonly CatalogueListener[] = [],
   ) {}
+
+  /** Files inserted by an upload or an import, inside its transaction. */
+  async filesAdded(trx: Kysely<Database>, files: readonly AddedFile[]): Promise<void> {
+    for (const listener of this.listeners) await listener.filesAdded?.(trx, files);
+  }
+
+  /** Files about to be deleted (a release deleted), inside that transaction, before the rows go. */
+  async filesRemoved(trx: Kysely<Database>, files: readonly RemovedFile[]): Promise<void> {
+    for (const listener of this.listeners) await listener.filesRemoved?.(trx, files);
+  }
 
   /**
    * Bumps the project's serial (which also takes its row lock, so concurrent changes to one
@@ -38,7 +73,7 @@ export class CatalogueChanges {
   async projectChanged(trx: Kysely<Database>, projectId: number, options: { created?: boolean } = {}): Promise<RecordedChange> {
     await trx.updateTable('projects').set((eb) => ({ serial: eb('serial', '+', 1) })).where('id', '=', projectId).execute();
     const rendered = await this.renderer.renderProject(trx, projectId);
-    for (const listener of this.listeners) await listener(trx, rendered);
+    for (const listener of this.listeners) await listener.pagesRendered?.(trx, rendered);
     const chunk = options.created ? rootChunkOf(projectId) : null;
     if (chunk !== null) await this.renderer.renderRootChunk(trx, chunk);
     await trx

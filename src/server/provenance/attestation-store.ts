@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import { CairnError } from '../../errors.ts';
 import { provenanceObjectText, type AttestationFacts, type StoredAttestation } from '../../formats/provenance-object.ts';
 import type { Database } from '../storage/schema.ts';
+import type { CatalogueListener, RemovedFile } from '../pages/catalogue-changes.ts';
 
 /** What the index verified of one attestation: the signer's facts and the signed statement's digest. */
 export interface IndexVerification {
@@ -23,8 +24,13 @@ export const MAX_ATTESTATIONS_PER_FILE = 32;
  * The `attestations` table: attestations bound to files. Files are immutable and attestations
  * append-only, so nothing here updates or deletes a row.
  */
-export class AttestationStore {
+export class AttestationStore implements CatalogueListener {
   constructor(private readonly db: Kysely<Database>) {}
+
+  /** A deleted file's attestations go with it (append-only means never edited, not never deleted). */
+  async filesRemoved(trx: Kysely<Database>, files: readonly RemovedFile[]): Promise<void> {
+    if (files.length > 0) await trx.deleteFrom('attestations').where('file_id', 'in', files.map((f) => f.id)).execute();
+  }
 
   /**
    * Appends attestations to a file inside the caller's transaction (the upload's or the

@@ -184,6 +184,7 @@ export class UploadService {
 
     const now = this.clock().toISOString();
     const coreMetadata = raw.toString('utf8');
+    const coreMetadataSha256 = createHash('sha256').update(raw).digest('hex');
     await this.db.insertInto('blob_intents').values({ sha256: blob.sha256, created_at: now }).onConflict((oc) => oc.doNothing()).execute();
     await this.blobs.commit(blob);
     let stored: { fileId: number; change: RecordedChange };
@@ -256,13 +257,24 @@ export class UploadService {
             blake2b_256: blob.blake2b256,
             requires_python: metadata.requiresPython ?? null,
             core_metadata: coreMetadata,
-            core_metadata_sha256: createHash('sha256').update(raw).digest('hex'),
+            core_metadata_sha256: coreMetadataSha256,
             upload_time: now,
             uploaded_by_token_id: principal.scope === 'publishing' ? null : principal.tokenId,
           })
           .returning('id')
           .executeTakeFirstOrThrow();
         await trx.insertInto('burned_filenames').values({ filename, burned_at: now }).execute();
+        await this.changes.filesAdded(trx, [
+          {
+            id: file.id,
+            filename,
+            sha256: blob.sha256,
+            size: blob.size,
+            blake2b256: blob.blake2b256,
+            coreMetadataSha256,
+            coreMetadataLength: raw.length,
+          },
+        ]);
         await trx.deleteFrom('blob_intents').where('sha256', '=', blob.sha256).execute();
         for (const hook of hooks) {
           await hook(trx, { id: file.id, filename, sha256: blob.sha256, projectId, releaseId: release.id });
