@@ -19,7 +19,7 @@ export function registerTufAdmin(admin: Command): void {
       const root = await s.tuf.latestRoot();
       const digest = createHash('sha256').update(root.bytes).digest('hex');
       // The pin's identity goes to stderr so stdout stays exactly the file a client ships.
-      console.error(`root version ${root.version}, sha256 ${digest}, at ${root.path}`);
+      console.error(`root version ${root.version}, sha256 ${digest}`);
       if (options.out) writeFileSync(options.out, root.bytes);
       else process.stdout.write(`${root.bytes.toString('utf8')}\n`);
     });

@@ -23,7 +23,9 @@ import { FileSystemBlobStore, type BlobStore } from './storage/blob-store.ts';
 import { openDatabase } from './storage/database.ts';
 import type { DialectName } from './storage/migrations.ts';
 import type { Database } from './storage/schema.ts';
-import { TufRepository } from './tuf/tuf-repository.ts';
+import { BackgroundTuf } from './tuf/background-tuf.ts';
+import { TufRepository, type TufService } from './tuf/tuf-repository.ts';
+import { TufTargets } from './tuf/tuf-targets.ts';
 import { UploadService } from './upload/upload-service.ts';
 
 /** Where `serve --dev-trust` mounts the dev trust domain (DESIGN §9: BASE = <index>/_/dev). */
@@ -56,7 +58,9 @@ export interface CairnServices {
   verifier: IndexVerifier;
   pendingProvenance: PendingProvenanceService;
   oidcExchange: OidcExchangeService;
-  tuf: TufRepository;
+  /** TUF metadata (PEP 458): signed on a worker thread under `serve`, inline in admin commands. */
+  tuf: TufService;
+  tufTargets: TufTargets;
   /** Trusted Publishing: which CI identities may publish which projects. */
   publishers: TrustedPublisherService;
   /** Attestations bound to files: the integrity API, and which files carry provenance (simple and JSON APIs). */
@@ -76,6 +80,11 @@ export interface CairnServices {
 export interface ComposeOptions {
   clock?: () => Date;
   log?: ServiceLog;
+  /**
+   * Sign TUF metadata on a worker thread and soon after every change (`cairn serve`). Off for
+   * admin commands, and when a test's clock must reach the signer.
+   */
+  backgroundTuf?: boolean;
 }
 
 /**
@@ -101,8 +110,15 @@ export async function openServices(config: ServerConfig, options: ComposeOptions
   const blobs: BlobStore = new FileSystemBlobStore(config.dataDir);
   const urls = indexUrls(config.baseUrl);
   const attestations = new AttestationStore(db);
+  const tufTargets = new TufTargets(db);
+  const tufInline = new TufRepository({ dataDir: config.dataDir, db, clock, settings: config.tuf, warn: (message) => log.warn(message) });
+  const inMemory = /^sqlite:(:memory:)?$|^:memory:$/.test(config.databaseUrl.replace(/^sqlite::memory:$/, ':memory:'));
+  const tuf: TufService =
+    options.backgroundTuf && !inMemory
+      ? new BackgroundTuf(tufInline, { databaseUrl: config.databaseUrl, dataDir: config.dataDir, settings: config.tuf, warn: (message) => log.warn(message) })
+      : tufInline;
   const pages = new PageStore(db, { cacheBytes: config.pageCacheBytes, pollMs: config.pagePollMs });
-  const changes = new CatalogueChanges(db, new PageRenderer(urls, opened.dialect, clock), pages, clock, config.baseUrl, [attestations]);
+  const changes = new CatalogueChanges(db, new PageRenderer(urls, opened.dialect, clock), pages, clock, config.baseUrl, [attestations, tufTargets], () => tuf.changed());
   const index = new IndexService(db, changes);
   const tokens = new TokenService(db);
   const publishers = new TrustedPublisherService(db);
@@ -138,7 +154,6 @@ export async function openServices(config: ServerConfig, options: ComposeOptions
     audience: config.oidcAudience,
     clock,
   });
-  const tuf = new TufRepository({ dataDir: config.dataDir, db, clock, settings: config.tuf, warn: (message) => log.warn(message) });
   return {
     config,
     db,
@@ -156,6 +171,7 @@ export async function openServices(config: ServerConfig, options: ComposeOptions
     pendingProvenance,
     oidcExchange,
     tuf,
+    tufTargets,
     publishers,
     attestations,
     urls,
@@ -166,6 +182,7 @@ export async function openServices(config: ServerConfig, options: ComposeOptions
     clock,
     close: async () => {
       pages.stopPolling();
+      await tuf.close();
       await opened.close();
       await blobs.close();
     },

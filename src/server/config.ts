@@ -96,18 +96,22 @@ export function loadServerConfig(flags: ConfigOverrides = {}, env: NodeJS.Proces
       ? env.CAIRN_OIDC_ISSUERS.split(',').map((s) => s.trim()).filter(Boolean)
       : [...DEFAULT_OIDC_ISSUERS],
     oidcAudience: env.CAIRN_OIDC_AUDIENCE?.trim() || DEFAULT_OIDC_AUDIENCE,
-    tuf: tufSettings(env.CAIRN_TUF_BINS),
+    tuf: tufSettings(env),
     pageCacheBytes: integerSetting('page cache size in MiB (CAIRN_PAGE_CACHE_MB)', env.CAIRN_PAGE_CACHE_MB ?? 256, 0, 1 << 20) * 1024 * 1024,
     pagePollMs: integerSetting('page journal poll interval in ms (CAIRN_PAGE_POLL_MS)', env.CAIRN_PAGE_POLL_MS ?? 250, 10, 60_000),
   };
 }
 
 /** `CAIRN_TUF_BINS` picks the number of hashed bins. */
-function tufSettings(bins: string | undefined): TufSettings {
-  if (bins === undefined || bins === '') return DEFAULT_TUF_SETTINGS;
-  const binCount = Number(bins);
-  if (!isValidBinCount(binCount)) {
-    throw new CairnError('config.invalid', `CAIRN_TUF_BINS must be a power of two from 2 to 65536, got ${JSON.stringify(bins)}`);
+function tufSettings(env: NodeJS.ProcessEnv): TufSettings {
+  const bins = env.CAIRN_TUF_BINS;
+  let binCount = DEFAULT_TUF_SETTINGS.binCount;
+  if (bins !== undefined && bins !== '') {
+    binCount = Number(bins);
+    if (!isValidBinCount(binCount)) {
+      throw new CairnError('config.invalid', `CAIRN_TUF_BINS must be a power of two from 2 to 65536, got ${JSON.stringify(bins)}`);
+    }
   }
-  return { ...DEFAULT_TUF_SETTINGS, binCount };
+  const maxTargetsPerBin = integerSetting('TUF targets per bin (CAIRN_TUF_MAX_TARGETS_PER_BIN)', env.CAIRN_TUF_MAX_TARGETS_PER_BIN ?? DEFAULT_TUF_SETTINGS.maxTargetsPerBin, 2, 100_000);
+  return { ...DEFAULT_TUF_SETTINGS, binCount, maxTargetsPerBin };
 }

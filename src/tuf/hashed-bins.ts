@@ -2,57 +2,68 @@ import { createHash } from 'node:crypto';
 import { CairnError } from '../errors.ts';
 
 /**
- * TUF hashed-bin delegation (TUF specification §4.5 `path_hash_prefixes`; PEP 458 "bin-n" roles):
- * a target belongs to the bin whose prefixes include the first hex digits of SHA-256(target path).
- * The prefix space (16^prefixLength values) is split into `count` contiguous, equal ranges.
+ * Succinct hashed-bin delegation (TAP 15; TUF specification §4.5 `succinct_roles`): a target
+ * belongs to bin `n`, the number formed by the leftmost `bits` bits of SHA-256(target path), and
+ * bin `n` is the role `bin-<n in hex, zero-padded to the width of the last bin>`. The delegating
+ * role names only the bit length, so the number of bins can grow with the catalogue without
+ * listing thousands of roles. For bit lengths that are multiples of four these are exactly the
+ * PEP 458 `bin-n` roles and hash prefixes.
  */
+export const BIN_NAME_PREFIX = 'bin';
+export const MAX_BIN_BITS = 16;
+
+/** Targets are stored with their slot (the leftmost 16 bits of the path hash); a bin is a slot range. */
+export const SLOT_BITS = 16;
+
 export interface HashedBin {
   name: string;
-  /** Lowercase hex prefixes of length `prefixLength`, ascending. */
-  prefixes: string[];
+  index: number;
+  /** Slots [first, last] this bin holds. */
+  firstSlot: number;
+  lastSlot: number;
 }
 
 export interface HashedBinLayout {
+  bits: number;
   count: number;
-  prefixLength: number;
   bins: HashedBin[];
 }
 
-export const MAX_BIN_COUNT = 16 ** 4;
-
 export function isValidBinCount(count: number): boolean {
-  return Number.isInteger(count) && count >= 2 && count <= MAX_BIN_COUNT && (count & (count - 1)) === 0;
+  return Number.isInteger(count) && count >= 2 && count <= 2 ** MAX_BIN_BITS && (count & (count - 1)) === 0;
+}
+
+export function binName(bits: number, index: number): string {
+  const width = (2 ** bits - 1).toString(16).length;
+  return `${BIN_NAME_PREFIX}-${index.toString(16).padStart(width, '0')}`;
 }
 
 export function hashedBinLayout(count: number): HashedBinLayout {
   if (!isValidBinCount(count)) {
-    throw new CairnError('config.invalid', `the number of TUF bins must be a power of two from 2 to ${MAX_BIN_COUNT}, got ${count}`);
+    throw new CairnError('config.invalid', `the number of TUF bins must be a power of two from 2 to ${2 ** MAX_BIN_BITS}, got ${count}`);
   }
-  const prefixLength = Math.ceil(Math.log2(count) / 4);
-  const prefixCount = 16 ** prefixLength;
-  const perBin = prefixCount / count;
-  const hex = (n: number) => n.toString(16).padStart(prefixLength, '0');
+  const bits = Math.log2(count);
+  const perBin = 2 ** (SLOT_BITS - bits);
   const bins: HashedBin[] = [];
   for (let index = 0; index < count; index++) {
-    const prefixes: string[] = [];
-    for (let p = index * perBin; p < (index + 1) * perBin; p++) prefixes.push(hex(p));
-    const first = prefixes[0]!;
-    const last = prefixes[prefixes.length - 1]!;
-    bins.push({ name: perBin === 1 ? `bin-${first}` : `bin-${first}-${last}`, prefixes });
+    bins.push({ name: binName(bits, index), index, firstSlot: index * perBin, lastSlot: (index + 1) * perBin - 1 });
   }
-  return { count, prefixLength, bins };
+  return { bits, count, bins };
 }
 
-/** SHA-256 of the target path's UTF-8 bytes, as TUF clients compute it for `path_hash_prefixes`. */
+/** SHA-256 of the target path's UTF-8 bytes, as TUF clients compute it. */
 export function targetPathHash(targetPath: string): string {
   return createHash('sha256').update(targetPath, 'utf8').digest('hex');
 }
 
-export function binIndexOf(layout: HashedBinLayout, targetPath: string): number {
-  const prefix = parseInt(targetPathHash(targetPath).slice(0, layout.prefixLength), 16);
-  return Math.floor(prefix / (16 ** layout.prefixLength / layout.count));
+export function slotOf(targetPath: string): number {
+  return createHash('sha256').update(targetPath, 'utf8').digest().readUInt16BE(0);
+}
+
+export function binIndexOfSlot(bits: number, slot: number): number {
+  return slot >>> (SLOT_BITS - bits);
 }
 
 export function binOf(layout: HashedBinLayout, targetPath: string): HashedBin {
-  return layout.bins[binIndexOf(layout, targetPath)]!;
+  return layout.bins[binIndexOfSlot(layout.bits, slotOf(targetPath))]!;
 }

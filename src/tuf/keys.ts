@@ -1,5 +1,4 @@
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
-import { Key, Signature } from '@tufjs/models';
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { CairnError } from '../errors.ts';
 
 /**
@@ -81,14 +80,4 @@ export function tufKeyFromStored(stored: unknown, what: string): TufSigningKey {
     throw new CairnError('config.invalid', `${what}: the private key does not match key ID ${s.keyid}`);
   }
   return key;
-}
-
-/** The public `KEY` object that root (or a delegating targets role) lists. */
-export function tufPublicKey(key: Pick<TufSigningKey, 'keyId' | 'publicHex'>): Key {
-  return new Key({ keyID: key.keyId, keyType: 'ed25519', scheme: 'ed25519', keyVal: { public: key.publicHex } });
-}
-
-/** The signer `Metadata.sign` calls with the canonical JSON bytes of `signed`. */
-export function tufSigner(key: TufSigningKey): (bytes: Buffer) => Signature {
-  return (bytes) => new Signature({ keyID: key.keyId, sig: sign(null, bytes, key.privateKey).toString('hex') });
 }

@@ -1,29 +1,43 @@
-import { Timestamp, type Metadata, type Root, type Snapshot, type TargetFile, type Targets } from '@tufjs/models';
 import { CairnError } from '../errors.ts';
 import { needsRenewal, tufExpiry, type TufExpiryPolicy } from './expiry.ts';
-import { hashedBinLayout, isValidBinCount, type HashedBinLayout } from './hashed-bins.ts';
+import { hashedBinLayout, MAX_BIN_BITS } from './hashed-bins.ts';
 import type { TufSigningKey } from './keys.ts';
 import {
   BINS_ROLE,
+  binContentDigest,
   buildBin,
   buildBinsRole,
   buildRoot,
   buildSnapshot,
   buildTimestamp,
   buildTopLevelTargets,
-  serializeMetadata,
   signMetadata,
+  snapshotPin,
   type PublicTufKey,
+  type SnapshotPin,
+  type TargetEntry,
 } from './metadata.ts';
 
-/** The metadata a repository currently publishes (the consistent snapshot timestamp.json names). */
+/** What is known of a published role without parsing its metadata again. */
+export interface PublishedRole {
+  version: number;
+  expires: string;
+  /** The key that signed it. */
+  keyId: string;
+}
+
+/**
+ * The metadata a repository currently publishes (the consistent snapshot timestamp.json names),
+ * as records: enough to decide what to re-sign, small enough to keep for thousands of bins.
+ */
 export interface TufRepositoryState {
-  root: Metadata<Root>;
-  targets: Metadata<Targets>;
-  bins: Metadata<Targets>;
-  binRoles: Map<string, Metadata<Targets>>;
-  snapshot: Metadata<Snapshot>;
-  timestamp: Metadata<Timestamp>;
+  root: PublishedRole & { roleKeys: Record<'root' | 'targets' | 'snapshot' | 'timestamp', PublicTufKey> };
+  targets: PublishedRole & { binsKey: PublicTufKey };
+  bins: PublishedRole & { bits: number; binKey: PublicTufKey };
+  /** Every bin role snapshot lists, including bins of earlier layouts (snapshot never drops a role). */
+  binRoles: Map<string, PublishedRole & { contentSha256: string }>;
+  snapshot: PublishedRole & { pin: SnapshotPin };
+  timestamp: PublishedRole;
 }
 
 /**
@@ -38,112 +52,86 @@ export interface TufKeyring {
   online: TufSigningKey;
 }
 
-export interface TufUpdateInput {
-  now: Date;
-  policy: TufExpiryPolicy;
-  layout: HashedBinLayout;
-  keys: TufKeyring;
-  /**
-   * The full target list of every bin that may have changed. Bins not listed keep their targets.
-   * A new repository or a new layout needs every bin listed.
-   */
-  binTargets: Map<string, TargetFile[]>;
-}
-
-/** One file to write under the metadata directory, e.g. `7.bin-3f.json`, `root.json`, `timestamp.json`. */
+/** One file to write, e.g. `7.bin-3f.json`, `root.json`, `timestamp.json`. */
 export interface TufMetadataFile {
   name: string;
   bytes: Buffer;
+}
+
+export interface TufUpdatePlan {
+  now: Date;
+  policy: TufExpiryPolicy;
+  keys: TufKeyring;
+  /** The layout bins are signed in. */
+  bits: number;
+  /** Every bin of the layout must be (re)signed: a new repository, a new layout or a new online key. */
+  allBins: boolean;
+  /** Bins of the current layout due for renewal (expiry), when not all are. */
+  renewBins: string[];
+  /** Files of root, targets and bins, when they change (written before the snapshot). */
+  files: TufMetadataFile[];
+  root: TufRepositoryState['root'];
+  targets: TufRepositoryState['targets'];
+  bins: TufRepositoryState['bins'];
+  changed: { root: boolean; targets: boolean; bins: boolean };
+  warnings: string[];
+}
+
+export interface SignedBin {
+  name: string;
+  record: PublishedRole & { contentSha256: string };
+  file: TufMetadataFile | null;
 }
 
 export interface TufUpdateResult {
   state: TufRepositoryState;
   /** In write order: versioned files first, `root.json` next, `timestamp.json` (the commit point) last. */
   files: TufMetadataFile[];
-  /** Which roles got a new version. */
   changed: { root: boolean; targets: boolean; bins: boolean; binRoles: string[]; snapshot: boolean; timestamp: boolean };
   warnings: string[];
 }
 
-function keyOfRole(root: Root, role: string): PublicTufKey | undefined {
-  const keyId = root.roles[role]?.keyIDs[0];
-  const key = keyId ? root.keys[keyId] : undefined;
-  return key?.keyVal.public ? { keyId: key.keyID, publicHex: key.keyVal.public } : undefined;
-}
-
-function delegatedKey(targets: Targets): PublicTufKey | undefined {
-  const key = Object.values(targets.delegations?.keys ?? {})[0];
-  return key?.keyVal.public ? { keyId: key.keyID, publicHex: key.keyVal.public } : undefined;
-}
-
-function sameRoleKeys(root: Root, wanted: Record<string, PublicTufKey>): boolean {
-  return Object.entries(wanted).every(([role, key]) => {
-    const ids = root.roles[role]?.keyIDs ?? [];
-    return ids.length === 1 && ids[0] === key.keyId && root.roles[role]?.threshold === 1;
-  });
-}
-
-/** The hashed-bin layout a published `bins` role uses, or null if it is not one cairn would build. */
-export function layoutOfBinsRole(bins: Targets): HashedBinLayout | null {
-  const roles = bins.delegations?.roles;
-  if (!roles) return null;
-  const count = Object.keys(roles).length;
-  if (!isValidBinCount(count)) return null;
-  const layout = hashedBinLayout(count);
-  const matches = layout.bins.every((bin) => {
-    const role = roles[bin.name];
-    return role !== undefined && JSON.stringify(role.pathHashPrefixes) === JSON.stringify(bin.prefixes);
-  });
-  return matches ? layout : null;
-}
-
-function sameTargets(current: Targets, wanted: TargetFile[]): boolean {
-  const have = current.targets;
-  if (Object.keys(have).length !== wanted.length) return false;
-  return wanted.every((target) => have[target.path]?.equals(target) === true);
-}
-
-function signedBy(metadata: Metadata<Root | Targets | Snapshot | Timestamp>, key: PublicTufKey): boolean {
-  return metadata.signatures[key.keyId] !== undefined;
+function publicKey(key: TufSigningKey): PublicTufKey {
+  return { keyId: key.keyId, publicHex: key.publicHex };
 }
 
 /**
- * Computes the next published state: re-signs only what changed or is due for renewal, bumps each
- * re-signed role's version by one, lists every targets role in a new snapshot and the snapshot in a
- * new timestamp (PEP 458, "Producing Consistent Snapshots"). Pure: the caller writes the files.
+ * Decides which of root, targets and bins must be re-signed and whether every bin must be, from
+ * the published state, the keys at hand and the wanted layout. Pure.
  */
-export function updateRepository(current: TufRepositoryState | null, input: TufUpdateInput): TufUpdateResult {
-  const { now, policy, layout, keys } = input;
+export function planUpdate(current: TufRepositoryState | null, options: { now: Date; policy: TufExpiryPolicy; bits: number; keys: TufKeyring }): TufUpdatePlan {
+  const { now, policy, keys } = options;
   const warnings: string[] = [];
   const files: TufMetadataFile[] = [];
-  const versioned = (version: number, role: string, metadata: Metadata<Root | Targets | Snapshot | Timestamp>) =>
-    files.push({ name: `${version}.${role}.json`, bytes: serializeMetadata(metadata) });
   const offline = (role: 'root' | 'targets' | 'bins', why: string): never => {
     throw new CairnError('config.invalid', `TUF ${role} must be re-signed (${why}) but its key is offline: put ${role}.json back into the TUF keys directory`);
   };
+  if (!Number.isInteger(options.bits) || options.bits < 1 || options.bits > MAX_BIN_BITS) {
+    throw new CairnError('config.invalid', `a TUF bin layout needs 1 to ${MAX_BIN_BITS} bits, got ${options.bits}`);
+  }
 
   // Public keys of every role: the keyring's, else the ones the published metadata names.
-  const rootKey = keys.root ?? (current ? keyOfRole(current.root.signed, 'root') : undefined);
-  const targetsKey = keys.targets ?? (current ? keyOfRole(current.root.signed, 'targets') : undefined);
-  const binsKey = keys.bins ?? (current ? delegatedKey(current.targets.signed) : undefined);
-  if (!rootKey || !targetsKey || !binsKey) {
-    throw new CairnError('config.invalid', 'a new TUF repository needs the root, targets and bins keys');
-  }
-  const online = keys.online;
+  const rootKey = keys.root ? publicKey(keys.root) : current?.root.roleKeys.root;
+  const targetsKey = keys.targets ? publicKey(keys.targets) : current?.root.roleKeys.targets;
+  const binsKey = keys.bins ? publicKey(keys.bins) : current?.targets.binsKey;
+  if (!rootKey || !targetsKey || !binsKey) throw new CairnError('config.invalid', 'a new TUF repository needs the root, targets and bins keys');
+  const online = publicKey(keys.online);
 
   // root
   let root = current?.root;
   let rootChanged = false;
   const wantedRootKeys = { root: rootKey, targets: targetsKey, snapshot: online, timestamp: online };
-  if (!root || !sameRoleKeys(root.signed, wantedRootKeys) || needsRenewal(root.signed.expires, now, policy.root)) {
-    const why = !root ? 'new repository' : !sameRoleKeys(root.signed, wantedRootKeys) ? 'role keys changed' : 'expiry';
+  const sameRootKeys = root !== undefined && (['root', 'targets', 'snapshot', 'timestamp'] as const).every((r) => root!.roleKeys[r].keyId === wantedRootKeys[r].keyId);
+  if (!root || !sameRootKeys || needsRenewal(root.expires, now, policy.root)) {
+    const why = !root ? 'new repository' : !sameRootKeys ? 'role keys changed' : 'expiry';
     if (keys.root) {
-      const version = (root?.signed.version ?? 0) + 1;
-      root = signMetadata(buildRoot({ version, expires: tufExpiry(now, policy.root), keys: wantedRootKeys }), [keys.root]);
+      const version = (root?.version ?? 0) + 1;
+      const expires = tufExpiry(now, policy.root);
+      files.push({ name: `${version}.root.json`, bytes: signMetadata(buildRoot({ version, expires, keys: wantedRootKeys }), [keys.root]) });
+      root = { version, expires, keyId: keys.root.keyId, roleKeys: wantedRootKeys };
       rootChanged = true;
-      versioned(version, 'root', root);
     } else if (why === 'expiry') {
-      warnings.push(`TUF root expires at ${root!.signed.expires}; re-sign it with the offline root key`);
+      warnings.push(`TUF root expires at ${root!.expires}; re-sign it with the offline root key`);
     } else {
       offline('root', why);
     }
@@ -152,14 +140,16 @@ export function updateRepository(current: TufRepositoryState | null, input: TufU
   // targets → bins
   let targets = current?.targets;
   let targetsChanged = false;
-  const targetsStale = !targets || delegatedKey(targets.signed)?.keyId !== binsKey.keyId;
-  if (targetsStale || needsRenewal(targets!.signed.expires, now, policy.targets)) {
+  const targetsStale = !targets || targets.binsKey.keyId !== binsKey.keyId;
+  if (targetsStale || needsRenewal(targets!.expires, now, policy.targets)) {
     if (keys.targets) {
-      const version = (targets?.signed.version ?? 0) + 1;
-      targets = signMetadata(buildTopLevelTargets({ version, expires: tufExpiry(now, policy.targets), binsKey }), [keys.targets]);
+      const version = (targets?.version ?? 0) + 1;
+      const expires = tufExpiry(now, policy.targets);
+      files.push({ name: `${version}.targets.json`, bytes: signMetadata(buildTopLevelTargets({ version, expires, binsKey }), [keys.targets]) });
+      targets = { version, expires, keyId: keys.targets.keyId, binsKey };
       targetsChanged = true;
     } else if (!targetsStale) {
-      warnings.push(`TUF targets expires at ${targets!.signed.expires}; re-sign it with the offline targets key`);
+      warnings.push(`TUF targets expires at ${targets!.expires}; re-sign it with the offline targets key`);
     } else {
       offline('targets', 'bins key changed');
     }
@@ -168,98 +158,152 @@ export function updateRepository(current: TufRepositoryState | null, input: TufU
   // bins → bin-n
   let bins = current?.bins;
   let binsChanged = false;
-  const currentLayout = bins ? layoutOfBinsRole(bins.signed) : null;
-  const binsStale = !bins || currentLayout?.count !== layout.count || delegatedKey(bins.signed)?.keyId !== online.keyId;
-  if (binsStale || needsRenewal(bins!.signed.expires, now, policy.bins)) {
+  let bits = options.bits;
+  const binsStale = !bins || bins.bits !== bits || bins.binKey.keyId !== online.keyId;
+  if (binsStale || needsRenewal(bins!.expires, now, policy.bins)) {
     if (keys.bins) {
-      const version = (bins?.signed.version ?? 0) + 1;
-      bins = signMetadata(buildBinsRole({ version, expires: tufExpiry(now, policy.bins), layout, binKey: online }), [keys.bins]);
+      const version = (bins?.version ?? 0) + 1;
+      const expires = tufExpiry(now, policy.bins);
+      files.push({ name: `${version}.${BINS_ROLE}.json`, bytes: signMetadata(buildBinsRole({ version, expires, bits, binKey: online }), [keys.bins]) });
+      bins = { version, expires, keyId: keys.bins.keyId, bits, binKey: online };
       binsChanged = true;
     } else if (!binsStale) {
-      warnings.push(`TUF bins expires at ${bins!.signed.expires}; re-sign it with the offline bins key`);
+      warnings.push(`TUF bins expires at ${bins!.expires}; re-sign it with the offline bins key`);
+    } else if (bins && bins.binKey.keyId === online.keyId) {
+      // Only the layout would change: keep the published one until the bins key is back.
+      warnings.push(`TUF keeps ${2 ** bins.bits} bins: changing to ${2 ** bits} needs the offline bins key`);
+      bits = bins.bits;
     } else {
       offline('bins', 'bin layout or online key changed');
     }
   }
 
-  // bin-n
-  const previousMeta = current?.snapshot.signed.meta ?? {};
-  const binRoles = new Map<string, Metadata<Targets>>();
-  const changedBins: string[] = [];
-  for (const bin of layout.bins) {
-    const existing = currentLayout?.count === layout.count ? current?.binRoles.get(bin.name) : undefined;
-    const listed = input.binTargets.get(bin.name);
-    // Bins not listed are unchanged: comparing every target of every bin would cost a scan per refresh.
-    const stale =
-      !existing ||
-      (listed !== undefined && !sameTargets(existing.signed, listed)) ||
-      !signedBy(existing, online) ||
-      needsRenewal(existing.signed.expires, now, policy.binN);
-    if (!stale) {
-      binRoles.set(bin.name, existing);
-      continue;
+  const allBins = !current || binsChanged && (current.bins.bits !== bits || current.bins.binKey.keyId !== online.keyId);
+  const renewBins: string[] = [];
+  if (!allBins && current) {
+    for (const bin of hashedBinLayout(2 ** bits).bins) {
+      const record = current.binRoles.get(bin.name);
+      if (!record || record.keyId !== online.keyId || needsRenewal(record.expires, now, policy.binN)) renewBins.push(bin.name);
     }
-    const wanted = listed ?? (existing ? Object.values(existing.signed.targets) : []);
-    // A bin of an earlier layout may have had this name: versions only ever go up.
-    const version = Math.max(existing?.signed.version ?? 0, previousMeta[`${bin.name}.json`]?.version ?? 0) + 1;
-    const metadata = signMetadata(buildBin({ version, expires: tufExpiry(now, policy.binN), targets: wanted }), [online]);
-    binRoles.set(bin.name, metadata);
-    changedBins.push(bin.name);
-    versioned(version, bin.name, metadata);
   }
-  if (targetsChanged) versioned(targets!.signed.version, 'targets', targets!);
-  if (binsChanged) versioned(bins!.signed.version, BINS_ROLE, bins!);
-
-  // snapshot: every targets role's version. Roles of an earlier bin layout stay listed, since a
-  // client refuses a snapshot that drops a file its trusted snapshot lists (TUF client workflow 5.5.5).
-  let snapshot = current?.snapshot;
-  let snapshotChanged = false;
-  const roleVersions = new Map<string, number>();
-  for (const [file, meta] of Object.entries(previousMeta)) roleVersions.set(file.replace(/\.json$/, ''), meta.version);
-  roleVersions.set('targets', targets!.signed.version);
-  roleVersions.set(BINS_ROLE, bins!.signed.version);
-  for (const [name, metadata] of binRoles) roleVersions.set(name, metadata.signed.version);
-  const listsChanged = [...roleVersions].some(([role, version]) => previousMeta[`${role}.json`]?.version !== version);
-  let snapshotBytes: Buffer | undefined;
-  if (!snapshot || listsChanged || !signedBy(snapshot, online) || needsRenewal(snapshot.signed.expires, now, policy.snapshot)) {
-    const version = (snapshot?.signed.version ?? 0) + 1;
-    snapshot = signMetadata(buildSnapshot({ version, expires: tufExpiry(now, policy.snapshot), roleVersions }), [online]);
-    snapshotBytes = serializeMetadata(snapshot);
-    snapshotChanged = true;
-    files.push({ name: `${version}.snapshot.json`, bytes: snapshotBytes });
-  }
-
-  if (rootChanged) files.push({ name: 'root.json', bytes: serializeMetadata(root!) });
-
-  // timestamp
-  let timestamp = current?.timestamp;
-  let timestampChanged = false;
-  if (!timestamp || snapshotBytes || !signedBy(timestamp, online) || needsRenewal(timestamp.signed.expires, now, policy.timestamp)) {
-    const version = (timestamp?.signed.version ?? 0) + 1;
-    const signed = snapshotBytes
-      ? buildTimestamp({ version, expires: tufExpiry(now, policy.timestamp), snapshotVersion: snapshot!.signed.version, snapshotBytes })
-      : renewTimestamp(timestamp!.signed, version, tufExpiry(now, policy.timestamp));
-    timestamp = signMetadata(signed, [online]);
-    timestampChanged = true;
-    files.push({ name: 'timestamp.json', bytes: serializeMetadata(timestamp) });
-  }
-
   return {
-    state: { root: root!, targets: targets!, bins: bins!, binRoles, snapshot: snapshot!, timestamp: timestamp! },
+    now,
+    policy,
+    keys,
+    bits,
+    allBins,
+    renewBins,
     files,
-    changed: {
-      root: rootChanged,
-      targets: targetsChanged,
-      bins: binsChanged,
-      binRoles: changedBins,
-      snapshot: snapshotChanged,
-      timestamp: timestampChanged,
-    },
+    root: root!,
+    targets: targets!,
+    bins: bins!,
+    changed: { root: rootChanged, targets: targetsChanged, bins: binsChanged },
     warnings,
   };
 }
 
-/** A new timestamp version for the same snapshot (same version, length and hash). */
-function renewTimestamp(previous: Timestamp, version: number, expires: string): Timestamp {
-  return Timestamp.fromJSON({ ...previous.toJSON(), version, expires });
+/**
+ * Signs one bin if its targets changed or it must be renewed; otherwise keeps the published
+ * record. Versions only go up, also when a bin of an earlier layout had the same name.
+ */
+export function signBin(current: TufRepositoryState | null, plan: TufUpdatePlan, name: string, targets: readonly TargetEntry[], options: { force: boolean }): SignedBin {
+  const existing = current?.binRoles.get(name);
+  const contentSha256 = binContentDigest(targets);
+  if (existing && !options.force && existing.contentSha256 === contentSha256 && existing.keyId === plan.keys.online.keyId) {
+    return { name, record: existing, file: null };
+  }
+  const version = (existing?.version ?? 0) + 1;
+  const expires = tufExpiry(plan.now, plan.policy.binN);
+  const bytes = signMetadata(buildBin({ version, expires, targets }), [plan.keys.online]);
+  return { name, record: { version, expires, keyId: plan.keys.online.keyId, contentSha256 }, file: { name: `${version}.${name}.json`, bytes } };
+}
+
+/**
+ * The new snapshot and timestamp over the planned roles and the signed bins (PEP 458, "Producing
+ * Consistent Snapshots"). Pure: the caller writes the files, timestamp.json last.
+ */
+export function finishUpdate(current: TufRepositoryState | null, plan: TufUpdatePlan, signedBins: readonly SignedBin[]): TufUpdateResult {
+  const { now, policy, keys } = plan;
+  const online = keys.online;
+  const files: TufMetadataFile[] = [...plan.files.filter((f) => !/\.root\.json$/.test(f.name))];
+  const binRoles = new Map(current?.binRoles ?? []);
+  const changedBins: string[] = [];
+  for (const bin of signedBins) {
+    binRoles.set(bin.name, bin.record);
+    if (bin.file) {
+      files.push(bin.file);
+      changedBins.push(bin.name);
+    }
+  }
+  files.unshift(...plan.files.filter((f) => /\.root\.json$/.test(f.name)));
+
+  // snapshot: every targets role's version. Roles of an earlier bin layout stay listed, since a
+  // client refuses a snapshot that drops a file its trusted snapshot lists (TUF client workflow 5.5.5).
+  const roleVersions = new Map<string, number>([
+    ['targets', plan.targets.version],
+    [BINS_ROLE, plan.bins.version],
+  ]);
+  for (const [name, record] of [...binRoles].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) roleVersions.set(name, record.version);
+  const listsChanged =
+    !current ||
+    plan.changed.targets ||
+    plan.changed.bins ||
+    changedBins.length > 0 ||
+    [...binRoles.keys()].some((name) => !current.binRoles.has(name));
+  let snapshot = current?.snapshot;
+  let snapshotChanged = false;
+  if (!snapshot || listsChanged || snapshot.keyId !== online.keyId || needsRenewal(snapshot.expires, now, policy.snapshot)) {
+    const version = (snapshot?.version ?? 0) + 1;
+    const expires = tufExpiry(now, policy.snapshot);
+    const bytes = signMetadata(buildSnapshot({ version, expires, roleVersions }), [online]);
+    files.push({ name: `${version}.snapshot.json`, bytes });
+    snapshot = { version, expires, keyId: online.keyId, pin: snapshotPin(version, bytes) };
+    snapshotChanged = true;
+  }
+
+  if (plan.changed.root) {
+    const latest = plan.files.find((f) => f.name === `${plan.root.version}.root.json`)!;
+    files.push({ name: 'root.json', bytes: latest.bytes });
+  }
+
+  // timestamp
+  let timestamp = current?.timestamp;
+  let timestampChanged = false;
+  if (!timestamp || snapshotChanged || timestamp.keyId !== online.keyId || needsRenewal(timestamp.expires, now, policy.timestamp)) {
+    const version = (timestamp?.version ?? 0) + 1;
+    const expires = tufExpiry(now, policy.timestamp);
+    files.push({ name: 'timestamp.json', bytes: signMetadata(buildTimestamp({ version, expires, snapshot: snapshot!.pin }), [online]) });
+    timestamp = { version, expires, keyId: online.keyId };
+    timestampChanged = true;
+  }
+
+  return {
+    state: { root: plan.root, targets: plan.targets, bins: plan.bins, binRoles, snapshot: snapshot!, timestamp: timestamp! },
+    files,
+    changed: { ...plan.changed, binRoles: changedBins, snapshot: snapshotChanged, timestamp: timestampChanged },
+    warnings: plan.warnings,
+  };
+}
+
+/**
+ * Plan, sign and finish in memory, for repositories whose bins fit in memory (tests, small
+ * indexes). `binTargets` holds the full target list of every bin that may have changed; a bin not
+ * listed is unchanged, and one due for renewal must be listed (its content is not kept here).
+ */
+export function updateRepository(
+  current: TufRepositoryState | null,
+  input: { now: Date; policy: TufExpiryPolicy; bits: number; keys: TufKeyring; binTargets: ReadonlyMap<string, TargetEntry[]> },
+): TufUpdateResult {
+  const plan = planUpdate(current, input);
+  const signed: SignedBin[] = [];
+  for (const bin of hashedBinLayout(2 ** plan.bits).bins) {
+    const listed = input.binTargets.get(bin.name);
+    const renew = plan.allBins || plan.renewBins.includes(bin.name);
+    if (listed === undefined && !renew) continue;
+    if (listed === undefined && current?.binRoles.has(bin.name)) {
+      throw new CairnError('internal.error', `TUF ${bin.name} must be renewed: pass its targets`);
+    }
+    signed.push(signBin(current, plan, bin.name, listed ?? [], { force: renew }));
+  }
+  return finishUpdate(current, plan, signed);
 }

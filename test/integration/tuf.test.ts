@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Updater } from 'tuf-js';
+import { openDatabase } from '../../src/server/storage/database.ts';
 import { TufRepository, DEFAULT_TUF_SETTINGS } from '../../src/server/tuf/tuf-repository.ts';
 import { binOf, hashedBinLayout } from '../../src/tuf/hashed-bins.ts';
 import { runCairn } from '../support/commands.ts';
@@ -249,11 +250,12 @@ for (const { engine, skip } of await testEngines()) {
         await altered.close();
       }
 
-      // Stale: the mirror answers with the bin's previous (validly signed) version.
-      const stale = await startMirror(server.url, (path) => {
-        if (path !== `/tuf/${binVersion}.${binName}.json`) return undefined;
-        return readFileSync(join(server.dataDir, 'tuf', 'metadata', `${binVersion - 1}.${binName}.json`));
-      });
+      // Stale: the mirror answers with the bin's previous (validly signed) version, which the
+      // index still serves for an hour after it was superseded.
+      const previous = await fetch(`${server.url}/tuf/${binVersion - 1}.${binName}.json`);
+      assert.equal(previous.status, 200);
+      const previousBin = Buffer.from(await previous.arrayBuffer());
+      const stale = await startMirror(server.url, (path) => (path === `/tuf/${binVersion}.${binName}.json` ? previousBin : undefined));
       try {
         const { updater } = client(stale.url);
         await assert.rejects(updater.getTargetInfo(targetPathOf(later)), failsWith('RuntimeError', /does not match snapshot version/));
@@ -264,23 +266,23 @@ for (const { engine, skip } of await testEngines()) {
 
     test('a mirror replaying validly signed but expired metadata (a freeze) is refused', async () => {
       // What a frozen mirror ends up serving: metadata the index signed days ago, now expired.
-      // Made by a copy of the repository whose clock runs two days behind.
+      // Made by a repository with the index's keys, in a database of its own, whose clock runs
+      // two days behind.
       const copy = mkdtempSync(join(dir, 'frozen-'));
       cpSync(join(server.dataDir, 'tuf'), join(copy, 'tuf'), { recursive: true });
+      const frozenDb = await openDatabase(`sqlite:${join(copy, 'frozen.sqlite')}`);
       const frozen = new TufRepository({
         dataDir: copy,
-        db: server.services.db,
+        db: frozenDb.db,
         clock: () => new Date(Date.now() - 2 * 24 * 3600 * 1000),
-        // A different bin count forces a complete new consistent snapshot.
         settings: { ...DEFAULT_TUF_SETTINGS, binCount: 16 },
       });
       const outcome = await frozen.refresh();
       assert.ok(outcome.written.includes('timestamp.json'));
-      const frozenDir = join(copy, 'tuf', 'metadata');
-      const mirror = await startMirror(server.url, (path) => {
-        const name = path.replace(/^\/tuf\//, '');
-        return path.startsWith('/tuf/') && existsSync(join(frozenDir, name)) ? readFileSync(join(frozenDir, name)) : undefined;
-      });
+      const frozenFiles = new Map<string, Buffer>();
+      for (const name of outcome.written) frozenFiles.set(name, (await frozen.readMetadata(name))!);
+      await frozenDb.close();
+      const mirror = await startMirror(server.url, (path) => frozenFiles.get(path.replace(/^\/tuf\//, '')));
       try {
         const { updater } = client(mirror.url);
         await assert.rejects(updater.refresh(), failsWith('ExpiredMetadataError', /timestamp\.json is expired/));
@@ -290,10 +292,14 @@ for (const { engine, skip } of await testEngines()) {
     });
 
     test('the repository re-signs only what changed, renews timestamp near expiry, and survives a restart with keys offline', async () => {
-      const dataDir = mkdtempSync(join(dir, 'repo-'));
+      // An index of its own, whose repository only this test refreshes, on a clock it moves.
       let now = new Date();
+      const fresh = await startTestServer(engine, {}, { clock: () => now });
+      after(() => fresh.stop());
+      const freshAuth = basicAuth(await fresh.token('new_projects'));
+      const dataDir = fresh.dataDir;
       const settings = { ...DEFAULT_TUF_SETTINGS, binCount: 16 };
-      const open = () => new TufRepository({ dataDir, db: server.services.db, clock: () => now, settings });
+      const open = () => new TufRepository({ dataDir, db: fresh.services.db, clock: () => now, settings });
       const repository = open();
       const first = await repository.refresh();
       assert.ok(first.written.includes('1.root.json') && first.written.includes('timestamp.json'));
@@ -308,10 +314,18 @@ for (const { engine, skip } of await testEngines()) {
 
       const layout = hashedBinLayout(16);
       const extra = makeDistribution(dir, { name: 'tuf-incremental', version: '1.0', kind: 'sdist' });
-      assert.equal((await uploadFile(server.url, extra.path, auth)).status, 200);
+      assert.equal((await uploadFile(fresh.url, extra.path, freshAuth)).status, 200);
       const bin = binOf(layout, targetPathOf(extra)).name;
-      // The file and its PEP 658 metadata are two targets; their bins (one or two) are re-signed.
-      const touched = [...new Set([bin, binOf(layout, `${targetPathOf(extra)}.metadata`).name])].map((b) => `${b}.json`);
+      // The file and its PEP 658 metadata are two targets, and the project's two simple pages two
+      // more (PEP 458 lists simple pages); their bins (one to four) are re-signed.
+      const touched = [
+        ...new Set([
+          bin,
+          binOf(layout, `${targetPathOf(extra)}.metadata`).name,
+          binOf(layout, 'simple/tuf-incremental/index.html').name,
+          binOf(layout, 'simple/tuf-incremental/index.json').name,
+        ]),
+      ].map((b) => `${b}.json`);
       const expected = [...touched, 'snapshot.json', 'timestamp.json'].sort();
       const added = await repository.refresh();
       assert.deepEqual(added.written.map((n) => n.replace(/^\d+\./, '')).sort(), expected);
@@ -322,11 +336,11 @@ for (const { engine, skip } of await testEngines()) {
 
       // PEP 458: root, targets and bins keys go offline once the repository exists.
       for (const offline of ['root.json', 'targets.json', 'bins.json']) rmSync(join(keysDir, offline));
-      await server.services.index.deleteRelease('tuf-incremental', '1.0');
+      await fresh.services.index.deleteRelease('tuf-incremental', '1.0');
       const removed = await open().refresh();
       assert.deepEqual(removed.written.map((n) => n.replace(/^\d+\./, '')).sort(), expected);
       const binFile = removed.written.find((n) => n.endsWith(`.${bin}.json`))!;
-      const binJson = JSON.parse(readFileSync(join(dataDir, 'tuf', 'metadata', binFile), 'utf8')) as { signed: { targets: Record<string, unknown> } };
+      const binJson = JSON.parse((await repository.readMetadata(binFile))!.toString('utf8')) as { signed: { targets: Record<string, unknown> } };
       assert.equal(binJson.signed.targets[targetPathOf(extra)], undefined, 'a deleted file is no longer a target');
       assert.deepEqual(readdirSync(keysDir), ['online.json'], 'offline keys are not regenerated');
     });
@@ -356,10 +370,16 @@ for (const { engine, skip } of await testEngines()) {
       const storage = ['--data-dir', server.dataDir, '--database-url', server.config.databaseUrl];
       const refreshed = await runCairn(['admin', 'tuf', 'refresh', ...storage]);
       assert.equal(refreshed.status, 0, refreshed.output);
-      assert.match(refreshed.stdout, /wrote \d+ file/);
-      const onDisk = readFileSync(join(server.dataDir, 'tuf', 'metadata', 'timestamp.json'));
-      const served = Buffer.from(await (await fetch(`${server.url}/tuf/timestamp.json`)).arrayBuffer());
-      assert.deepEqual(served, onDisk, 'the server took the other process’s timestamp as its own');
+      // The index may have folded the upload in first (it refreshes soon after a change): then
+      // the command finds it up to date. Either way both now publish one sequence of versions.
+      assert.match(refreshed.stdout, /wrote \d+ file|already up to date/);
+      const published = Number(/timestamp (\d+)/.exec(refreshed.stdout)![1]);
+      const served = (await (await fetch(`${server.url}/tuf/timestamp.json`)).json()) as { signed: { version: number } };
+      assert.ok(served.signed.version >= published, `the server carries on from the other process’s timestamp ${published} (serves ${served.signed.version})`);
+      const next = makeDistribution(dir, { name: 'tuf-admin', version: '2.0', kind: 'wheel', payload: 'y = 2\n' });
+      assert.equal((await uploadFile(server.url, next.path, auth)).status, 200);
+      const later = (await (await fetch(`${server.url}/tuf/timestamp.json`)).json()) as { signed: { version: number } };
+      assert.ok(later.signed.version > published, 'a later upload is published above the other process’s version');
 
       const { updater, targetDir } = client(server.url);
       const info = await updater.getTargetInfo(targetPathOf(extra));

@@ -26,14 +26,14 @@ export interface TestServer extends RunningServer {
   stop(): Promise<void>;
 }
 
-export async function startTestServer(engine: Engine, overrides: Partial<ServerConfig> = {}): Promise<TestServer> {
+export async function startTestServer(engine: Engine, overrides: Partial<ServerConfig> = {}, options: { clock?: () => Date } = {}): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'cairn-test-'));
   const database = engine === 'postgres' ? await createTestDatabase() : null;
   const config: ServerConfig = {
     ...loadServerConfig({ dataDir, port: 0, databaseUrl: database?.url }, {}),
     ...overrides,
   };
-  const server = await startServer(config);
+  const server = await startServer(config, options);
   return {
     ...server,
     dataDir,

@@ -19,11 +19,14 @@ export async function startServer(config: ServerConfig, options: { logger?: bool
   let app: FastifyInstance | null = null;
   const services = await openServices(config, {
     clock: options.clock,
+    // A test's clock cannot reach a worker thread: with one, the TUF repository signs inline.
+    backgroundTuf: options.clock === undefined,
     log: { warn: (message) => (app ? app.log.warn(message) : console.warn(`cairn: ${message}`)) },
   });
   const recovered = await services.uploads.recoverInterruptedUploads();
   // Pages are rendered on write; after an upgrade (or a new base URL) they are rendered once here.
   const rendered = await services.changes.renderStale();
+  await services.tufTargets.backfill();
   await services.pages.startPolling();
   const built = await buildApp(services, { logger: options.logger });
   app = built;

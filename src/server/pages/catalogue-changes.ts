@@ -54,6 +54,8 @@ export class CatalogueChanges {
     private readonly clock: () => Date,
     private readonly baseUrl: string | null,
     private readonly listeners: readonly CatalogueListener[] = [],
+    /** Told after every commit that changed the catalogue (the TUF repository refreshes soon after). */
+    private readonly onPublished: () => void = () => undefined,
   ) {}
 
   /** Files inserted by an upload or an import, inside its transaction. */
@@ -85,6 +87,7 @@ export class CatalogueChanges {
 
   /** After the commit: this process stops serving what it cached of the changed pages at once. */
   published(...changes: RecordedChange[]): void {
+    if (changes.length > 0) this.onPublished();
     for (const change of changes) {
       this.store.evictProject(change.normalizedName);
       if (change.chunk !== null) this.store.evictRootChunk(change.chunk);

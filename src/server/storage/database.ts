@@ -21,8 +21,10 @@ pg.types.setTypeParser(20, (value: string) => Number(value));
  * Opens the metadata database named by `url`: `postgres://…` / `postgresql://…` for PostgreSQL,
  * `sqlite:PATH` or a bare path for SQLite (WAL mode). Runs pending migrations before returning.
  */
-export async function openDatabase(url: string): Promise<OpenedDatabase> {
-  const opened = url.startsWith('postgres://') || url.startsWith('postgresql://') ? openPostgres(url) : openSqlite(url);
+export async function openDatabase(url: string, options: { migrate?: boolean; poolSize?: number } = {}): Promise<OpenedDatabase> {
+  const opened = url.startsWith('postgres://') || url.startsWith('postgresql://') ? openPostgres(url, options.poolSize ?? 10) : openSqlite(url);
+  // A second connection of a process that has migrated already (a worker thread) skips the check.
+  if (options.migrate === false) return opened;
   const migrator = new Migrator({ db: opened.db as Kysely<unknown>, provider: migrationProvider(opened.dialect) });
   const { error } = await migrator.migrateToLatest();
   if (error) {
@@ -45,8 +47,8 @@ function openSqlite(url: string): OpenedDatabase {
   return { db, dialect: 'sqlite', close: () => db.destroy() };
 }
 
-function openPostgres(url: string): OpenedDatabase {
-  const pool = new pg.Pool({ connectionString: url, max: 10 });
+function openPostgres(url: string, max: number): OpenedDatabase {
+  const pool = new pg.Pool({ connectionString: url, max });
   // An idle connection the server drops (restart, failover, pg_terminate_backend) is reported
   // here; the pool discards it and opens another on the next query. Unhandled, it would crash
   // the process.

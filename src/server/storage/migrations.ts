@@ -268,6 +268,59 @@ function renderedPages(dialect: DialectName): Migration {
   };
 }
 
+/**
+ * TUF in the database (PEP 458), so every instance serves the same metadata and one of them at a
+ * time produces it: `tuf_targets` holds every target (files, their PEP 658 metadata, simple
+ * pages) with its slot (the leftmost 16 bits of the path hash, which picks its bin);
+ * `tuf_dirty_slots` marks slots whose bin must be signed again, with a generation so a change made
+ * while a refresh runs is not lost; `tuf_roles` records what is published; `tuf_metadata` holds
+ * the signed files; `tuf_state` is the lease that serialises refreshes across processes.
+ */
+function tufInDatabase(dialect: DialectName): Migration {
+  return {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('tuf_targets')
+        .addColumn('path', 'text', (c) => c.primaryKey())
+        .addColumn('slot', 'integer', (c) => c.notNull())
+        .addColumn('length', 'bigint', (c) => c.notNull())
+        .addColumn('sha256', 'text', (c) => c.notNull())
+        .addColumn('custom', 'text')
+        .execute();
+      await db.schema.createIndex('tuf_targets_slot_idx').on('tuf_targets').column('slot').execute();
+      await db.schema
+        .createTable('tuf_dirty_slots')
+        .addColumn('slot', 'integer', (c) => c.primaryKey())
+        .addColumn('generation', 'integer', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('tuf_roles')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('expires', 'text', (c) => c.notNull())
+        .addColumn('detail', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('tuf_metadata')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('bytes', bytesType(dialect), (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('superseded_at', 'text')
+        .execute();
+      await db.schema.createIndex('tuf_metadata_superseded_idx').on('tuf_metadata').column('superseded_at').execute();
+      await db.schema
+        .createTable('tuf_state')
+        .addColumn('id', 'integer', (c) => c.primaryKey().check(sql`id = 1`))
+        .addColumn('lock_owner', 'text')
+        .addColumn('lock_expires', 'text')
+        .addColumn('next_renewal', 'text')
+        .addColumn('timestamp_version', 'integer', (c) => c.notNull().defaultTo(0))
+        .execute();
+      await db.insertInto('tuf_state' as never).values({ id: 1 } as never).execute();
+    },
+  };
+}
+
 export function migrationProvider(dialect: DialectName): MigrationProvider {
   return {
     async getMigrations() {
@@ -278,6 +331,7 @@ export function migrationProvider(dialect: DialectName): MigrationProvider {
         '0004_token_revocation': tokenRevocation(),
         '0005_token_last_used': tokenLastUsed(),
         '0006_rendered_pages': renderedPages(dialect),
+        '0007_tuf_in_database': tufInDatabase(dialect),
       };
     },
   };

@@ -23,6 +23,11 @@ export interface Database {
   root_chunks: RootChunksTable;
   page_changes: PageChangesTable;
   derived_state: DerivedStateTable;
+  tuf_targets: TufTargetsTable;
+  tuf_dirty_slots: TufDirtySlotsTable;
+  tuf_roles: TufRolesTable;
+  tuf_metadata: TufMetadataTable;
+  tuf_state: TufStateTable;
 }
 
 export interface ProjectsTable {
@@ -220,4 +225,45 @@ export interface PageChangesTable {
 export interface DerivedStateTable {
   key: string;
   value: string;
+}
+
+/** Every TUF target (PEP 458): files, their PEP 658 metadata and the simple pages. */
+export interface TufTargetsTable {
+  path: string;
+  /** Leftmost 16 bits of SHA-256(path): which bin lists it. */
+  slot: number;
+  length: number;
+  sha256: string;
+  /** JSON of the target's `custom` object, if any. */
+  custom: string | null;
+}
+
+export interface TufDirtySlotsTable {
+  slot: number;
+  generation: number;
+}
+
+/** A published role: version, expiry and what the repository needs to know of it (JSON). */
+export interface TufRolesTable {
+  name: string;
+  version: number;
+  expires: string;
+  detail: string;
+}
+
+/** Signed metadata files by the name clients ask for (`timestamp.json`, `12.bin-3f.json`). */
+export interface TufMetadataTable {
+  name: string;
+  bytes: Buffer;
+  created_at: string;
+  superseded_at: string | null;
+}
+
+export interface TufStateTable {
+  id: number;
+  lock_owner: string | null;
+  lock_expires: string | null;
+  /** The earliest time a published role is due for renewal; before it, no change means no work. */
+  next_renewal: string | null;
+  timestamp_version: number;
 }

@@ -1,44 +1,52 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { chmod, mkdir, open, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { TargetFile } from '@tufjs/models';
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import { CairnError } from '../../errors.ts';
 import { DEFAULT_EXPIRY_POLICY, type TufExpiryPolicy } from '../../tuf/expiry.ts';
-import { binOf, hashedBinLayout, type HashedBinLayout } from '../../tuf/hashed-bins.ts';
+import { binIndexOfSlot, hashedBinLayout, MAX_BIN_BITS, type HashedBin } from '../../tuf/hashed-bins.ts';
 import { generateTufKey, storedTufKey, tufKeyFromStored, type TufSigningKey } from '../../tuf/keys.ts';
+import { BINS_ROLE, parseRootMetadata, type TargetEntry } from '../../tuf/metadata.ts';
 import {
-  BINS_ROLE,
-  coreMetadataTarget,
-  distributionTarget,
-  parseRootMetadata,
-  parseSnapshotMetadata,
-  parseTargetsMetadata,
-  parseTimestampMetadata,
-} from '../../tuf/metadata.ts';
-import { layoutOfBinsRole, updateRepository, type TufKeyring, type TufRepositoryState } from '../../tuf/repository-update.ts';
+  finishUpdate,
+  planUpdate,
+  signBin,
+  type PublishedRole,
+  type SignedBin,
+  type TufKeyring,
+  type TufMetadataFile,
+  type TufRepositoryState,
+  type TufUpdatePlan,
+} from '../../tuf/repository-update.ts';
 import type { Database } from '../storage/schema.ts';
 
 export interface TufSettings {
-  /** Number of bin-n roles (a power of two); PEP 458 sized PyPI at 16,384, cairn defaults to 256. */
+  /**
+   * Fewest bin-n roles (a power of two); more are used as the catalogue grows, so that no bin
+   * holds more than `maxTargetsPerBin` targets. PEP 458 sized PyPI at 16,384 bins.
+   */
   binCount: number;
+  /** A bin past this many targets makes the repository double its bins (more if needed) at the next refresh. */
+  maxTargetsPerBin: number;
   policy: TufExpiryPolicy;
   /** How long a superseded consistent snapshot stays downloadable (PEP 458 suggests about an hour). */
   retentionSeconds: number;
 }
 
-export const DEFAULT_TUF_SETTINGS: TufSettings = { binCount: 256, policy: DEFAULT_EXPIRY_POLICY, retentionSeconds: 3600 };
+export const DEFAULT_TUF_SETTINGS: TufSettings = { binCount: 256, maxTargetsPerBin: 1024, policy: DEFAULT_EXPIRY_POLICY, retentionSeconds: 3600 };
 
 /** Names a client may ask for: `timestamp.json`, `root.json`, `<version>.<role>.json`. */
-export const TUF_METADATA_NAME = /^(?:timestamp|root|[1-9]\d{0,15}\.(?:root|targets|snapshot|bins|bin-[0-9a-f]{1,4}(?:-[0-9a-f]{1,4})?))\.json$/;
+export const TUF_METADATA_NAME = /^(?:timestamp|root|[1-9]\d{0,15}\.(?:root|targets|snapshot|bins|bin-[0-9a-f]{1,4}))\.json$/;
 
-const VERSIONED_NAME = /^([1-9]\d{0,15})\.([a-z0-9-]+)\.json$/;
 const KEY_NAMES = ['root', 'targets', 'bins', 'online'] as const;
 type KeyName = (typeof KEY_NAMES)[number];
-const LOCK_STALE_MS = 60_000;
+/** How long a refresh holds the repository before another process may take it over (a crash). */
+const LEASE_MS = 60_000;
+const LEASE_WAIT_MS = 2 * LEASE_MS;
 const PRUNE_INTERVAL_MS = 10 * 60_000;
-const SCAN_PAGE = 5000;
-const WRITE_CONCURRENCY = 32;
+/** Bins signed and written per transaction while the rest of the refresh is still running. */
+const BIN_WRITE_BATCH = 64;
 
 export interface TufRefreshOutcome {
   timestampVersion: number;
@@ -46,30 +54,42 @@ export interface TufRefreshOutcome {
   rootVersion: number;
   /** Files written by this refresh (`timestamp.json`, `12.snapshot.json`, …). */
   written: string[];
+  /** Bins the layout has now (grows with the catalogue). */
+  bins: number;
   warnings: string[];
 }
 
-interface CatalogueFingerprint {
-  count: number;
-  maxId: number;
+/** What a client asks the repository; the HTTP routes and admin commands see only this. */
+export interface TufService {
+  refresh(): Promise<TufRefreshOutcome>;
+  readMetadata(name: string): Promise<Buffer | null>;
+  latestRoot(): Promise<{ bytes: Buffer; version: number }>;
+  /** A change was committed: refresh soon (a no-op where refreshes only happen on demand). */
+  changed(): void;
+  close(): Promise<void>;
+}
+
+interface RoleRow {
+  name: string;
+  version: number;
+  expires: string;
+  detail: string;
 }
 
 /**
- * The index's TUF repository (PEP 458): metadata is derived from the catalogue (table `files`,
- * read only) and kept under `<dataDir>/tuf/metadata/` as consistent-snapshot files; keys live in
- * `<dataDir>/tuf/keys/`. `refresh()` re-signs what the catalogue or the clock made stale.
- * Snapshots are produced strictly one after another (PEP 458): an in-process queue plus a lock
- * file, so `cairn admin tuf …` and a running server never interleave.
+ * The index's TUF repository (PEP 458), kept in the database so every instance serves the same
+ * metadata: targets are maintained by TufTargets inside the catalogue's transactions; `refresh()`
+ * signs only the bins whose slots are marked, then a new snapshot and timestamp, and writes the
+ * commit point (timestamp.json) last, in one transaction. Refreshes are serialised across
+ * processes by a lease row; signing keys live in `<dataDir>/tuf/keys/`.
  */
-export class TufRepository {
-  readonly tufDir: string;
-  readonly metadataDir: string;
+export class TufRepository implements TufService {
   readonly keysDir: string;
   private state: TufRepositoryState | null = null;
-  private fingerprint: CatalogueFingerprint | null = null;
   private running: Promise<unknown> = Promise.resolve();
   private queued: Promise<TufRefreshOutcome> | null = null;
   private lastPrune = 0;
+  private readonly owner = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
   private readonly warned = new Map<string, number>();
 
   constructor(
@@ -81,9 +101,15 @@ export class TufRepository {
       warn?: (message: string) => void;
     },
   ) {
-    this.tufDir = join(options.dataDir, 'tuf');
-    this.metadataDir = join(this.tufDir, 'metadata');
-    this.keysDir = join(this.tufDir, 'keys');
+    this.keysDir = join(options.dataDir, 'tuf', 'keys');
+  }
+
+  private get settings(): TufSettings {
+    return this.options.settings ?? DEFAULT_TUF_SETTINGS;
+  }
+
+  private get db(): Kysely<Database> {
+    return this.options.db;
   }
 
   /** Offline-key reminders come up on every refresh; say each once a day, not per request. */
@@ -94,9 +120,9 @@ export class TufRepository {
     this.options.warn?.(message);
   }
 
-  private get settings(): TufSettings {
-    return this.options.settings ?? DEFAULT_TUF_SETTINGS;
-  }
+  changed(): void {}
+
+  async close(): Promise<void> {}
 
   /**
    * Brings the published metadata up to date. Callers arriving while a refresh waits to start
@@ -107,113 +133,233 @@ export class TufRepository {
     // `running` never rejects (see below), so the next refresh starts whatever the last one did.
     const run = this.running.then(() => {
       this.queued = null;
-      return this.withFileLock(() => this.refreshLocked());
+      return this.withLease(() => this.refreshLeased());
     });
     this.queued = run;
     this.running = run.catch(() => undefined);
     return run;
   }
 
-  /** A published metadata file, or null. Names are checked first: nothing outside the directory is read. */
+  /** A published metadata file, or null. Names are checked first: nothing else is ever looked up. */
   async readMetadata(name: string): Promise<Buffer | null> {
     if (!TUF_METADATA_NAME.test(name)) return null;
-    try {
-      return await readFile(join(this.metadataDir, name));
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw error;
-    }
+    const row = await this.db.selectFrom('tuf_metadata').select('bytes').where('name', '=', name).executeTakeFirst();
+    return row ? Buffer.from(row.bytes) : null;
   }
 
-  /** Where the latest root lives, after making sure the repository exists. */
-  async latestRoot(): Promise<{ path: string; bytes: Buffer; version: number }> {
+  /** The latest root, after making sure the repository exists. */
+  async latestRoot(): Promise<{ bytes: Buffer; version: number }> {
     if (!(await this.readMetadata('timestamp.json'))) await this.refresh();
-    const path = join(this.metadataDir, 'root.json');
-    const bytes = await readFile(path);
-    return { path, bytes, version: parseRootMetadata(bytes).signed.version };
+    const bytes = await this.readMetadata('root.json');
+    if (!bytes) throw new CairnError('internal.error', 'the TUF repository has no root.json');
+    return { bytes, version: parseRootMetadata(bytes).signed.version };
   }
 
-  private async refreshLocked(): Promise<TufRefreshOutcome> {
+  private async refreshLeased(): Promise<TufRefreshOutcome> {
     const now = this.options.clock();
-    await mkdir(this.metadataDir, { recursive: true });
-    const onDisk = await this.readMetadata('timestamp.json');
-    const diskVersion = onDisk ? parseTimestampMetadata(onDisk).signed.version : null;
-    if (!this.state || diskVersion !== this.state.timestamp.signed.version) {
-      // First use, or another process (an admin command) published since: the disk is the truth.
-      this.state = diskVersion === null ? null : await this.loadState();
-      this.fingerprint = null;
+    const published = await this.db.selectFrom('tuf_state').selectAll().where('id', '=', 1).executeTakeFirstOrThrow();
+    if (!this.state || this.state.timestamp.version !== published.timestamp_version) {
+      // First use, or another process published since: the database is the truth.
+      this.state = published.timestamp_version === 0 ? null : await this.loadState();
     }
     const keys = await this.loadKeyring(this.state === null);
-    const layout = this.chooseLayout(keys);
+    const minBits = Math.log2(this.settings.binCount);
+    const dirty = await this.db.selectFrom('tuf_dirty_slots').select(['slot', 'generation']).execute();
+    const state = this.state;
+    const due = published.next_renewal === null || now.toISOString() >= published.next_renewal;
+    if (state && dirty.length === 0 && !due && state.timestamp.keyId === keys.online.keyId && state.bins.bits >= minBits) {
+      return this.outcome(state, [], []);
+    }
 
-    const fingerprint = await this.catalogueFingerprint();
-    const binTargets = await this.changedBins(layout, fingerprint);
-    const result = updateRepository(this.state, { now, policy: this.settings.policy, layout, keys, binTargets });
-    // Versioned files are invisible until timestamp.json names them, so they go in parallel; the
-    // latest root and then timestamp.json (the commit point) follow, in that order.
-    const pointers = new Set(['root.json', 'timestamp.json']);
-    const versioned = result.files.filter((f) => !pointers.has(f.name));
-    for (let i = 0; i < versioned.length; i += WRITE_CONCURRENCY) {
-      await Promise.all(versioned.slice(i, i + WRITE_CONCURRENCY).map((f) => this.writeAtomically(join(this.metadataDir, f.name), f.bytes, 0o644)));
+    let bits = state ? Math.max(state.bins.bits, minBits) : await this.initialBits(minBits);
+    let plan = planUpdate(state, { now, policy: this.settings.policy, bits, keys });
+    bits = plan.bits;
+    let toSign = this.binsToSign(plan, dirty.map((d) => d.slot));
+    // A bin grown past its limit doubles the bins (or more), once per refresh, if the bins key is at hand.
+    if (keys.bins && !plan.allBins) {
+      const wanted = await this.bitsForLargestBin(bits, toSign);
+      if (wanted > bits) {
+        plan = planUpdate(state, { now, policy: this.settings.policy, bits: wanted, keys });
+        toSign = this.binsToSign(plan, []);
+      }
     }
-    for (const file of result.files.filter((f) => pointers.has(f.name))) {
-      await this.writeAtomically(join(this.metadataDir, file.name), file.bytes, 0o644);
+    for (const warning of plan.warnings) this.warnDaily(warning);
+
+    const signed: SignedBin[] = [];
+    const written = new Set<string>();
+    for (let i = 0; i < toSign.length; i += BIN_WRITE_BATCH) {
+      const batch: SignedBin[] = [];
+      for (const { bin, force } of toSign.slice(i, i + BIN_WRITE_BATCH)) batch.push(signBin(state, plan, bin.name, await this.targetsOfBin(bin), { force }));
+      // Versioned files are invisible until a timestamp names them: written as they are made.
+      const files = batch.flatMap((b) => (b.file ? [b.file] : []));
+      if (files.length > 0) await this.db.transaction().execute((trx) => this.insertFiles(trx, files, now));
+      for (const f of files) written.add(f.name);
+      signed.push(...batch.map((b) => ({ ...b, file: b.file ? { name: b.file.name, bytes: Buffer.alloc(0) } : null })));
     }
+    const result = finishUpdate(state, plan, signed);
+    const remaining = result.files.filter((f) => !written.has(f.name));
+    await this.db.transaction().execute(async (trx) => {
+      await this.insertFiles(trx, remaining.filter((f) => f.name !== 'root.json' && f.name !== 'timestamp.json'), now);
+      await this.supersede(trx, state, result.state, now);
+      await this.saveRoles(trx, state, result.state);
+      for (const pointer of remaining.filter((f) => f.name === 'root.json' || f.name === 'timestamp.json')) {
+        await trx
+          .insertInto('tuf_metadata')
+          .values({ name: pointer.name, bytes: pointer.bytes, created_at: now.toISOString(), superseded_at: null })
+          .onConflict((oc) => oc.column('name').doUpdateSet({ bytes: pointer.bytes, created_at: now.toISOString() }))
+          .execute();
+      }
+      // Only the generation read is cleared: a slot marked again meanwhile waits for the next refresh.
+      for (const { slot, generation } of dirty) {
+        await trx.deleteFrom('tuf_dirty_slots').where('slot', '=', slot).where('generation', '=', generation).execute();
+      }
+      await trx
+        .updateTable('tuf_state')
+        .set({ next_renewal: nextRenewal(result.state, this.settings.policy), timestamp_version: result.state.timestamp.version })
+        .where('id', '=', 1)
+        .execute();
+    });
     this.state = result.state;
-    this.fingerprint = fingerprint;
-    for (const warning of result.warnings) this.warnDaily(warning);
-    if (result.files.length > 0 && Date.now() - this.lastPrune > PRUNE_INTERVAL_MS) {
+    for (const f of remaining) written.add(f.name);
+    if (written.size > 0 && Date.now() - this.lastPrune > PRUNE_INTERVAL_MS) {
       this.lastPrune = Date.now();
       await this.prune(now);
     }
+    return this.outcome(result.state, [...written], plan.warnings);
+  }
+
+  private outcome(state: TufRepositoryState, written: string[], warnings: string[]): TufRefreshOutcome {
     return {
-      timestampVersion: result.state.timestamp.signed.version,
-      snapshotVersion: result.state.snapshot.signed.version,
-      rootVersion: result.state.root.signed.version,
-      written: result.files.map((f) => f.name),
-      warnings: result.warnings,
+      timestampVersion: state.timestamp.version,
+      snapshotVersion: state.snapshot.version,
+      rootVersion: state.root.version,
+      written,
+      bins: 2 ** state.bins.bits,
+      warnings,
     };
   }
 
-  /** The configured layout, unless changing it needs the bins key and that key is offline. */
-  private chooseLayout(keys: TufKeyring): HashedBinLayout {
-    const wanted = hashedBinLayout(this.settings.binCount);
-    if (!this.state || keys.bins) return wanted;
-    const current = layoutOfBinsRole(this.state.bins.signed);
-    if (current && current.count !== wanted.count) {
-      this.warnDaily(`TUF keeps ${current.count} bins: changing to ${wanted.count} needs the offline bins key`);
-      return current;
+  /** Every bin of the layout, or the bins holding marked slots plus those due for renewal. */
+  private binsToSign(plan: TufUpdatePlan, dirtySlots: readonly number[]): { bin: HashedBin; force: boolean }[] {
+    const layout = hashedBinLayout(2 ** plan.bits);
+    if (plan.allBins) return layout.bins.map((bin) => ({ bin, force: true }));
+    const renew = new Set(plan.renewBins);
+    const chosen = new Map<number, boolean>();
+    for (const slot of dirtySlots) chosen.set(binIndexOfSlot(plan.bits, slot), false);
+    for (const bin of layout.bins) if (renew.has(bin.name)) chosen.set(bin.index, true);
+    return [...chosen].sort(([a], [b]) => a - b).map(([index, force]) => ({ bin: layout.bins[index]!, force }));
+  }
+
+  /** A new repository starts with enough bins for what the catalogue already holds. */
+  private async initialBits(minBits: number): Promise<number> {
+    const row = await this.db.selectFrom('tuf_targets').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
+    return bitsFor(Number(row.n), minBits, this.settings.maxTargetsPerBin);
+  }
+
+  /** The layout the largest of these bins asks for, estimating the catalogue from the bins at hand. */
+  private async bitsForLargestBin(bits: number, bins: readonly { bin: HashedBin }[]): Promise<number> {
+    let largest = 0;
+    for (const { bin } of bins) {
+      const row = await this.db
+        .selectFrom('tuf_targets')
+        .select((eb) => eb.fn.countAll().as('n'))
+        .where('slot', '>=', bin.firstSlot)
+        .where('slot', '<=', bin.lastSlot)
+        .executeTakeFirstOrThrow();
+      largest = Math.max(largest, Number(row.n));
     }
-    return wanted;
+    if (largest <= this.settings.maxTargetsPerBin) return bits;
+    return bitsFor(largest * 2 ** bits, bits, this.settings.maxTargetsPerBin);
+  }
+
+  private async targetsOfBin(bin: HashedBin): Promise<TargetEntry[]> {
+    const rows = await this.db
+      .selectFrom('tuf_targets')
+      .select(['path', 'length', 'sha256', 'custom'])
+      .where('slot', '>=', bin.firstSlot)
+      .where('slot', '<=', bin.lastSlot)
+      .execute();
+    // Sorted here, not by the database: collations differ between engines, the digest must not.
+    rows.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    return rows.map((r) => ({ path: r.path, length: Number(r.length), sha256: r.sha256, custom: r.custom ? (JSON.parse(r.custom) as Record<string, unknown>) : null }));
+  }
+
+  private async insertFiles(trx: Kysely<Database>, files: readonly TufMetadataFile[], now: Date): Promise<void> {
+    for (const file of files) {
+      // A name is one content forever (consistent snapshots); a crashed refresh may have written it already.
+      await trx
+        .insertInto('tuf_metadata')
+        .values({ name: file.name, bytes: file.bytes, created_at: now.toISOString(), superseded_at: null })
+        .onConflict((oc) => oc.column('name').doUpdateSet({ bytes: file.bytes, created_at: now.toISOString() }))
+        .execute();
+    }
+  }
+
+  /** The previous version of each re-signed role stops being current now; prune removes it after the retention. */
+  private async supersede(trx: Kysely<Database>, before: TufRepositoryState | null, after: TufRepositoryState, now: Date): Promise<void> {
+    if (!before) return;
+    const names: string[] = [];
+    for (const [role, was, is] of [
+      ['targets', before.targets.version, after.targets.version],
+      [BINS_ROLE, before.bins.version, after.bins.version],
+      ['snapshot', before.snapshot.version, after.snapshot.version],
+    ] as const) {
+      if (was !== is) names.push(`${was}.${role}.json`);
+    }
+    for (const [name, record] of after.binRoles) {
+      const was = before.binRoles.get(name);
+      if (was && was.version !== record.version) names.push(`${was.version}.${name}.json`);
+    }
+    for (let i = 0; i < names.length; i += 500) {
+      await trx.updateTable('tuf_metadata').set({ superseded_at: now.toISOString() }).where('name', 'in', names.slice(i, i + 500)).execute();
+    }
+  }
+
+  private async saveRoles(trx: Kysely<Database>, before: TufRepositoryState | null, after: TufRepositoryState): Promise<void> {
+    const rows: RoleRow[] = [];
+    const row = (name: string, role: PublishedRole, detail: Record<string, unknown>) =>
+      rows.push({ name, version: role.version, expires: role.expires, detail: JSON.stringify({ keyId: role.keyId, ...detail }) });
+    const changed = (was: PublishedRole | undefined, is: PublishedRole) => !was || was.version !== is.version || was.expires !== is.expires;
+    if (changed(before?.root, after.root)) row('root', after.root, { roleKeys: after.root.roleKeys });
+    if (changed(before?.targets, after.targets)) row('targets', after.targets, { binsKey: after.targets.binsKey });
+    if (changed(before?.bins, after.bins)) row(BINS_ROLE, after.bins, { bits: after.bins.bits, binKey: after.bins.binKey });
+    if (changed(before?.snapshot, after.snapshot)) row('snapshot', after.snapshot, { pin: after.snapshot.pin });
+    if (changed(before?.timestamp, after.timestamp)) row('timestamp', after.timestamp, {});
+    for (const [name, record] of after.binRoles) {
+      if (changed(before?.binRoles.get(name), record)) row(name, record, { contentSha256: record.contentSha256 });
+    }
+    for (let i = 0; i < rows.length; i += 200) {
+      await trx
+        .insertInto('tuf_roles')
+        .values(rows.slice(i, i + 200))
+        .onConflict((oc) => oc.column('name').doUpdateSet((eb) => ({ version: eb.ref('excluded.version'), expires: eb.ref('excluded.expires'), detail: eb.ref('excluded.detail') })))
+        .execute();
+    }
   }
 
   private async loadState(): Promise<TufRepositoryState> {
-    const need = async (name: string): Promise<Buffer> => {
-      const bytes = await this.readMetadata(name);
-      if (!bytes) {
-        throw new CairnError('internal.error', `TUF metadata in ${this.metadataDir} is incomplete: ${name} is missing (restore it from a backup)`);
-      }
-      return bytes;
+    const rows = await this.db.selectFrom('tuf_roles').selectAll().execute();
+    const byName = new Map(rows.map((r) => [r.name, r]));
+    const need = <T extends PublishedRole>(name: string): T => {
+      const row = byName.get(name);
+      if (!row) throw new CairnError('internal.error', `the TUF repository in the database is incomplete: no ${name} role (restore it from a backup)`);
+      const detail = JSON.parse(row.detail) as Record<string, unknown>;
+      return { ...detail, version: row.version, expires: row.expires, keyId: detail.keyId as string } as unknown as T;
     };
-    const timestamp = parseTimestampMetadata(await need('timestamp.json'));
-    const rootVersions = (await readdir(this.metadataDir))
-      .map((name) => /^(\d+)\.root\.json$/.exec(name)?.[1])
-      .filter((v): v is string => v !== undefined)
-      .map(Number);
-    const root = parseRootMetadata(await need(`${Math.max(...rootVersions)}.root.json`));
-    const snapshot = parseSnapshotMetadata(await need(`${timestamp.signed.snapshotMeta.version}.snapshot.json`));
-    const versionOf = (role: string): number => {
-      const meta = snapshot.signed.meta[`${role}.json`];
-      if (!meta) throw new CairnError('internal.error', `TUF snapshot ${snapshot.signed.version} does not list ${role}`);
-      return meta.version;
-    };
-    const targets = parseTargetsMetadata(await need(`${versionOf('targets')}.targets.json`));
-    const bins = parseTargetsMetadata(await need(`${versionOf(BINS_ROLE)}.${BINS_ROLE}.json`));
-    const binRoles = new Map<string, ReturnType<typeof parseTargetsMetadata>>();
-    for (const name of Object.keys(bins.signed.delegations?.roles ?? {})) {
-      binRoles.set(name, parseTargetsMetadata(await need(`${versionOf(name)}.${name}.json`)));
+    const binRoles = new Map<string, PublishedRole & { contentSha256: string }>();
+    for (const row of rows) {
+      if (!row.name.startsWith('bin-')) continue;
+      const detail = JSON.parse(row.detail) as { keyId: string; contentSha256: string };
+      binRoles.set(row.name, { version: row.version, expires: row.expires, keyId: detail.keyId, contentSha256: detail.contentSha256 });
     }
-    return { root, targets, bins, binRoles, snapshot, timestamp };
+    return {
+      root: need<TufRepositoryState['root']>('root'),
+      targets: need<TufRepositoryState['targets']>('targets'),
+      bins: need<TufRepositoryState['bins']>(BINS_ROLE),
+      binRoles,
+      snapshot: need<TufRepositoryState['snapshot']>('snapshot'),
+      timestamp: need<PublishedRole>('timestamp'),
+    };
   }
 
   /**
@@ -241,165 +387,97 @@ export class TufRepository {
         found[name] = tufKeyFromStored(parsed, path);
       } else if (initialising || name === 'online') {
         const key = generateTufKey();
-        await this.writeAtomically(path, Buffer.from(`${JSON.stringify(storedTufKey(key), null, 2)}\n`), 0o600);
+        await writeFileAtomically(path, Buffer.from(`${JSON.stringify(storedTufKey(key), null, 2)}\n`), 0o600);
         found[name] = key;
       }
     }
     return { root: found.root, targets: found.targets, bins: found.bins, online: found.online! };
   }
 
-  private async catalogueFingerprint(): Promise<CatalogueFingerprint> {
-    const row = await this.options.db
-      .selectFrom('files')
-      .select((eb) => [eb.fn.countAll().as('count'), eb.fn.max('id').as('maxId')])
-      .executeTakeFirstOrThrow();
-    return { count: Number(row.count), maxId: Number(row.maxId ?? 0) };
-  }
-
   /**
-   * Which bins need their target list recomputed. Files are immutable and ids only grow (SQLite
-   * AUTOINCREMENT, PostgreSQL serial), so (count, max id) changes with every insert or delete, and
-   * when count grew by exactly the number of rows above the old max id, nothing was deleted and
-   * only those rows' bins changed. Anything else (first run, a delete, a new layout) rescans.
+   * One refresh at a time across processes and instances: a lease row in the database, taken
+   * over if its holder has not renewed it for a minute (it crashed).
    */
-  private async changedBins(layout: HashedBinLayout, fingerprint: CatalogueFingerprint): Promise<Map<string, TargetFile[]>> {
-    const previous = this.fingerprint;
-    const sameLayout = this.state !== null && layoutOfBinsRole(this.state.bins.signed)?.count === layout.count;
-    if (previous && sameLayout && previous.count === fingerprint.count && previous.maxId === fingerprint.maxId) return new Map();
-    if (previous && sameLayout && fingerprint.maxId > previous.maxId) {
-      const added = await this.filesAfter(previous.maxId);
-      if (previous.count + added.files === fingerprint.count) {
-        const bins = new Map<string, Map<string, TargetFile>>();
-        for (const target of added.targets) {
-          const name = binOf(layout, target.path).name;
-          let bin = bins.get(name);
-          if (!bin) {
-            bin = new Map(Object.entries(this.state!.binRoles.get(name)?.signed.targets ?? {}));
-            bins.set(name, bin);
-          }
-          bin.set(target.path, target);
-        }
-        return new Map([...bins].map(([name, bin]) => [name, [...bin.values()]]));
-      }
-    }
-    const all = new Map<string, TargetFile[]>(layout.bins.map((bin) => [bin.name, []]));
-    for (const target of (await this.filesAfter(0)).targets) all.get(binOf(layout, target.path).name)!.push(target);
-    return all;
-  }
-
-  /**
-   * Targets of the files with id above `afterId` (each file and its PEP 658 metadata), read a page
-   * at a time; `files` counts the rows.
-   */
-  private async filesAfter(afterId: number): Promise<{ targets: TargetFile[]; files: number }> {
-    const targets: TargetFile[] = [];
-    let files = 0;
-    let after = afterId;
+  private async withLease<T>(run: () => Promise<T>): Promise<T> {
+    const deadline = Date.now() + LEASE_WAIT_MS;
     for (;;) {
-      const rows = await this.options.db
-        .selectFrom('files')
-        .select(['id', 'filename', 'sha256', 'size', 'blake2b_256', 'core_metadata_sha256'])
-        // octet_length is SQL standard: PostgreSQL has it, and SQLite since 3.43.
-        .select(sql<number>`octet_length(core_metadata)`.as('metadata_length'))
-        .where('id', '>', after)
-        .orderBy('id')
-        .limit(SCAN_PAGE)
-        .execute();
-      for (const row of rows) {
-        targets.push(distributionTarget({ filename: row.filename, sha256: row.sha256, size: Number(row.size), blake2b256: row.blake2b_256 }));
-        targets.push(coreMetadataTarget({ filename: row.filename, sha256: row.sha256, metadataSha256: row.core_metadata_sha256, metadataLength: Number(row.metadata_length) }));
-      }
-      files += rows.length;
-      if (rows.length < SCAN_PAGE) break;
-      after = Number(rows[rows.length - 1]!.id);
+      const now = Date.now();
+      const taken = await this.db
+        .updateTable('tuf_state')
+        .set({ lock_owner: this.owner, lock_expires: new Date(now + LEASE_MS).toISOString() })
+        .where('id', '=', 1)
+        .where((eb) => eb.or([eb('lock_owner', 'is', null), eb('lock_expires', '<', new Date(now).toISOString()), eb('lock_owner', '=', this.owner)]))
+        .executeTakeFirst();
+      if (Number(taken.numUpdatedRows) === 1) break;
+      if (now > deadline) throw new CairnError('internal.error', 'the TUF repository is held by another process that does not finish');
+      await new Promise((resolve) => setTimeout(resolve, 25));
     }
-    return { targets, files };
-  }
-
-  /** Temp file, fsync, rename: a reader (or a crash) never sees half a metadata file or key. */
-  private async writeAtomically(path: string, bytes: Buffer, mode: number): Promise<void> {
-    const temp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
-    const handle = await open(temp, 'wx', mode);
-    try {
-      await handle.writeFile(bytes);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await chmod(temp, mode);
-    await rename(temp, path);
-  }
-
-  /**
-   * One refresh at a time across processes: `open(…, 'wx')` on a lock file. A lock older than a
-   * minute belongs to a crashed process and is taken over.
-   */
-  private async withFileLock<T>(run: () => Promise<T>): Promise<T> {
-    await mkdir(this.tufDir, { recursive: true });
-    const lockPath = join(this.tufDir, 'refresh.lock');
-    const deadline = Date.now() + 2 * LOCK_STALE_MS;
-    for (;;) {
-      try {
-        const handle = await open(lockPath, 'wx');
-        await handle.writeFile(`${process.pid}\n`);
-        await handle.close();
-        break;
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-        const age = await stat(lockPath).then(
-          (s) => Date.now() - s.mtimeMs,
-          () => 0,
-        );
-        if (age > LOCK_STALE_MS) await unlink(lockPath).catch(() => undefined);
-        else if (Date.now() > deadline) throw new CairnError('internal.error', `TUF metadata is locked by ${lockPath}`);
-        else await new Promise((resolve) => setTimeout(resolve, 25));
-      }
-    }
+    const renew = setInterval(() => {
+      void this.db
+        .updateTable('tuf_state')
+        .set({ lock_expires: new Date(Date.now() + LEASE_MS).toISOString() })
+        .where('id', '=', 1)
+        .where('lock_owner', '=', this.owner)
+        .execute()
+        .catch(() => undefined);
+    }, LEASE_MS / 4);
+    renew.unref();
     try {
       return await run();
     } finally {
-      await unlink(lockPath).catch(() => undefined);
+      clearInterval(renew);
+      await this.db.updateTable('tuf_state').set({ lock_owner: null, lock_expires: null }).where('id', '=', 1).where('lock_owner', '=', this.owner).execute();
     }
   }
 
   /**
-   * Deletes consistent snapshots superseded more than `retentionSeconds` ago, mark-and-sweep from
-   * the snapshots still live (PEP 458, "Cleaning up old metadata"). Root versions are never deleted:
-   * a client with any old root must be able to walk forward.
+   * Deletes versions superseded more than `retentionSeconds` ago (PEP 458, "Cleaning up old
+   * metadata"). Root versions are never deleted: a client with any old root must walk forward.
    */
   private async prune(now: Date): Promise<void> {
-    const names = await readdir(this.metadataDir);
-    const snapshots: { version: number; mtime: number }[] = [];
-    for (const name of names) {
-      const match = VERSIONED_NAME.exec(name);
-      if (match?.[2] === 'snapshot') {
-        const info = await stat(join(this.metadataDir, name)).catch(() => null);
-        if (info) snapshots.push({ version: Number(match[1]), mtime: info.mtimeMs });
-      }
-    }
-    snapshots.sort((a, b) => a.version - b.version);
-    const cutoff = now.getTime() - this.settings.retentionSeconds * 1000;
-    const live = new Set<string>();
-    for (let i = 0; i < snapshots.length; i++) {
-      const successor = snapshots[i + 1];
-      // A snapshot stopped being current when its successor was written.
-      if (successor && successor.mtime < cutoff) continue;
-      const name = `${snapshots[i]!.version}.snapshot.json`;
-      const bytes = await this.readMetadata(name);
-      if (!bytes) continue;
-      live.add(name);
-      for (const [file, meta] of Object.entries(parseSnapshotMetadata(bytes).signed.meta)) live.add(`${meta.version}.${file}`);
-    }
-    for (const name of names) {
-      if (name.endsWith('.tmp')) {
-        // Left by a crash between write and rename.
-        const info = await stat(join(this.metadataDir, name)).catch(() => null);
-        if (info && info.mtimeMs < cutoff) await unlink(join(this.metadataDir, name)).catch(() => undefined);
-        continue;
-      }
-      const match = VERSIONED_NAME.exec(name);
-      if (!match || match[2] === 'root' || live.has(name)) continue;
-      await unlink(join(this.metadataDir, name)).catch(() => undefined);
-    }
+    const cutoff = new Date(now.getTime() - this.settings.retentionSeconds * 1000).toISOString();
+    await this.db
+      .deleteFrom('tuf_metadata')
+      .where('superseded_at', 'is not', null)
+      .where('superseded_at', '<', cutoff)
+      .where('name', 'not like', '%.root.json')
+      .execute();
   }
+}
+
+/** Bits for `targets` targets: at least `minBits`, and about half the limit per bin after growing. */
+export function bitsFor(targets: number, minBits: number, maxPerBin: number): number {
+  const wanted = Math.ceil(Math.log2(Math.max(1, (targets * 2) / maxPerBin)));
+  return Math.min(MAX_BIN_BITS, Math.max(minBits, wanted));
+}
+
+/** When the next published role is due for renewal: before then, a refresh with no change does nothing. */
+function nextRenewal(state: TufRepositoryState, policy: TufExpiryPolicy): string {
+  const half = (expires: string, lifetime: number) => new Date(expires).getTime() - (lifetime * 1000) / 2;
+  let next = Math.min(
+    half(state.root.expires, policy.root),
+    half(state.targets.expires, policy.targets),
+    half(state.bins.expires, policy.bins),
+    half(state.snapshot.expires, policy.snapshot),
+    half(state.timestamp.expires, policy.timestamp),
+  );
+  for (const bin of hashedBinLayout(2 ** state.bins.bits).bins) {
+    const record = state.binRoles.get(bin.name);
+    if (record) next = Math.min(next, half(record.expires, policy.binN));
+  }
+  return new Date(next).toISOString();
+}
+
+/** Temp file, fsync, rename: a crash never leaves half a key. */
+async function writeFileAtomically(path: string, bytes: Buffer, mode: number): Promise<void> {
+  const temp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+  const handle = await open(temp, 'wx', mode);
+  try {
+    await handle.writeFile(bytes);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await chmod(temp, mode);
+  await rename(temp, path);
 }
