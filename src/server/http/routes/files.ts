@@ -1,6 +1,7 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { CairnError } from '../../../errors.ts';
 import type { CairnServices } from '../../composition.ts';
+import { answerConditional } from '../../../http/conditional.ts';
 import { sendError } from '../../../http/errors.ts';
 
 const IMMUTABLE = 'public, max-age=31536000, immutable';
@@ -30,7 +31,7 @@ function parseRange(header: string | undefined, size: number): { start: number; 
 /** Immutable distribution downloads and their PEP 658 core metadata. */
 export async function fileRoutes(app: FastifyInstance, services: CairnServices): Promise<void> {
   const handler = async (
-    request: { params: { sha256: string; filename: string }; headers: Record<string, string | string[] | undefined>; method: string },
+    request: FastifyRequest<{ Params: { sha256: string; filename: string } }>,
     reply: FastifyReply,
   ) => {
     const { sha256 } = request.params;
@@ -44,7 +45,7 @@ export async function fileRoutes(app: FastifyInstance, services: CairnServices):
       const metadata = await services.index.coreMetadataOf(filename);
       const etag = `"${file.core_metadata_sha256}"`;
       reply.header('ETag', etag).header('Cache-Control', IMMUTABLE);
-      if (request.headers['if-none-match'] === etag) return reply.code(304).send();
+      if (answerConditional(request, reply, etag)) return reply;
       return reply.type('text/plain; charset=utf-8').send(metadata);
     }
 
@@ -55,8 +56,8 @@ export async function fileRoutes(app: FastifyInstance, services: CairnServices):
       .header('Accept-Ranges', 'bytes')
       .header('Content-Disposition', `attachment; filename="${filename.replace(/["\\]/g, '_')}"`)
       .type('application/octet-stream');
-    if (request.headers['if-none-match'] === etag) return reply.code(304).send();
-    const range = parseRange(request.headers.range as string | undefined, file.size);
+    if (answerConditional(request, reply, etag)) return reply;
+    const range = parseRange(request.headers.range, file.size);
     if (range === 'unsatisfiable') {
       return reply.code(416).header('Content-Range', `bytes */${file.size}`).send();
     }

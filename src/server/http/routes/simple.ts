@@ -9,6 +9,7 @@ import {
   SIMPLE_JSON,
 } from '../../../formats/simple-api.ts';
 import type { CairnServices } from '../../composition.ts';
+import { answerConditional } from '../../../http/conditional.ts';
 import { sendError } from '../../../http/errors.ts';
 
 /** PEP 503 / 691 simple repository API. */
@@ -74,7 +75,7 @@ export async function simpleRoutes(app: FastifyInstance, services: CairnServices
         throw new CairnError('project.not_found', `no project named '${request.params.project}'`);
       }
       reply.header('Vary', 'Accept').header('ETag', result.etag).header('Cache-Control', 'max-age=60, public');
-      if (request.headers['if-none-match'] === result.etag) return reply.code(304).send();
+      if (answerConditional(request, reply, result.etag)) return reply;
       return reply.type(format).send(result.body);
     } catch (error) {
       return sendError(request, reply, error);

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { CairnError } from '../../../errors.ts';
 import type { CairnServices } from '../../composition.ts';
+import { answerConditional } from '../../../http/conditional.ts';
 import { sendError } from '../../../http/errors.ts';
 
 /** Versioned metadata names exactly one content forever (consistent snapshots). */
@@ -50,7 +51,7 @@ export async function tufRoutes(app: FastifyInstance, services: CairnServices): 
     if (!bytes) throw new CairnError('request.not_found', `no TUF metadata ${name}`);
     const etag = `"${createHash('sha256').update(bytes).digest('hex')}"`;
     reply.header('Cache-Control', cacheControl).header('ETag', etag).type('application/json');
-    if (request.headers['if-none-match'] === etag) return reply.code(304).send();
+    if (answerConditional(request, reply, etag)) return reply;
     reply.header('Content-Length', bytes.length);
     if (request.method === 'HEAD') return reply.send();
     return reply.send(bytes);

@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { normalizeVersion } from '../../../formats/pep440.ts';
 import { normalizeProjectName } from '../../../formats/project-name.ts';
 import type { CairnServices } from '../../composition.ts';
+import { answerConditional } from '../../../http/conditional.ts';
 import { homePage } from '../../ui/pages/home.ts';
 import type { PageContext } from '../../ui/pages/layout.ts';
 import { notFoundPage } from '../../ui/pages/not-found.ts';
@@ -148,7 +149,7 @@ export async function uiRoutes(app: FastifyInstance, services: CairnServices): P
       .header('ETag', etag)
       // Pages link assets by content hash, so a versioned URL never changes meaning.
       .header('Cache-Control', request.query.v === asset.version ? 'public, max-age=31536000, immutable' : 'public, max-age=300');
-    if (request.headers['if-none-match'] === etag) return reply.code(304).send();
+    if (answerConditional(request, reply, etag)) return reply;
     return reply.type(asset.type).send(asset.body);
   });
 }
