@@ -3,34 +3,25 @@ import { CairnError } from '../../../errors.ts';
 import { normalizeProjectName } from '../../../formats/project-name.ts';
 import type { CairnServices } from '../../composition.ts';
 import { buildProjectJson } from '../../pages/json-api.ts';
-import { sendError } from '../../../http/errors.ts';
 
 /** PyPI-compatible JSON API. */
-export async function jsonApiRoutes(app: FastifyInstance, services: CairnServices, withProvenance: (ids: number[]) => Promise<Set<number>>): Promise<void> {
+export async function jsonApiRoutes(app: FastifyInstance, { services }: { services: CairnServices }): Promise<void> {
   const answer = async (name: string, version: string | undefined) => {
     const project = await services.index.findProject(name);
     if (!project) throw new CairnError('project.not_found', `no project named '${name}'`);
     const listing = await services.index.projectListing(project);
     const [provenance, provenanceStates] = await Promise.all([
-      withProvenance(listing.files.map((f) => f.id)),
+      services.filesWithProvenance(listing.files.map((f) => f.id)),
       services.views.projectProvenanceStates(project.id, listing.releases, listing.files),
     ]);
     return buildProjectJson(listing, services.urls, { version, withProvenance: provenance, provenanceStates });
   };
   app.get<{ Params: { project: string } }>('/pypi/:project/json', async (request, reply) => {
-    try {
-      const normalized = normalizeProjectName(request.params.project);
-      if (normalized !== request.params.project) return reply.redirect(`/pypi/${normalized}/json`, 301);
-      return reply.send(await answer(normalized, undefined));
-    } catch (error) {
-      return sendError(request, reply, error);
-    }
+    const normalized = normalizeProjectName(request.params.project);
+    if (normalized !== request.params.project) return reply.redirect(`/pypi/${normalized}/json`, 301);
+    return reply.send(await answer(normalized, undefined));
   });
-  app.get<{ Params: { project: string; version: string } }>('/pypi/:project/:version/json', async (request, reply) => {
-    try {
-      return reply.send(await answer(request.params.project, request.params.version));
-    } catch (error) {
-      return sendError(request, reply, error);
-    }
-  });
+  app.get<{ Params: { project: string; version: string } }>('/pypi/:project/:version/json', async (request, reply) =>
+    reply.send(await answer(request.params.project, request.params.version)),
+  );
 }

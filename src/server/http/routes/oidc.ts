@@ -32,7 +32,7 @@ function sendExchangeError(request: FastifyRequest, reply: FastifyReply, error: 
 }
 
 /** Trusted Publishing (DESIGN §3): `GET /_/oidc/audience`, `POST /_/oidc/mint-token`. */
-export async function oidcRoutes(app: FastifyInstance, services: CairnServices): Promise<void> {
+export async function oidcRoutes(app: FastifyInstance, { services }: { services: CairnServices }): Promise<void> {
   const exchange = services.oidcExchange;
 
   app.get('/_/oidc/audience', async () => ({ audience: exchange.audience() }));

@@ -10,21 +10,15 @@ import {
 } from '../../../formats/simple-api.ts';
 import type { CairnServices } from '../../composition.ts';
 import { answerConditional } from '../../../http/conditional.ts';
-import { sendError } from '../../../http/errors.ts';
 
 /** PEP 503 / 691 simple repository API. */
-export async function simpleRoutes(app: FastifyInstance, services: CairnServices): Promise<void> {
+export async function simpleRoutes(app: FastifyInstance, { services }: { services: CairnServices }): Promise<void> {
   const chooseFormat = (accept: string | undefined, query: unknown) => requireSimpleFormat(accept, (query as { format?: string }).format);
 
   app.get('/simple', async (_request, reply) => reply.redirect('/simple/', 301));
 
   app.get('/simple/', async (request, reply) => {
-    let format;
-    try {
-      format = chooseFormat(request.headers.accept, request.query);
-    } catch (error) {
-      return sendError(request, reply, error);
-    }
+    const format = chooseFormat(request.headers.accept, request.query);
     reply.header('Vary', 'Accept').type(format === SIMPLE_JSON ? SIMPLE_JSON : format);
     reply.hijack();
     const raw = reply.raw;
@@ -64,21 +58,17 @@ export async function simpleRoutes(app: FastifyInstance, services: CairnServices
   );
 
   app.get<{ Params: { project: string }; Querystring: { format?: string } }>('/simple/:project/', async (request, reply) => {
-    try {
-      const format = chooseFormat(request.headers.accept, request.query);
-      const result = await services.simplePages.projectPage(request.params.project, format);
-      if (result.kind === 'redirect') {
-        const query = request.query.format ? `?format=${encodeURIComponent(request.query.format)}` : '';
-        return reply.redirect(`/simple/${result.normalizedName}/${query}`, 301);
-      }
-      if (result.kind === 'not_found') {
-        throw new CairnError('project.not_found', `no project named '${request.params.project}'`);
-      }
-      reply.header('Vary', 'Accept').header('ETag', result.etag).header('Cache-Control', 'max-age=60, public');
-      if (answerConditional(request, reply, result.etag)) return reply;
-      return reply.type(format).send(result.body);
-    } catch (error) {
-      return sendError(request, reply, error);
+    const format = chooseFormat(request.headers.accept, request.query);
+    const result = await services.simplePages.projectPage(request.params.project, format);
+    if (result.kind === 'redirect') {
+      const query = request.query.format ? `?format=${encodeURIComponent(request.query.format)}` : '';
+      return reply.redirect(`/simple/${result.normalizedName}/${query}`, 301);
     }
+    if (result.kind === 'not_found') {
+      throw new CairnError('project.not_found', `no project named '${request.params.project}'`);
+    }
+    reply.header('Vary', 'Accept').header('ETag', result.etag).header('Cache-Control', 'max-age=60, public');
+    if (answerConditional(request, reply, result.etag)) return reply;
+    return reply.type(format).send(result.body);
   });
 }

@@ -3,7 +3,6 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { CairnError } from '../../../errors.ts';
 import type { CairnServices } from '../../composition.ts';
 import { answerConditional } from '../../../http/conditional.ts';
-import { sendError } from '../../../http/errors.ts';
 
 /** Versioned metadata names exactly one content forever (consistent snapshots). */
 const IMMUTABLE = 'public, max-age=31536000, immutable';
@@ -19,7 +18,7 @@ const BACKGROUND_REFRESH_MS = 60 * 60 * 1000;
  * `<version>.<role>.json`. The repository regenerates lazily: asking for timestamp.json folds in
  * every upload committed before the request.
  */
-export async function tufRoutes(app: FastifyInstance, services: CairnServices): Promise<void> {
+export async function tufRoutes(app: FastifyInstance, { services }: { services: CairnServices }): Promise<void> {
   const repository = services.tuf;
 
   const timer = setInterval(() => {
@@ -61,12 +60,6 @@ export async function tufRoutes(app: FastifyInstance, services: CairnServices): 
     method: ['GET', 'HEAD'],
     url: '/tuf/:name',
     exposeHeadRoute: false,
-    handler: async (request, reply) => {
-      try {
-        return await serve(request, reply);
-      } catch (error) {
-        return sendError(request, reply, error);
-      }
-    },
+    handler: serve,
   });
 }

@@ -1,17 +1,18 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { httpStatusFor } from '../../../errors.ts';
 import { normalizeVersion } from '../../../formats/pep440.ts';
 import { normalizeProjectName } from '../../../formats/project-name.ts';
 import type { CairnServices } from '../../composition.ts';
-import { answerConditional } from '../../../http/conditional.ts';
 import { homePage } from '../../ui/pages/home.ts';
 import type { PageContext } from '../../ui/pages/layout.ts';
 import { notFoundPage } from '../../ui/pages/not-found.ts';
 import { projectPage } from '../../ui/pages/project.ts';
 import { releasePage } from '../../ui/pages/release.ts';
 import { searchPage } from '../../ui/pages/search.ts';
-import { sendError } from '../../../http/errors.ts';
+import { answerConditional } from '../../../http/conditional.ts';
+import { sendError, toCairnError } from '../../../http/errors.ts';
 import { publicBaseUrl } from '../../../http/public-url.ts';
 
 /**
@@ -64,7 +65,7 @@ function firstString(value: unknown): string {
 }
 
 /** Web UI (DESIGN §3): server-rendered pages that work without JavaScript. */
-export async function uiRoutes(app: FastifyInstance, services: CairnServices): Promise<void> {
+export async function uiRoutes(app: FastifyInstance, { services }: { services: CairnServices }): Promise<void> {
   const assets = loadStaticAssets();
   const assetUrl = (name: string) => `/static/${name}?v=${assets.get(name)!.version}`;
 
@@ -79,48 +80,45 @@ export async function uiRoutes(app: FastifyInstance, services: CairnServices): P
     setPageHeaders(reply).code(status).type('text/html; charset=utf-8').send(body);
   const notFound = (request: FastifyRequest, reply: FastifyReply, what: string) => page(reply, 404, notFoundPage(context(request), what));
 
-  app.get('/', async (request, reply) => {
-    try {
-      return page(reply, 200, homePage(context(request), await services.views.homePageData()));
-    } catch (error) {
-      return sendError(request, reply, error);
-    }
+  // A reader who followed a bad link gets a page, not JSON; other failures answer as every route does.
+  app.setErrorHandler((error, request, reply) => {
+    const failure = toCairnError(error);
+    if (httpStatusFor(failure.code) === 404) return notFound(request, reply, failure.message);
+    return sendError(request, reply, error);
   });
 
+  app.get('/', async (request, reply) => page(reply, 200, homePage(context(request), await services.views.homePageData())));
+
   app.get('/search', async (request, reply) => {
-    try {
-      const query = request.query as Record<string, unknown>;
-      const q = firstString(query.q);
-      const pageNumber = Math.min(10_000, Math.max(1, Number.parseInt(firstString(query.page), 10) || 1));
-      return page(reply, 200, searchPage(context(request), await services.views.searchProjects(q, pageNumber)));
-    } catch (error) {
-      return sendError(request, reply, error);
-    }
+    const query = request.query as Record<string, unknown>;
+    const q = firstString(query.q);
+    const pageNumber = Math.min(10_000, Math.max(1, Number.parseInt(firstString(query.page), 10) || 1));
+    return page(reply, 200, searchPage(context(request), await services.views.searchProjects(q, pageNumber)));
   });
 
   app.get<{ Params: { name: string } }>('/project/:name', async (request, reply) =>
     reply.redirect(`/project/${encodeURIComponent(request.params.name)}/`, 301),
   );
 
-  app.get<{ Params: { name: string } }>('/project/:name/', async (request, reply) => {
-    try {
+  app.get<{ Params: { name: string } }>(
+    '/project/:name/',
+    async (request, reply) => {
       const { name } = request.params;
       const normalized = normalizeProjectName(name);
       if (normalized !== name) return reply.redirect(`/project/${encodeURIComponent(normalized)}/`, 301);
       const data = await services.views.projectPageData(normalized);
       if (!data) return notFound(request, reply, `There is no project named “${name}”.`);
       return page(reply, 200, projectPage(context(request), data));
-    } catch (error) {
-      return sendError(request, reply, error);
-    }
-  });
+    },
+  );
 
   app.get<{ Params: { name: string; version: string } }>('/project/:name/:version', async (request, reply) =>
     reply.redirect(`/project/${encodeURIComponent(request.params.name)}/${encodeURIComponent(request.params.version)}/`, 301),
   );
 
-  app.get<{ Params: { name: string; version: string } }>('/project/:name/:version/', async (request, reply) => {
-    try {
+  app.get<{ Params: { name: string; version: string } }>(
+    '/project/:name/:version/',
+    async (request, reply) => {
       const { name, version } = request.params;
       let normalizedVersion: string;
       try {
@@ -135,10 +133,8 @@ export async function uiRoutes(app: FastifyInstance, services: CairnServices): P
       const data = await services.views.releasePageData(normalized, normalizedVersion);
       if (!data) return notFound(request, reply, `Project “${name}” has no release ${version}.`);
       return page(reply, 200, releasePage(context(request), data, { urls: services.urls, devTrustBase: devTrustBase() }));
-    } catch (error) {
-      return sendError(request, reply, error);
-    }
-  });
+    },
+  );
 
   app.get<{ Params: { file: string }; Querystring: { v?: string } }>('/static/:file', async (request, reply) => {
     const asset = assets.get(request.params.file);
