@@ -35,6 +35,8 @@ export async function buildApp(services: CairnServices, options: AppOptions = {}
     // Upload streams can be long; a slow client must still finish a 100 MiB upload.
     requestTimeout: 0,
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 500 },
+    // A schema checks a body, it never rewrites it: `{"token": 5}` is refused, not read as "5".
+    ajv: { customOptions: { coerceTypes: false } },
   });
   // First of the onListen hooks: the dev trust domain's hook already needs the listening URL.
   app.addHook('onListen', async () => services.listenAddress.listeningAt(listeningUrl(app, services.config)));

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { CairnError } from '../../../errors.ts';
 import type { CairnServices } from '../../composition.ts';
 import { answerConditional } from '../../../http/conditional.ts';
+import { DIST_FILENAME_PARAM, paramsSchema, SHA256_PARAM } from '../../../http/param-schemas.ts';
 
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 /** PEP 658: a file's core metadata is served at its URL plus this suffix. */
@@ -35,6 +36,14 @@ export async function fileRoutes(app: FastifyInstance, { services }: { services:
     method: ['GET', 'HEAD'],
     url: '/files/:sha256/:filename',
     exposeHeadRoute: false,
+    schema: {
+      params: paramsSchema({
+        sha256: SHA256_PARAM,
+        filename: { ...DIST_FILENAME_PARAM, maxLength: DIST_FILENAME_PARAM.maxLength + METADATA_SUFFIX.length },
+      }),
+    },
+    // A URL that cannot name a stored file names no file.
+    config: { invalidInput: 'file.not_found' },
     handler: async (request, reply) => {
       const { sha256 } = request.params;
       let { filename } = request.params;

@@ -4,6 +4,22 @@ import { INTEGRITY_MEDIA_TYPE } from '../../../formats/provenance-object.ts';
 import type { CairnServices } from '../../composition.ts';
 import { provenanceObjectOfFile } from '../../provenance/attestation-store.ts';
 import { toCairnError } from '../../../http/errors.ts';
+import { DIST_FILENAME_PARAM, paramsSchema, PROJECT_NAME_SPELLING_PARAM, SHA256_PARAM, VERSION_PARAM } from '../../../http/param-schemas.ts';
+
+/**
+ * The submission's shape (DESIGN §3). Only the shape: the filename's validity (`filename.invalid`),
+ * each attestation and the per-submission cap are the service's to judge, with their own codes.
+ */
+export const PROVENANCE_SUBMISSION_BODY = {
+  type: 'object',
+  description: 'a JSON object {filename, sha256, attestations}',
+  required: ['filename', 'sha256', 'attestations'],
+  properties: {
+    filename: { type: 'string', description: 'a string, the distribution filename' },
+    sha256: SHA256_PARAM,
+    attestations: { type: 'array', minItems: 1, description: 'a non-empty array of PEP 740 attestation objects' },
+  },
+} as const;
 
 /** Build-provenance pre-submission (DESIGN §3) and the PEP 740 integrity API. */
 export async function provenanceRoutes(app: FastifyInstance, { services }: { services: CairnServices }): Promise<void> {
@@ -12,13 +28,15 @@ export async function provenanceRoutes(app: FastifyInstance, { services }: { ser
     '/_/provenance',
     {
       bodyLimit: 2 * 1024 * 1024,
-      // A body of another type hears what to send, before anything judges its content.
+      schema: { body: PROVENANCE_SUBMISSION_BODY },
+      config: { invalidInput: 'provenance.malformed' },
+      // Before the schema, so a form or a text body hears what to send rather than what it lacks.
       preValidation: async (request) => {
         if (!request.headers['content-type']?.startsWith('application/json')) {
           throw new CairnError('provenance.malformed', 'send the submission as application/json');
         }
       },
-      // Every refusal counts, whichever step made it (content type, size, verification).
+      // Every refusal counts, whichever step made it (content type, size, schema, verification).
       onError: async (_request, _reply, error) => {
         services.metrics.provenanceSubmissions.inc({ outcome: toCairnError(error).code });
       },
@@ -32,6 +50,10 @@ export async function provenanceRoutes(app: FastifyInstance, { services }: { ser
 
   app.get<{ Params: { project: string; version: string; filename: string } }>(
     '/integrity/:project/:version/:filename/provenance',
+    {
+      schema: { params: paramsSchema({ project: PROJECT_NAME_SPELLING_PARAM, version: VERSION_PARAM, filename: DIST_FILENAME_PARAM }) },
+      config: { invalidInput: 'file.not_found' },
+    },
     async (request, reply) => {
       const { project, version, filename } = request.params;
       const file = await services.index.fileInRelease(project, version, filename);

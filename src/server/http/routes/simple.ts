@@ -10,6 +10,7 @@ import {
 } from '../../../formats/simple-api.ts';
 import type { CairnServices } from '../../composition.ts';
 import { answerConditional } from '../../../http/conditional.ts';
+import { paramsSchema, PROJECT_NAME_SPELLING_PARAM } from '../../../http/param-schemas.ts';
 
 /** PEP 503 / 691 simple repository API. */
 export async function simpleRoutes(app: FastifyInstance, { services }: { services: CairnServices }): Promise<void> {
@@ -57,18 +58,22 @@ export async function simpleRoutes(app: FastifyInstance, { services }: { service
     reply.redirect(`/simple/${encodeURIComponent(request.params.project)}/`, 301),
   );
 
-  app.get<{ Params: { project: string }; Querystring: { format?: string } }>('/simple/:project/', async (request, reply) => {
-    const format = chooseFormat(request.headers.accept, request.query);
-    const result = await services.simplePages.projectPage(request.params.project, format);
-    if (result.kind === 'redirect') {
-      const query = request.query.format ? `?format=${encodeURIComponent(request.query.format)}` : '';
-      return reply.redirect(`/simple/${result.normalizedName}/${query}`, 301);
-    }
-    if (result.kind === 'not_found') {
-      throw new CairnError('project.not_found', `no project named '${request.params.project}'`);
-    }
-    reply.header('Vary', 'Accept').header('ETag', result.etag).header('Cache-Control', 'max-age=60, public');
-    if (answerConditional(request, reply, result.etag)) return reply;
-    return reply.type(format).send(result.body);
-  });
+  app.get<{ Params: { project: string }; Querystring: { format?: string } }>(
+    '/simple/:project/',
+    { schema: { params: paramsSchema({ project: PROJECT_NAME_SPELLING_PARAM }) }, config: { invalidInput: 'project.not_found' } },
+    async (request, reply) => {
+      const format = chooseFormat(request.headers.accept, request.query);
+      const result = await services.simplePages.projectPage(request.params.project, format);
+      if (result.kind === 'redirect') {
+        const query = request.query.format ? `?format=${encodeURIComponent(request.query.format)}` : '';
+        return reply.redirect(`/simple/${result.normalizedName}/${query}`, 301);
+      }
+      if (result.kind === 'not_found') {
+        throw new CairnError('project.not_found', `no project named '${request.params.project}'`);
+      }
+      reply.header('Vary', 'Accept').header('ETag', result.etag).header('Cache-Control', 'max-age=60, public');
+      if (answerConditional(request, reply, result.etag)) return reply;
+      return reply.type(format).send(result.body);
+    },
+  );
 }

@@ -2,7 +2,9 @@ import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { CairnError } from '../../../errors.ts';
 import type { CairnServices } from '../../composition.ts';
+import { TUF_METADATA_NAME } from '../../tuf/tuf-repository.ts';
 import { answerConditional } from '../../../http/conditional.ts';
+import { paramsSchema } from '../../../http/param-schemas.ts';
 
 /** Versioned metadata names exactly one content forever (consistent snapshots). */
 const IMMUTABLE = 'public, max-age=31536000, immutable';
@@ -60,6 +62,11 @@ export async function tufRoutes(app: FastifyInstance, { services }: { services: 
     method: ['GET', 'HEAD'],
     url: '/tuf/:name',
     exposeHeadRoute: false,
+    schema: {
+      params: paramsSchema({ name: { type: 'string', pattern: TUF_METADATA_NAME.source, description: 'the name of a TUF metadata file' } }),
+    },
+    // Only those names are ever published; any other is simply not there.
+    config: { invalidInput: 'request.not_found' },
     handler: serve,
   });
 }

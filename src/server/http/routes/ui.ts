@@ -13,6 +13,7 @@ import { releasePage } from '../../ui/pages/release.ts';
 import { searchPage } from '../../ui/pages/search.ts';
 import { answerConditional } from '../../../http/conditional.ts';
 import { sendError, toCairnError } from '../../../http/errors.ts';
+import { paramsSchema, PROJECT_NAME_SPELLING_PARAM, VERSION_PARAM } from '../../../http/param-schemas.ts';
 import { publicBaseUrl } from '../../../http/public-url.ts';
 
 /**
@@ -102,6 +103,7 @@ export async function uiRoutes(app: FastifyInstance, { services }: { services: C
 
   app.get<{ Params: { name: string } }>(
     '/project/:name/',
+    { schema: { params: paramsSchema({ name: PROJECT_NAME_SPELLING_PARAM }) }, config: { invalidInput: 'project.not_found' } },
     async (request, reply) => {
       const { name } = request.params;
       const normalized = normalizeProjectName(name);
@@ -118,6 +120,10 @@ export async function uiRoutes(app: FastifyInstance, { services }: { services: C
 
   app.get<{ Params: { name: string; version: string } }>(
     '/project/:name/:version/',
+    {
+      schema: { params: paramsSchema({ name: PROJECT_NAME_SPELLING_PARAM, version: VERSION_PARAM }) },
+      config: { invalidInput: { '*': 'project.not_found', version: 'release.not_found' } },
+    },
     async (request, reply) => {
       const { name, version } = request.params;
       let normalizedVersion: string;
