@@ -9,7 +9,7 @@ const FORM_OVERHEAD_BYTES = 8 * 1024 * 1024;
 
 /**
  * `POST /legacy/`: twine-compatible upload (PyPI's legacy upload API). Registered as a plugin of
- * its own, so its multipart parser and error handler apply to this route alone.
+ * its own, so its multipart parser, error handler and timing apply to this route alone.
  */
 export async function uploadRoutes(app: FastifyInstance, { services }: { services: CairnServices }): Promise<void> {
   // The body is streamed by the route itself, never buffered by fastify. Only here: a form sent
@@ -20,6 +20,9 @@ export async function uploadRoutes(app: FastifyInstance, { services }: { service
   app.setErrorHandler((error, request, reply) => {
     services.metrics.uploads.inc({ outcome: toCairnError(error).code });
     return sendLegacyError(request, reply, error);
+  });
+  app.addHook('onResponse', async (_request, reply) => {
+    services.metrics.uploadDuration.observe({ outcome: reply.statusCode < 400 ? 'accepted' : 'refused' }, reply.elapsedTime / 1000);
   });
 
   const upload = async (request: FastifyRequest, reply: FastifyReply) => {
