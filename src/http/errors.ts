@@ -1,5 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import fastifyPlugin from 'fastify-plugin';
 import { CairnError, errorBody, httpStatusFor, isCairnError } from '../errors.ts';
+import { installInvalidInputFormatter } from './invalid-input.ts';
 
 /** Converts anything thrown in a route into `{code, message}` with the status from errors.ts. */
 export function toCairnError(error: unknown): CairnError {
@@ -25,9 +27,29 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, error: u
  * twine prints the HTTP reason phrase, so the legacy upload route puts the message there as PyPI
  * does. The phrase must be a single line of visible ASCII.
  */
-export function sendLegacyError(reply: FastifyReply, error: unknown): FastifyReply {
+export function sendLegacyError(request: FastifyRequest, reply: FastifyReply, error: unknown): FastifyReply {
   const cairnError = toCairnError(error);
+  if (cairnError.code === 'internal.error') request.log.error({ err: error }, 'unhandled error');
   const phrase = cairnError.message.replace(/[^\x20-\x7e]/g, '?').slice(0, 900);
   reply.raw.statusMessage = phrase;
   return reply.code(httpStatusFor(cairnError.code)).type('application/json').send(errorBody(cairnError));
 }
+
+/**
+ * How every cairn app answers failures, registered once on the root instance (fastify-plugin
+ * lifts it out of its own scope) before the route plugins, so each of them inherits it: anything
+ * a route throws becomes `{code, message}`, an unknown path is `request.not_found`, and a request
+ * failing a route's schema gets the code the route names in `config.invalidInput`.
+ * Routes that answer differently (`/legacy/`, the Trusted Publishing exchange) set their own
+ * error handler; it receives the same CairnErrors.
+ */
+export const cairnErrorHandling = fastifyPlugin(
+  async (app) => {
+    app.addHook('onRoute', installInvalidInputFormatter);
+    app.setErrorHandler((error, request, reply) => sendError(request, reply, error));
+    app.setNotFoundHandler((request, reply) =>
+      sendError(request, reply, new CairnError('request.not_found', `no route for ${request.method} ${request.url}`)),
+    );
+  },
+  { name: 'cairn-error-handling' },
+);

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import fastifyPlugin from 'fastify-plugin';
 
 /** How long a refused request's remaining body is read and discarded, as nginx's `lingering_time`. */
 export const LINGER_MS = 30_000;
@@ -26,3 +27,21 @@ export function lingerOnRefusal(request: IncomingMessage, response: ServerRespon
     request.resume();
   });
 }
+
+/**
+ * The hook for every route of an app (fastify-plugin keeps it on the root instance): any refusal
+ * sent before the body was read (an upload's bad token, fastify's own 413 with its
+ * `Connection: close`) drains the rest for a while instead of resetting a client still sending.
+ */
+export const lingerOnEveryRefusal = fastifyPlugin(
+  async (app) => {
+    app.addHook('onSend', async (request, reply, payload) => {
+      if (!request.raw.complete && reply.statusCode >= 400) {
+        reply.removeHeader('connection');
+        lingerOnRefusal(request.raw, reply.raw);
+      }
+      return payload;
+    });
+  },
+  { name: 'cairn-linger-on-refusal' },
+);

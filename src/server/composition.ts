@@ -178,7 +178,10 @@ export async function openServices(config: ServerConfig, options: ComposeOptions
     listenAddress,
     devTrust,
     devTrustBaseUrl: () => (devTrust ? devTrustBase() : null),
-    metrics: new IndexMetrics(),
+    metrics: new IndexMetrics(async () => {
+      const [counts, attestations, pendingCount] = await Promise.all([index.counts(), index.attestationCount(), pendingProvenance.countPending()]);
+      return { projects: counts.projects, files: counts.files, attestations, pendingProvenance: pendingCount };
+    }),
     clock,
     close: async () => {
       pages.stopPolling();

@@ -1,34 +1,115 @@
-import type { MetricFamily } from '../formats/prometheus.ts';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
-/** A counter with labels, kept in memory for this process (Prometheus sums across processes). */
-export class Counter {
-  private readonly values = new Map<string, { labels: Record<string, string>; value: number }>();
-
-  constructor(
-    readonly name: string,
-    readonly help: string,
-  ) {}
-
-  inc(labels: Record<string, string> = {}, by = 1): void {
-    const key = JSON.stringify(labels);
-    const entry = this.values.get(key);
-    if (entry) entry.value += by;
-    else this.values.set(key, { labels, value: by });
-  }
-
-  family(): MetricFamily {
-    return { name: this.name, help: this.help, type: 'counter', samples: [...this.values.values()].map((v) => ({ labels: v.labels, value: v.value })) };
-  }
+/** The catalogue's size, read at each scrape. */
+export interface CatalogueSize {
+  projects: number;
+  files: number;
+  attestations: number;
+  pendingProvenance: number;
 }
 
-/** The index's operational metrics: request counters by route, and what the index did. */
-export class IndexMetrics {
-  readonly httpRequests = new Counter('cairn_http_requests_total', 'HTTP requests answered, by method, route pattern and status code');
-  readonly httpSeconds = new Counter('cairn_http_request_seconds_total', 'Time spent answering HTTP requests, by route pattern');
-  readonly uploads = new Counter('cairn_uploads_total', 'Distribution uploads, by outcome (created, identical, or the error code)');
-  readonly provenanceSubmissions = new Counter('cairn_provenance_submissions_total', 'Build-provenance submissions, by outcome (pending, bound, or the error code)');
+/** Request latency, from a cached simple page (sub-millisecond) to a slow page render. */
+const HTTP_SECONDS_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/** Uploads run up to a 100 MiB distribution over a slow link, verified and stored. */
+const UPLOAD_SECONDS_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
 
-  counters(): Counter[] {
-    return [this.httpRequests, this.httpSeconds, this.uploads, this.provenanceSubmissions];
+/**
+ * The index's operational metrics (`GET /metrics`), in a registry of its own: several servers in
+ * one process (the tests) must not count into each other, as they would in prom-client's global
+ * registry. Counters and histograms live in this process; Prometheus sums across instances.
+ */
+export class IndexMetrics {
+  readonly registry = new Registry();
+  readonly httpRequests = new Counter({
+    name: 'cairn_http_requests_total',
+    help: 'HTTP requests answered, by method, route pattern and status code',
+    labelNames: ['method', 'route', 'status'] as const,
+    registers: [this.registry],
+  });
+  readonly httpSeconds = new Counter({
+    name: 'cairn_http_request_seconds_total',
+    help: 'Time spent answering HTTP requests, by route pattern',
+    labelNames: ['route'] as const,
+    registers: [this.registry],
+  });
+  readonly httpDuration = new Histogram({
+    name: 'cairn_http_request_duration_seconds',
+    help: 'Time to answer an HTTP request, by method and route pattern',
+    labelNames: ['method', 'route'] as const,
+    buckets: HTTP_SECONDS_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly uploads = new Counter({
+    name: 'cairn_uploads_total',
+    help: 'Distribution uploads, by outcome (created, identical, or the error code)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly uploadDuration = new Histogram({
+    name: 'cairn_upload_duration_seconds',
+    help: 'Time to answer an upload (POST /legacy/), from the request to the answer, by outcome (accepted or refused)',
+    labelNames: ['outcome'] as const,
+    buckets: UPLOAD_SECONDS_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly provenanceSubmissions = new Counter({
+    name: 'cairn_provenance_submissions_total',
+    help: 'Build-provenance submissions, by outcome (pending, bound, or the error code)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  private readonly catalogue = {
+    projects: new Gauge({ name: 'cairn_projects', help: 'Projects on the index', registers: [this.registry] }),
+    files: new Gauge({ name: 'cairn_files', help: 'Distribution files on the index', registers: [this.registry] }),
+    attestations: new Gauge({ name: 'cairn_attestations', help: 'Attestations bound to files', registers: [this.registry] }),
+    pendingProvenance: new Gauge({
+      name: 'cairn_pending_provenance',
+      help: 'Build provenance waiting for its file (not expired)',
+      registers: [this.registry],
+    }),
+  };
+  /** Names of the process metrics while they are collected, else null. */
+  private processMetricNames: string[] | null = null;
+
+  constructor(private readonly catalogueSize: () => Promise<CatalogueSize>) {}
+
+  /**
+   * Adds prom-client's process metrics (CPU, memory, file descriptors, event-loop lag, GC) while an
+   * app serves. prom-client starts no timer of its own: the values are read at each scrape, the
+   * event-loop delay from a perf_hooks monitor that does not keep the process alive.
+   */
+  startProcessMetrics(): void {
+    if (this.processMetricNames) return;
+    const before = new Set(this.metricNames());
+    collectDefaultMetrics({ register: this.registry });
+    this.processMetricNames = this.metricNames().filter((name) => !before.has(name));
+  }
+
+  /**
+   * Drops the process metrics when the app closes. prom-client offers no way to stop its
+   * event-loop monitor and GC observer; once no registry holds their metrics they are garbage and
+   * stop with them.
+   */
+  stopProcessMetrics(): void {
+    for (const name of this.processMetricNames ?? []) this.registry.removeSingleMetric(name);
+    this.processMetricNames = null;
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** The Prometheus text exposition, with the catalogue gauges read now. */
+  async exposition(): Promise<string> {
+    const size = await this.catalogueSize();
+    this.catalogue.projects.set(size.projects);
+    this.catalogue.files.set(size.files);
+    this.catalogue.attestations.set(size.attestations);
+    this.catalogue.pendingProvenance.set(size.pendingProvenance);
+    return this.registry.metrics();
+  }
+
+  private metricNames(): string[] {
+    return this.registry.getMetricsAsArray().map((metric) => metric.name);
   }
 }

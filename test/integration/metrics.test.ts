@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { renderPrometheus } from '../../src/formats/prometheus.ts';
+import { IndexMetrics } from '../../src/server/metrics.ts';
 import { makeDistribution } from '../support/dist-factory.ts';
 import { basicAuth, startTestServer } from '../support/server.ts';
 import { uploadFile } from '../support/upload.ts';
@@ -11,10 +11,10 @@ import { uploadFile } from '../support/upload.ts';
 const work = mkdtempSync(join(tmpdir(), 'cairn-metrics-'));
 after(() => rmSync(work, { recursive: true, force: true }));
 
-test('the exposition format escapes label values and help text', () => {
-  const text = renderPrometheus([{ name: 'x_total', help: 'a\nb', type: 'counter', samples: [{ labels: { route: 'a"b\\c\nd' }, value: 2 }] }]);
-  assert.equal(text, '# HELP x_total a\\nb\n# TYPE x_total counter\nx_total{route="a\\"b\\\\c\\nd"} 2\n');
-  assert.throws(() => renderPrometheus([{ name: 'bad name', help: '', type: 'gauge', samples: [] }]), /invalid metric name/);
+test('the exposition format escapes label values', async () => {
+  const metrics = new IndexMetrics(async () => ({ projects: 0, files: 0, attestations: 0, pendingProvenance: 0 }));
+  metrics.uploads.inc({ outcome: 'a"b\\c\nd' }, 2);
+  assert.match(await metrics.exposition(), /\ncairn_uploads_total\{outcome="a\\"b\\\\c\\nd"\} 2\n/);
 });
 
 test('GET /metrics counts requests by route pattern, uploads by outcome, and reads the catalogue', async () => {
@@ -40,7 +40,35 @@ test('GET /metrics counts requests by route pattern, uploads by outcome, and rea
     assert.doesNotMatch(text, /metered|unknown-project/, 'project names never become labels');
     assert.match(text, /\ncairn_files 1\n/);
     assert.match(text, /\ncairn_projects 1\n/);
+
+    // Latency histograms: requests by method and route pattern, uploads by outcome.
+    assert.match(text, /# TYPE cairn_http_request_duration_seconds histogram\n/);
+    assert.match(text, /\ncairn_http_request_duration_seconds_count\{method="GET",route="\/simple\/:project\/"\} 2\n/);
+    assert.match(text, /\ncairn_http_request_duration_seconds_bucket\{le="\+Inf",method="GET",route="\/simple\/:project\/"\} 2\n/);
+    assert.match(text, /# TYPE cairn_upload_duration_seconds histogram\n/);
+    assert.match(text, /\ncairn_upload_duration_seconds_count\{outcome="accepted"\} 2\n/);
+    assert.match(text, /\ncairn_upload_duration_seconds_count\{outcome="refused"\} 1\n/);
+    // The process: event-loop lag (last sample and percentiles), CPU, memory.
+    assert.match(text, /\nnodejs_eventloop_lag_seconds [0-9.e-]+\n/);
+    assert.match(text, /\nnodejs_eventloop_lag_p99_seconds [0-9.e-]+\n/);
+    assert.match(text, /\nprocess_cpu_user_seconds_total [0-9.e-]+\n/);
+    assert.match(text, /\nprocess_resident_memory_bytes \d+\n/);
   } finally {
     await server.stop();
+  }
+  // Closing the server drops its process metrics (and prom-client's monitors with them).
+  assert.equal(server.services.metrics.registry.getSingleMetric('nodejs_eventloop_lag_seconds'), undefined);
+  assert.ok(server.services.metrics.registry.getSingleMetric('cairn_uploads_total'));
+});
+
+test('two servers in one process count apart', async () => {
+  const [a, b] = await Promise.all([startTestServer('sqlite'), startTestServer('sqlite')]);
+  try {
+    await fetch(`${a.url}/healthz`);
+    const scrape = async (url: string) => (await fetch(`${url}/metrics`)).text();
+    assert.match(await scrape(a.url), /cairn_http_requests_total\{method="GET",route="\/healthz",status="200"\} 1\n/);
+    assert.doesNotMatch(await scrape(b.url), /route="\/healthz"/);
+  } finally {
+    await Promise.all([a.stop(), b.stop()]);
   }
 });

@@ -1,14 +1,15 @@
 import type { ServerResponse } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { CairnError, isCairnError } from '../../errors.ts';
-import { normalizeProjectName, isValidProjectName } from '../../formats/project-name.ts';
+import { normalizeProjectName } from '../../formats/project-name.ts';
 import { INTEGRITY_MEDIA_TYPE } from '../../formats/provenance-object.ts';
 import { requireSimpleFormat, type SimpleFormat } from '../../formats/simple-api.ts';
 import { renderProxyIndex, renderProxyProjectPage } from './proxy-pages.ts';
 import { proxyViewJson } from './view-json.ts';
 import type { VerifyingProxy } from './verifying-proxy.ts';
 import { proxyNotFoundPage, proxyOverviewPage, proxyProjectPage, type ProxyPageContext } from './proxy-page.ts';
-import { sendError } from '../../http/errors.ts';
+import { cairnErrorHandling, sendError } from '../../http/errors.ts';
+import { paramsSchema, PROJECT_NAME_PARAM, SHA256_PARAM } from '../../http/param-schemas.ts';
 import { publicBaseUrl } from '../../http/public-url.ts';
 
 /**
@@ -27,9 +28,8 @@ function chooseFormat(accept: string | undefined, query: unknown): SimpleFormat 
   return requireSimpleFormat(accept, (query as { format?: string }).format);
 }
 
-/** `null` when the name is already in PEP 503 form; else where to redirect. Throws for names that cannot be projects. */
+/** `null` when the name is already in PEP 503 form; else where to redirect. (The route's schema refused names that cannot be projects.) */
 function canonicalName(name: string): string | null {
-  if (!isValidProjectName(name)) throw new CairnError('project.not_found', `'${name}' is not a valid project name`);
   const normalized = normalizeProjectName(name);
   return normalized === name ? null : normalized;
 }
@@ -69,11 +69,10 @@ export async function buildProxyApp(proxy: VerifyingProxy, options: ProxyAppOpti
     requestTimeout: 0,
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 500 },
   });
-  app.setErrorHandler((error, request, reply) => sendError(request, reply, error));
-  app.setNotFoundHandler((request, reply) =>
-    sendError(request, reply, new CairnError('request.not_found', `no route for ${request.method} ${request.url}`)),
-  );
+  await app.register(cairnErrorHandling);
 
+  // A name that can never be a project is refused before the upstream is asked about it.
+  const projectParams = { params: paramsSchema({ project: PROJECT_NAME_PARAM }) };
   const context = (request: FastifyRequest): ProxyPageContext => ({
     baseUrl: publicBaseUrl(request, options.baseUrl),
     upstream: proxy.upstream,
@@ -91,78 +90,75 @@ export async function buildProxyApp(proxy: VerifyingProxy, options: ProxyAppOpti
   app.get('/simple', async (_request, reply) => reply.redirect('/simple/', 301));
 
   app.get('/simple/', async (request, reply) => {
-    try {
-      const format = chooseFormat(request.headers.accept, request.query);
-      return reply.header('Vary', 'Accept').type(format).send(renderProxyIndex(proxy.projectsSeen(), format));
-    } catch (error) {
-      return sendError(request, reply, error);
-    }
+    const format = chooseFormat(request.headers.accept, request.query);
+    return reply.header('Vary', 'Accept').type(format).send(renderProxyIndex(proxy.projectsSeen(), format));
   });
 
   app.get<{ Params: { project: string } }>('/simple/:project', async (request, reply) =>
     reply.redirect(`/simple/${encodeURIComponent(request.params.project)}/${queryString(request)}`, 301),
   );
 
-  app.get<{ Params: { project: string } }>('/simple/:project/', async (request, reply) => {
-    try {
-      const format = chooseFormat(request.headers.accept, request.query);
-      const canonical = canonicalName(request.params.project);
-      if (canonical !== null) return reply.redirect(`/simple/${canonical}/${queryString(request)}`, 301);
-      const view = await proxy.projectView(request.params.project);
-      const hidden = view.files.filter((f) => f.status === 'hidden').length;
-      // Verdicts change when the policy or the upstream does; installers must not keep a stale page.
-      reply.header('Vary', 'Accept').header('Cache-Control', 'no-cache').header('X-Cairn-Proxy-Hidden', String(hidden));
-      if (hidden > 0) reply.header('Link', `</project/${view.project}/>; rel="describedby"`);
-      return reply.type(format).send(renderProxyProjectPage(view, format));
-    } catch (error) {
-      return sendError(request, reply, error);
-    }
+  app.get<{ Params: { project: string } }>('/simple/:project/', { schema: projectParams, config: { invalidInput: 'project.not_found' } }, async (request, reply) => {
+    const format = chooseFormat(request.headers.accept, request.query);
+    const canonical = canonicalName(request.params.project);
+    if (canonical !== null) return reply.redirect(`/simple/${canonical}/${queryString(request)}`, 301);
+    const view = await proxy.projectView(request.params.project);
+    const hidden = view.files.filter((f) => f.status === 'hidden').length;
+    // Verdicts change when the policy or the upstream does; installers must not keep a stale page.
+    reply.header('Vary', 'Accept').header('Cache-Control', 'no-cache').header('X-Cairn-Proxy-Hidden', String(hidden));
+    if (hidden > 0) reply.header('Link', `</project/${view.project}/>; rel="describedby"`);
+    return reply.type(format).send(renderProxyProjectPage(view, format));
   });
 
   app.get<{ Params: { project: string } }>('/project/:project', async (request, reply) =>
     reply.redirect(`/project/${encodeURIComponent(request.params.project)}/${queryString(request)}`, 301),
   );
 
-  app.get<{ Params: { project: string } }>('/project/:project/', async (request, reply) => {
-    const json = wantsJson(request);
-    try {
+  app.get<{ Params: { project: string } }>(
+    '/project/:project/',
+    {
+      schema: projectParams,
+      config: { invalidInput: 'project.not_found' },
+      // A reader who followed a link gets a page; a script that asked for JSON gets the JSON error.
+      errorHandler: (error, request, reply) => {
+        if (!wantsJson(request) && isCairnError(error) && error.code === 'project.not_found') {
+          return reply.code(404).type('text/html; charset=utf-8').send(proxyNotFoundPage(context(request), error.message));
+        }
+        return sendError(request, reply, error);
+      },
+    },
+    async (request, reply) => {
       const canonical = canonicalName(request.params.project);
       if (canonical !== null) return reply.redirect(`/project/${canonical}/${queryString(request)}`, 301);
       const view = await proxy.projectView(request.params.project);
       reply.header('Cache-Control', 'no-cache');
-      if (json) return reply.send(proxyViewJson(view, proxy.policy.source));
+      if (wantsJson(request)) return reply.send(proxyViewJson(view, proxy.policy.source));
       return reply.type('text/html; charset=utf-8').send(proxyProjectPage(context(request), view));
-    } catch (error) {
-      if (!json && isCairnError(error) && error.code === 'project.not_found') {
-        return reply.code(404).type('text/html; charset=utf-8').send(proxyNotFoundPage(context(request), error.message));
-      }
-      return sendError(request, reply, error);
-    }
-  });
+    },
+  );
 
-  app.get<{ Params: { project: string; version: string; filename: string } }>('/integrity/:project/:version/:filename/provenance', async (request, reply) => {
-    try {
+  app.get<{ Params: { project: string; version: string; filename: string } }>(
+    '/integrity/:project/:version/:filename/provenance',
+    { schema: projectParams, config: { invalidInput: 'project.not_found' } },
+    async (request, reply) => {
       const text = await proxy.provenanceText(request.params.project, request.params.filename);
       if (text === null) throw new CairnError('file.not_found', `the upstream has no provenance for ${request.params.filename}`);
       return reply.type(INTEGRITY_MEDIA_TYPE).send(text);
-    } catch (error) {
-      return sendError(request, reply, error);
-    }
-  });
+    },
+  );
 
   app.route<{ Params: { project: string; sha256: string; filename: string } }>({
     method: 'GET',
     url: '/files/:project/:sha256/:filename',
     // A HEAD would start an upstream download for nothing.
     exposeHeadRoute: false,
+    // The filename stays unchecked: the upstream names its files, and one the proxy hides must
+    // still be answered with why (proxy.file_hidden), not as absent.
+    schema: { params: paramsSchema({ project: PROJECT_NAME_PARAM, sha256: SHA256_PARAM }) },
+    config: { invalidInput: { '*': 'file.not_found', project: 'project.not_found' } },
     handler: async (request, reply: FastifyReply) => {
       const { project, sha256, filename } = request.params;
-      let download;
-      try {
-        download = await proxy.openDownload(project, sha256, filename);
-      } catch (error) {
-        return sendError(request, reply, error);
-      }
+      const download = await proxy.openDownload(project, sha256, filename);
       reply.hijack();
       const raw = reply.raw;
       const headers: Record<string, string | number> = {

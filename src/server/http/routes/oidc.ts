@@ -31,18 +31,30 @@ function sendExchangeError(request: FastifyRequest, reply: FastifyReply, error: 
     });
 }
 
+/** The exchange's request, as PyPI's: `{"token": "<OIDC JWT>"}`. */
+const MINT_TOKEN_BODY = {
+  type: 'object',
+  description: 'a JSON object {"token": "<OIDC JWT>"}',
+  required: ['token'],
+  properties: { token: { type: 'string', minLength: 1, description: 'the OIDC token (a JWT) the CI issued' } },
+} as const;
+
 /** Trusted Publishing (DESIGN §3): `GET /_/oidc/audience`, `POST /_/oidc/mint-token`. */
-export async function oidcRoutes(app: FastifyInstance, services: CairnServices): Promise<void> {
+export async function oidcRoutes(app: FastifyInstance, { services }: { services: CairnServices }): Promise<void> {
   const exchange = services.oidcExchange;
 
   app.get('/_/oidc/audience', async () => ({ audience: exchange.audience() }));
 
-  app.post(
+  app.post<{ Body: { token: string } }>(
     '/_/oidc/mint-token',
-    { bodyLimit: 64 * 1024, errorHandler: (error, request, reply) => sendExchangeError(request, reply, error) },
+    {
+      bodyLimit: 64 * 1024,
+      schema: { body: MINT_TOKEN_BODY },
+      config: { invalidInput: 'oidc.malformed_token' },
+      errorHandler: (error, request, reply) => sendExchangeError(request, reply, error),
+    },
     async (request, reply) => {
-      const body = request.body as { token?: unknown } | null | undefined;
-      const minted = await exchange.mintToken(body && typeof body === 'object' ? body.token : undefined);
+      const minted = await exchange.mintToken(request.body.token);
       request.log.info({ expires: minted.expires }, 'trusted publishing token minted');
       return reply.code(200).type('application/json').send(minted);
     },

@@ -9,21 +9,17 @@ import {
   SIMPLE_JSON,
 } from '../../../formats/simple-api.ts';
 import type { CairnServices } from '../../composition.ts';
-import { sendError } from '../../../http/errors.ts';
+import { answerConditional } from '../../../http/conditional.ts';
+import { paramsSchema, PROJECT_NAME_SPELLING_PARAM } from '../../../http/param-schemas.ts';
 
 /** PEP 503 / 691 simple repository API. */
-export async function simpleRoutes(app: FastifyInstance, services: CairnServices): Promise<void> {
+export async function simpleRoutes(app: FastifyInstance, { services }: { services: CairnServices }): Promise<void> {
   const chooseFormat = (accept: string | undefined, query: unknown) => requireSimpleFormat(accept, (query as { format?: string }).format);
 
   app.get('/simple', async (_request, reply) => reply.redirect('/simple/', 301));
 
   app.get('/simple/', async (request, reply) => {
-    let format;
-    try {
-      format = chooseFormat(request.headers.accept, request.query);
-    } catch (error) {
-      return sendError(request, reply, error);
-    }
+    const format = chooseFormat(request.headers.accept, request.query);
     reply.header('Vary', 'Accept').type(format === SIMPLE_JSON ? SIMPLE_JSON : format);
     reply.hijack();
     const raw = reply.raw;
@@ -62,8 +58,10 @@ export async function simpleRoutes(app: FastifyInstance, services: CairnServices
     reply.redirect(`/simple/${encodeURIComponent(request.params.project)}/`, 301),
   );
 
-  app.get<{ Params: { project: string }; Querystring: { format?: string } }>('/simple/:project/', async (request, reply) => {
-    try {
+  app.get<{ Params: { project: string }; Querystring: { format?: string } }>(
+    '/simple/:project/',
+    { schema: { params: paramsSchema({ project: PROJECT_NAME_SPELLING_PARAM }) }, config: { invalidInput: 'project.not_found' } },
+    async (request, reply) => {
       const format = chooseFormat(request.headers.accept, request.query);
       const result = await services.simplePages.projectPage(request.params.project, format);
       if (result.kind === 'redirect') {
@@ -74,10 +72,8 @@ export async function simpleRoutes(app: FastifyInstance, services: CairnServices
         throw new CairnError('project.not_found', `no project named '${request.params.project}'`);
       }
       reply.header('Vary', 'Accept').header('ETag', result.etag).header('Cache-Control', 'max-age=60, public');
-      if (request.headers['if-none-match'] === result.etag) return reply.code(304).send();
+      if (answerConditional(request, reply, result.etag)) return reply;
       return reply.type(format).send(result.body);
-    } catch (error) {
-      return sendError(request, reply, error);
-    }
-  });
+    },
+  );
 }

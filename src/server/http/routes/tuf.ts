@@ -2,7 +2,9 @@ import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { CairnError } from '../../../errors.ts';
 import type { CairnServices } from '../../composition.ts';
-import { sendError } from '../../../http/errors.ts';
+import { TUF_METADATA_NAME } from '../../tuf/tuf-repository.ts';
+import { answerConditional } from '../../../http/conditional.ts';
+import { paramsSchema } from '../../../http/param-schemas.ts';
 
 /** Versioned metadata names exactly one content forever (consistent snapshots). */
 const IMMUTABLE = 'public, max-age=31536000, immutable';
@@ -18,7 +20,7 @@ const BACKGROUND_REFRESH_MS = 60 * 60 * 1000;
  * `<version>.<role>.json`. The repository regenerates lazily: asking for timestamp.json folds in
  * every upload committed before the request.
  */
-export async function tufRoutes(app: FastifyInstance, services: CairnServices): Promise<void> {
+export async function tufRoutes(app: FastifyInstance, { services }: { services: CairnServices }): Promise<void> {
   const repository = services.tuf;
 
   const timer = setInterval(() => {
@@ -50,7 +52,7 @@ export async function tufRoutes(app: FastifyInstance, services: CairnServices): 
     if (!bytes) throw new CairnError('request.not_found', `no TUF metadata ${name}`);
     const etag = `"${createHash('sha256').update(bytes).digest('hex')}"`;
     reply.header('Cache-Control', cacheControl).header('ETag', etag).type('application/json');
-    if (request.headers['if-none-match'] === etag) return reply.code(304).send();
+    if (answerConditional(request, reply, etag)) return reply;
     reply.header('Content-Length', bytes.length);
     if (request.method === 'HEAD') return reply.send();
     return reply.send(bytes);
@@ -60,12 +62,11 @@ export async function tufRoutes(app: FastifyInstance, services: CairnServices): 
     method: ['GET', 'HEAD'],
     url: '/tuf/:name',
     exposeHeadRoute: false,
-    handler: async (request, reply) => {
-      try {
-        return await serve(request, reply);
-      } catch (error) {
-        return sendError(request, reply, error);
-      }
+    schema: {
+      params: paramsSchema({ name: { type: 'string', pattern: TUF_METADATA_NAME.source, description: 'the name of a TUF metadata file' } }),
     },
+    // Only those names are ever published; any other is simply not there.
+    config: { invalidInput: 'request.not_found' },
+    handler: serve,
   });
 }

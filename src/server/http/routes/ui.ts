@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { httpStatusFor } from '../../../errors.ts';
 import { normalizeVersion } from '../../../formats/pep440.ts';
 import { normalizeProjectName } from '../../../formats/project-name.ts';
 import type { CairnServices } from '../../composition.ts';
@@ -10,7 +11,9 @@ import { notFoundPage } from '../../ui/pages/not-found.ts';
 import { projectPage } from '../../ui/pages/project.ts';
 import { releasePage } from '../../ui/pages/release.ts';
 import { searchPage } from '../../ui/pages/search.ts';
-import { sendError } from '../../../http/errors.ts';
+import { answerConditional } from '../../../http/conditional.ts';
+import { sendError, toCairnError } from '../../../http/errors.ts';
+import { paramsSchema, PROJECT_NAME_SPELLING_PARAM, VERSION_PARAM } from '../../../http/param-schemas.ts';
 import { publicBaseUrl } from '../../../http/public-url.ts';
 
 /**
@@ -63,7 +66,7 @@ function firstString(value: unknown): string {
 }
 
 /** Web UI (DESIGN §3): server-rendered pages that work without JavaScript. */
-export async function uiRoutes(app: FastifyInstance, services: CairnServices): Promise<void> {
+export async function uiRoutes(app: FastifyInstance, { services }: { services: CairnServices }): Promise<void> {
   const assets = loadStaticAssets();
   const assetUrl = (name: string) => `/static/${name}?v=${assets.get(name)!.version}`;
 
@@ -78,48 +81,50 @@ export async function uiRoutes(app: FastifyInstance, services: CairnServices): P
     setPageHeaders(reply).code(status).type('text/html; charset=utf-8').send(body);
   const notFound = (request: FastifyRequest, reply: FastifyReply, what: string) => page(reply, 404, notFoundPage(context(request), what));
 
-  app.get('/', async (request, reply) => {
-    try {
-      return page(reply, 200, homePage(context(request), await services.views.homePageData()));
-    } catch (error) {
-      return sendError(request, reply, error);
-    }
+  // A reader who followed a bad link gets a page, not JSON; other failures answer as every route does.
+  app.setErrorHandler((error, request, reply) => {
+    const failure = toCairnError(error);
+    if (httpStatusFor(failure.code) === 404) return notFound(request, reply, failure.message);
+    return sendError(request, reply, error);
   });
 
+  app.get('/', async (request, reply) => page(reply, 200, homePage(context(request), await services.views.homePageData())));
+
   app.get('/search', async (request, reply) => {
-    try {
-      const query = request.query as Record<string, unknown>;
-      const q = firstString(query.q);
-      const pageNumber = Math.min(10_000, Math.max(1, Number.parseInt(firstString(query.page), 10) || 1));
-      return page(reply, 200, searchPage(context(request), await services.views.searchProjects(q, pageNumber)));
-    } catch (error) {
-      return sendError(request, reply, error);
-    }
+    const query = request.query as Record<string, unknown>;
+    const q = firstString(query.q);
+    const pageNumber = Math.min(10_000, Math.max(1, Number.parseInt(firstString(query.page), 10) || 1));
+    return page(reply, 200, searchPage(context(request), await services.views.searchProjects(q, pageNumber)));
   });
 
   app.get<{ Params: { name: string } }>('/project/:name', async (request, reply) =>
     reply.redirect(`/project/${encodeURIComponent(request.params.name)}/`, 301),
   );
 
-  app.get<{ Params: { name: string } }>('/project/:name/', async (request, reply) => {
-    try {
+  app.get<{ Params: { name: string } }>(
+    '/project/:name/',
+    { schema: { params: paramsSchema({ name: PROJECT_NAME_SPELLING_PARAM }) }, config: { invalidInput: 'project.not_found' } },
+    async (request, reply) => {
       const { name } = request.params;
       const normalized = normalizeProjectName(name);
       if (normalized !== name) return reply.redirect(`/project/${encodeURIComponent(normalized)}/`, 301);
       const data = await services.views.projectPageData(normalized);
       if (!data) return notFound(request, reply, `There is no project named “${name}”.`);
       return page(reply, 200, projectPage(context(request), data));
-    } catch (error) {
-      return sendError(request, reply, error);
-    }
-  });
+    },
+  );
 
   app.get<{ Params: { name: string; version: string } }>('/project/:name/:version', async (request, reply) =>
     reply.redirect(`/project/${encodeURIComponent(request.params.name)}/${encodeURIComponent(request.params.version)}/`, 301),
   );
 
-  app.get<{ Params: { name: string; version: string } }>('/project/:name/:version/', async (request, reply) => {
-    try {
+  app.get<{ Params: { name: string; version: string } }>(
+    '/project/:name/:version/',
+    {
+      schema: { params: paramsSchema({ name: PROJECT_NAME_SPELLING_PARAM, version: VERSION_PARAM }) },
+      config: { invalidInput: { '*': 'project.not_found', version: 'release.not_found' } },
+    },
+    async (request, reply) => {
       const { name, version } = request.params;
       let normalizedVersion: string;
       try {
@@ -134,10 +139,8 @@ export async function uiRoutes(app: FastifyInstance, services: CairnServices): P
       const data = await services.views.releasePageData(normalized, normalizedVersion);
       if (!data) return notFound(request, reply, `Project “${name}” has no release ${version}.`);
       return page(reply, 200, releasePage(context(request), data, { urls: services.urls, devTrustBase: devTrustBase() }));
-    } catch (error) {
-      return sendError(request, reply, error);
-    }
-  });
+    },
+  );
 
   app.get<{ Params: { file: string }; Querystring: { v?: string } }>('/static/:file', async (request, reply) => {
     const asset = assets.get(request.params.file);
@@ -148,7 +151,7 @@ export async function uiRoutes(app: FastifyInstance, services: CairnServices): P
       .header('ETag', etag)
       // Pages link assets by content hash, so a versioned URL never changes meaning.
       .header('Cache-Control', request.query.v === asset.version ? 'public, max-age=31536000, immutable' : 'public, max-age=300');
-    if (request.headers['if-none-match'] === etag) return reply.code(304).send();
+    if (answerConditional(request, reply, etag)) return reply;
     return reply.type(asset.type).send(asset.body);
   });
 }
