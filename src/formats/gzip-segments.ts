@@ -1,4 +1,4 @@
-import { constants, crc32, deflateRawSync } from 'node:zlib';
+import { constants, crc32, deflateRawSync, inflateRawSync } from 'node:zlib';
 
 /**
  * One gzip stream (RFC 1952) assembled from independently compressed pieces, so a large document
@@ -19,6 +19,12 @@ export interface DeflateSegment {
 export function deflateSegment(bytes: Buffer | string): DeflateSegment {
   const data = typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes;
   return { deflate: deflateRawSync(data, { finishFlush: constants.Z_FULL_FLUSH }), crc32: crc32(data), length: data.length };
+}
+
+/** The bytes of a segment back (it has no final block, so inflating stops at its last flush). */
+export function inflateSegment(deflate: Buffer): Buffer {
+  if (deflate.length === 0) return Buffer.alloc(0);
+  return inflateRawSync(deflate, { finishFlush: constants.Z_SYNC_FLUSH });
 }
 
 /** ID1 ID2 CM=deflate FLG=0 MTIME=0 XFL=0 OS=255 (unknown): no name or time, so equal input gives equal bytes. */

@@ -7,7 +7,6 @@ import type { ServerConfig } from './config.ts';
 import { IndexMetrics } from './metrics.ts';
 import { CatalogueViews } from './pages/catalogue-views.ts';
 import { FeedService } from './pages/feeds.ts';
-import { SimplePageService } from './pages/simple-pages.ts';
 import { indexUrls, type IndexUrls } from './pages/index-urls.ts';
 import { CatalogueChanges } from './pages/catalogue-changes.ts';
 import { PageRenderer } from './pages/page-renderer.ts';
@@ -46,7 +45,6 @@ export interface CairnServices {
   index: IndexService;
   tokens: TokenService;
   uploads: UploadService;
-  simplePages: SimplePageService;
   /** Pages rendered on write (simple pages, JSON API, the `/simple/` root), read through a cache. */
   pages: PageStore;
   /** Where every change to a project re-renders its pages, inside the change's transaction. */
@@ -122,8 +120,7 @@ export async function openServices(config: ServerConfig, options: ComposeOptions
   const index = new IndexService(db, changes);
   const tokens = new TokenService(db);
   const publishers = new TrustedPublisherService(db);
-  const simplePages = new SimplePageService(index, urls, (ids) => attestations.filesWithAttestations(ids));
-  const views = new CatalogueViews(db, index);
+  const views = new CatalogueViews(db, index, urls);
   const pendingProvenance = new PendingProvenanceService(
     db,
     attestations,
@@ -162,7 +159,6 @@ export async function openServices(config: ServerConfig, options: ComposeOptions
     index,
     tokens,
     uploads,
-    simplePages,
     pages,
     changes,
     views,

@@ -345,6 +345,83 @@ for (const { engine, skip } of await testEngines()) {
       assert.deepEqual(readdirSync(keysDir), ['online.json'], 'offline keys are not regenerated');
     });
 
+    test('the simple pages are targets (PEP 458): tuf-js verifies the page pip reads, by its plain and its hash-prefixed name', async () => {
+      const page = Buffer.from(await (await fetch(`${server.url}/simple/tuf-demo/`, { headers: { Accept: 'text/html' } })).arrayBuffer());
+      const { updater, targetDir } = client(server.url);
+      await updater.refresh();
+      const info = await updater.getTargetInfo('simple/tuf-demo/index.html');
+      assert.ok(info, 'the HTML simple page is a target');
+      assert.deepEqual(info.hashes, { sha256: sha256(page) });
+      assert.deepEqual(readFileSync(await updater.downloadTarget(info, join(targetDir, 'index.html'))), page);
+      assert.ok(await updater.getTargetInfo('simple/tuf-demo/index.json'), 'the PEP 691 page too');
+
+      // With consistent snapshots a client may ask for <sha256>.index.html (tuf-js's default).
+      const hashed = new Updater({
+        metadataDir: client(server.url).metadataDir,
+        metadataBaseUrl: `${server.url}/tuf`,
+        targetDir: join(dir, 'hashed-targets'),
+        targetBaseUrl: `${server.url}/`,
+        config: { prefixTargetsWithHash: true, fetchRetry: 0 },
+      });
+      mkdirSync(join(dir, 'hashed-targets'));
+      const hashedInfo = await hashed.getTargetInfo('simple/tuf-demo/index.html');
+      assert.ok(hashedInfo);
+      assert.deepEqual(readFileSync(await hashed.downloadTarget(hashedInfo, join(dir, 'hashed-targets', 'index.html'))), page);
+
+      // A mirror adding a link to the page is caught.
+      const mitm = await startMirror(server.url, (path, body) =>
+        path === '/simple/tuf-demo/index.html' ? Buffer.from(body.toString().replace('</body>', '<a href="https://evil.example/x.whl">x</a></body>')) : undefined,
+      );
+      try {
+        const other = client(mitm.url);
+        const altered = await other.updater.getTargetInfo('simple/tuf-demo/index.html');
+        assert.ok(altered);
+        await assert.rejects(other.updater.downloadTarget(altered, join(other.targetDir, 'index.html')), /length|hash/i);
+      } finally {
+        await mitm.close();
+      }
+    });
+
+    test('a catalogue larger than a bin holds re-bins: more bins, every target still found, returning clients carry on', async () => {
+      const small = await startTestServer(engine, { tuf: { ...DEFAULT_TUF_SETTINGS, binCount: 2, maxTargetsPerBin: 4 } });
+      after(() => small.stop());
+      const smallAuth = basicAuth(await small.token('new_projects'));
+      const firstDist = makeDistribution(dir, { name: 'tuf-rebin', version: '0.1', kind: 'wheel' });
+      assert.equal((await uploadFile(small.url, firstDist.path, smallAuth)).status, 200);
+      const rootBytes = Buffer.from(await (await fetch(`${small.url}/tuf/root.json`)).arrayBuffer());
+      const early = mkdtempSync(join(dir, 'rebin-client-'));
+      writeFileSync(join(early, 'root.json'), rootBytes);
+      const updaterAt = (metadataDir: string) =>
+        new Updater({ metadataDir, metadataBaseUrl: `${small.url}/tuf`, targetDir: metadataDir, targetBaseUrl: `${small.url}/`, config: { prefixTargetsWithHash: false, fetchRetry: 0 } });
+      await updaterAt(early).refresh();
+      const binsOf = async () => {
+        const timestamp = (await (await fetch(`${small.url}/tuf/timestamp.json`)).json()) as { signed: { meta: Record<string, { version: number }> } };
+        const snapshot = (await (await fetch(`${small.url}/tuf/${timestamp.signed.meta['snapshot.json']!.version}.snapshot.json`)).json()) as {
+          signed: { meta: Record<string, { version: number }> };
+        };
+        const bins = (await (await fetch(`${small.url}/tuf/${snapshot.signed.meta['bins.json']!.version}.bins.json`)).json()) as {
+          signed: { delegations: { succinct_roles: { bit_length: number } } };
+        };
+        return 2 ** bins.signed.delegations.succinct_roles.bit_length;
+      };
+      const before = await binsOf();
+
+      const dists = [1, 2, 3, 4, 5].map((n) => makeDistribution(dir, { name: `tuf-rebin-${n}`, version: '1.0', kind: 'wheel' }));
+      for (const d of dists) assert.equal((await uploadFile(small.url, d.path, smallAuth)).status, 200);
+      const grown = await binsOf();
+      assert.ok(grown > before, `the layout grew from ${before} to ${grown} bins`);
+      // 6 files × 2 targets + 6 projects × 2 pages = 24 targets, at most 4 a bin: at least 8 bins.
+      assert.ok(grown >= 8, `${grown} bins`);
+
+      const returning = updaterAt(early);
+      await returning.refresh();
+      for (const d of [firstDist, ...dists]) {
+        assert.ok(await returning.getTargetInfo(targetPathOf(d)), `${d.filename} found after re-binning`);
+        assert.ok(await returning.getTargetInfo(`${targetPathOf(d)}.metadata`));
+      }
+      assert.ok(await returning.getTargetInfo('simple/tuf-rebin-3/index.json'));
+    });
+
     test('concurrent uploads and timestamp requests produce one consistent sequence of snapshots', async () => {
       const dists = [1, 2, 3, 4].map((n) => makeDistribution(dir, { name: `tuf-burst-${n}`, version: '1.0', kind: 'wheel' }));
       const polls: number[][] = [];

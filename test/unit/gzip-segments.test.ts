@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { crc32, gunzipSync } from 'node:zlib';
-import { crc32Combine, deflateSegment, gzipFromSegments } from '../../src/formats/gzip-segments.ts';
+import { crc32Combine, deflateSegment, gzipFromSegments, inflateSegment } from '../../src/formats/gzip-segments.ts';
 
 describe('gzip from independently deflated segments', () => {
   test('crc32Combine equals the CRC of the concatenation, for lengths across byte and word boundaries', () => {
@@ -23,6 +23,12 @@ describe('gzip from independently deflated segments', () => {
     assert.equal(gunzipSync(Buffer.concat(gzipFromSegments([]))).length, 0);
     const noise = [randomBytes(70_000), randomBytes(1), randomBytes(300)];
     assert.deepEqual(gunzipSync(Buffer.concat(gzipFromSegments(noise.map((n) => deflateSegment(n))))), Buffer.concat(noise));
+  });
+
+  test('a segment inflates back to its own bytes on its own', () => {
+    assert.equal(inflateSegment(deflateSegment('<a href="x/">x</a>\n'.repeat(40)).deflate).toString(), '<a href="x/">x</a>\n'.repeat(40));
+    assert.equal(inflateSegment(deflateSegment('').deflate).length, 0);
+    assert.equal(inflateSegment(Buffer.alloc(0)).length, 0);
   });
 
   test('a segment can be replaced without touching the others', () => {

@@ -1,19 +1,13 @@
 import type { Kysely } from 'kysely';
 import { CairnError } from '../../errors.ts';
 import { assertValidProjectName, normalizeProjectName } from '../../formats/project-name.ts';
-import { compareVersions, normalizeVersion } from '../../formats/pep440.ts';
+import { normalizeVersion } from '../../formats/pep440.ts';
 import type { CatalogueChanges } from '../pages/catalogue-changes.ts';
 import type { Database, FileRow, ProjectRow, ReleaseRow } from '../storage/schema.ts';
 
 /** A file row without its (possibly large) core metadata text. */
 export type FileSummary = Omit<FileRow, 'core_metadata'>;
 
-export interface ProjectListing {
-  project: ProjectRow;
-  /** Oldest first, by PEP 440 order. */
-  releases: ReleaseRow[];
-  files: FileSummary[];
-}
 
 export const FILE_SUMMARY_COLUMNS = [
   'id',
@@ -64,20 +58,6 @@ export class IndexService {
     return project;
   }
 
-  async projectListing(project: ProjectRow): Promise<ProjectListing> {
-    const [releases, files] = await Promise.all([
-      this.db.selectFrom('releases').selectAll().where('project_id', '=', project.id).execute(),
-      this.db
-        .selectFrom('files')
-        .select(FILE_SUMMARY_COLUMNS)
-        .where('project_id', '=', project.id)
-        .orderBy('id')
-        .execute(),
-    ]);
-    releases.sort((a, b) => compareVersions(a.version, b.version));
-    return { project, releases, files };
-  }
-
   async fileByName(filename: string): Promise<FileSummary | undefined> {
     return this.db.selectFrom('files').select(FILE_SUMMARY_COLUMNS).where('filename', '=', filename).executeTakeFirst();
   }
@@ -103,23 +83,6 @@ export class IndexService {
       .where('filename', '=', filename)
       .executeTakeFirst();
     return row?.core_metadata;
-  }
-
-  /** Project names in id order, a page at a time, so `/simple/` never holds the whole list. */
-  async *projectNames(pageSize = 2000): AsyncGenerator<Pick<ProjectRow, 'name' | 'normalized_name'>[]> {
-    let after = 0;
-    for (;;) {
-      const page = await this.db
-        .selectFrom('projects')
-        .select(['id', 'name', 'normalized_name'])
-        .where('id', '>', after)
-        .orderBy('id')
-        .limit(pageSize)
-        .execute();
-      if (page.length === 0) return;
-      yield page;
-      after = page[page.length - 1]!.id;
-    }
   }
 
   /** PEP 592: a yanked release stays installable by exact pin but is skipped by resolvers. */

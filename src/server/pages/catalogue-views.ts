@@ -1,11 +1,22 @@
 import { sql, type Kysely } from 'kysely';
-import { compareVersions, normalizeVersion } from '../../formats/pep440.ts';
+import { CairnError } from '../../errors.ts';
+import { normalizeVersion } from '../../formats/pep440.ts';
 import { normalizeProjectName } from '../../formats/project-name.ts';
 import type { AttestationFacts } from '../../formats/provenance-object.ts';
-import { provenanceStates, type AttestationSignerSummary, type ProvenanceState } from '../../formats/provenance-state.ts';
+import type { ProvenanceState } from '../../formats/provenance-state.ts';
 import type { IndexService } from '../catalogue/index-service.ts';
-import { latestRelease } from './json-api.ts';
 import type { Database, ProjectRow, ReleaseListing, ReleaseRow } from '../storage/schema.ts';
+import type { IndexUrls } from './index-urls.ts';
+import { buildProjectJson, chooseJsonApiRelease, latestRelease } from './json-api.ts';
+import {
+  attestationSignersOfProject,
+  loadProjectSnapshot,
+  parseJsonObject,
+  RELEASE_LISTING_COLUMNS,
+  releaseInfoJson,
+  releaseProvenanceStates,
+  sortByVersion,
+} from './project-snapshot.ts';
 
 /**
  * The reads behind the web UI. Every page costs a constant number of queries whatever the
@@ -14,28 +25,6 @@ import type { Database, ProjectRow, ReleaseListing, ReleaseRow } from '../storag
  */
 
 export type { ReleaseListing };
-
-const RELEASE_LISTING_COLUMNS = ['id', 'project_id', 'version', 'summary', 'requires_python', 'yanked', 'yanked_reason', 'created_at'] as const;
-
-/**
- * PEP 440 order, oldest first. Rows come in insertion order, which is nearly always version
- * order, so the (adaptive) sort does about n comparisons instead of n log n version parses.
- */
-function sortByVersion<T extends { version: string }>(rows: T[]): T[] {
-  return rows.sort((a, b) => compareVersions(a.version, b.version));
-}
-
-function parseJsonObject(text: string | null): Record<string, unknown> | null {
-  if (!text) return null;
-  try {
-    const value = JSON.parse(text) as unknown;
-    return value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
-  } catch {
-    return null;
-  }
-}
-
-
 
 // ---------------------------------------------------------------------------------------------
 // Home
@@ -54,8 +43,6 @@ export interface HomePageData {
   recent: RecentRelease[];
 }
 
-
-
 export interface NewProject {
   name: string;
   normalizedName: string;
@@ -63,7 +50,6 @@ export interface NewProject {
   /** Summary of its first release, if it has one yet. */
   summary: string | null;
 }
-
 
 // ---------------------------------------------------------------------------------------------
 // Search
@@ -90,7 +76,6 @@ function likePattern(text: string): string {
   return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
 
-
 // ---------------------------------------------------------------------------------------------
 // Project page
 
@@ -107,7 +92,6 @@ export interface ProjectPageData {
   /** The JSON API `info` object of the latest release (core metadata). */
   info: Record<string, unknown>;
 }
-
 
 // ---------------------------------------------------------------------------------------------
 // Release page
@@ -167,40 +151,42 @@ export class CatalogueViews {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly catalogue: IndexService,
+    private readonly urls: IndexUrls,
   ) {}
+
+  /**
+   * `/pypi/<project>/<version>/json`, read in one transaction (one snapshot of the project). The
+   * project-level document is rendered on write; per-version ones are asked for rarely.
+   */
+  async releaseJsonDocument(name: string, version: string): Promise<Record<string, unknown>> {
+    return this.db.transaction().execute(async (trx) => {
+      const project = await trx.selectFrom('projects').select('id').where('normalized_name', '=', normalizeProjectName(name)).executeTakeFirst();
+      const snapshot = project ? await loadProjectSnapshot(trx, project.id) : undefined;
+      if (!snapshot) throw new CairnError('project.not_found', `no project named '${name}'`);
+      const release = chooseJsonApiRelease(snapshot, version);
+      return buildProjectJson(snapshot, release, await releaseInfoJson(trx, release.id), this.urls, {
+        perVersion: true,
+        withProvenance: new Set(snapshot.signersByFile.keys()),
+        provenanceStates: releaseProvenanceStates(snapshot.releases, snapshot.files, snapshot.signersByFile),
+      });
+    });
+  }
 
   /**
    * Provenance state of every release of a project, in two queries: the project's file ids and the
    * signer columns of its attestations (never the attestation bodies).
    */
+  /** Provenance state of every release of a project, in at most two queries (never the attestation bodies). */
   async projectProvenanceStates(
     projectId: number,
     releasesOldestFirst: readonly Pick<ReleaseRow, 'id' | 'version'>[],
     knownFiles?: readonly { id: number; release_id: number }[],
   ): Promise<Map<number, ProvenanceState>> {
-    const [files, attestations] = await Promise.all([
+    const [files, signers] = await Promise.all([
       knownFiles ?? this.db.selectFrom('files').select(['id', 'release_id']).where('project_id', '=', projectId).execute(),
-      this.db
-        .selectFrom('attestations')
-        .innerJoin('files', 'files.id', 'attestations.file_id')
-        .select(['attestations.file_id', 'attestations.kind', 'attestations.signer_issuer', 'attestations.signer_identity', 'attestations.publisher_json'])
-        .where('files.project_id', '=', projectId)
-        .execute(),
+      attestationSignersOfProject(this.db, projectId),
     ]);
-    const byFile = new Map<number, AttestationSignerSummary[]>();
-    for (const a of attestations) {
-      const list = byFile.get(a.file_id) ?? [];
-      list.push({ kind: a.kind, issuer: a.signer_issuer, identity: a.signer_identity, publisher: parseJsonObject(a.publisher_json) });
-      byFile.set(a.file_id, list);
-    }
-    const filesByRelease = new Map<number, AttestationSignerSummary[][]>();
-    for (const f of files) {
-      const list = filesByRelease.get(f.release_id) ?? [];
-      list.push(byFile.get(f.id) ?? []);
-      filesByRelease.set(f.release_id, list);
-    }
-    const states = provenanceStates(releasesOldestFirst.map((r) => ({ version: r.version, files: filesByRelease.get(r.id) ?? [] })));
-    return new Map(releasesOldestFirst.map((r, i) => [r.id, states[i]!]));
+    return releaseProvenanceStates(releasesOldestFirst, files, signers);
   }
 
   private async releaseListings(projectId: number): Promise<ReleaseListing[]> {

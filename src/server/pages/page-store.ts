@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
-import { gunzip, gunzipSync, inflateRawSync } from 'node:zlib';
+import { gunzip, gunzipSync } from 'node:zlib';
 import type { Kysely } from 'kysely';
-import { deflateSegment, gzipFromSegments, type DeflateSegment } from '../../formats/gzip-segments.ts';
+import { deflateSegment, gzipFromSegments, inflateSegment, type DeflateSegment } from '../../formats/gzip-segments.ts';
 import { INDEX_HTML_TAIL, renderIndexHtmlHead, SIMPLE_API_VERSION } from '../../formats/simple-api.ts';
 import type { Database, PageKind } from '../storage/schema.ts';
 
@@ -162,8 +162,8 @@ export class PageStore {
         chunks.set(row.chunk, {
           sha256: row.sha256,
           projects: row.projects,
-          html: { deflate: html, crc32: Number(row.html_crc32), length: row.html_length, identity: inflateRawSync(html) },
-          json: { deflate: json, crc32: Number(row.json_crc32), length: row.json_length, identity: inflateRawSync(json) },
+          html: { deflate: html, crc32: Number(row.html_crc32), length: row.html_length, identity: inflateSegment(html) },
+          json: { deflate: json, crc32: Number(row.json_crc32), length: row.json_length, identity: inflateSegment(json) },
         });
       }
       this.rootChunks = chunks;
