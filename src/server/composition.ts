@@ -23,7 +23,7 @@ import { openDatabase } from './storage/database.ts';
 import type { DialectName } from './storage/migrations.ts';
 import type { Database } from './storage/schema.ts';
 import { BackgroundTuf } from './tuf/background-tuf.ts';
-import { TufRepository, type TufService } from './tuf/tuf-repository.ts';
+import { TufRepository, type TufRefreshOutcome, type TufService } from './tuf/tuf-repository.ts';
 import { TufTargets } from './tuf/tuf-targets.ts';
 import { UploadService } from './upload/upload-service.ts';
 
@@ -109,11 +109,18 @@ export async function openServices(config: ServerConfig, options: ComposeOptions
   const urls = indexUrls(config.baseUrl);
   const attestations = new AttestationStore(db);
   const tufTargets = new TufTargets(db);
-  const tufInline = new TufRepository({ dataDir: config.dataDir, db, clock, settings: config.tuf, warn: (message) => log.warn(message) });
-  const inMemory = /^sqlite:(:memory:)?$|^:memory:$/.test(config.databaseUrl.replace(/^sqlite::memory:$/, ':memory:'));
+  // The gauges are read at each scrape, from services built below.
+  const metrics = new IndexMetrics(async () => {
+    const [counts, attestationCount, pendingCount] = await Promise.all([index.counts(), index.attestationCount(), pendingProvenance.countPending()]);
+    return { projects: counts.projects, files: counts.files, attestations: attestationCount, pendingProvenance: pendingCount, pageCacheBytes: pages.stats().bytes };
+  });
+  const onRefreshed = (outcome: TufRefreshOutcome) => metrics.tufRefreshDuration.observe({ published: String(outcome.written.length > 0) }, outcome.seconds);
+  const tufInline = new TufRepository({ dataDir: config.dataDir, db, clock, settings: config.tuf, warn: (message) => log.warn(message), onRefreshed });
+  // An in-memory SQLite database cannot be opened by a second connection (the worker's).
+  const inMemory = config.databaseUrl === 'sqlite::memory:' || config.databaseUrl === ':memory:';
   const tuf: TufService =
     options.backgroundTuf && !inMemory
-      ? new BackgroundTuf(tufInline, { databaseUrl: config.databaseUrl, dataDir: config.dataDir, settings: config.tuf, warn: (message) => log.warn(message) })
+      ? new BackgroundTuf(tufInline, { databaseUrl: config.databaseUrl, dataDir: config.dataDir, settings: config.tuf, warn: (message) => log.warn(message), onRefreshed })
       : tufInline;
   const pages = new PageStore(db, { cacheBytes: config.pageCacheBytes, pollMs: config.pagePollMs });
   const changes = new CatalogueChanges(db, new PageRenderer(urls, opened.dialect, clock), pages, clock, config.baseUrl, [attestations, tufTargets], () => tuf.changed());
@@ -174,10 +181,7 @@ export async function openServices(config: ServerConfig, options: ComposeOptions
     listenAddress,
     devTrust,
     devTrustBaseUrl: () => (devTrust ? devTrustBase() : null),
-    metrics: new IndexMetrics(async () => {
-      const [counts, attestations, pendingCount] = await Promise.all([index.counts(), index.attestationCount(), pendingProvenance.countPending()]);
-      return { projects: counts.projects, files: counts.files, attestations, pendingProvenance: pendingCount };
-    }),
+    metrics,
     clock,
     close: async () => {
       pages.stopPolling();

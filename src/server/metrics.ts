@@ -6,6 +6,8 @@ export interface CatalogueSize {
   files: number;
   attestations: number;
   pendingProvenance: number;
+  /** Bytes of rendered pages this process holds in memory. */
+  pageCacheBytes: number;
 }
 
 /** Request latency, from a cached simple page (sub-millisecond) to a slow page render. */
@@ -58,6 +60,14 @@ export class IndexMetrics {
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   });
+  readonly tufRefreshDuration = new Histogram({
+    name: 'cairn_tuf_refresh_seconds',
+    help: 'Time a TUF refresh took (signing included), by whether it published anything',
+    labelNames: ['published'] as const,
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 5, 30, 120],
+    registers: [this.registry],
+  });
+  readonly pageCacheBytes = new Gauge({ name: 'cairn_page_cache_bytes', help: 'Bytes of rendered pages cached in this process', registers: [this.registry] });
   private readonly catalogue = {
     projects: new Gauge({ name: 'cairn_projects', help: 'Projects on the index', registers: [this.registry] }),
     files: new Gauge({ name: 'cairn_files', help: 'Distribution files on the index', registers: [this.registry] }),
@@ -106,6 +116,7 @@ export class IndexMetrics {
     this.catalogue.files.set(size.files);
     this.catalogue.attestations.set(size.attestations);
     this.catalogue.pendingProvenance.set(size.pendingProvenance);
+    this.pageCacheBytes.set(size.pageCacheBytes);
     return this.registry.metrics();
   }
 

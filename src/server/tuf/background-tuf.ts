@@ -23,7 +23,13 @@ export class BackgroundTuf implements TufService {
 
   constructor(
     private readonly reader: TufRepository,
-    private readonly options: { databaseUrl: string; dataDir: string; settings: TufSettings; warn(message: string): void },
+    private readonly options: {
+      databaseUrl: string;
+      dataDir: string;
+      settings: TufSettings;
+      warn(message: string): void;
+      onRefreshed?: (outcome: TufRefreshOutcome) => void;
+    },
   ) {}
 
   /**
@@ -99,7 +105,10 @@ export class BackgroundTuf implements TufService {
       const waiter = this.waiting.get(reply.id);
       if (!waiter) return;
       this.waiting.delete(reply.id);
-      if ('outcome' in reply) waiter.resolve(reply.outcome);
+      if ('outcome' in reply) {
+        this.options.onRefreshed?.(reply.outcome);
+        waiter.resolve(reply.outcome);
+      }
       else waiter.reject(new CairnError(reply.error.code && isErrorCode(reply.error.code) ? reply.error.code : 'internal.error', reply.error.message));
     });
     const fail = (error: Error) => {

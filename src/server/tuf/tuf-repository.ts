@@ -56,6 +56,8 @@ export interface TufRefreshOutcome {
   written: string[];
   /** Bins the layout has now (grows with the catalogue). */
   bins: number;
+  /** How long the refresh took, waiting for the lease excluded. */
+  seconds: number;
   warnings: string[];
 }
 
@@ -99,6 +101,8 @@ export class TufRepository implements TufService {
       clock: () => Date;
       settings?: TufSettings;
       warn?: (message: string) => void;
+      /** Told of every refresh this repository ran (the metrics record its duration). */
+      onRefreshed?: (outcome: TufRefreshOutcome) => void;
     },
   ) {
     this.keysDir = join(options.dataDir, 'tuf', 'keys');
@@ -156,6 +160,14 @@ export class TufRepository implements TufService {
   }
 
   private async refreshLeased(): Promise<TufRefreshOutcome> {
+    const started = performance.now();
+    const outcome = await this.refreshWork();
+    outcome.seconds = (performance.now() - started) / 1000;
+    this.options.onRefreshed?.(outcome);
+    return outcome;
+  }
+
+  private async refreshWork(): Promise<TufRefreshOutcome> {
     const now = this.options.clock();
     const published = await this.db.selectFrom('tuf_state').selectAll().where('id', '=', 1).executeTakeFirstOrThrow();
     if (!this.state || this.state.timestamp.version !== published.timestamp_version) {
@@ -235,6 +247,7 @@ export class TufRepository implements TufService {
       rootVersion: state.root.version,
       written,
       bins: 2 ** state.bins.bits,
+      seconds: 0,
       warnings,
     };
   }
