@@ -155,11 +155,13 @@ export class CatalogueViews {
   ) {}
 
   /**
-   * `/pypi/<project>/<version>/json`, read in one transaction (one snapshot of the project). The
-   * project-level document is rendered on write; per-version ones are asked for rarely.
+   * `/pypi/<project>/<version>/json`, read in one snapshot of the project: a repeatable-read
+   * transaction on PostgreSQL (read committed would let a release committed between two
+   * statements show files of a release it did not list); SQLite's transactions are snapshots.
+   * The project-level document is rendered on write; per-version ones are asked for rarely.
    */
   async releaseJsonDocument(name: string, version: string): Promise<Record<string, unknown>> {
-    return this.db.transaction().execute(async (trx) => {
+    return this.db.transaction().setIsolationLevel('repeatable read').execute(async (trx) => {
       const project = await trx.selectFrom('projects').select('id').where('normalized_name', '=', normalizeProjectName(name)).executeTakeFirst();
       const snapshot = project ? await loadProjectSnapshot(trx, project.id) : undefined;
       if (!snapshot) throw new CairnError('project.not_found', `no project named '${name}'`);

@@ -45,8 +45,8 @@ type KeyName = (typeof KEY_NAMES)[number];
 const LEASE_MS = 60_000;
 const LEASE_WAIT_MS = 2 * LEASE_MS;
 const PRUNE_INTERVAL_MS = 10 * 60_000;
-/** Bins signed and written per transaction while the rest of the refresh is still running. */
-const BIN_WRITE_BATCH = 64;
+/** Bins signed, then written per transaction, so a writer waiting for SQLite's lock waits for few rows. */
+const BIN_WRITE_BATCH = 16;
 
 export interface TufRefreshOutcome {
   timestampVersion: number;
