@@ -2,7 +2,7 @@ import { X509Certificate as NodeCertificate, createPublicKey, type KeyObject } f
 import { p256 } from '@noble/curves/nist.js';
 import { crypto as sigstoreCrypto, dsse, json } from '@sigstore/core';
 import { HashAlgorithm, PublicKeyDetails } from '@sigstore/protobuf-specs';
-import { CreateEntryRequest, Entry } from '@sigstore/protobuf-specs/rekor/v2';
+import { CreateEntryRequest, Entry, type Verifier as V2Verifier } from '@sigstore/protobuf-specs/rekor/v2';
 import { CairnError } from '../errors.ts';
 
 /** A proposed entry reduced to what the log stores: Rekor's canonical body for it. */
@@ -201,10 +201,15 @@ export function canonicalizeV2Request(proposed: unknown): CanonicalEntry {
   if (!key || !verifiesPrehashed(digest, key, signature.content)) {
     throw new CairnError('provenance.signature_invalid', 'the signature does not verify over the given digest with the given verifier');
   }
+  return hashedRekordV2Entry(digest, signature.content, verifier);
+}
+
+/** The `hashedrekord` 0.0.2 entry a Rekor v2 log stores for a digest and a signature (no checks: see canonicalizeV2Request). */
+export function hashedRekordV2Entry(digest: Buffer, signature: Buffer, verifier: V2Verifier | undefined): CanonicalEntry {
   const entry = Entry.toJSON({
     kind: 'hashedrekord',
     apiVersion: '0.0.2',
-    spec: { spec: { $case: 'hashedRekordV002', hashedRekordV002: { data: { algorithm: HashAlgorithm.SHA2_256, digest }, signature } } },
+    spec: { spec: { $case: 'hashedRekordV002', hashedRekordV002: { data: { algorithm: HashAlgorithm.SHA2_256, digest }, signature: { content: signature, verifier } } } },
   });
   return { kind: 'hashedrekord', apiVersion: '0.0.2', body: Buffer.from(json.canonicalize(entry), 'utf8') };
 }
