@@ -43,3 +43,13 @@ test('real keyless attestations go through the fast path, never the plain fallba
   const plain = new Verifier(toTrustMaterial(TrustedRoot.fromJSON(root)));
   plain.verify(toSignedEntity(bundleFromJSON(attestationToBundle(parseAttestation(json)))));
 });
+
+test('verifiers are shared by equal roots, so verifyDistribution per file keeps the fast path warm', async () => {
+  const { verifierFor } = await import('../../src/trust/verify-attestation.ts');
+  const { publicGoodTrustedRoot } = await import('../../src/trust/trusted-roots.ts');
+  const a = verifierFor({ publicGood: true });
+  assert.equal(verifierFor({ publicGood: true, extra: [] }), a);
+  assert.equal(verifierFor({ publicGood: false, extra: [publicGoodTrustedRoot()] }), a, 'the same roots, however given');
+  assert.notEqual(verifierFor({ publicGood: false, extra: [{ ...publicGoodTrustedRoot(), timestampAuthorities: [] }] }), a);
+  assert.notEqual(verifierFor({ publicGood: true }, { publicKeys: () => ({ publicKey: null as never, validFor: () => true }) }), a, 'managed keys are never shared');
+});
