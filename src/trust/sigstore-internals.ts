@@ -1,21 +1,21 @@
 import { createRequire } from 'node:module';
 import type { X509Certificate } from '@sigstore/core';
 import { Verifier, type SignedEntity, type Signer, type TrustMaterial } from '@sigstore/verify';
-import { verifySCTs as sigstoreVerifySCTs } from '@sigstore/verify/dist/key/sct.js';
 
 /**
- * Every place where cairn's fast verification path reaches past sigstore-js's public API, in one
- * module, for exactly the @sigstore/verify release it was written against. The fast path
- * (verify-attestation.ts) replaces only the signing-certificate step of `Verifier.verify` with a
- * cached path validation (certificate-chain.ts) and needs, to do the rest exactly as sigstore-js
- * does: the Verifier's own timestamp, log and signature steps (methods that are not in its
- * declared type) and the SCT check (`dist/key/sct.js`, not exported by the package).
+ * Every place where cairn reaches past sigstore-js's public API, in one module, for exactly the
+ * @sigstore/verify release it was written against. The fast path (verify-attestation.ts) replaces
+ * only the signing-certificate step of `Verifier.verify` with a cached path validation
+ * (certificate-chain.ts, and sct.ts for the SCTs) and runs the Verifier's own timestamp, log and
+ * signature steps, methods that are not in its declared type. The tests also compare cairn's SCT
+ * check with sigstore-js's `dist/key/sct.js`, which the package does not export.
  *
- * Upgrading @sigstore/verify: read its `dist/verifier.js` and `dist/key/index.js` (what
- * `verify()` and `verifyCertificate()` do, in which order), adjust the fast path if they changed,
- * then add the version here. An installed version not listed turns the fast path off (plain
- * `Verifier.verify`, 3-4x slower, never less strict) and says why in `fastPathStatus()`;
- * test/unit/verify-fast-path.test.ts fails when that happens, so it cannot happen silently.
+ * Upgrading @sigstore/verify: read its `dist/verifier.js`, `dist/key/index.js` and
+ * `dist/key/sct.js` (what `verify()`, `verifyCertificate()` and `verifySCTs()` do, in which
+ * order), adjust the fast path if they changed, then add the version here. An installed version
+ * not listed turns the fast path off (plain `Verifier.verify`, 3-4x slower, never less strict) and
+ * says why in `fastPathStatus()`; test/unit/verify-fast-path.test.ts fails when that happens, so it
+ * cannot happen silently.
  */
 export const FAST_PATH_VERIFY_VERSIONS: readonly string[] = ['4.1.3'];
 
@@ -50,7 +50,6 @@ export function fastPathStatus(): FastPathStatus {
     let reason = '';
     if (!FAST_PATH_VERIFY_VERSIONS.includes(version)) reason = `@sigstore/verify ${version} is not one the fast path was written for (${FAST_PATH_VERIFY_VERSIONS.join(', ')})`;
     else if (missing.length > 0) reason = `@sigstore/verify ${version} has no Verifier.${missing.join(', ')}`;
-    else if (typeof sigstoreVerifySCTs !== 'function') reason = `@sigstore/verify ${version} has no dist/key/sct.js verifySCTs`;
     status = { enabled: reason === '', version, reason };
   }
   return status;
@@ -61,10 +60,16 @@ export function verifierSteps(verifier: Verifier): VerifierSteps {
   return verifier as unknown as VerifierSteps;
 }
 
+type SctCheck = (leaf: X509Certificate, issuer: X509Certificate, ctlogs: TrustMaterial['ctlogs']) => Buffer[];
+
 /**
- * sigstore-js's SCT check of a leaf against its issuer and the trusted CT logs: the verified SCT
- * log IDs (dist/key/sct.js, what `verifyCertificate` calls).
+ * sigstore-js's own SCT check (dist/key/sct.js, what its `verifyCertificate` calls), for the test
+ * that holds cairn's sct.ts to it; null if this sigstore-js has no such file.
  */
-export function verifySCTs(leaf: X509Certificate, issuer: X509Certificate, ctlogs: TrustMaterial['ctlogs']): Buffer[] {
-  return sigstoreVerifySCTs(leaf, issuer, ctlogs);
+export function sigstoreSctCheck(): SctCheck | null {
+  try {
+    return (createRequire(import.meta.url)('@sigstore/verify/dist/key/sct.js') as { verifySCTs: SctCheck }).verifySCTs;
+  } catch {
+    return null;
+  }
 }

@@ -11,7 +11,8 @@ import type { AttestationFacts } from '../formats/provenance-object.ts';
 import { IN_TOTO_STATEMENT_V1, PYPI_PUBLISH_V1, SLSA_PROVENANCE_V1, readBuildParameters } from '../formats/slsa-provenance.ts';
 import { CertificateChainCache } from './certificate-chain.ts';
 import { readFulcioCertificate, type FulcioCertificateFacts } from './fulcio-extensions.ts';
-import { fastPathStatus, verifierSteps, verifySCTs, type FastPathStatus } from './sigstore-internals.ts';
+import { verifyEmbeddedScts } from './sct.ts';
+import { fastPathStatus, verifierSteps, type FastPathStatus } from './sigstore-internals.ts';
 import { mergeTrustedRoots, publicGoodTrustedRoot, type TrustedRootJson } from './trusted-roots.ts';
 
 /**
@@ -369,7 +370,7 @@ export function createAttestationVerifier(roots: TrustedRootJson[], options: Ver
     let path: ReturnType<CertificateChainCache['verify']> = [];
     for (const timestamp of timestamps) path = chains.verify(leaf, native, timestamp, trust.certificateAuthorities);
     if (path.length < 2) throw new VerificationError({ code: 'CERTIFICATE_ERROR', message: 'Failed to verify certificate chain' });
-    const scts = verifySCTs(path[0]!, path[1]!, trust.ctlogs);
+    const scts = verifyEmbeddedScts(path[0]!, leafDer, path[1]!, trust.ctlogs);
     if (new Set(scts.map((s) => s.toString('hex'))).size !== scts.length) throw new VerificationError({ code: 'CERTIFICATE_ERROR', message: 'duplicate SCT' });
     if (scts.length < 1) throw new VerificationError({ code: 'CERTIFICATE_ERROR', message: `expected 1 SCTs, got ${scts.length}` });
     steps.verifyTLogs(entity);

@@ -53,3 +53,37 @@ test('verifiers are shared by equal roots, so verifyDistribution per file keeps 
   assert.notEqual(verifierFor({ publicGood: false, extra: [{ ...publicGoodTrustedRoot(), timestampAuthorities: [] }] }), a);
   assert.notEqual(verifierFor({ publicGood: true }, { publicKeys: () => ({ publicKey: null as never, validFor: () => true }) }), a, 'managed keys are never shared');
 });
+
+test("cairn's SCT check agrees with sigstore-js's on real leaves, valid and tampered", vectors, async () => {
+  const { X509Certificate } = await import('@sigstore/core');
+  const { sigstoreSctCheck } = await import('../../src/trust/sigstore-internals.ts');
+  const { precertificateTbs, verifyEmbeddedScts } = await import('../../src/trust/sct.ts');
+  const sigstoreVerifySCTs = sigstoreSctCheck();
+  assert.ok(sigstoreVerifySCTs, '@sigstore/verify/dist/key/sct.js is present');
+  const cases: [string, string][] = [
+    ['pypi-attestations/pypi_attestations-0.0.19.tar.gz.publish.attestation', 'production'],
+    ['pypi-attestations/pypi_attestations-0.0.19.tar.gz.slsa.attestation', 'production'],
+    ['pypi-attestations/gitlab_oidc_project-0.0.3.tar.gz.publish.attestation', 'production'],
+    ['pypi-attestations/rfc8785-0.1.2-py3-none-any.whl.publish.attestation', 'staging'],
+  ];
+  for (const [file, instance] of cases) {
+    const attestation = JSON.parse(readFileSync(`${VECTORS_DIR}/${file}`, 'utf8')) as { verification_material: { certificate: string } };
+    const der = Buffer.from(attestation.verification_material.certificate, 'base64');
+    const leaf = X509Certificate.parse(der);
+    const root = parseTrustedRoot(JSON.parse(readFileSync(`${VECTORS_DIR}/sigstore-python/trust/${instance}/trusted_root.json`, 'utf8')), instance);
+    const trust = toTrustMaterial(TrustedRoot.fromJSON(root));
+    const issuer = trust.certificateAuthorities.flatMap((ca) => ca.certChain).find((c) => c.subject.equals(leaf.issuer) && leaf.verify(c))!;
+    assert.ok(issuer, `${file}: issuer found`);
+    // The precertificate TBS is what sigstore-js's clone-and-re-encode gives.
+    const clone = leaf.clone();
+    clone.extensions.splice(clone.extensions.findIndex((e) => e.subs[0]!.toOID() === '1.3.6.1.4.1.11129.2.4.2'), 1);
+    assert.deepEqual(precertificateTbs(der), clone.tbsCertificate.toDER(), file);
+    const ours = verifyEmbeddedScts(leaf, der, issuer, trust.ctlogs).map((id) => id.toString('hex'));
+    assert.deepEqual(ours, sigstoreVerifySCTs(leaf, issuer, trust.ctlogs).map((id) => id.toString('hex')), file);
+    assert.ok(ours.length >= 1);
+    // Against the other instance's CT logs neither accepts it.
+    const other = toTrustMaterial(TrustedRoot.fromJSON(parseTrustedRoot(JSON.parse(readFileSync(`${VECTORS_DIR}/sigstore-python/trust/${instance === 'production' ? 'staging' : 'production'}/trusted_root.json`, 'utf8')))));
+    assert.throws(() => verifyEmbeddedScts(leaf, der, issuer, other.ctlogs.map((log) => ({ ...log, logID: trust.ctlogs[0]!.logID }))), /SCT verification failed/);
+    assert.throws(() => sigstoreVerifySCTs(leaf, issuer, other.ctlogs.map((log) => ({ ...log, logID: trust.ctlogs[0]!.logID }))), /SCT verification failed/);
+  }
+});
