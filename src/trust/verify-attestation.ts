@@ -304,20 +304,35 @@ export function trustedRootList(roots: VerifierRoots): TrustedRootJson[] {
 
 const sharedVerifiers = new Map<string, AttestationVerifier>();
 const SHARED_VERIFIERS_MAX = 8;
+/** Digest of each root object a caller passed, so a caller passing the same objects pays no serialisation per call. */
+const rootDigests = new WeakMap<TrustedRootJson, string>();
+let publicGoodDigest: string | undefined;
+
+function digestOf(root: TrustedRootJson): string {
+  let digest = rootDigests.get(root);
+  if (!digest) {
+    digest = createHash('sha256').update(JSON.stringify(root)).digest('hex');
+    rootDigests.set(root, digest);
+  }
+  return digest;
+}
 
 /**
  * The one way cairn builds a verifier from its trusted roots (public-good unless turned off, plus
  * extras). Verifiers are shared by equal roots within a process: the trust material and the
  * verified CA paths are built once, so a library caller who calls `verifyDistribution` per file
- * gets the same speed as one `cairn verify` run (a new verifier per call is ~1.7x slower).
+ * gets the same speed as one `cairn verify` run (a new verifier per call is ~1.7x slower on
+ * public-good attestations).
  */
 export function verifierFor(roots: VerifierRoots, options: VerifierOptions = {}): AttestationVerifier {
-  const list = trustedRootList(roots);
-  if (options.publicKeys) return createAttestationVerifier(list, options);
-  const key = createHash('sha256').update(JSON.stringify(list)).digest('hex');
+  if (options.publicKeys) return createAttestationVerifier(trustedRootList(roots), options);
+  publicGoodDigest ??= createHash('sha256').update(JSON.stringify(publicGoodTrustedRoot())).digest('hex');
+  const digests = [...(roots.publicGood === false ? [] : [publicGoodDigest]), ...(roots.extra ?? []).map(digestOf)];
+  // Order and duplicates do not change what a merged root trusts.
+  const key = [...new Set(digests)].sort().join(',');
   let verifier = sharedVerifiers.get(key);
   if (!verifier) {
-    verifier = createAttestationVerifier(list, options);
+    verifier = createAttestationVerifier(trustedRootList(roots), options);
     if (sharedVerifiers.size >= SHARED_VERIFIERS_MAX) sharedVerifiers.delete(sharedVerifiers.keys().next().value!);
     sharedVerifiers.set(key, verifier);
   }
