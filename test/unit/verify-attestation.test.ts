@@ -404,6 +404,17 @@ describe('trusted roots', () => {
  *  - trust-root-tlog-missing-validity-start_fail: cairn's parseTrustedRoot refuses a log key
  *    without `validFor.start` (config.invalid) instead of reading it as unbounded.
  */
+/** Cases whose refusal has a code of its own (docs/decisions.md, Rekor v2 and timestamps). */
+const EXPECTED_CODES = new Map([
+  ['intoto-tsa-timestamp-outside-cert-validity_fail', 'provenance.timestamp_outside_validity'],
+  ['intoto-set-outside-signing-cert-validity_fail', 'provenance.timestamp_outside_validity'],
+  ['rekor2-timestamp-with-incorrect-time_fail', 'provenance.timestamp_outside_validity'],
+  ['rekor2-timestamp-untrusted-tsa-with-embedded-cert_fail', 'provenance.timestamp_untrusted'],
+  ['rekor2-timestamp-untrusted-tsa-without-embedded-cert_fail', 'provenance.timestamp_untrusted'],
+  ['rekor2-no-timestamp_fail', 'provenance.timestamp_invalid'],
+  ['invalid-ct-key_fail', 'provenance.certificate_invalid'],
+]);
+
 describe('sigstore-conformance bundle-verify cases', () => {
   const base = 'sigstore-conformance/bundle-verify/';
   const cases = vectorsPresent ? readdirSync(new URL(base, VECTORS), { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name) : [];
@@ -456,6 +467,8 @@ describe('sigstore-conformance bundle-verify cases', () => {
       outcomes.push({ name, rejected });
       if (shouldFail) assert.ok(rejected !== null, `${name} must be rejected`);
       else assert.equal(rejected, null, `${name} must verify`);
+      const code = EXPECTED_CODES.get(name);
+      if (code) assert.ok(rejected?.startsWith(`${code}: `), `${name}: expected ${code}, got ${rejected}`);
     });
   }
 
