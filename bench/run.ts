@@ -1,5 +1,5 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { runIndexBench } from './index-bench.ts';
 import { runProvenanceBench } from './provenance-bench.ts';
 import { runVerifyBench, type ProcessTiming } from './verify-bench.ts';
@@ -48,7 +48,7 @@ if (wanted('verify')) {
   sections.push(
     '## Verification (issues 3, 5 and 13)',
     '',
-    `Produced by \`npm run bench -- verify\` on ${started.toISOString().slice(0, 10)} (${process.platform}, Node ${process.version}, ${cpus().length} cores); whole-process times by ${p.helpCompiled!.tool}${p.helpCompiled!.tool === 'hyperfine' ? ' (`--shell=none --warmup 3`)' : ''}, ${p.helpCompiled!.runs} runs each.`,
+    `Produced by \`npm run bench -- verify\` on ${started.toISOString().slice(0, 10)} (${process.platform}, Node ${process.version}, ${cpus().length} cores, load average ${loadavg()[0]!.toFixed(1)} at the end: other work shared the cores); whole-process times by ${p.helpCompiled!.tool}${p.helpCompiled!.tool === 'hyperfine' ? ' (`--shell=none --warmup 3`)' : ''}, ${p.helpCompiled!.runs} runs each.`,
     '',
     '| measure | plain @sigstore/verify | cairn | ratio |',
     '|---|---|---|---|',
