@@ -3,7 +3,7 @@ import tseslint from 'typescript-eslint';
 import cairnLayers from './eslint-rules/layers.js';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'data/**', 'coverage/**', 'test-artifacts/**'] },
+  { ignores: ['node_modules/**', '.scratch/**', 'dist/**', 'dist.*.tmp/**', 'data/**', 'coverage/**', 'test-artifacts/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -1,9 +1,13 @@
 #!/usr/bin/env node
-// Finds the test files and hands them to node's own test runner (Node 20 has no glob support
-// in `node --test`). Usage: node scripts/run-tests.mjs [path-filter...]
+// Finds the test files and hands them to node's own test runner. Usage:
+// node scripts/run-tests.mjs [path-filter...]. Tests import the TypeScript sources through tsx,
+// `cairn` by package name included (the `cairn-source` export condition). They run under the
+// Node.js this one is, unless it is older than cairn supports (a machine that ships Node 20):
+// then under the pinned Node 24 that `npm ci` installed (bin/runtime.mjs).
 import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { isSupportedNode, pinnedNode, unsupportedNodeMessage } from '../bin/runtime.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const filters = process.argv.slice(2);
@@ -25,10 +29,15 @@ if (files.length === 0) {
   console.error('no test files matched');
   process.exit(1);
 }
+const node = isSupportedNode() ? process.execPath : pinnedNode();
+if (!node) {
+  console.error(unsupportedNodeMessage());
+  process.exit(1);
+}
 const concurrency = process.env.CAIRN_TEST_CONCURRENCY ?? '2';
 const child = spawn(
-  process.execPath,
-  ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...files],
+  node,
+  ['--conditions=cairn-source', '--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...files],
   { stdio: 'inherit', cwd: root },
 );
 child.on('exit', (code, signal) => process.exit(signal ? 1 : (code ?? 1)));

@@ -1,23 +1,6 @@
 import { Command, CommanderError } from 'commander';
+import { COMMANDS, registerSummaries, requestedCommand } from './commands.ts';
 import { reportError } from './output.ts';
-
-type Register = (program: Command) => void;
-
-/**
- * Each top-level command and the module that registers it. Only the command being run is
- * loaded: every module pulls in its own dependency tree (sigstore, fastify, the database
- * drivers), and a verify or publish step in CI should not pay for all of them.
- */
-const COMMANDS: Record<string, () => Promise<Register>> = {
-  serve: async () => (await import('./serve.ts')).registerServe,
-  admin: async () => (await import('./admin.ts')).registerAdmin,
-  'dev-trust': async () => (await import('./dev-trust.ts')).registerDevTrust,
-  build: async () => (await import('./build.ts')).registerBuild,
-  publish: async () => (await import('./publish.ts')).registerPublish,
-  policy: async () => (await import('./policy.ts')).registerPolicy,
-  verify: async () => (await import('./verify.ts')).registerVerify,
-  proxy: async () => (await import('./proxy.ts')).registerProxy,
-};
 
 const program = new Command()
   .name('cairn')
@@ -26,9 +9,9 @@ const program = new Command()
   .showHelpAfterError();
 
 try {
-  const requested = process.argv[2];
-  const names = requested !== undefined && requested in COMMANDS ? [requested] : Object.keys(COMMANDS);
-  for (const name of names) (await COMMANDS[name]!())(program);
+  const requested = requestedCommand(process.argv.slice(2));
+  if (requested) (await COMMANDS[requested]!.load())(program);
+  else registerSummaries(program);
   await program.parseAsync(process.argv);
 } catch (error) {
   if (error instanceof CommanderError) {

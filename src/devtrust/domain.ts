@@ -3,6 +3,7 @@ import { DevCertificateAuthority } from './certificate-authority.ts';
 import { DevCtLog } from './ct-log.ts';
 import { loadOrCreateDevTrustKeys, writeJsonAtomic, type DevTrustKeys } from './keys.ts';
 import { DevOidcIssuer } from './oidc-issuer.ts';
+import { DevTimestampAuthority } from './timestamp-authority.ts';
 import { DevTransparencyLog } from './transparency-log.ts';
 import { DOMAIN_FILE, TRUSTED_ROOT_FILE, buildTrustedRoot, lastBaseUrl, type TrustedRootJson } from './trusted-root.ts';
 
@@ -14,11 +15,15 @@ export interface DevTrustDomainOptions {
   clock?: () => Date;
   /** Clock of the transparency log (integrated time); defaults to `clock`. */
   logClock?: () => Date;
+  /** Clock of the timestamp authority; defaults to `clock`. */
+  tsaClock?: () => Date;
 }
 
 /**
  * The dev trust domain (DESIGN §5): an OIDC issuer at BASE/oidc, a Fulcio-style CA at
- * BASE/fulcio and a Rekor-style log at BASE/rekor, all over one persisted state directory.
+ * BASE/fulcio, a Rekor v1-style log at BASE/rekor, and for signing the Rekor v2 way a second log
+ * at BASE/rekor-v2 (hashedrekord 0.0.2 entries, no signed entry timestamps) with an RFC 3161
+ * timestamp authority at BASE/tsa; all over one persisted state directory.
  */
 export class DevTrustDomain {
   private recordedBaseUrl: string | undefined;
@@ -30,6 +35,8 @@ export class DevTrustDomain {
     readonly oidc: DevOidcIssuer,
     readonly ca: DevCertificateAuthority,
     readonly log: DevTransparencyLog,
+    readonly logV2: DevTransparencyLog,
+    readonly tsa: DevTimestampAuthority,
   ) {
     this.recordedBaseUrl = lastBaseUrl(stateDir);
   }
@@ -62,7 +69,9 @@ export async function openDevTrustDomain(options: DevTrustDomainOptions): Promis
   const ca = new DevCertificateAuthority(keys.ca, new DevCtLog(keys.ctLog), baseUrl, clock);
   // Rekor signs checkpoints with its host name; verifiers match that name against the log's URL.
   const log = new DevTransparencyLog(options.stateDir, keys.rekor, () => new URL(baseUrl()).hostname, logClock);
-  const domain = new DevTrustDomain(options.stateDir, keys, baseUrl, oidc, ca, log);
+  const logV2 = new DevTransparencyLog(options.stateDir, keys.rekorV2, () => new URL(baseUrl()).hostname, logClock, 'log-v2');
+  const tsa = new DevTimestampAuthority(keys.tsa, options.tsaClock ?? clock);
+  const domain = new DevTrustDomain(options.stateDir, keys, baseUrl, oidc, ca, log, logV2, tsa);
   if (typeof options.baseUrl === 'string') domain.recordBaseUrl();
   return domain;
 }

@@ -17,6 +17,10 @@ export interface DevTrustKeys {
   ca: { privateKey: KeyObject; publicKey: KeyObject; certificateDer: Buffer; subject: string };
   ctLog: LogKey;
   rekor: LogKey & { treeId: number };
+  /** The Rekor v2-style log (hashedrekord 0.0.2 entries, no SETs); its own validity start (keys-v2.json may be younger). */
+  rekorV2: LogKey & { treeId: number; validFrom: Date };
+  /** The RFC 3161 timestamp authority: signing key, its certificate and the root that issued it. */
+  tsa: { privateKey: KeyObject; certificateDer: Buffer; rootCertificateDer: Buffer; validFrom: Date };
 }
 
 export interface LogKey {
@@ -65,24 +69,111 @@ export function readJsonFile<T>(path: string): T {
   }
 }
 
-/** Loads the domain's keys from `stateDir`, creating (and persisting) them on first use. */
-export async function loadOrCreateDevTrustKeys(stateDir: string, now: Date = new Date()): Promise<DevTrustKeys> {
-  const path = join(stateDir, KEYS_FILE);
-  if (existsSync(path)) return fromFile(readJsonFile<KeysFile>(path));
-  const file = await createKeysFile(now);
-  // Create-if-absent: two openers racing (the index and the domain, or two processes) must end
-  // up with the same keys, so the loser of the link() reads the winner's file.
+/**
+ * Reads the JSON file at `path`, or creates it from `make()`. Create-if-absent: two openers
+ * racing (the index and the domain, or two processes) must end up with the same keys, so the
+ * loser of the link() reads the winner's file.
+ */
+async function readOrCreateOnce<T>(path: string, make: () => Promise<T>): Promise<T> {
+  if (existsSync(path)) return readJsonFile<T>(path);
+  const file = await make();
   const temp = `${path}.${process.pid}.${randomInt(1e9)}.new`;
   writeJsonAtomic(temp, file, 0o600);
   try {
     linkSync(temp, path);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    return fromFile(readJsonFile<KeysFile>(path));
+    return readJsonFile<T>(path);
   } finally {
     rmSync(temp, { force: true });
   }
-  return fromFile(file);
+  return file;
+}
+
+/** Loads the domain's keys from `stateDir`, creating (and persisting) them on first use. */
+export async function loadOrCreateDevTrustKeys(stateDir: string, now: Date = new Date()): Promise<DevTrustKeys> {
+  const keys = fromFile(await readOrCreateOnce(join(stateDir, KEYS_FILE), () => createKeysFile(now)));
+  // Kept apart from keys.json so a state directory made before them gains them without a rewrite.
+  const v2 = await readOrCreateOnce(join(stateDir, V2_KEYS_FILE), () => createV2KeysFile(now));
+  return { ...keys, ...fromV2File(v2) };
+}
+
+/**
+ * The Rekor v2-style half of the domain: its own log (a second tree and key, as the public-good
+ * instance runs its v2 logs apart from rekor.sigstore.dev) and an RFC 3161 timestamp authority
+ * (a root and a leaf with the timeStamping key purpose, RFC 3161 §2.3), whose timestamps give
+ * bundles the trusted time a Rekor v2 entry does not carry.
+ */
+interface V2KeysFile {
+  version: 1;
+  validFrom: string;
+  rekorV2: { privateKeyPem: string; treeId: number };
+  tsa: { privateKeyPem: string; certificatePem: string; rootCertificatePem: string };
+}
+
+const V2_KEYS_FILE = 'keys-v2.json';
+const TSA_ROOT_SUBJECT = 'CN=cairn dev trust TSA root, O=cairn dev trust';
+const TSA_SUBJECT = 'CN=cairn dev trust TSA, O=cairn dev trust';
+
+async function createV2KeysFile(now: Date): Promise<V2KeysFile> {
+  const validFrom = new Date(now.getTime() - CLOCK_SKEW_MS);
+  const pem = (key: KeyObject) => key.export({ format: 'pem', type: 'pkcs8' }).toString();
+  const newEcKey = () => generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+  const rootKey = newEcKey();
+  const tsaKey = newEcKey();
+  const rootKeys = await toCryptoKeyPair(rootKey);
+  const tsaKeys = await toCryptoKeyPair(tsaKey);
+  const notAfter = new Date(validFrom.getTime() + CA_LIFETIME_MS);
+  const root = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: randomSerialHex(),
+    name: TSA_ROOT_SUBJECT,
+    notBefore: validFrom,
+    notAfter,
+    signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
+    keys: rootKeys,
+    extensions: [
+      new x509.BasicConstraintsExtension(true, 0, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+      await x509.SubjectKeyIdentifierExtension.create(rootKeys.publicKey),
+    ],
+  });
+  const leaf = await x509.X509CertificateGenerator.create({
+    serialNumber: randomSerialHex(),
+    subject: TSA_SUBJECT,
+    issuer: root.subject,
+    notBefore: validFrom,
+    notAfter,
+    signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
+    publicKey: tsaKeys.publicKey,
+    signingKey: rootKeys.privateKey,
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.timeStamping], true),
+      await x509.SubjectKeyIdentifierExtension.create(tsaKeys.publicKey),
+      await x509.AuthorityKeyIdentifierExtension.create(rootKeys.publicKey),
+    ],
+  });
+  return {
+    version: 1,
+    validFrom: validFrom.toISOString(),
+    rekorV2: { privateKeyPem: pem(newEcKey()), treeId: randomInt(1, 2 ** 47) },
+    tsa: { privateKeyPem: pem(tsaKey), certificatePem: leaf.toString('pem'), rootCertificatePem: root.toString('pem') },
+  };
+}
+
+function fromV2File(file: V2KeysFile): Pick<DevTrustKeys, 'rekorV2' | 'tsa'> {
+  if (file.version !== 1) throw new CairnError('config.invalid', `unsupported dev trust v2 key file version ${String(file.version)}`);
+  const tsaPrivate = createPrivateKey(file.tsa.privateKeyPem);
+  return {
+    rekorV2: { ...logKey(file.rekorV2.privateKeyPem), treeId: file.rekorV2.treeId, validFrom: new Date(file.validFrom) },
+    tsa: {
+      privateKey: tsaPrivate,
+      certificateDer: Buffer.from(new x509.X509Certificate(file.tsa.certificatePem).rawData),
+      rootCertificateDer: Buffer.from(new x509.X509Certificate(file.tsa.rootCertificatePem).rawData),
+      validFrom: new Date(file.validFrom),
+    },
+  };
 }
 
 async function createKeysFile(now: Date): Promise<KeysFile> {
@@ -153,7 +244,7 @@ function logKey(privateKeyPem: string): LogKey {
   return { privateKey, publicKey, publicKeyDer, logId: createHash('sha256').update(publicKeyDer).digest() };
 }
 
-function fromFile(file: KeysFile): DevTrustKeys {
+function fromFile(file: KeysFile): Omit<DevTrustKeys, 'rekorV2' | 'tsa'> {
   if (file.version !== 1) throw new CairnError('config.invalid', `unsupported dev trust key file version ${String(file.version)}`);
   const oidcPrivate = createPrivateKey(file.oidc.privateKeyPem);
   const caPrivate = createPrivateKey(file.ca.privateKeyPem);

@@ -1,5 +1,8 @@
 import { X509Certificate as NodeCertificate, createPublicKey, type KeyObject } from 'node:crypto';
+import { p256 } from '@noble/curves/nist.js';
 import { crypto as sigstoreCrypto, dsse, json } from '@sigstore/core';
+import { HashAlgorithm, PublicKeyDetails } from '@sigstore/protobuf-specs';
+import { CreateEntryRequest, Entry, type Verifier as V2Verifier } from '@sigstore/protobuf-specs/rekor/v2';
 import { CairnError } from '../errors.ts';
 
 /** A proposed entry reduced to what the log stores: Rekor's canonical body for it. */
@@ -166,4 +169,66 @@ function array(value: unknown, what: string): unknown[] {
 function string(value: unknown, what: string): string {
   if (typeof value !== 'string' || value.length === 0) throw new CairnError('request.malformed', `${what} must be a non-empty string`);
   return value;
+}
+
+/**
+ * Checks a Rekor v2 CreateEntryRequest (rekor-tiles `POST /api/v2/log/entries`) and returns the
+ * entry it logs. Only `hashedRekordRequestV002` is taken: since rekor-tiles PR #744 (2026-06-09)
+ * Rekor v2 no longer logs DSSE entries, and a DSSE envelope is logged as a hashedrekord over the
+ * SHA-256 of its PAE, which is what the envelope's signature covers. The signature is checked
+ * against the digest as given (ECDSA over a prehashed message, which node:crypto cannot do;
+ * @noble/curves can), with the certificate's or key's P-256 public key.
+ */
+export function canonicalizeV2Request(proposed: unknown): CanonicalEntry {
+  const request = object(proposed, 'entry request');
+  if (request.dsseRequestV002 !== undefined) {
+    throw new CairnError('request.malformed', 'this Rekor v2 log takes no DSSE entries (rekor-tiles #744): log the envelope as hashedRekordRequestV002 over the SHA-256 of its PAE');
+  }
+  if (request.hashedRekordRequestV002 === undefined) throw new CairnError('request.malformed', 'the request must be a hashedRekordRequestV002');
+  let parsed: ReturnType<typeof CreateEntryRequest.fromJSON>;
+  try {
+    parsed = CreateEntryRequest.fromJSON(request);
+  } catch (error) {
+    throw new CairnError('request.malformed', `not a Rekor v2 CreateEntryRequest: ${(error as Error).message}`);
+  }
+  if (parsed.spec?.$case !== 'hashedRekordRequestV002') throw new CairnError('request.malformed', 'the request must be a hashedRekordRequestV002');
+  const { digest, signature } = parsed.spec.hashedRekordRequestV002;
+  if (digest.length !== 32) throw new CairnError('request.malformed', 'digest must be a 32-byte SHA-256 digest');
+  const verifier = signature?.verifier;
+  if (!signature || signature.content.length === 0 || !verifier?.verifier) throw new CairnError('request.malformed', 'signature.content and signature.verifier are required');
+  if (verifier.keyDetails !== PublicKeyDetails.PKIX_ECDSA_P256_SHA_256) throw new CairnError('request.malformed', 'this log takes ECDSA P-256 (PKIX_ECDSA_P256_SHA_256) verifiers only');
+  const key = verifier.verifier.$case === 'x509Certificate' ? keyFromDer(verifier.verifier.x509Certificate.rawBytes, 'certificate') : keyFromDer(verifier.verifier.publicKey.rawBytes, 'spki');
+  if (!key || !verifiesPrehashed(digest, key, signature.content)) {
+    throw new CairnError('provenance.signature_invalid', 'the signature does not verify over the given digest with the given verifier');
+  }
+  return hashedRekordV2Entry(digest, signature.content, verifier);
+}
+
+/** The `hashedrekord` 0.0.2 entry a Rekor v2 log stores for a digest and a signature (no checks: see canonicalizeV2Request). */
+export function hashedRekordV2Entry(digest: Buffer, signature: Buffer, verifier: V2Verifier | undefined): CanonicalEntry {
+  const entry = Entry.toJSON({
+    kind: 'hashedrekord',
+    apiVersion: '0.0.2',
+    spec: { spec: { $case: 'hashedRekordV002', hashedRekordV002: { data: { algorithm: HashAlgorithm.SHA2_256, digest }, signature: { content: signature, verifier } } } },
+  });
+  return { kind: 'hashedrekord', apiVersion: '0.0.2', body: Buffer.from(json.canonicalize(entry), 'utf8') };
+}
+
+function keyFromDer(der: Buffer, type: 'certificate' | 'spki'): KeyObject | undefined {
+  try {
+    return type === 'certificate' ? new NodeCertificate(der).publicKey : createPublicKey({ key: der, format: 'der', type: 'spki' });
+  } catch {
+    return undefined;
+  }
+}
+
+function verifiesPrehashed(digest: Buffer, key: KeyObject, signature: Buffer): boolean {
+  if (key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') return false;
+  const jwk = key.export({ format: 'jwk' });
+  const point = Buffer.concat([Buffer.from([4]), Buffer.from(jwk.x!, 'base64url'), Buffer.from(jwk.y!, 'base64url')]);
+  try {
+    return p256.verify(signature, digest, point, { prehash: false, lowS: false, format: 'der' });
+  } catch {
+    return false;
+  }
 }

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { CairnError, errorBody, httpStatusFor, isCairnError } from '../errors.ts';
 import { openDevTrustDomain, type DevTrustDomain, type DevTrustDomainOptions } from './domain.ts';
 import { DEFAULT_TOKEN_AUDIENCE, tokenRequestFrom } from './oidc-issuer.ts';
-import { canonicalizeProposedEntry } from './rekor-entries.ts';
+import { canonicalizeProposedEntry, canonicalizeV2Request } from './rekor-entries.ts';
 
 export { devTrustRoot } from './trusted-root.ts';
 export type { TrustedRootJson } from './trusted-root.ts';
@@ -121,6 +121,34 @@ export function registerDevTrustRoutes(app: FastifyInstance, domain: DevTrustDom
     route(async (_request, reply) =>
       reply.type('application/x-pem-file').send(domain.keys.rekor.publicKey.export({ format: 'pem', type: 'spki' }).toString()),
     ),
+  );
+
+  // --- Rekor v2-compatible log (BASE/rekor-v2), the rekor-tiles write API ----------------------
+  app.post(
+    `${prefix}/rekor-v2/api/v2/log/entries`,
+    { bodyLimit: ENTRY_BODY_LIMIT },
+    route(async (request, reply) => reply.code(201).send(domain.logV2.appendV2(canonicalizeV2Request(request.body)))),
+  );
+
+  // --- RFC 3161 timestamp authority (BASE/tsa), Sigstore timestamp-authority's API -------------
+  app.post(
+    `${prefix}/tsa/api/v1/timestamp`,
+    route(async (request, reply) => {
+      const body = asObject(request.body, 'request body');
+      if (typeof body.artifactHash !== 'string' || typeof body.hashAlgorithm !== 'string') {
+        throw new CairnError('request.malformed', 'the timestamp request needs artifactHash (base64) and hashAlgorithm');
+      }
+      const nonce = typeof body.nonce === 'string' ? body.nonce : undefined;
+      const response = domain.tsa.timestamp({ artifactHash: body.artifactHash, hashAlgorithm: body.hashAlgorithm, ...(nonce ? { nonce } : {}) });
+      return reply.code(201).type('application/timestamp-reply').send(response);
+    }),
+  );
+  app.get(
+    `${prefix}/tsa/api/v1/timestamp/certchain`,
+    route(async (_request, reply) => {
+      const pem = (der: Buffer) => `-----BEGIN CERTIFICATE-----\n${der.toString('base64').replace(/.{64}/g, '$&\n').replace(/\n?$/, '\n')}-----END CERTIFICATE-----\n`;
+      return reply.type('application/pem-certificate-chain').send(pem(domain.keys.tsa.certificateDer) + pem(domain.keys.tsa.rootCertificateDer));
+    }),
   );
 
   app.get(`${prefix}/trusted_root.json`, route(async () => domain.trustedRoot()));

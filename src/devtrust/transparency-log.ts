@@ -28,6 +28,19 @@ export interface RekorLogEntry {
   };
 }
 
+/**
+ * The protobuf-JSON TransparencyLogEntry a Rekor v2 log answers with (what a bundle carries): an
+ * inclusion proof against a signed checkpoint, and neither an integrated time nor a signed entry
+ * timestamp — the trusted time comes from a timestamp authority.
+ */
+export interface TransparencyLogEntryJson {
+  logIndex: string;
+  logId: { keyId: string };
+  kindVersion: { kind: string; version: string };
+  inclusionProof: { logIndex: string; rootHash: string; treeSize: string; hashes: string[]; checkpoint: { envelope: string } };
+  canonicalizedBody: string;
+}
+
 export interface RekorLogInfo {
   rootHash: string;
   treeSize: number;
@@ -54,8 +67,10 @@ export class DevTransparencyLog {
     /** The name verifiers match against the log's base URL in the trusted root: its host name. */
     private readonly signerName: () => string,
     private readonly clock: () => Date = () => new Date(),
+    /** The folder under the state directory that holds this log's entries. */
+    folder = 'log',
   ) {
-    this.entriesDir = join(stateDir, 'log', 'entries');
+    this.entriesDir = join(stateDir, folder, 'entries');
     mkdirSync(this.entriesDir, { recursive: true });
     this.replay();
   }
@@ -84,6 +99,29 @@ export class DevTransparencyLog {
     writeJsonAtomic(join(this.entriesDir, entryFileName(logIndex)), stored);
     this.remember(stored);
     return { uuid: this.uuidOf(logIndex), entry: this.present(logIndex), created: true };
+  }
+
+  /** Appends (or finds) an entry and answers it as a Rekor v2 log does. */
+  appendV2(entry: CanonicalEntry): TransparencyLogEntryJson {
+    const { entry: logged } = this.append(entry);
+    return this.transparencyLogEntry(logged.logIndex, entry);
+  }
+
+  private transparencyLogEntry(logIndex: number, entry: Pick<CanonicalEntry, 'kind' | 'apiVersion'>): TransparencyLogEntryJson {
+    const treeSize = this.entries.length;
+    return {
+      logIndex: String(logIndex),
+      logId: { keyId: this.key.logId.toString('base64') },
+      kindVersion: { kind: entry.kind, version: entry.apiVersion },
+      inclusionProof: {
+        logIndex: String(logIndex),
+        rootHash: merkleRoot(this.leaves, 0, treeSize, this.subtrees).toString('base64'),
+        treeSize: String(treeSize),
+        hashes: inclusionPath(this.leaves, logIndex, treeSize, this.subtrees).map((hash) => hash.toString('base64')),
+        checkpoint: { envelope: this.checkpoint(treeSize) },
+      },
+      canonicalizedBody: this.entries[logIndex]!.body,
+    };
   }
 
   entryAt(logIndex: number): { uuid: string; entry: RekorLogEntry } {

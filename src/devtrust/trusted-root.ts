@@ -12,22 +12,24 @@ export const TRUSTED_ROOT_FILE = 'trusted_root.json';
 export const DOMAIN_FILE = 'domain.json';
 
 /**
- * The root a verifier needs for this domain: its CA, its log and its CT log (so sigstore-js's
- * default thresholds apply). The log's `baseUrl` matters: sigstore-js accepts a checkpoint
- * signature only if the signer name (the host) matches it.
+ * The root a verifier needs for this domain: its CA, its two logs (Rekor v1-style and v2-style),
+ * its CT log (so sigstore-js's default thresholds apply) and its timestamp authority. A log's
+ * `baseUrl` matters: sigstore-js accepts a checkpoint signature only if the signer name (the host)
+ * is part of it.
  */
 export function buildTrustedRoot(keys: DevTrustKeys, baseUrl: string): TrustedRootJson {
   const base = baseUrl.replace(/\/+$/, '');
   const start = keys.validFrom.toISOString();
-  const logInstance = (url: string, publicKeyDer: Buffer, logId: Buffer): TransparencyLogInstanceJson => ({
+  const logInstance = (url: string, publicKeyDer: Buffer, logId: Buffer, from = start): TransparencyLogInstanceJson => ({
     baseUrl: url,
     hashAlgorithm: 'SHA2_256',
-    publicKey: { rawBytes: publicKeyDer.toString('base64'), keyDetails: 'PKIX_ECDSA_P256_SHA_256', validFor: { start } },
+    publicKey: { rawBytes: publicKeyDer.toString('base64'), keyDetails: 'PKIX_ECDSA_P256_SHA_256', validFor: { start: from } },
     logId: { keyId: logId.toString('base64') },
   });
+  const v2Start = keys.rekorV2.validFrom.toISOString();
   return {
     mediaType: TRUSTED_ROOT_MEDIA_TYPE,
-    tlogs: [logInstance(`${base}/rekor`, keys.rekor.publicKeyDer, keys.rekor.logId)],
+    tlogs: [logInstance(`${base}/rekor`, keys.rekor.publicKeyDer, keys.rekor.logId), logInstance(`${base}/rekor-v2`, keys.rekorV2.publicKeyDer, keys.rekorV2.logId, v2Start)],
     certificateAuthorities: [
       {
         subject: { organization: 'cairn dev trust', commonName: 'cairn dev trust CA' },
@@ -37,7 +39,15 @@ export function buildTrustedRoot(keys: DevTrustKeys, baseUrl: string): TrustedRo
       },
     ],
     ctlogs: [logInstance(`${base}/ct`, keys.ctLog.publicKeyDer, keys.ctLog.logId)],
-    timestampAuthorities: [],
+    timestampAuthorities: [
+      {
+        subject: { organization: 'cairn dev trust', commonName: 'cairn dev trust TSA' },
+        uri: `${base}/tsa`,
+        // Leaf first, then the root that issued it (sigstore-js verifies the leaf against the rest).
+        certChain: { certificates: [{ rawBytes: keys.tsa.certificateDer.toString('base64') }, { rawBytes: keys.tsa.rootCertificateDer.toString('base64') }] },
+        validFor: { start: keys.tsa.validFrom.toISOString() },
+      },
+    ],
   };
 }
 

@@ -15,6 +15,14 @@ export interface Pep740Attestation {
     /** base64 DER of the signing (leaf) certificate. */
     certificate: string;
     transparency_entries: TransparencyEntry[];
+    /**
+     * Optional: base64 DER RFC 3161 time-stamp responses over the envelope's signature, from a
+     * timestamp authority. The open PEP 740 change (pypa/packaging.python.org#1936,
+     * pypi-attestations#143, tracked in #147) that lets an attestation carry the trusted time a
+     * Rekor v2 entry no longer has. Absent (not empty) when there are none, so today's shape is
+     * unchanged.
+     */
+    timestamps?: string[];
   };
   envelope: {
     /** base64 of the in-toto statement bytes (the DSSE payload). */
@@ -67,23 +75,41 @@ export function parseAttestation(json: unknown): Pep740Attestation {
       malformed(`verification_material.transparency_entries[${i}].canonicalizedBody is missing`);
     }
   });
+  const timestamps = parseTimestamps(material.timestamps);
   const envelope = asRecord(top.envelope, 'envelope');
   const statement = base64Field(envelope, 'statement', 'envelope');
   const signature = base64Field(envelope, 'signature', 'envelope');
   return {
     version: 1,
-    verification_material: { certificate, transparency_entries: structuredClone(entries) as TransparencyEntry[] },
+    verification_material: { certificate, transparency_entries: structuredClone(entries) as TransparencyEntry[], ...(timestamps ? { timestamps } : {}) },
     envelope: { statement, signature },
   };
 }
 
+/** `verification_material.timestamps`: absent or null, or a list of base64 RFC 3161 responses. */
+function parseTimestamps(value: unknown): string[] | undefined {
+  if (value === undefined || value === null) return undefined;
+  const bad = (message: string): never => {
+    throw new CairnError('attestation.timestamp_malformed', message);
+  };
+  if (!Array.isArray(value)) bad('verification_material.timestamps must be a list of base64 RFC 3161 timestamps');
+  return (value as unknown[]).map((item, i) => {
+    if (typeof item !== 'string' || item.length === 0 || !BASE64.test(item)) {
+      bad(`verification_material.timestamps[${i}] is not valid (padded, standard-alphabet) base64`);
+    }
+    return item as string;
+  });
+}
+
 /** A PEP 740 attestation as the Sigstore bundle v0.3 it stands for (DSSE, single certificate). */
 export function attestationToBundle(attestation: Pep740Attestation): SerializedBundle {
+  const timestamps = attestation.verification_material.timestamps ?? [];
   const bundle = {
     mediaType: BUNDLE_V03_MEDIA_TYPE,
     verificationMaterial: {
       certificate: { rawBytes: attestation.verification_material.certificate },
       tlogEntries: structuredClone(attestation.verification_material.transparency_entries),
+      ...(timestamps.length > 0 ? { timestampVerificationData: { rfc3161Timestamps: timestamps.map((signedTimestamp) => ({ signedTimestamp })) } } : {}),
     },
     dsseEnvelope: {
       payload: attestation.envelope.statement,
@@ -91,8 +117,8 @@ export function attestationToBundle(attestation: Pep740Attestation): SerializedB
       signatures: [{ sig: attestation.envelope.signature, keyid: '' }],
     },
   };
-  // A PEP 740 object carries no RFC 3161 timestamps; the key is left out rather than set to
-  // undefined so the bundle serialises exactly as written.
+  // Without timestamps the key is left out rather than set to undefined, so the bundle
+  // serialises exactly as written.
   return bundle as SerializedBundle;
 }
 
@@ -108,8 +134,8 @@ export function isSigstoreBundle(json: unknown): json is SerializedBundle {
 
 /**
  * The PEP 740 form of a DSSE bundle. Bundles with an `x509CertificateChain` contribute their leaf
- * (PEP 740 has room for one certificate). RFC 3161 timestamps have no place in PEP 740 and are
- * dropped: the attestation then relies on its transparency entries' signed timestamps.
+ * (PEP 740 has room for one certificate). RFC 3161 timestamps go to
+ * `verification_material.timestamps` (the open PEP 740 change, see `Pep740Attestation`).
  */
 export function bundleToAttestation(bundle: unknown): Pep740Attestation {
   const b = asRecord(bundle, 'the Sigstore bundle');
@@ -136,9 +162,13 @@ export function bundleToAttestation(bundle: unknown): Pep740Attestation {
   if (!Array.isArray(signatures) || signatures.length !== 1) malformed('dsseEnvelope must carry exactly one signature');
   const signature = asRecord(signatures[0], 'dsseEnvelope.signatures[0]').sig;
   const tlogEntries = material.tlogEntries ?? [];
+  const timestampData = material.timestampVerificationData === undefined ? {} : asRecord(material.timestampVerificationData, 'verificationMaterial.timestampVerificationData');
+  const rfc3161 = timestampData.rfc3161Timestamps ?? [];
+  if (!Array.isArray(rfc3161)) malformed('verificationMaterial.timestampVerificationData.rfc3161Timestamps must be a list');
+  const timestamps = rfc3161.map((t, i) => asRecord(t, `rfc3161Timestamps[${i}]`).signedTimestamp);
   return parseAttestation({
     version: 1,
-    verification_material: { certificate, transparency_entries: tlogEntries },
+    verification_material: { certificate, transparency_entries: tlogEntries, ...(timestamps.length > 0 ? { timestamps } : {}) },
     envelope: { statement: envelope.payload, signature },
   });
 }

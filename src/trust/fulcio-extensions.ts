@@ -42,6 +42,10 @@ export interface FulcioCertificateFacts extends FulcioExtensions {
   notAfter: string;
 }
 
+// One decoder of each kind for the process: building a TextDecoder costs more than decoding.
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
+const LENIENT_UTF8 = new TextDecoder('utf-8', { fatal: false });
+
 function invalid(message: string): never {
   throw new CairnError('provenance.certificate_invalid', message);
 }
@@ -56,16 +60,29 @@ function decodeUtf8String(oid: string, der: Buffer): string {
   if (obj.tag.number !== UTF8_STRING_TAG || obj.tag.constructed) {
     invalid(`certificate extension ${oid} must be a DER UTF8String (tag 0x0c), got tag 0x${obj.tag.toDER().toString(16)}`);
   }
-  return new TextDecoder('utf-8', { fatal: true }).decode(obj.value);
+  return STRICT_UTF8.decode(obj.value);
 }
 
-function rawExtension(cert: X509Certificate, oid: string): string | null {
-  const ext = cert.extension(oid);
-  return ext ? new TextDecoder('utf-8', { fatal: false }).decode(ext.value) : null;
+type ExtensionsByOid = Map<string, { value: Buffer }>;
+
+/** The certificate's extensions by OID, read once (`cert.extension(oid)` decodes every OID per lookup). */
+function extensionsByOid(cert: X509Certificate): ExtensionsByOid {
+  const byOid: ExtensionsByOid = new Map();
+  for (const ext of cert.extensions) {
+    const oid = ext.subs[0]!.toOID();
+    // Like `cert.extension(oid)`: the first one wins; its value is the last element (after an optional critical flag).
+    if (!byOid.has(oid)) byOid.set(oid, { value: ext.subs[ext.subs.length - 1]!.value });
+  }
+  return byOid;
 }
 
-function derExtension(cert: X509Certificate, oid: string): string | null {
-  const ext = cert.extension(oid);
+function rawExtension(extensions: ExtensionsByOid, oid: string): string | null {
+  const ext = extensions.get(oid);
+  return ext ? LENIENT_UTF8.decode(ext.value) : null;
+}
+
+function derExtension(extensions: ExtensionsByOid, oid: string): string | null {
+  const ext = extensions.get(oid);
   return ext ? decodeUtf8String(oid, ext.value) : null;
 }
 
@@ -91,13 +108,14 @@ export function toCertificate(input: X509Certificate | Buffer | string): X509Cer
 /** Reads the signer's identity and Fulcio's extensions from a (leaf) signing certificate. */
 export function readFulcioCertificate(input: X509Certificate | Buffer | string): FulcioCertificateFacts {
   const cert = toCertificate(input);
+  const extensions = extensionsByOid(cert);
   const ext = {} as FulcioExtensions;
   for (const [name, suffix] of Object.entries(DER_EXTENSIONS) as [DerExtensionName, number][]) {
     if (name === 'issuerV2') continue;
-    ext[name] = derExtension(cert, `${FULCIO_OID}.${suffix}`);
+    ext[name] = derExtension(extensions, `${FULCIO_OID}.${suffix}`);
   }
   return {
-    issuer: derExtension(cert, `${FULCIO_OID}.${DER_EXTENSIONS.issuerV2}`) ?? rawExtension(cert, `${FULCIO_OID}.1`),
+    issuer: derExtension(extensions, `${FULCIO_OID}.${DER_EXTENSIONS.issuerV2}`) ?? rawExtension(extensions, `${FULCIO_OID}.1`),
     identity: subjectIdentity(cert),
     ...ext,
     notBefore: cert.notBefore.toISOString(),

@@ -149,7 +149,10 @@ export function mergeTrustedRoots(roots: TrustedRootJson[]): TrustedRootJson {
   };
 }
 
-/** The Sigstore public-good trusted root, offline (from the installed @sigstore/tuf seed). */
+let publicGood: TrustedRootJson | undefined;
+
+/** The Sigstore public-good trusted root, offline (from the installed @sigstore/tuf seed); parsed once, a copy per call. */
 export function publicGoodTrustedRoot(): TrustedRootJson {
-  return parseTrustedRoot(loadPublicGoodRootJson(), 'Sigstore public-good');
+  publicGood ??= parseTrustedRoot(loadPublicGoodRootJson(), 'Sigstore public-good');
+  return structuredClone(publicGood);
 }

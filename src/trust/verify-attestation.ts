@@ -1,9 +1,8 @@
 import { createHash, createPublicKey, X509Certificate as NativeCertificate } from 'node:crypto';
 import { bundleFromJSON, bundleToJSON, type Bundle, type SerializedBundle } from '@sigstore/bundle';
-import { RFC3161Timestamp, type X509Certificate } from '@sigstore/core';
+import { crypto as sigstoreCrypto, RFC3161Timestamp, type X509Certificate } from '@sigstore/core';
 import { TrustedRoot } from '@sigstore/protobuf-specs';
-import { PolicyError, VerificationError, Verifier, toSignedEntity, toTrustMaterial, type KeyFinderFunc, type SignedEntity, type Signer, type TrustMaterial } from '@sigstore/verify';
-import { verifySCTs } from '@sigstore/verify/dist/key/sct.js';
+import { PolicyError, VerificationError, Verifier, toSignedEntity, toTrustMaterial, type KeyFinderFunc, type SignedEntity, type TrustMaterial } from '@sigstore/verify';
 import { CairnError, isCairnError, type ErrorCode } from '../errors.ts';
 import { isSha256Hex } from '../formats/digests.ts';
 import { parseDistributionFilename, sameDistribution, type ParsedDistributionFilename } from '../formats/dist-filename.ts';
@@ -12,6 +11,8 @@ import type { AttestationFacts } from '../formats/provenance-object.ts';
 import { IN_TOTO_STATEMENT_V1, PYPI_PUBLISH_V1, SLSA_PROVENANCE_V1, readBuildParameters } from '../formats/slsa-provenance.ts';
 import { CertificateChainCache } from './certificate-chain.ts';
 import { readFulcioCertificate, type FulcioCertificateFacts } from './fulcio-extensions.ts';
+import { verifyEmbeddedScts } from './sct.ts';
+import { fastPathStatus, verifierSteps, type FastPathStatus } from './sigstore-internals.ts';
 import { mergeTrustedRoots, publicGoodTrustedRoot, type TrustedRootJson } from './trusted-roots.ts';
 
 /**
@@ -63,6 +64,10 @@ export interface AttestationVerifier {
    * a message signature (needs the artifact bytes).
    */
   verifyBundle(input: unknown, artifact: Buffer | { sha256: string }, policy?: SignerPolicy): VerifiedBundle;
+  /** Whether keyless bundles take the fast path (cached CA paths) with the installed sigstore-js, and if not why. */
+  readonly fastPath: FastPathStatus;
+  /** Bundles checked so far, by path: `plain` counts keyless bundles that fell back to `Verifier.verify`. */
+  readonly checked: { fast: number; plain: number; managedKey: number };
 }
 
 export interface VerifierOptions {
@@ -139,11 +144,74 @@ function kindOf(predicateType: string): AttestationFacts['kind'] {
   return 'other';
 }
 
+/** The established times of a bundle whose timestamps sigstore-js has verified: TSA timestamps, and log times behind a SET. */
+function establishedTimes(entity: SignedEntity): { time: Date; source: string }[] {
+  return entity.timestamps.flatMap((t) => {
+    if (t.$case === 'timestamp-authority') return [{ time: t.timestamp.signingTime, source: 'the RFC 3161 timestamp' }];
+    if (t.tlogEntry.inclusionPromise) return [{ time: new Date(Number(t.tlogEntry.integratedTime) * 1000), source: "the transparency log's integrated time" }];
+    return [];
+  });
+}
+
+/** A TSA timestamp whose signer (issuer and serial, RFC 5652 §5.3) is none of the trusted timestamp authorities. */
+function untrustedTimestamp(entity: SignedEntity, trust: TrustMaterial): RFC3161Timestamp | null {
+  for (const t of entity.timestamps) {
+    if (t.$case !== 'timestamp-authority') continue;
+    const known = trust.timestampAuthorities.some((ca) => {
+      const signer = ca.certChain[0];
+      return signer !== undefined && signer.serialNumber.equals(t.timestamp.signerSerialNumber) && signer.issuer.equals(t.timestamp.signerIssuer);
+    });
+    if (!known) return t.timestamp;
+  }
+  return null;
+}
+
+/**
+ * Rekor v2 logs a DSSE envelope as `hashedrekord/0.0.2` over the digest of its PAE (DSSE §
+ * "Signature definition": the signature is over PAE(type, payload)). An entry whose digest is over
+ * the bare payload records something other than what was signed.
+ */
+function digestOverPayload(entity: SignedEntity, bundle: Bundle): boolean {
+  if (bundle.content.$case !== 'dsseEnvelope') return false;
+  const payloadDigest = createHash('sha256').update(bundle.content.dsseEnvelope.payload).digest();
+  return entity.tlogEntries.some((entry) => {
+    if (entry.kindVersion.kind !== 'hashedrekord' || entry.kindVersion.version !== '0.0.2') return false;
+    try {
+      const body = JSON.parse(entry.canonicalizedBody.toString('utf8')) as { spec?: { hashedRekordV002?: { data?: { digest?: string } } } };
+      const digest = body.spec?.hashedRekordV002?.data?.digest;
+      return typeof digest === 'string' && Buffer.from(digest, 'base64').equals(payloadDigest);
+    } catch {
+      return false;
+    }
+  });
+}
+
+/**
+ * A checkpoint that does not verify under its entry's log but does under another trusted log:
+ * a proof borrowed from another log (sigstore-js 4.1.3 binds the checkpoint to the entry's log ID).
+ */
+function checkpointFromAnotherLog(entity: SignedEntity, trust: TrustMaterial): boolean {
+  return entity.tlogEntries.some((entry) => {
+    const envelope = entry.inclusionProof?.checkpoint?.envelope;
+    if (!envelope) return false;
+    const split = envelope.indexOf('\n\n');
+    if (split < 0) return false;
+    const note = Buffer.from(envelope.slice(0, split + 1), 'utf8');
+    for (const [, , encoded] of envelope.slice(split + 2).matchAll(/\u2014 (\S+) (\S+)\n/g)) {
+      const bytes = Buffer.from(encoded!, 'base64');
+      if (bytes.length < 5) continue;
+      const other = trust.tlogs.find((t) => !t.logID.equals(entry.logId.keyId) && t.logID.subarray(0, 4).equals(bytes.subarray(0, 4)));
+      if (other && sigstoreCrypto.verify(note, other.publicKey, bytes.subarray(4))) return true;
+    }
+    return false;
+  });
+}
+
 /**
  * sigstore-js reports failures by check; cairn reports them by what went wrong for the uploader.
  * A few codes need a second look at the material to say which.
  */
-function translate(error: unknown, entity: SignedEntity, trust: TrustMaterial): CairnError {
+function translate(error: unknown, entity: SignedEntity, bundle: Bundle, trust: TrustMaterial): CairnError {
   if (isCairnError(error)) return error;
   const chain = errorChain(error).join(': ');
   const logKnown = () =>
@@ -163,18 +231,37 @@ function translate(error: unknown, entity: SignedEntity, trust: TrustMaterial): 
       if (key && !entity.signature.verifySignature(key)) {
         return new CairnError('provenance.signature_invalid', `the signature does not verify with the signing certificate's key (statement or signature altered, or certificate swapped); log: ${chain}`);
       }
+      if (digestOverPayload(entity, bundle)) {
+        return new CairnError('provenance.tlog_digest_not_pae', `the Rekor v2 entry (hashedrekord 0.0.2) records the digest of the DSSE payload, not of its PAE, which is what the envelope's signature covers: ${chain}`);
+      }
       return new CairnError('provenance.tlog_invalid', `the transparency log entry does not record this signature: ${chain}`);
     }
     case 'TLOG_INCLUSION_PROOF_ERROR':
     case 'TLOG_INCLUSION_PROMISE_ERROR':
       if (!logKnown()) return new CairnError('provenance.untrusted_root', `the transparency log entry comes from a log not in the trusted root: ${chain}`);
+      if (checkpointFromAnotherLog(entity, trust)) {
+        return new CairnError('provenance.checkpoint_mismatch', `the inclusion proof's checkpoint is signed by another log than the entry's (log ID ${entity.tlogEntries[0]?.logId.keyId.toString('base64')}): ${chain}`);
+      }
       return new CairnError('provenance.tlog_invalid', `the transparency log entry does not verify: ${chain}`);
     case 'TLOG_MISSING_INCLUSION_ERROR':
     case 'TLOG_ERROR':
       return new CairnError('provenance.tlog_missing', `no verifiable transparency log inclusion: ${chain}`);
-    case 'TIMESTAMP_ERROR':
+    case 'TIMESTAMP_ERROR': {
+      const untrusted = untrustedTimestamp(entity, trust);
+      if (untrusted) {
+        return new CairnError('provenance.timestamp_untrusted', `the RFC 3161 timestamp (${untrusted.signingTime.toISOString()}) is signed by a timestamp authority that is not in the trusted root: ${chain}`);
+      }
       return new CairnError('provenance.timestamp_invalid', `no trusted signing time: ${chain}`);
+    }
     case 'CERTIFICATE_ERROR': {
+      const cert = certificateOf(entity);
+      const outside = cert ? establishedTimes(entity).find(({ time }) => time < cert.notBefore || time > cert.notAfter) : undefined;
+      if (cert && outside) {
+        return new CairnError(
+          'provenance.timestamp_outside_validity',
+          `${outside.source} (${outside.time.toISOString()}) is outside the signing certificate's validity (${cert.notBefore.toISOString()} to ${cert.notAfter.toISOString()}): ${chain}`,
+        );
+      }
       const untrusted = /no (valid|trusted) certificate path found/.test(chain) || chain === 'Failed to verify certificate chain';
       if (untrusted) return new CairnError('provenance.untrusted_root', `the signing certificate does not chain to a trusted CA valid at signing time: ${chain}`);
       return new CairnError('provenance.certificate_invalid', `the signing certificate is not valid: ${chain}`);
@@ -193,13 +280,6 @@ function parseFilename(name: string, what: string): ParsedDistributionFilename {
   } catch (error) {
     return fail('provenance.subject_mismatch', `${what} ${JSON.stringify(name)} is not a distribution filename: ${(error as Error).message}`);
   }
-}
-
-/** The parts of sigstore-js's Verifier that cairn calls one by one (see `verifyEntity`). */
-interface VerifierInternals {
-  verifyTimestamps(entity: SignedEntity): Date[];
-  verifyTLogs(entity: SignedEntity): void;
-  verifySignature(entity: SignedEntity, signer: Signer): void;
 }
 
 /** The signing certificate's DER as carried in the bundle (the leaf of a v0.1/v0.2 chain). */
@@ -222,9 +302,41 @@ export function trustedRootList(roots: VerifierRoots): TrustedRootJson[] {
   return [...(roots.publicGood === false ? [] : [publicGoodTrustedRoot()]), ...(roots.extra ?? [])];
 }
 
-/** The one way cairn builds a verifier from its trusted roots (public-good unless turned off, plus extras). */
+const sharedVerifiers = new Map<string, AttestationVerifier>();
+const SHARED_VERIFIERS_MAX = 8;
+/** Digest of each root object a caller passed, so a caller passing the same objects pays no serialisation per call. */
+const rootDigests = new WeakMap<TrustedRootJson, string>();
+let publicGoodDigest: string | undefined;
+
+function digestOf(root: TrustedRootJson): string {
+  let digest = rootDigests.get(root);
+  if (!digest) {
+    digest = createHash('sha256').update(JSON.stringify(root)).digest('hex');
+    rootDigests.set(root, digest);
+  }
+  return digest;
+}
+
+/**
+ * The one way cairn builds a verifier from its trusted roots (public-good unless turned off, plus
+ * extras). Verifiers are shared by equal roots within a process: the trust material and the
+ * verified CA paths are built once, so a library caller who calls `verifyDistribution` per file
+ * gets the same speed as one `cairn verify` run (a new verifier per call is ~1.7x slower on
+ * public-good attestations).
+ */
 export function verifierFor(roots: VerifierRoots, options: VerifierOptions = {}): AttestationVerifier {
-  return createAttestationVerifier(trustedRootList(roots), options);
+  if (options.publicKeys) return createAttestationVerifier(trustedRootList(roots), options);
+  publicGoodDigest ??= createHash('sha256').update(JSON.stringify(publicGoodTrustedRoot())).digest('hex');
+  const digests = [...(roots.publicGood === false ? [] : [publicGoodDigest]), ...(roots.extra ?? []).map(digestOf)];
+  // Order and duplicates do not change what a merged root trusts.
+  const key = [...new Set(digests)].sort().join(',');
+  let verifier = sharedVerifiers.get(key);
+  if (!verifier) {
+    verifier = createAttestationVerifier(trustedRootList(roots), options);
+    if (sharedVerifiers.size >= SHARED_VERIFIERS_MAX) sharedVerifiers.delete(sharedVerifiers.keys().next().value!);
+    sharedVerifiers.set(key, verifier);
+  }
+  return verifier;
 }
 
 /** Builds the trust material once; `verify` is then pure CPU work per call. */
@@ -237,8 +349,10 @@ export function createAttestationVerifier(roots: TrustedRootJson[], options: Ver
     throw new CairnError('config.invalid', `the trusted roots cannot be used: ${(error as Error).message}`);
   }
   const verifier = new Verifier(trust);
-  const internals = verifier as unknown as VerifierInternals;
+  const fastPath = fastPathStatus();
+  const steps = verifierSteps(verifier);
   const chains = new CertificateChainCache();
+  const checked = { fast: 0, plain: 0, managedKey: 0 };
 
   /**
    * sigstore-js's `Verifier.verify` step by step (its own timestamp, log and signature checks,
@@ -247,14 +361,21 @@ export function createAttestationVerifier(roots: TrustedRootJson[], options: Ver
    */
   function verifyEntity(entity: SignedEntity, bundle: Bundle): void {
     const leafDer = leafCertificateDer(bundle);
-    // A sigstore-js release that renamed its internals falls back to the plain (slower) path.
-    const internalsPresent = typeof internals.verifyTimestamps === 'function' && typeof internals.verifyTLogs === 'function' && typeof internals.verifySignature === 'function';
-    if (entity.key.$case !== 'certificate' || leafDer === null || !internalsPresent) {
+    if (entity.key.$case !== 'certificate' || leafDer === null) {
+      checked.managedKey++;
       verifier.verify(entity);
       return;
     }
+    // A sigstore-js release the fast path was not written for takes the plain (slower) path;
+    // `fastPath.reason` says why, and test/unit/verify-fast-path.test.ts fails on it.
+    if (!fastPath.enabled) {
+      checked.plain++;
+      verifier.verify(entity);
+      return;
+    }
+    checked.fast++;
     const leaf = entity.key.certificate;
-    const timestamps = internals.verifyTimestamps(entity);
+    const timestamps = steps.verifyTimestamps(entity);
     let native: NativeCertificate;
     try {
       native = new NativeCertificate(leafDer);
@@ -264,11 +385,11 @@ export function createAttestationVerifier(roots: TrustedRootJson[], options: Ver
     let path: ReturnType<CertificateChainCache['verify']> = [];
     for (const timestamp of timestamps) path = chains.verify(leaf, native, timestamp, trust.certificateAuthorities);
     if (path.length < 2) throw new VerificationError({ code: 'CERTIFICATE_ERROR', message: 'Failed to verify certificate chain' });
-    const scts = verifySCTs(path[0]!, path[1]!, trust.ctlogs);
+    const scts = verifyEmbeddedScts(path[0]!, leafDer, path[1]!, trust.ctlogs);
     if (new Set(scts.map((s) => s.toString('hex'))).size !== scts.length) throw new VerificationError({ code: 'CERTIFICATE_ERROR', message: 'duplicate SCT' });
     if (scts.length < 1) throw new VerificationError({ code: 'CERTIFICATE_ERROR', message: `expected 1 SCTs, got ${scts.length}` });
-    internals.verifyTLogs(entity);
-    internals.verifySignature(entity, { key: native.publicKey });
+    steps.verifyTLogs(entity);
+    steps.verifySignature(entity, { key: native.publicKey });
   }
 
   function checkSignatures(bundle: Bundle, artifact?: Buffer): SignedEntity {
@@ -281,7 +402,7 @@ export function createAttestationVerifier(roots: TrustedRootJson[], options: Ver
     try {
       verifyEntity(entity, bundle);
     } catch (error) {
-      throw translate(error, entity, trust);
+      throw translate(error, entity, bundle, trust);
     }
     return entity;
   }
@@ -385,5 +506,5 @@ export function createAttestationVerifier(roots: TrustedRootJson[], options: Ver
     return { bundle: bundleToJSON(bundle), signer, statement, logIndex: entry?.logIndex ?? null, integratedTime: signedTime(bundle) };
   }
 
-  return { verify, verifyBundle };
+  return { verify, verifyBundle, fastPath, checked };
 }

@@ -48,8 +48,13 @@ export async function devToken(server: ServerWithUrl, claims: DevTokenClaims = {
   return (await devIssuerToken(devTrustBase(server), body)).token;
 }
 
-export async function signWithDevTrust(server: ServerWithUrl, statement: Record<string, unknown>, token: string): Promise<SerializedBundle> {
+/**
+ * Rekor v1 (default): a `dsse` entry with a signed entry timestamp. Rekor v2: a `hashedrekord`
+ * 0.0.2 entry over the PAE in the domain's v2 log, and an RFC 3161 timestamp from its TSA.
+ */
+export async function signWithDevTrust(server: ServerWithUrl, statement: Record<string, unknown>, token: string, rekorVersion: 1 | 2 = 1): Promise<SerializedBundle> {
   const base = devTrustBase(server);
+  if (rekorVersion === 2) return signStatement(statement, token, { fulcioUrl: `${base}/fulcio`, rekorUrl: `${base}/rekor-v2`, rekorVersion: 2, tsaUrl: `${base}/tsa` });
   return signStatement(statement, token, { fulcioUrl: `${base}/fulcio`, rekorUrl: `${base}/rekor` });
 }
 
@@ -79,6 +84,8 @@ export interface BuildProvenanceRequest {
   statementCommit?: string;
   builderId?: string;
   claims?: DevTokenClaims;
+  /** 2: signed the Rekor v2 way (hashedrekord over the PAE, RFC 3161 timestamp). */
+  rekorVersion?: 1 | 2;
 }
 
 export interface SignedProvenance {
@@ -105,7 +112,7 @@ export async function signBuildProvenance(server: ServerWithUrl, request: BuildP
     finishedOn: now,
   });
   const token = await devToken(server, { ...claims, sha: commit });
-  const bundle = await signWithDevTrust(server, statement, token);
+  const bundle = await signWithDevTrust(server, statement, token, request.rekorVersion ?? 1);
   return { attestation: bundleToAttestation(bundle), bundle, statement };
 }
 

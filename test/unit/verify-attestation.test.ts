@@ -278,7 +278,7 @@ describe('attestations that must be refused', () => {
     assertCode(() => prod().verify(a, artifact()), 'provenance.tlog_invalid', /inclusion promise/);
     // Moved past the 10-minute certificate: the certificate is checked at the log's time.
     entry.integratedTime = String(Number(entry.integratedTime) + 3600);
-    assertCode(() => prod().verify(a, artifact()), 'provenance.certificate_invalid', /expired/);
+    assertCode(() => prod().verify(a, artifact()), 'provenance.timestamp_outside_validity', /integrated time .* is outside the signing certificate's validity/);
   });
 
   test('an inclusion proof hash changed', vectors, () => {
@@ -397,14 +397,23 @@ describe('trusted roots', () => {
 });
 
 /**
- * sigstore-conformance bundle-verify: 70 cases, pass/fail in the name. Known divergences of
- * sigstore-js 3.1.1 (vectors README §3), kept as expectations so a library upgrade shows up here:
- *  - rekor2-dsse-happy-path: Rekor v2 "hashedrekord over DSSE" entries are newer than 3.1.1,
- *    which reports TLOG_BODY_ERROR "digest mismatch" — cairn refuses a valid bundle.
- *  - trust-root-tlog-missing-validity-start_fail: 3.1.1 reads the missing start as unbounded;
- *    cairn's parseTrustedRoot refuses such a root (config.invalid), so the case fails as it should.
+ * sigstore-conformance bundle-verify: 70 cases, pass/fail in the name, and every one behaves as
+ * named (no documented divergence). Two needed more than sigstore-js 3.1.1 gave (vectors README §3):
+ *  - rekor2-dsse-happy-path: a Rekor v2 entry, `hashedrekord/0.0.2` over the DSSE PAE digest with
+ *    an RFC 3161 timestamp as the trusted time (@sigstore/verify 4.1.0 and later).
+ *  - trust-root-tlog-missing-validity-start_fail: cairn's parseTrustedRoot refuses a log key
+ *    without `validFor.start` (config.invalid) instead of reading it as unbounded.
  */
-const KNOWN_DIVERGENCES = new Map([['rekor2-dsse-happy-path', 'sigstore-js 3.1.1 does not verify Rekor v2 DSSE entries']]);
+/** Cases whose refusal has a code of its own (docs/decisions.md, Rekor v2 and timestamps). */
+const EXPECTED_CODES = new Map([
+  ['intoto-tsa-timestamp-outside-cert-validity_fail', 'provenance.timestamp_outside_validity'],
+  ['intoto-set-outside-signing-cert-validity_fail', 'provenance.timestamp_outside_validity'],
+  ['rekor2-timestamp-with-incorrect-time_fail', 'provenance.timestamp_outside_validity'],
+  ['rekor2-timestamp-untrusted-tsa-with-embedded-cert_fail', 'provenance.timestamp_untrusted'],
+  ['rekor2-timestamp-untrusted-tsa-without-embedded-cert_fail', 'provenance.timestamp_untrusted'],
+  ['rekor2-no-timestamp_fail', 'provenance.timestamp_invalid'],
+  ['invalid-ct-key_fail', 'provenance.certificate_invalid'],
+]);
 
 describe('sigstore-conformance bundle-verify cases', () => {
   const base = 'sigstore-conformance/bundle-verify/';
@@ -456,13 +465,10 @@ describe('sigstore-conformance bundle-verify cases', () => {
     test(name, vectors, () => {
       const rejected = run(name);
       outcomes.push({ name, rejected });
-      const divergence = KNOWN_DIVERGENCES.get(name);
-      if (divergence) {
-        assert.ok(rejected !== null, `known divergence (${divergence}) no longer diverges: update KNOWN_DIVERGENCES`);
-        return;
-      }
       if (shouldFail) assert.ok(rejected !== null, `${name} must be rejected`);
       else assert.equal(rejected, null, `${name} must verify`);
+      const code = EXPECTED_CODES.get(name);
+      if (code) assert.ok(rejected?.startsWith(`${code}: `), `${name}: expected ${code}, got ${rejected}`);
     });
   }
 
@@ -470,7 +476,7 @@ describe('sigstore-conformance bundle-verify cases', () => {
     assert.equal(cases.length, 70);
     assert.equal(outcomes.length, 70);
     const asNamed = outcomes.filter((o) => (o.rejected !== null) === o.name.endsWith('_fail')).length;
-    assert.equal(asNamed, 70 - KNOWN_DIVERGENCES.size);
+    assert.equal(asNamed, 70, JSON.stringify(outcomes.filter((o) => (o.rejected !== null) !== o.name.endsWith('_fail'))));
   });
 });
 
