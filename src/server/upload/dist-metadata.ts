@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { createGunzip } from 'node:zlib';
 import { pipeline } from 'node:stream/promises';
-import { Transform } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import yauzl from 'yauzl';
 import tar from 'tar-stream';
 import { CairnError } from '../../errors.ts';
@@ -24,13 +24,16 @@ export interface DistributionMetadata {
 const invalidArchive = (filename: string, why: string) =>
   new CairnError('upload.invalid_archive', `Invalid distribution file: ${filename} ${why}`);
 
+/** A distribution on disk (an upload's temp file), or already in memory (a file being imported). */
+export type DistributionSource = string | Buffer;
+
 /**
  * Reads the core metadata of an uploaded distribution (wheel `*.dist-info/METADATA`, sdist
  * `PKG-INFO`) with bounded decompression, and checks that it describes the file's own release.
  */
-export async function readDistributionMetadata(path: string, parsed: ParsedDistributionFilename): Promise<DistributionMetadata> {
+export async function readDistributionMetadata(source: DistributionSource, parsed: ParsedDistributionFilename): Promise<DistributionMetadata> {
   const raw =
-    parsed.extension === '.tar.gz' ? await readFromTarGz(path, parsed) : await readFromZip(path, parsed);
+    parsed.extension === '.tar.gz' ? await readFromTarGz(source, parsed) : await readFromZip(source, parsed);
   let text: string;
   try {
     // The core metadata specification requires UTF-8; a lossy decode would serve a `.metadata`
@@ -75,19 +78,20 @@ function metadataMemberScore(name: string, parsed: ParsedDistributionFilename): 
   return dir === parsed.filename.slice(0, -parsed.extension.length) ? 2 : 1;
 }
 
-function openZip(path: string): Promise<yauzl.ZipFile> {
+function openZip(source: DistributionSource): Promise<yauzl.ZipFile> {
   return new Promise((resolve, reject) => {
-    yauzl.open(path, { lazyEntries: true, autoClose: false, validateEntrySizes: true, strictFileNames: false }, (err, zip) =>
-      err || !zip ? reject(err ?? new Error('cannot open zip')) : resolve(zip),
-    );
+    const options = { lazyEntries: true, autoClose: false, validateEntrySizes: true, strictFileNames: false };
+    const opened = (err: Error | null, zip?: yauzl.ZipFile) => (err || !zip ? reject(err ?? new Error('cannot open zip')) : resolve(zip));
+    if (typeof source === 'string') yauzl.open(source, options, opened);
+    else yauzl.fromBuffer(source, options, opened);
   });
 }
 
-async function readFromZip(path: string, parsed: ParsedDistributionFilename): Promise<Buffer> {
+async function readFromZip(source: DistributionSource, parsed: ParsedDistributionFilename): Promise<Buffer> {
   const what = parsed.kind === 'wheel' ? '.dist-info/METADATA' : 'PKG-INFO';
   let zip: yauzl.ZipFile;
   try {
-    zip = await openZip(path);
+    zip = await openZip(source);
   } catch (error) {
     throw invalidArchive(parsed.filename, `is not a readable zip archive (${(error as Error).message})`);
   }
@@ -139,7 +143,7 @@ function readZipEntry(zip: yauzl.ZipFile, entry: yauzl.Entry, filename: string):
   });
 }
 
-async function readFromTarGz(path: string, parsed: ParsedDistributionFilename): Promise<Buffer> {
+async function readFromTarGz(source: DistributionSource, parsed: ParsedDistributionFilename): Promise<Buffer> {
   const extract = tar.extract();
   let found: { score: number; data: Buffer } | null = null;
   let scanned = 0;
@@ -175,7 +179,8 @@ async function readFromTarGz(path: string, parsed: ParsedDistributionFilename): 
     extract.on('error', reject);
   });
   try {
-    await Promise.all([pipeline(createReadStream(path), createGunzip(), counter, extract), finished]);
+    const input = typeof source === 'string' ? createReadStream(source) : Readable.from([source]);
+    await Promise.all([pipeline(input, createGunzip(), counter, extract), finished]);
   } catch (error) {
     if (error instanceof CairnError) throw error;
     throw invalidArchive(parsed.filename, `is not a readable .tar.gz (${(error as Error).message})`);
