@@ -1,0 +1,381 @@
+import { availableParallelism } from 'node:os';
+import type { Kysely } from 'kysely';
+import type { ErrorCode } from '../../errors.ts';
+import type { AddedFile, CatalogueChanges, RecordedChange } from '../pages/catalogue-changes.ts';
+import type { BlobStore, StagedBlob } from '../storage/blob-store.ts';
+import { isUniqueViolation } from '../storage/database.ts';
+import type { Database } from '../storage/schema.ts';
+import type { UploadService } from '../upload/upload-service.ts';
+import type { AnalysedDistribution } from './distribution-analysis.ts';
+import { AnalysisPool, type AnalysedEntry } from './import-pool.ts';
+import { resolveImportRoots, walkImportDirectory, type WalkEntry } from './import-walk.ts';
+
+export interface ImportOptions {
+  directories: readonly string[];
+  /** Worker threads reading and hashing files; default: one per core. */
+  jobs?: number;
+  /** Files per transaction; default DEFAULT_BATCH_FILES. */
+  batchSize?: number;
+  /** After each committed batch. */
+  onProgress?: (progress: ImportProgress) => void;
+  /** As soon as a file is refused, in walk order. */
+  onRefused?: (refusal: ImportRefusal) => void;
+}
+
+export interface ImportProgress {
+  seen: number;
+  imported: number;
+  present: number;
+  refused: number;
+  elapsedSeconds: number;
+}
+
+export interface ImportRefusal {
+  path: string;
+  filename: string;
+  code: ErrorCode;
+  message: string;
+}
+
+export interface ImportReport {
+  imported: number;
+  /** Already on the index with the same bytes (or earlier in the same input): skipped. */
+  present: string[];
+  refused: ImportRefusal[];
+  projectsCreated: number;
+  elapsedSeconds: number;
+}
+
+/** Files per transaction: large enough that the per-batch costs (a flush, two commits) vanish. */
+export const DEFAULT_BATCH_FILES = 1000;
+/** A batch closes early once it holds this many bytes of distributions. */
+const BATCH_BYTES = 64 * 1024 * 1024;
+/** What an import leaves of a crashed one before then: younger intents may be another writer's. */
+const RECOVERY_GRACE_MS = 15 * 60 * 1000;
+/** Rows per statement, under both engines' limits on bound parameters. */
+const ROWS_PER_STATEMENT = 400;
+const MAX_ATTEMPTS = 3;
+
+type Valid = Extract<AnalysedEntry, { ok: true }>;
+
+function chunks<T>(items: readonly T[], size = ROWS_PER_STATEMENT): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+export interface BulkImportOptions {
+  db: Kysely<Database>;
+  blobs: BlobStore;
+  changes: CatalogueChanges;
+  /** Its recovery of interrupted writes (blob intents) is the import's too. */
+  uploads: UploadService;
+  clock: () => Date;
+  maxUploadBytes: number;
+}
+
+/**
+ * `cairn admin import`: loads directories of distributions (pypiserver's, `pip download`'s) into
+ * the index, each file validated as an upload is, many files per transaction.
+ *
+ * A batch goes: check against the index (present, conflicting, burned) → stage the new blobs →
+ * record their intents → move them into place with one file-system flush → one transaction
+ * inserting projects, releases, files and burned filenames, telling CatalogueChanges of the added
+ * files and rendering each touched project once → publish. A crash anywhere leaves either the
+ * whole batch or blobs whose intents recovery removes; never a row without its blob or pages.
+ */
+export class BulkImportService {
+  constructor(private readonly options: BulkImportOptions) {}
+
+  async importDirectories(options: ImportOptions): Promise<ImportReport> {
+    const started = performance.now();
+    const roots = await resolveImportRoots(options.directories);
+    const { uploads, clock, maxUploadBytes } = this.options;
+    await uploads.recoverInterruptedUploads({ olderThan: new Date(clock().getTime() - RECOVERY_GRACE_MS) });
+
+    const report: ImportReport = { imported: 0, present: [], refused: [], projectsCreated: 0, elapsedSeconds: 0 };
+    let seen = 0;
+    const refuse = (refusal: ImportRefusal) => {
+      report.refused.push(refusal);
+      options.onRefused?.(refusal);
+    };
+    const { blobs } = this.options;
+    const pool = new AnalysisPool({ jobs: options.jobs ?? availableParallelism(), maxBytes: maxUploadBytes, store: blobs.location });
+    const batchFiles = Math.max(1, options.batchSize ?? DEFAULT_BATCH_FILES);
+    let batch: Valid[] = [];
+    let batchBytes = 0;
+    const commit = async () => {
+      const taken = batch;
+      batch = [];
+      batchBytes = 0;
+      await this.importBatch(taken, report, refuse);
+      report.elapsedSeconds = (performance.now() - started) / 1000;
+      options.onProgress?.({ seen, imported: report.imported, present: report.present.length, refused: report.refused.length, elapsedSeconds: report.elapsedSeconds });
+    };
+    try {
+      for await (const entry of pool.analyse(walkAll(roots), (staged) => blobs.discardStaged(staged))) {
+        seen++;
+        if (!entry.ok) {
+          refuse({ path: entry.path, filename: entry.filename, code: entry.code, message: entry.message });
+          continue;
+        }
+        batch.push(entry);
+        batchBytes += entry.analysed.size;
+        if (batch.length >= batchFiles || batchBytes >= BATCH_BYTES) await commit();
+      }
+      if (batch.length > 0) await commit();
+    } finally {
+      await blobs.discardStaged(batch.flatMap((entry) => (entry.staged ? [entry.staged] : [])));
+      await pool.close();
+    }
+    report.elapsedSeconds = (performance.now() - started) / 1000;
+    return report;
+  }
+
+  /** Sorts a batch into new files, files present and refusals, then stores the new ones. */
+  private async importBatch(batch: Valid[], report: ImportReport, refuse: (refusal: ImportRefusal) => void): Promise<void> {
+    const fresh: Valid[] = [];
+    const byName = new Map<string, Valid>();
+    const bySha = new Map<string, Valid>();
+    const unneeded: StagedBlob[] = [];
+    const drop = (entry: Valid, code: ErrorCode | 'present', message: string) => {
+      if (entry.staged) unneeded.push(entry.staged);
+      if (code === 'present') report.present.push(entry.path);
+      else refuse({ path: entry.path, filename: entry.analysed.filename, code, message });
+    };
+    // Twice in the input: the first copy in walk order is the one imported.
+    for (const entry of batch) {
+      const { filename, sha256 } = entry.analysed;
+      const sameName = byName.get(filename);
+      const sameBytes = bySha.get(sha256);
+      if (sameName && sameName.analysed.sha256 === sha256) drop(entry, 'present', '');
+      else if (sameName) drop(entry, 'upload.file_exists', `${filename} appears twice in the input with different content; ${sameName.path} was taken`);
+      else if (sameBytes) drop(entry, 'upload.file_exists', `${entry.path} has the same content (sha256) as ${sameBytes.path}, under another filename`);
+      else {
+        byName.set(filename, entry);
+        bySha.set(sha256, entry);
+        fresh.push(entry);
+      }
+    }
+    let candidates = await this.withoutExisting(fresh, drop);
+    await this.options.blobs.discardStaged(unneeded.splice(0));
+    if (candidates.length === 0) return;
+
+    const staged = candidates.flatMap((entry) => (entry.staged ? [entry.staged] : []));
+    const shas = candidates.map((entry) => entry.analysed.sha256);
+    // Intents before the blobs become visible: whatever a crash leaves from here on is removed
+    // by recovery unless its file row committed (the upload's mechanism, UploadService).
+    const now = this.options.clock().toISOString();
+    for (const part of chunks(shas)) {
+      await this.options.db
+        .insertInto('blob_intents')
+        .values(part.map((sha256) => ({ sha256, created_at: now })))
+        .onConflict((oc) => oc.column('sha256').doUpdateSet({ created_at: now }))
+        .execute();
+    }
+    let stored = false;
+    try {
+      try {
+        await this.options.blobs.commitStaged(staged);
+      } catch (error) {
+        await this.options.blobs.discardStaged(staged);
+        throw error;
+      }
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const changes = await this.insertBatch(candidates);
+          this.options.changes.published(...changes.recorded);
+          report.imported += candidates.length;
+          report.projectsCreated += changes.projectsCreated;
+          stored = true;
+          break;
+        } catch (error) {
+          // An upload committed one of these names or digests since the check: check again.
+          if (!isUniqueViolation(error) || attempt >= MAX_ATTEMPTS) throw error;
+          candidates = await this.withoutExisting(candidates, drop);
+          if (candidates.length === 0) break;
+        }
+      }
+    } finally {
+      const inserted = new Set(stored ? candidates.map((entry) => entry.analysed.sha256) : []);
+      await this.releaseOrphanBlobs(shas.filter((sha256) => !inserted.has(sha256)));
+    }
+  }
+
+  /** Drops the entries the index already has (same name and bytes), or that conflict with it. */
+  private async withoutExisting(entries: Valid[], drop: (entry: Valid, code: ErrorCode | 'present', message: string) => void): Promise<Valid[]> {
+    const { db } = this.options;
+    const existingByName = new Map<string, string>();
+    const existingBySha = new Map<string, string>();
+    const burned = new Set<string>();
+    for (const part of chunks(entries)) {
+      const names = part.map((e) => e.analysed.filename);
+      const shas = part.map((e) => e.analysed.sha256);
+      const rows = await db
+        .selectFrom('files')
+        .select(['filename', 'sha256'])
+        .where((eb) => eb.or([eb('filename', 'in', names), eb('sha256', 'in', shas)]))
+        .execute();
+      for (const row of rows) {
+        existingByName.set(row.filename, row.sha256);
+        existingBySha.set(row.sha256, row.filename);
+      }
+      for (const row of await db.selectFrom('burned_filenames').select('filename').where('filename', 'in', names).execute()) burned.add(row.filename);
+    }
+    const kept: Valid[] = [];
+    for (const entry of entries) {
+      const { filename, sha256 } = entry.analysed;
+      const stored = existingByName.get(filename);
+      const storedName = existingBySha.get(sha256);
+      if (stored === sha256) drop(entry, 'present', '');
+      else if (stored !== undefined) drop(entry, 'upload.file_exists', `File already exists ('${filename}') with different content. A filename can be used only once`);
+      else if (storedName !== undefined) drop(entry, 'upload.file_exists', `The file is a duplicate of an existing file: '${storedName}' has the same sha256`);
+      else if (burned.has(filename)) drop(entry, 'upload.filename_reused', `This filename has already been used ('${filename}'), use a different version`);
+      else kept.push(entry);
+    }
+    return kept;
+  }
+
+  /** One transaction for the whole batch; each touched project is rendered once. */
+  private async insertBatch(entries: Valid[]): Promise<{ recorded: RecordedChange[]; projectsCreated: number }> {
+    const { db, changes, clock } = this.options;
+    const now = clock().toISOString();
+    return db.transaction().execute(async (trx) => {
+      const projectIds = new Map<string, number>();
+      const created = new Set<number>();
+      const firstOfProject = new Map<string, AnalysedDistribution>();
+      for (const { analysed } of entries) if (!firstOfProject.has(analysed.normalizedProject)) firstOfProject.set(analysed.normalizedProject, analysed);
+      const projectNames = [...firstOfProject.keys()];
+      const known = async () => {
+        for (const part of chunks(projectNames.filter((name) => !projectIds.has(name)))) {
+          const rows = await trx.selectFrom('projects').select(['id', 'normalized_name']).where('normalized_name', 'in', part).execute();
+          for (const row of rows) projectIds.set(row.normalized_name, row.id);
+        }
+      };
+      await known();
+      const missing = projectNames.filter((name) => !projectIds.has(name));
+      for (const part of chunks(missing)) {
+        // Imported projects have no owner: an operator gives one with `cairn admin token create --project`.
+        const rows = await trx
+          .insertInto('projects')
+          .values(part.map((name) => ({ name: firstOfProject.get(name)!.projectName, normalized_name: name, created_at: now, serial: 1 })))
+          .onConflict((oc) => oc.column('normalized_name').doNothing())
+          .returning(['id', 'normalized_name'])
+          .execute();
+        for (const row of rows) {
+          projectIds.set(row.normalized_name, row.id);
+          created.add(row.id);
+        }
+      }
+      // Created by an upload since the look-up: it is an existing project now.
+      await known();
+
+      const releaseKey = (projectId: number, version: string) => `${projectId}\u0000${version}`;
+      const releaseIds = new Map<string, number>();
+      const firstOfRelease = new Map<string, AnalysedDistribution>();
+      for (const { analysed } of entries) {
+        const key = releaseKey(projectIds.get(analysed.normalizedProject)!, analysed.version);
+        if (!firstOfRelease.has(key)) firstOfRelease.set(key, analysed);
+      }
+      const touched = [...new Set([...firstOfProject.keys()].map((name) => projectIds.get(name)!))];
+      const versions = [...new Set(entries.map((e) => e.analysed.version))];
+      const knownReleases = async () => {
+        for (const part of chunks(touched)) {
+          for (const versionPart of chunks(versions)) {
+            const rows = await trx
+              .selectFrom('releases')
+              .select(['id', 'project_id', 'version'])
+              .where('project_id', 'in', part)
+              .where('version', 'in', versionPart)
+              .execute();
+            for (const row of rows) releaseIds.set(releaseKey(row.project_id, row.version), row.id);
+          }
+        }
+      };
+      await knownReleases();
+      const newReleases = [...firstOfRelease.entries()].filter(([key]) => !releaseIds.has(key));
+      for (const part of chunks(newReleases)) {
+        await trx
+          .insertInto('releases')
+          .values(
+            part.map(([, analysed]) => ({
+              project_id: projectIds.get(analysed.normalizedProject)!,
+              version: analysed.version,
+              summary: analysed.summary,
+              requires_python: analysed.requiresPython,
+              info_json: analysed.infoJson,
+              yanked: 0,
+              yanked_reason: null,
+              created_at: now,
+            })),
+          )
+          .onConflict((oc) => oc.columns(['project_id', 'version']).doNothing())
+          .execute();
+      }
+      await knownReleases();
+
+      const added: AddedFile[] = [];
+      for (const part of chunks(entries)) {
+        const rows = await trx
+          .insertInto('files')
+          .values(
+            part.map(({ analysed }) => {
+              const projectId = projectIds.get(analysed.normalizedProject)!;
+              return {
+                project_id: projectId,
+                release_id: releaseIds.get(releaseKey(projectId, analysed.version))!,
+                filename: analysed.filename,
+                packagetype: analysed.packagetype,
+                python_version: analysed.pythonVersion,
+                size: analysed.size,
+                sha256: analysed.sha256,
+                md5: analysed.md5,
+                blake2b_256: analysed.blake2b256,
+                requires_python: analysed.requiresPython,
+                core_metadata: analysed.coreMetadata,
+                core_metadata_sha256: analysed.coreMetadataSha256,
+                upload_time: now,
+                uploaded_by_token_id: null,
+              };
+            }),
+          )
+          .returning(['id', 'filename'])
+          .execute();
+        const ids = new Map(rows.map((row) => [row.filename, row.id]));
+        for (const { analysed } of part) {
+          added.push({
+            id: ids.get(analysed.filename)!,
+            filename: analysed.filename,
+            sha256: analysed.sha256,
+            size: analysed.size,
+            blake2b256: analysed.blake2b256,
+            coreMetadataSha256: analysed.coreMetadataSha256,
+            coreMetadataLength: analysed.coreMetadataLength,
+          });
+        }
+        await trx
+          .insertInto('burned_filenames')
+          .values(part.map(({ analysed }) => ({ filename: analysed.filename, burned_at: now })))
+          .execute();
+        await trx.deleteFrom('blob_intents').where('sha256', 'in', part.map(({ analysed }) => analysed.sha256)).execute();
+      }
+      await changes.filesAdded(trx, added);
+      const recorded = await changes.projectsChanged(trx, touched.map((projectId) => ({ projectId, created: created.has(projectId) })));
+      return { recorded, projectsCreated: created.size };
+    });
+  }
+
+  /** Blobs this import moved into place but no row references (refused at the last moment, or a failed batch). */
+  private async releaseOrphanBlobs(shas: readonly string[]): Promise<void> {
+    const { db, blobs } = this.options;
+    for (const part of chunks(shas)) {
+      const referenced = new Set((await db.selectFrom('files').select('sha256').where('sha256', 'in', part).execute()).map((r) => r.sha256));
+      for (const sha256 of part) if (!referenced.has(sha256)) await blobs.remove(sha256);
+      await db.deleteFrom('blob_intents').where('sha256', 'in', part).execute();
+    }
+  }
+}
+
+async function* walkAll(roots: Awaited<ReturnType<typeof resolveImportRoots>>): AsyncGenerator<WalkEntry> {
+  for (const root of roots) yield* walkImportDirectory(root);
+}
