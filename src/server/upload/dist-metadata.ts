@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { createGunzip } from 'node:zlib';
+import { createGunzip, gunzipSync, inflateRawSync } from 'node:zlib';
 import { pipeline } from 'node:stream/promises';
 import { Readable, Transform } from 'node:stream';
 import yauzl from 'yauzl';
@@ -15,6 +15,13 @@ export const MAX_METADATA_BYTES = 4 * 1024 * 1024;
 /** An sdist is scanned for PKG-INFO through at most this many decompressed bytes. */
 export const MAX_SDIST_SCAN_BYTES = 512 * 1024 * 1024;
 const MAX_ZIP_ENTRIES = 200_000;
+/**
+ * A .tar.gz in memory up to this size is decompressed in one synchronous call (its output capped
+ * at IN_MEMORY_TAR_BYTES, past which the streaming scan takes over): for the small files of a
+ * bulk import, zlib streams cost more in thread-pool round trips than in decompressing.
+ */
+const IN_MEMORY_GZIP_BYTES = 4 * 1024 * 1024;
+const IN_MEMORY_TAR_BYTES = 64 * 1024 * 1024;
 
 export interface DistributionMetadata {
   raw: Buffer;
@@ -116,7 +123,7 @@ async function readFromZip(source: DistributionSource, parsed: ParsedDistributio
     if (best.uncompressedSize > MAX_METADATA_BYTES) {
       throw invalidArchive(parsed.filename, `has a ${what} of ${best.uncompressedSize} bytes (limit ${MAX_METADATA_BYTES})`);
     }
-    return await readZipEntry(zip, best, parsed.filename);
+    return typeof source === 'string' ? await readZipEntry(zip, best, parsed.filename) : await inflateZipEntry(zip, best, parsed.filename);
   } finally {
     zip.close();
   }
@@ -143,7 +150,55 @@ function readZipEntry(zip: yauzl.ZipFile, entry: yauzl.Entry, filename: string):
   });
 }
 
+/**
+ * The entry of a zip held in memory: its raw bytes through yauzl (which checks the local header),
+ * inflated in one bounded synchronous call.
+ */
+function inflateZipEntry(zip: yauzl.ZipFile, entry: yauzl.Entry, filename: string): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    zip.openReadStream(entry, { decompress: false }, (err, stream) => {
+      if (err || !stream) {
+        reject(invalidArchive(filename, `is corrupt (${err?.message ?? 'unreadable entry'})`));
+        return;
+      }
+      const chunks: Buffer[] = [];
+      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+      stream.on('error', (e: Error) => reject(invalidArchive(filename, `is corrupt (${e.message})`)));
+      stream.on('end', () => {
+        const raw = Buffer.concat(chunks);
+        let data: Buffer;
+        try {
+          if (entry.compressionMethod === 0) data = raw;
+          else if (entry.compressionMethod === 8) data = inflateRawSync(raw, { maxOutputLength: MAX_METADATA_BYTES });
+          else throw new Error(`unsupported compression method ${entry.compressionMethod}`);
+        } catch (e) {
+          reject(invalidArchive(filename, `is corrupt (${(e as Error).message})`));
+          return;
+        }
+        // What yauzl's validateEntrySizes checks on the streaming path.
+        if (data.length !== entry.uncompressedSize) {
+          reject(invalidArchive(filename, `is corrupt (an entry is ${data.length} bytes, its header says ${entry.uncompressedSize})`));
+          return;
+        }
+        resolve(data);
+      });
+    });
+  });
+}
+
+/** A small .tar.gz decompressed at once, or null when it is not small (then it is streamed). */
+function gunzipSmall(source: DistributionSource, filename: string): Buffer | null {
+  if (typeof source === 'string' || source.length > IN_MEMORY_GZIP_BYTES) return null;
+  try {
+    return gunzipSync(source, { maxOutputLength: IN_MEMORY_TAR_BYTES });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') return null;
+    throw invalidArchive(filename, `is not a readable .tar.gz (${(error as Error).message})`);
+  }
+}
+
 async function readFromTarGz(source: DistributionSource, parsed: ParsedDistributionFilename): Promise<Buffer> {
+  const tarBytes = gunzipSmall(source, parsed.filename);
   const extract = tar.extract();
   let found: { score: number; data: Buffer } | null = null;
   let scanned = 0;
@@ -179,8 +234,14 @@ async function readFromTarGz(source: DistributionSource, parsed: ParsedDistribut
     extract.on('error', reject);
   });
   try {
-    const input = typeof source === 'string' ? createReadStream(source) : Readable.from([source]);
-    await Promise.all([pipeline(input, createGunzip(), counter, extract), finished]);
+    if (tarBytes) {
+      // Already within MAX_SDIST_SCAN_BYTES (IN_MEMORY_TAR_BYTES is smaller): nothing to count.
+      extract.end(tarBytes);
+      await finished;
+    } else {
+      const input = typeof source === 'string' ? createReadStream(source) : Readable.from([source]);
+      await Promise.all([pipeline(input, createGunzip(), counter, extract), finished]);
+    }
   } catch (error) {
     if (error instanceof CairnError) throw error;
     throw invalidArchive(parsed.filename, `is not a readable .tar.gz (${(error as Error).message})`);
