@@ -1,8 +1,8 @@
 import { once } from 'node:events';
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, mkdirSync } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { createReadStream, createWriteStream, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { CairnError } from '../../errors.ts';
@@ -53,10 +53,13 @@ export interface BlobStore {
   openRead(sha256: string, range?: { start: number; end: number }): Readable;
   /**
    * Puts bytes aside whose digests the caller computed from these very bytes (a bulk import hashes
-   * them on worker threads); nothing serves them until `commitStaged`. An object store would
-   * upload them under a temporary key with the sha256 as the checksum the server verifies.
+   * them on worker threads); nothing serves them until `commitStaged`. Null when the store holds
+   * these bytes already: it is content-addressed, so there is nothing to write. An object store
+   * would upload them under a temporary key with the sha256 as the checksum the server verifies.
+   * Meant for worker threads: the file-system store writes with blocking calls, which cost a
+   * worker less than thread-pool round trips.
    */
-  stage(bytes: Uint8Array, digests: BlobDigests): Promise<StagedBlob>;
+  stage(bytes: Uint8Array, digests: BlobDigests): Promise<StagedBlob | null>;
   /**
    * Moves staged blobs to their content addresses and makes them durable together: when this
    * resolves, every one of them survives a crash or power loss (one flush for the whole batch).
@@ -177,23 +180,47 @@ export class FileSystemBlobStore implements BlobStore {
     return join(this.tempDir, `${stageId}.part`);
   }
 
-  async stage(bytes: Uint8Array, digests: BlobDigests): Promise<StagedBlob> {
+  private dirOf(sha256: string): string {
+    return join(this.blobDir, sha256.slice(0, 2), sha256.slice(2, 4));
+  }
+
+  private async ensureDir(dir: string): Promise<void> {
+    if (this.knownDirs.has(dir)) return;
+    await mkdir(dir, { recursive: true });
+    this.knownDirs.add(dir);
+  }
+
+  async stage(bytes: Uint8Array, digests: BlobDigests): Promise<StagedBlob | null> {
+    const target = this.pathOf(digests.sha256);
+    if (statSync(target, { throwIfNoEntry: false })?.isFile()) return null;
+    // The blob's directory is made now, where staging runs (a worker thread), so the batch
+    // commit is only renames.
+    const dir = this.dirOf(digests.sha256);
+    if (!this.knownDirs.has(dir)) {
+      mkdirSync(dir, { recursive: true });
+      this.knownDirs.add(dir);
+    }
     const stageId = `stage-${randomBytes(12).toString('hex')}`;
-    await writeFile(this.stagedPath(stageId), bytes, { flag: 'wx' });
+    writeFileSync(this.stagedPath(stageId), bytes, { flag: 'wx' });
     return { sha256: digests.sha256, md5: digests.md5, blake2b256: digests.blake2b256, size: bytes.length, stageId };
   }
 
   async commitStaged(blobs: readonly StagedBlob[]): Promise<void> {
     if (blobs.length === 0) return;
     const dirs = new Set<string>();
-    for (const blob of blobs) dirs.add(join(this.blobDir, blob.sha256.slice(0, 2), blob.sha256.slice(2, 4)));
+    for (const blob of blobs) dirs.add(this.dirOf(blob.sha256));
     await Promise.all(
-      [...dirs].filter((dir) => !this.knownDirs.has(dir)).map(async (dir) => {
-        await mkdir(dir, { recursive: true });
-        this.knownDirs.add(dir);
+      blobs.map(async (blob) => {
+        const from = this.stagedPath(blob.stageId);
+        const to = this.pathOf(blob.sha256);
+        await rename(from, to).catch(async (error: NodeJS.ErrnoException) => {
+          // Staged by a store that did not make the directory (or it was removed since).
+          if (error.code !== 'ENOENT') throw error;
+          await this.ensureDir(this.dirOf(blob.sha256));
+          await rename(from, to);
+        });
       }),
     );
-    await Promise.all(blobs.map((blob) => rename(this.stagedPath(blob.stageId), this.pathOf(blob.sha256))));
     // One flush for the batch instead of an fsync per file and per directory: syncfs(2) writes
     // back every dirty page and inode of the file system, the renamed files and their directory
     // entries among them. Renaming before the flush is safe because the caller recorded blob
