@@ -78,11 +78,17 @@ export class CatalogueChanges {
   /**
    * `projectChanged` for every project one transaction changed (a bulk import's batch): each
    * project is rendered once, and each root chunk that gained projects once, not once per project.
+   * `between` runs after each project (a long batch lets its event loop turn there).
    */
-  async projectsChanged(trx: Kysely<Database>, projects: readonly { projectId: number; created: boolean }[]): Promise<RecordedChange[]> {
+  async projectsChanged(
+    trx: Kysely<Database>,
+    projects: readonly { projectId: number; created: boolean }[],
+    options: { between?: () => Promise<void> } = {},
+  ): Promise<RecordedChange[]> {
     const recorded: RecordedChange[] = [];
     const chunks = new Set<number>();
     for (const { projectId, created } of projects) {
+      if (recorded.length > 0) await options.between?.();
       await trx.updateTable('projects').set((eb) => ({ serial: eb('serial', '+', 1) })).where('id', '=', projectId).execute();
       const rendered = await this.renderer.renderProject(trx, projectId);
       for (const listener of this.listeners) await listener.pagesRendered?.(trx, rendered);
