@@ -55,8 +55,26 @@ const RECOVERY_GRACE_MS = 15 * 60 * 1000;
 /** Rows per statement, under both engines' limits on bound parameters. */
 const ROWS_PER_STATEMENT = 400;
 const MAX_ATTEMPTS = 3;
+/**
+ * Projects rendered between two turns of the event loop: on SQLite a transaction runs on this
+ * thread, and without turns the workers' results and the next batch's renames would wait for it.
+ */
+const PROJECTS_BETWEEN_YIELDS = 8;
 
 type Valid = Extract<AnalysedEntry, { ok: true }>;
+type Drop = (entry: Valid, code: ErrorCode | 'present', message: string) => void;
+
+interface PreparedBatch {
+  candidates: Valid[];
+  staged: StagedBlob[];
+  /** Moving the staged blobs into place and flushing them: under way while the batch before is inserted. */
+  committing: Promise<void>;
+  byName: Map<string, Valid>;
+  bySha: Map<string, Valid>;
+}
+
+/** Lets the event loop turn inside a long batch: worker results, file-system callbacks, the flush. */
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 function chunks<T>(items: readonly T[], size = ROWS_PER_STATEMENT): T[][] {
   const out: T[][] = [];
@@ -102,13 +120,24 @@ export class BulkImportService {
     const { blobs } = this.options;
     const pool = new AnalysisPool({ jobs: options.jobs ?? availableParallelism(), maxBytes: maxUploadBytes, store: blobs.location });
     const batchFiles = Math.max(1, options.batchSize ?? DEFAULT_BATCH_FILES);
+    const drop = (entry: Valid, code: ErrorCode | 'present', message: string) => {
+      if (code === 'present') report.present.push(entry.path);
+      else refuse({ path: entry.path, filename: entry.analysed.filename, code, message });
+    };
     let batch: Valid[] = [];
     let batchBytes = 0;
-    const commit = async () => {
-      const taken = batch;
-      batch = [];
-      batchBytes = 0;
-      await this.importBatch(taken, report, refuse);
+    // One batch is prepared (checked, its blobs being moved into place and flushed) while the one
+    // before it is inserted: the disk works while the database does.
+    let pending: PreparedBatch | null = null;
+    const advance = async (next: Valid[]) => {
+      const prepared = next.length > 0 ? await this.prepare(next, pending, drop) : null;
+      const previous = pending;
+      pending = prepared;
+      if (previous) {
+        const stored = await this.store(previous, drop);
+        report.imported += stored.imported;
+        report.projectsCreated += stored.projectsCreated;
+      }
       report.elapsedSeconds = (performance.now() - started) / 1000;
       options.onProgress?.({ seen, imported: report.imported, present: report.present.length, refused: report.refused.length, elapsedSeconds: report.elapsedSeconds });
     };
@@ -121,89 +150,122 @@ export class BulkImportService {
         }
         batch.push(entry);
         batchBytes += entry.analysed.size;
-        if (batch.length >= batchFiles || batchBytes >= BATCH_BYTES) await commit();
+        if (batch.length >= batchFiles || batchBytes >= BATCH_BYTES) {
+          const taken = batch;
+          batch = [];
+          batchBytes = 0;
+          await advance(taken);
+        }
       }
-      if (batch.length > 0) await commit();
+      const last = batch;
+      batch = [];
+      await advance(last);
+      await advance([]);
     } finally {
       await blobs.discardStaged(batch.flatMap((entry) => (entry.staged ? [entry.staged] : [])));
+      if (pending) await this.abandon(pending);
       await pool.close();
     }
     report.elapsedSeconds = (performance.now() - started) / 1000;
     return report;
   }
 
-  /** Sorts a batch into new files, files present and refusals, then stores the new ones. */
-  private async importBatch(batch: Valid[], report: ImportReport, refuse: (refusal: ImportRefusal) => void): Promise<void> {
+  /**
+   * Sorts a batch into new files and the rest (present, or refused: twice in the input, in the
+   * batch being inserted, or in conflict with the index), records the intents of the new files'
+   * blobs and starts moving them into place.
+   */
+  private async prepare(batch: Valid[], inserting: PreparedBatch | null, drop: Drop): Promise<PreparedBatch | null> {
     const fresh: Valid[] = [];
-    const byName = new Map<string, Valid>();
-    const bySha = new Map<string, Valid>();
+    const byName = new Map<string, Valid>(inserting?.byName);
+    const bySha = new Map<string, Valid>(inserting?.bySha);
     const unneeded: StagedBlob[] = [];
-    const drop = (entry: Valid, code: ErrorCode | 'present', message: string) => {
+    const dropStaged: Drop = (entry, code, message) => {
       if (entry.staged) unneeded.push(entry.staged);
-      if (code === 'present') report.present.push(entry.path);
-      else refuse({ path: entry.path, filename: entry.analysed.filename, code, message });
+      drop(entry, code, message);
     };
     // Twice in the input: the first copy in walk order is the one imported.
     for (const entry of batch) {
       const { filename, sha256 } = entry.analysed;
       const sameName = byName.get(filename);
       const sameBytes = bySha.get(sha256);
-      if (sameName && sameName.analysed.sha256 === sha256) drop(entry, 'present', '');
-      else if (sameName) drop(entry, 'upload.file_exists', `${filename} appears twice in the input with different content; ${sameName.path} was taken`);
-      else if (sameBytes) drop(entry, 'upload.file_exists', `${entry.path} has the same content (sha256) as ${sameBytes.path}, under another filename`);
+      if (sameName && sameName.analysed.sha256 === sha256) dropStaged(entry, 'present', '');
+      else if (sameName) dropStaged(entry, 'upload.file_exists', `${filename} appears twice in the input with different content; ${sameName.path} was taken`);
+      else if (sameBytes) dropStaged(entry, 'upload.file_exists', `${entry.path} has the same content (sha256) as ${sameBytes.path}, under another filename`);
       else {
         byName.set(filename, entry);
         bySha.set(sha256, entry);
         fresh.push(entry);
       }
     }
-    let candidates = await this.withoutExisting(fresh, drop);
-    await this.options.blobs.discardStaged(unneeded.splice(0));
-    if (candidates.length === 0) return;
+    const candidates = await this.withoutExisting(fresh, dropStaged);
+    await this.options.blobs.discardStaged(unneeded);
+    if (candidates.length === 0) return null;
 
     const staged = candidates.flatMap((entry) => (entry.staged ? [entry.staged] : []));
-    const shas = candidates.map((entry) => entry.analysed.sha256);
     // Intents before the blobs become visible: whatever a crash leaves from here on is removed
     // by recovery unless its file row committed (the upload's mechanism, UploadService).
     const now = this.options.clock().toISOString();
-    for (const part of chunks(shas)) {
-      await this.options.db
-        .insertInto('blob_intents')
-        .values(part.map((sha256) => ({ sha256, created_at: now })))
-        .onConflict((oc) => oc.column('sha256').doUpdateSet({ created_at: now }))
-        .execute();
-    }
-    let stored = false;
+    await this.options.db.transaction().execute(async (trx) => {
+      for (const part of chunks(candidates)) {
+        await trx
+          .insertInto('blob_intents')
+          .values(part.map((entry) => ({ sha256: entry.analysed.sha256, created_at: now })))
+          .onConflict((oc) => oc.column('sha256').doUpdateSet({ created_at: now }))
+          .execute();
+      }
+    });
+    const committing = this.options.blobs.commitStaged(staged);
+    // Awaited by `store`; until then a failure must not count as unhandled.
+    committing.catch(() => undefined);
+    return {
+      candidates,
+      staged,
+      committing,
+      byName: new Map(candidates.map((entry) => [entry.analysed.filename, entry])),
+      bySha: new Map(candidates.map((entry) => [entry.analysed.sha256, entry])),
+    };
+  }
+
+  /** Inserts a prepared batch once its blobs are in place and flushed; one transaction. */
+  private async store(prepared: PreparedBatch, drop: Drop): Promise<{ imported: number; projectsCreated: number }> {
+    let candidates = prepared.candidates;
+    let stored: { imported: number; projectsCreated: number } | null = null;
     try {
       try {
-        await this.options.blobs.commitStaged(staged);
+        await prepared.committing;
       } catch (error) {
-        await this.options.blobs.discardStaged(staged);
+        await this.options.blobs.discardStaged(prepared.staged);
         throw error;
       }
       for (let attempt = 1; ; attempt++) {
         try {
           const changes = await this.insertBatch(candidates);
           this.options.changes.published(...changes.recorded);
-          report.imported += candidates.length;
-          report.projectsCreated += changes.projectsCreated;
-          stored = true;
-          break;
+          stored = { imported: candidates.length, projectsCreated: changes.projectsCreated };
+          return stored;
         } catch (error) {
           // An upload committed one of these names or digests since the check: check again.
           if (!isUniqueViolation(error) || attempt >= MAX_ATTEMPTS) throw error;
           candidates = await this.withoutExisting(candidates, drop);
-          if (candidates.length === 0) break;
+          if (candidates.length === 0) return { imported: 0, projectsCreated: 0 };
         }
       }
     } finally {
       const inserted = new Set(stored ? candidates.map((entry) => entry.analysed.sha256) : []);
-      await this.releaseOrphanBlobs(shas.filter((sha256) => !inserted.has(sha256)));
+      await this.releaseOrphanBlobs(prepared.candidates.map((entry) => entry.analysed.sha256).filter((sha256) => !inserted.has(sha256)));
     }
   }
 
+  /** A prepared batch that will not be inserted (the import failed): nothing of it may stay. */
+  private async abandon(prepared: PreparedBatch): Promise<void> {
+    await prepared.committing.catch(() => undefined);
+    await this.options.blobs.discardStaged(prepared.staged);
+    await this.releaseOrphanBlobs(prepared.candidates.map((entry) => entry.analysed.sha256));
+  }
+
   /** Drops the entries the index already has (same name and bytes), or that conflict with it. */
-  private async withoutExisting(entries: Valid[], drop: (entry: Valid, code: ErrorCode | 'present', message: string) => void): Promise<Valid[]> {
+  private async withoutExisting(entries: Valid[], drop: Drop): Promise<Valid[]> {
     const { db } = this.options;
     const existingByName = new Map<string, string>();
     const existingBySha = new Map<string, string>();
@@ -358,9 +420,15 @@ export class BulkImportService {
           .values(part.map(({ analysed }) => ({ filename: analysed.filename, burned_at: now })))
           .execute();
         await trx.deleteFrom('blob_intents').where('sha256', 'in', part.map(({ analysed }) => analysed.sha256)).execute();
+        await yieldToEventLoop();
       }
       await changes.filesAdded(trx, added);
-      const recorded = await changes.projectsChanged(trx, touched.map((projectId) => ({ projectId, created: created.has(projectId) })));
+      let rendered = 0;
+      const recorded = await changes.projectsChanged(
+        trx,
+        touched.map((projectId) => ({ projectId, created: created.has(projectId) })),
+        { between: () => (++rendered % PROJECTS_BETWEEN_YIELDS === 0 ? yieldToEventLoop() : Promise.resolve()) },
+      );
       return { recorded, projectsCreated: created.size };
     });
   }

@@ -34,6 +34,8 @@ export type AnalysedEntry =
 
 /** Files sent to one worker and not answered yet: enough to keep it busy while a batch commits. */
 const QUEUE_PER_WORKER = 256;
+/** Files per message to a worker. */
+const JOBS_PER_MESSAGE = 16;
 /** How far dispatching may run ahead of the entry the importer waits for (results held for reordering). */
 const MAX_AHEAD = 4096;
 
@@ -87,14 +89,16 @@ export class AnalysisPool {
     const workerData: AnalysisWorkerData = { maxBytes: this.options.maxBytes, store: this.options.store };
     for (let i = 0; i < Math.max(1, this.options.jobs); i++) {
       const entry: PoolWorker = { worker: startWorker(import.meta.url, './import-worker.ts', { workerData }), inFlight: 0 };
-      entry.worker.on('message', (message: AnalysisMessage) => {
-        entry.inFlight--;
-        const job = jobs.get(message.index)!;
-        jobs.delete(message.index);
-        if (message.ok) {
-          results.set(message.index, { ok: true, path: job.path, analysed: message.analysed, staged: message.staged });
-        } else {
-          results.set(message.index, { ok: false, path: job.path, filename: job.name, code: message.code, message: message.message });
+      entry.worker.on('message', (messages: AnalysisMessage[]) => {
+        for (const message of messages) {
+          entry.inFlight--;
+          const job = jobs.get(message.index)!;
+          jobs.delete(message.index);
+          if (message.ok) {
+            results.set(message.index, { ok: true, path: job.path, analysed: message.analysed, staged: message.staged });
+          } else {
+            results.set(message.index, { ok: false, path: job.path, filename: job.name, code: message.code, message: message.message });
+          }
         }
         progress.notify();
       });
@@ -105,6 +109,14 @@ export class AnalysisPool {
       this.workers.push(entry);
     }
 
+    // Jobs go out in groups (one message per group, not per file), to the least busy worker.
+    const outgoing: AnalysisJob[] = [];
+    const send = () => {
+      if (outgoing.length === 0) return;
+      const target = this.workers.reduce((a, b) => (b.inFlight < a.inFlight ? b : a));
+      target.inFlight += outgoing.length;
+      target.worker.postMessage(outgoing.splice(0));
+    };
     const dispatch = async () => {
       let index = 0;
       for await (const entry of entries) {
@@ -114,18 +126,20 @@ export class AnalysisPool {
           progress.notify();
           continue;
         }
-        let target: PoolWorker | undefined;
         for (;;) {
           if (failure) return;
-          target = index - awaited < MAX_AHEAD ? this.workers.reduce((a, b) => (b.inFlight < a.inFlight ? b : a)) : undefined;
-          if (target && target.inFlight < QUEUE_PER_WORKER) break;
+          const room = index - awaited < MAX_AHEAD && this.workers.some((w) => w.inFlight + outgoing.length < QUEUE_PER_WORKER);
+          if (room) break;
+          send();
           await progress.wait();
         }
         const job: AnalysisJob = { index: index++, path: entry.path, name: entry.name, open: entry.open, viaSymlink: entry.viaSymlink };
         jobs.set(job.index, job);
-        target.inFlight++;
-        target.worker.postMessage([job]);
+        outgoing.push(job);
+        // Small groups while the workers are idle (the start, a slow walk), larger once they are busy.
+        if (outgoing.length >= JOBS_PER_MESSAGE || this.workers.some((w) => w.inFlight === 0)) send();
       }
+      send();
       total = index;
       progress.notify();
     };
