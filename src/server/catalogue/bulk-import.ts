@@ -162,7 +162,7 @@ export class BulkImportService {
       await advance(last);
       await advance([]);
     } finally {
-      await blobs.discardStaged(batch.flatMap((entry) => (entry.staged ? [entry.staged] : [])));
+      await blobs.discardStaged(batch.map((entry) => entry.staged));
       if (pending) await this.abandon(pending);
       await pool.close();
     }
@@ -181,7 +181,7 @@ export class BulkImportService {
     const bySha = new Map<string, Valid>(inserting?.bySha);
     const unneeded: StagedBlob[] = [];
     const dropStaged: Drop = (entry, code, message) => {
-      if (entry.staged) unneeded.push(entry.staged);
+      unneeded.push(entry.staged);
       drop(entry, code, message);
     };
     // Twice in the input: the first copy in walk order is the one imported.
@@ -202,7 +202,7 @@ export class BulkImportService {
     await this.options.blobs.discardStaged(unneeded);
     if (candidates.length === 0) return null;
 
-    const staged = candidates.flatMap((entry) => (entry.staged ? [entry.staged] : []));
+    const staged = candidates.map((entry) => entry.staged);
     // Intents before the blobs become visible: whatever a crash leaves from here on is removed
     // by recovery unless its file row committed (the upload's mechanism, UploadService).
     const now = this.options.clock().toISOString();

@@ -14,12 +14,9 @@ export interface AnalysisJob {
   viaSymlink: boolean;
 }
 
-/**
- * A worker's answer: a valid distribution with its bytes staged in the blob store (null when the
- * store holds them already), or why the file was refused.
- */
+/** A worker's answer: a valid distribution with its bytes staged in the blob store, or why the file was refused. */
 export type AnalysisMessage =
-  | { index: number; ok: true; analysed: AnalysedDistribution; staged: StagedBlob | null }
+  | { index: number; ok: true; analysed: AnalysedDistribution; staged: StagedBlob }
   | { index: number; ok: false; code: ErrorCode; message: string };
 
 export interface AnalysisWorkerData {
@@ -29,7 +26,7 @@ export interface AnalysisWorkerData {
 
 /** An entry of the import, in walk order. */
 export type AnalysedEntry =
-  | { ok: true; path: string; analysed: AnalysedDistribution; staged: StagedBlob | null }
+  | { ok: true; path: string; analysed: AnalysedDistribution; staged: StagedBlob }
   | { ok: false; path: string; filename: string; code: ErrorCode; message: string };
 
 /** Files sent to one worker and not answered yet: enough to keep it busy while a batch commits. */
@@ -164,7 +161,7 @@ export class AnalysisPool {
       progress.notify();
       await dispatching;
       const staged: StagedBlob[] = [];
-      for (const result of results.values()) if (result.ok && result.staged) staged.push(result.staged);
+      for (const result of results.values()) if (result.ok) staged.push(result.staged);
       await abandon(staged);
     }
   }

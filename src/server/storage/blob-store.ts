@@ -25,8 +25,11 @@ export interface ReceivedBlob extends BlobDigests {
 /** Bytes put aside by `stage`, not visible anywhere until `commitStaged`. */
 export interface StagedBlob extends BlobDigests {
   size: number;
-  /** The store's own name for the staged bytes; callers hand it back and never interpret it. */
-  readonly stageId: string;
+  /**
+   * The store's own name for the staged bytes; callers hand it back and never interpret it. Null
+   * when the store held these bytes already (it is content-addressed: nothing was written).
+   */
+  readonly stageId: string | null;
 }
 
 /**
@@ -53,16 +56,18 @@ export interface BlobStore {
   openRead(sha256: string, range?: { start: number; end: number }): Readable;
   /**
    * Puts bytes aside whose digests the caller computed from these very bytes (a bulk import hashes
-   * them on worker threads); nothing serves them until `commitStaged`. Null when the store holds
-   * these bytes already: it is content-addressed, so there is nothing to write. An object store
-   * would upload them under a temporary key with the sha256 as the checksum the server verifies.
-   * Meant for worker threads: the file-system store writes with blocking calls, which cost a
-   * worker less than thread-pool round trips.
+   * them on worker threads); nothing serves them until `commitStaged`. When the store holds these
+   * bytes already nothing is written (`stageId` null). An object store would upload them under a
+   * temporary key with the sha256 as the checksum the server verifies. Meant for worker threads:
+   * the file-system store writes with blocking calls, which cost a worker less than thread-pool
+   * round trips.
    */
-  stage(bytes: Uint8Array, digests: BlobDigests): Promise<StagedBlob | null>;
+  stage(bytes: Uint8Array, digests: BlobDigests): Promise<StagedBlob>;
   /**
    * Moves staged blobs to their content addresses and makes them durable together: when this
-   * resolves, every one of them survives a crash or power loss (one flush for the whole batch).
+   * resolves, every one of them survives a crash or power loss (one flush for the whole batch),
+   * those the store held already too (another process may have renamed one into place without
+   * flushing it yet).
    */
   commitStaged(blobs: readonly StagedBlob[]): Promise<void>;
   /** Forgets staged blobs that will not be committed. */
@@ -190,9 +195,9 @@ export class FileSystemBlobStore implements BlobStore {
     this.knownDirs.add(dir);
   }
 
-  async stage(bytes: Uint8Array, digests: BlobDigests): Promise<StagedBlob | null> {
-    const target = this.pathOf(digests.sha256);
-    if (statSync(target, { throwIfNoEntry: false })?.isFile()) return null;
+  async stage(bytes: Uint8Array, digests: BlobDigests): Promise<StagedBlob> {
+    const blob = { sha256: digests.sha256, md5: digests.md5, blake2b256: digests.blake2b256, size: bytes.length };
+    if (statSync(this.pathOf(digests.sha256), { throwIfNoEntry: false })?.isFile()) return { ...blob, stageId: null };
     // The blob's directory is made now, where staging runs (a worker thread), so the batch
     // commit is only renames.
     const dir = this.dirOf(digests.sha256);
@@ -202,7 +207,7 @@ export class FileSystemBlobStore implements BlobStore {
     }
     const stageId = `stage-${randomBytes(12).toString('hex')}`;
     writeFileSync(this.stagedPath(stageId), bytes, { flag: 'wx' });
-    return { sha256: digests.sha256, md5: digests.md5, blake2b256: digests.blake2b256, size: bytes.length, stageId };
+    return { ...blob, stageId };
   }
 
   async commitStaged(blobs: readonly StagedBlob[]): Promise<void> {
@@ -211,6 +216,7 @@ export class FileSystemBlobStore implements BlobStore {
     for (const blob of blobs) dirs.add(this.dirOf(blob.sha256));
     await Promise.all(
       blobs.map(async (blob) => {
+        if (blob.stageId === null) return;
         const from = this.stagedPath(blob.stageId);
         const to = this.pathOf(blob.sha256);
         await rename(from, to).catch(async (error: NodeJS.ErrnoException) => {
@@ -252,7 +258,7 @@ export class FileSystemBlobStore implements BlobStore {
   }
 
   async discardStaged(blobs: readonly StagedBlob[]): Promise<void> {
-    await Promise.all(blobs.map((blob) => rm(this.stagedPath(blob.stageId), { force: true })));
+    await Promise.all(blobs.map((blob) => (blob.stageId === null ? undefined : rm(this.stagedPath(blob.stageId), { force: true }))));
   }
 
   async remove(sha256: string): Promise<void> {
