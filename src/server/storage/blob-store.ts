@@ -82,7 +82,7 @@ export interface BlobStore {
 }
 
 
-const STAGE_ID = /^stage-[0-9a-f]{24}$/;
+const STAGE_ID = /^stage-[0-9a-f]{24,32}$/;
 
 export function openBlobStore(location: BlobStoreLocation): BlobStore {
   return new FileSystemBlobStore(location.root);
@@ -94,6 +94,9 @@ export class FileSystemBlobStore implements BlobStore {
   private readonly tempDir: string;
   /** Fan-out directories known to exist, so a batch commit does not mkdir for every blob. */
   private readonly knownDirs = new Set<string>();
+  /** Names of staged files: random per store instance (one per thread), then a counter. */
+  private readonly stagePrefix = randomBytes(8).toString('hex');
+  private staged = 0;
   /** Whether `sync -f` (syncfs(2)) works here; learnt on the first batch commit. */
   private syncfsWorks: boolean | null = null;
 
@@ -197,15 +200,14 @@ export class FileSystemBlobStore implements BlobStore {
 
   async stage(bytes: Uint8Array, digests: BlobDigests): Promise<StagedBlob> {
     const blob = { sha256: digests.sha256, md5: digests.md5, blake2b256: digests.blake2b256, size: bytes.length };
-    if (statSync(this.pathOf(digests.sha256), { throwIfNoEntry: false })?.isFile()) return { ...blob, stageId: null };
+    const target = this.pathOf(digests.sha256);
     // The blob's directory is made now, where staging runs (a worker thread), so the batch
-    // commit is only renames.
+    // commit is only renames. A directory just made holds no blob yet.
     const dir = this.dirOf(digests.sha256);
-    if (!this.knownDirs.has(dir)) {
-      mkdirSync(dir, { recursive: true });
-      this.knownDirs.add(dir);
-    }
-    const stageId = `stage-${randomBytes(12).toString('hex')}`;
+    const madeNow = !this.knownDirs.has(dir) && mkdirSync(dir, { recursive: true }) !== undefined;
+    this.knownDirs.add(dir);
+    if (!madeNow && statSync(target, { throwIfNoEntry: false })?.isFile()) return { ...blob, stageId: null };
+    const stageId = `stage-${this.stagePrefix}${(this.staged++).toString(16).padStart(8, '0')}`;
     writeFileSync(this.stagedPath(stageId), bytes, { flag: 'wx' });
     return { ...blob, stageId };
   }

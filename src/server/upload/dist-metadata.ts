@@ -202,14 +202,6 @@ async function readFromTarGz(source: DistributionSource, parsed: ParsedDistribut
   const extract = tar.extract();
   let found: { score: number; data: Buffer } | null = null;
   let scanned = 0;
-  // Counts decompressed bytes so a small .tar.gz cannot make the scan run without bound.
-  const counter = new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      scanned += chunk.length;
-      if (scanned > MAX_SDIST_SCAN_BYTES) done(invalidArchive(parsed.filename, `decompresses beyond ${MAX_SDIST_SCAN_BYTES} bytes`));
-      else done(null, chunk);
-    },
-  });
   const finished = new Promise<void>((resolve, reject) => {
     extract.on('entry', (header, stream, next) => {
       const name = header.name.replace(/^\.\//, '');
@@ -239,6 +231,14 @@ async function readFromTarGz(source: DistributionSource, parsed: ParsedDistribut
       extract.end(tarBytes);
       await finished;
     } else {
+      // Counts decompressed bytes so a small .tar.gz cannot make the scan run without bound.
+      const counter = new Transform({
+        transform(chunk: Buffer, _enc, done) {
+          scanned += chunk.length;
+          if (scanned > MAX_SDIST_SCAN_BYTES) done(invalidArchive(parsed.filename, `decompresses beyond ${MAX_SDIST_SCAN_BYTES} bytes`));
+          else done(null, chunk);
+        },
+      });
       const input = typeof source === 'string' ? createReadStream(source) : Readable.from([source]);
       await Promise.all([pipeline(input, createGunzip(), counter, extract), finished]);
     }
