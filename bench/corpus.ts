@@ -1,14 +1,17 @@
 import { createHash } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { crc32, deflateRawSync, gzipSync } from 'node:zlib';
+import { startWorker } from '../src/server/worker-entry.ts';
 
 /**
  * A synthetic corpus of small, valid distributions for `cairn admin import` benchmarks: wheels
  * (zip, RECORD with real digests) and sdists (ustar in gzip) whose core metadata names their own
  * project and version. Written in JavaScript, without Python, fast enough for a million files:
- * each file is built in memory (a few kilobytes) and written with a bounded number in flight.
+ * each file is built in memory (a few kilobytes) and written at once, on a thread per core.
  *
  *   node --import tsx bench/corpus.ts DIR --projects 1000 --files 10 [--layout flat|per-project]
  */
@@ -20,8 +23,8 @@ export interface CorpusOptions {
   layout?: 'flat' | 'per-project';
   /** Number of the first project, so corpora written in parts do not collide. */
   firstProject?: number;
-  /** Files written concurrently. */
-  inFlight?: number;
+  /** Threads writing files; default one per core. */
+  threads?: number;
 }
 
 export interface CorpusFile {
@@ -31,7 +34,6 @@ export interface CorpusFile {
   project: string;
   version: string;
   kind: 'wheel' | 'sdist';
-  sha256: string;
 }
 
 export function corpusProjectName(n: number): string {
@@ -55,7 +57,7 @@ function zipArchive(members: readonly ZipMember[]): Buffer {
   let offset = 0;
   for (const member of members) {
     const name = Buffer.from(member.name, 'utf8');
-    const deflated = member.deflate ? deflateRawSync(member.data) : null;
+    const deflated = member.deflate ? deflateRawSync(member.data, { level: 1, windowBits: 12, memLevel: 2 }) : null;
     const stored = deflated === null || deflated.length >= member.data.length;
     const body = stored ? member.data : deflated;
     const crc = crc32(member.data);
@@ -120,7 +122,7 @@ function tarArchive(members: readonly ZipMember[]): Buffer {
     header.write('ustar\0', 257, 'ascii');
     header.write('00', 263, 'ascii');
     let sum = 0;
-    for (const byte of header) sum += byte;
+    for (let i = 0; i < 512; i++) sum += header[i]!;
     header.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'ascii');
     blocks.push(header, member.data);
     const pad = (512 - (member.data.length % 512)) % 512;
@@ -177,7 +179,9 @@ export function corpusSdist(project: string, version: string): { filename: strin
     },
     { name: `${top}/${dist}/__init__.py`, data: Buffer.from(`__version__ = "${version}"\n`) },
   ]);
-  return { filename: `${top}.tar.gz`, bytes: gzipSync(tar, { level: 6 }) };
+  // A small window and the fastest level: zlib's set-up, not the compressing, is most of the cost
+  // of a few kilobytes, and any gzip reader takes any window.
+  return { filename: `${top}.tar.gz`, bytes: gzipSync(tar, { level: 1, windowBits: 12, memLevel: 2 }) };
 }
 
 /** The files of a corpus, one at a time, without writing them. */
@@ -190,37 +194,68 @@ export function* corpusFiles(options: CorpusOptions): Generator<CorpusFile & { b
       const kind = f % 2 === 0 ? 'wheel' : 'sdist';
       const { filename, bytes } = kind === 'wheel' ? corpusWheel(project, version) : corpusSdist(project, version);
       const path = options.layout === 'per-project' ? join(project, filename) : filename;
-      yield { path, filename, project, version, kind, sha256: createHash('sha256').update(bytes).digest('hex'), bytes };
+      yield { path, filename, project, version, kind, bytes };
     }
   }
 }
 
-/** Writes the corpus under `dir`; returns how many files and bytes. */
-export async function writeCorpus(dir: string, options: CorpusOptions): Promise<{ files: number; bytes: number }> {
-  await mkdir(dir, { recursive: true });
-  const limit = options.inFlight ?? 64;
-  const writing = new Set<Promise<void>>();
+/** One thread's share: its projects written with blocking calls (a worker has nothing else to do). */
+function writeCorpusPart(dir: string, options: CorpusOptions): { files: number; bytes: number } {
   let files = 0;
   let bytes = 0;
   let lastProject = '';
   for (const file of corpusFiles(options)) {
     if (options.layout === 'per-project' && file.project !== lastProject) {
-      await mkdir(join(dir, file.project), { recursive: true });
+      mkdirSync(join(dir, file.project), { recursive: true });
       lastProject = file.project;
     }
-    const write: Promise<void> = writeFile(join(dir, file.path), file.bytes).then(() => {
-      writing.delete(write);
-    });
-    writing.add(write);
+    writeFileSync(join(dir, file.path), file.bytes);
     files++;
     bytes += file.bytes.length;
-    if (writing.size >= limit) await Promise.race(writing);
   }
-  await Promise.all(writing);
   return { files, bytes };
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+interface CorpusPart {
+  dir: string;
+  options: CorpusOptions;
+}
+
+/**
+ * Writes the corpus under `dir` on `threads` worker threads (default: one per core), each its own
+ * range of projects; returns how many files and bytes.
+ */
+export async function writeCorpus(dir: string, options: CorpusOptions): Promise<{ files: number; bytes: number }> {
+  mkdirSync(dir, { recursive: true });
+  const threads = Math.max(1, Math.min(options.threads ?? availableParallelism(), options.projects));
+  const first = options.firstProject ?? 0;
+  const parts: CorpusPart[] = [];
+  for (let t = 0, start = first; t < threads; t++) {
+    const count = Math.floor(options.projects / threads) + (t < options.projects % threads ? 1 : 0);
+    parts.push({ dir, options: { ...options, firstProject: start, projects: count } });
+    start += count;
+  }
+  if (threads === 1) return writeCorpusPart(dir, parts[0]!.options);
+  const written = await Promise.all(
+    parts.map(
+      (part) =>
+        new Promise<{ files: number; bytes: number }>((resolve, reject) => {
+          const worker = startWorker(import.meta.url, './corpus.ts', { workerData: { corpusPart: part } });
+          worker.once('message', resolve);
+          worker.once('error', reject);
+          worker.once('exit', (code) => (code === 0 ? undefined : reject(new Error(`corpus worker exited ${code}`))));
+        }),
+    ),
+  );
+  return written.reduce((a, b) => ({ files: a.files + b.files, bytes: a.bytes + b.bytes }), { files: 0, bytes: 0 });
+}
+
+if (!isMainThread && (workerData as { corpusPart?: CorpusPart } | null)?.corpusPart) {
+  const { dir, options } = (workerData as { corpusPart: CorpusPart }).corpusPart;
+  parentPort!.postMessage(writeCorpusPart(dir, options));
+}
+
+if (isMainThread && process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const args = process.argv.slice(2);
   const flag = (name: string, fallback: string) => {
     const at = args.indexOf(name);
