@@ -94,13 +94,14 @@ export interface BulkImportOptions {
 
 /**
  * `cairn admin import`: loads directories of distributions (pypiserver's, `pip download`'s) into
- * the index, each file validated as an upload is, many files per transaction.
+ * the index, each file validated as an upload is, many files per transaction (docs/import.md).
  *
- * A batch goes: check against the index (present, conflicting, burned) → stage the new blobs →
- * record their intents → move them into place with one file-system flush → one transaction
- * inserting projects, releases, files and burned filenames, telling CatalogueChanges of the added
- * files and rendering each touched project once → publish. A crash anywhere leaves either the
- * whole batch or blobs whose intents recovery removes; never a row without its blob or pages.
+ * Workers read, validate and stage every file. A batch then goes: check against the index and the
+ * batch before it (present, conflicting, burned) → record the blob intents of its new files →
+ * move their blobs into place with one file-system flush → one transaction inserting projects,
+ * releases, files and burned filenames, telling CatalogueChanges of the added files and rendering
+ * each touched project once → publish. A crash anywhere leaves whole batches, plus staged temp
+ * files and blobs under intents that recovery removes; never a row without its blob or pages.
  */
 export class BulkImportService {
   constructor(private readonly options: BulkImportOptions) {}
