@@ -7,7 +7,7 @@ import { runVerifyBench, type ProcessTiming } from './verify-bench.ts';
 /**
  * `npm run bench`: every figure is a ratio against a baseline measured in the same run, and the
  * report lands in docs/benchmarks.md with the command that produced it. `npm run bench -- NAME…`
- * runs only the named sections (index, provenance, verify, ui).
+ * runs only the named sections (index, provenance, verify, ui, import).
  */
 const only = new Set(process.argv.slice(2));
 const wanted = (name: string) => only.size === 0 || only.has(name);
@@ -80,6 +80,12 @@ if (wanted('ui')) {
   const { runUiBench } = await import('./ui-bench.ts');
   const ui = await runUiBench();
   sections.push('## Web UI render times (issue 6)', '', ...(ui.lines as string[]), '', `Goal: project and release pages p95 < 50 ms server time — met: ${String(ui.goalMet)}.`, '');
+}
+
+if (wanted('import')) {
+  const { runImportBench } = await import('./import-bench.ts');
+  const imported = await runImportBench();
+  sections.push('## Bulk import (issue 10)', '', ...imported.lines, '', 'Goal: ≥ 2,000 files/s on SQLite (docs/import.md says what the rate depends on).', '');
 }
 
 const target = new URL('../docs/benchmarks.md', import.meta.url);

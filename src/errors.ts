@@ -55,6 +55,12 @@ const CODES = {
   'upload.filename_reused': { status: 400, exit: 2 },
   'upload.metadata_mismatch': { status: 400, exit: 2 },
 
+  // bulk import (cairn admin import): per-file refusals reuse the upload codes where they fit
+  'import.outside_directory': { status: 400, exit: 2 },
+  'import.unreadable': { status: 400, exit: 2 },
+  /** The import finished, but some files were refused (each reported with its own code). */
+  'import.files_refused': { status: 400, exit: 1 },
+
   // attestations and provenance (trust/, services/provenance)
   'attestation.malformed': { status: 400, exit: 1 },
   'attestation.too_large': { status: 413, exit: 1 },

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { CairnError } from '../errors.ts';
 import type { ApiTokenInfo } from '../server/auth/tokens.ts';
+import { registerImportAdmin } from './import-admin.ts';
 import { parseRowId, printListing } from './output.ts';
 import { registerProvenanceAdmin } from './provenance-admin.ts';
 import { registerPublisherAdmin } from './publisher.ts';
@@ -14,6 +15,7 @@ export function registerAdmin(program: Command): void {
   registerPublisherAdmin(admin);
   registerProvenanceAdmin(admin);
   registerTufAdmin(admin);
+  registerImportAdmin(admin);
 
   const project = admin.command('project').description('projects');
   withStorageOptions(project.command('create <name>').description('create an empty project')).action(

@@ -9,11 +9,13 @@ export function withStorageOptions(command: Command): Command {
     .option('--database-url <url>', 'sqlite:PATH or postgres://… (env CAIRN_DATABASE_URL)');
 }
 
-export function configFromStorageOptions(options: { dataDir?: string; databaseUrl?: string }): ServerConfig {
-  return loadServerConfig({ dataDir: options.dataDir, databaseUrl: options.databaseUrl });
+type StorageFlags = { dataDir?: string; databaseUrl?: string; maxUploadBytes?: string };
+
+export function configFromStorageOptions(options: StorageFlags): ServerConfig {
+  return loadServerConfig({ dataDir: options.dataDir, databaseUrl: options.databaseUrl, maxUploadBytes: options.maxUploadBytes });
 }
 
-export async function withServices<T>(options: { dataDir?: string; databaseUrl?: string }, run: (s: CairnServices) => Promise<T>): Promise<T> {
+export async function withServices<T>(options: StorageFlags, run: (s: CairnServices) => Promise<T>): Promise<T> {
   const services = await openServices(configFromStorageOptions(options));
   try {
     return await run(services);

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { Kysely } from 'kysely';
 import { openDevTrustDomain, type DevTrustDomain } from '../devtrust/domain.ts';
 import { TokenService } from './auth/tokens.ts';
+import { BulkImportService } from './catalogue/bulk-import.ts';
 import { IndexService } from './catalogue/index-service.ts';
 import type { ServerConfig } from './config.ts';
 import { IndexMetrics } from './metrics.ts';
@@ -45,6 +46,8 @@ export interface CairnServices {
   index: IndexService;
   tokens: TokenService;
   uploads: UploadService;
+  /** `cairn admin import`: directories of distributions loaded in batches, each file checked as an upload. */
+  imports: BulkImportService;
   /** Pages rendered on write (simple pages, JSON API, the `/simple/` root), read through a cache. */
   pages: PageStore;
   /** Where every change to a project re-renders its pages, inside the change's transaction. */
@@ -166,6 +169,7 @@ export async function openServices(config: ServerConfig, options: ComposeOptions
     index,
     tokens,
     uploads,
+    imports: new BulkImportService({ db, blobs, changes, uploads, clock, maxUploadBytes: config.maxUploadBytes }),
     pages,
     changes,
     views,

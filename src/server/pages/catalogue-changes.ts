@@ -73,16 +73,40 @@ export class CatalogueChanges {
    * project render one after another), renders its pages, and journals the change.
    */
   async projectChanged(trx: Kysely<Database>, projectId: number, options: { created?: boolean } = {}): Promise<RecordedChange> {
-    await trx.updateTable('projects').set((eb) => ({ serial: eb('serial', '+', 1) })).where('id', '=', projectId).execute();
-    const rendered = await this.renderer.renderProject(trx, projectId);
-    for (const listener of this.listeners) await listener.pagesRendered?.(trx, rendered);
-    const chunk = options.created ? rootChunkOf(projectId) : null;
-    if (chunk !== null) await this.renderer.renderRootChunk(trx, chunk);
-    await trx
-      .insertInto('page_changes')
-      .values({ normalized_name: rendered.normalizedName, chunk, changed_at: this.clock().toISOString() })
-      .execute();
-    return { normalizedName: rendered.normalizedName, chunk };
+    const [change] = await this.projectsChanged(trx, [{ projectId, created: options.created === true }]);
+    return change!;
+  }
+
+  /**
+   * `projectChanged` for every project one transaction changed (a bulk import's batch): each
+   * project is rendered once, and each root chunk that gained projects once, not once per project.
+   * `between` runs after each project (a long batch lets its event loop turn there).
+   */
+  async projectsChanged(
+    trx: Kysely<Database>,
+    projects: readonly { projectId: number; created: boolean }[],
+    options: { between?: () => Promise<void> } = {},
+  ): Promise<RecordedChange[]> {
+    const recorded: RecordedChange[] = [];
+    const chunks = new Set<number>();
+    for (const { projectId, created } of projects) {
+      if (recorded.length > 0) await options.between?.();
+      await trx.updateTable('projects').set((eb) => ({ serial: eb('serial', '+', 1) })).where('id', '=', projectId).execute();
+      const rendered = await this.renderer.renderProject(trx, projectId);
+      for (const listener of this.listeners) await listener.pagesRendered?.(trx, rendered);
+      const chunk = created ? rootChunkOf(projectId) : null;
+      if (chunk !== null) chunks.add(chunk);
+      recorded.push({ normalizedName: rendered.normalizedName, chunk });
+    }
+    for (const chunk of chunks) await this.renderer.renderRootChunk(trx, chunk);
+    const changedAt = this.clock().toISOString();
+    for (let i = 0; i < recorded.length; i += 500) {
+      await trx
+        .insertInto('page_changes')
+        .values(recorded.slice(i, i + 500).map(({ normalizedName, chunk }) => ({ normalized_name: normalizedName, chunk, changed_at: changedAt })))
+        .execute();
+    }
+    return recorded;
   }
 
   /** After the commit: this process stops serving what it cached of the changed pages at once. */

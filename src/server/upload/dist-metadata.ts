@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
-import { createGunzip } from 'node:zlib';
+import { createGunzip, gunzipSync, inflateRawSync } from 'node:zlib';
 import { pipeline } from 'node:stream/promises';
-import { Transform } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import yauzl from 'yauzl';
 import tar from 'tar-stream';
 import { CairnError } from '../../errors.ts';
@@ -15,6 +15,13 @@ export const MAX_METADATA_BYTES = 4 * 1024 * 1024;
 /** An sdist is scanned for PKG-INFO through at most this many decompressed bytes. */
 export const MAX_SDIST_SCAN_BYTES = 512 * 1024 * 1024;
 const MAX_ZIP_ENTRIES = 200_000;
+/**
+ * A .tar.gz in memory up to this size is decompressed in one synchronous call (its output capped
+ * at IN_MEMORY_TAR_BYTES, past which the streaming scan takes over): for the small files of a
+ * bulk import, zlib streams cost more in thread-pool round trips than in decompressing.
+ */
+const IN_MEMORY_GZIP_BYTES = 4 * 1024 * 1024;
+const IN_MEMORY_TAR_BYTES = 64 * 1024 * 1024;
 
 export interface DistributionMetadata {
   raw: Buffer;
@@ -24,13 +31,16 @@ export interface DistributionMetadata {
 const invalidArchive = (filename: string, why: string) =>
   new CairnError('upload.invalid_archive', `Invalid distribution file: ${filename} ${why}`);
 
+/** A distribution on disk (an upload's temp file), or already in memory (a file being imported). */
+export type DistributionSource = string | Buffer;
+
 /**
  * Reads the core metadata of an uploaded distribution (wheel `*.dist-info/METADATA`, sdist
  * `PKG-INFO`) with bounded decompression, and checks that it describes the file's own release.
  */
-export async function readDistributionMetadata(path: string, parsed: ParsedDistributionFilename): Promise<DistributionMetadata> {
+export async function readDistributionMetadata(source: DistributionSource, parsed: ParsedDistributionFilename): Promise<DistributionMetadata> {
   const raw =
-    parsed.extension === '.tar.gz' ? await readFromTarGz(path, parsed) : await readFromZip(path, parsed);
+    parsed.extension === '.tar.gz' ? await readFromTarGz(source, parsed) : await readFromZip(source, parsed);
   let text: string;
   try {
     // The core metadata specification requires UTF-8; a lossy decode would serve a `.metadata`
@@ -75,19 +85,20 @@ function metadataMemberScore(name: string, parsed: ParsedDistributionFilename): 
   return dir === parsed.filename.slice(0, -parsed.extension.length) ? 2 : 1;
 }
 
-function openZip(path: string): Promise<yauzl.ZipFile> {
+function openZip(source: DistributionSource): Promise<yauzl.ZipFile> {
   return new Promise((resolve, reject) => {
-    yauzl.open(path, { lazyEntries: true, autoClose: false, validateEntrySizes: true, strictFileNames: false }, (err, zip) =>
-      err || !zip ? reject(err ?? new Error('cannot open zip')) : resolve(zip),
-    );
+    const options = { lazyEntries: true, autoClose: false, validateEntrySizes: true, strictFileNames: false };
+    const opened = (err: Error | null, zip?: yauzl.ZipFile) => (err || !zip ? reject(err ?? new Error('cannot open zip')) : resolve(zip));
+    if (typeof source === 'string') yauzl.open(source, options, opened);
+    else yauzl.fromBuffer(source, options, opened);
   });
 }
 
-async function readFromZip(path: string, parsed: ParsedDistributionFilename): Promise<Buffer> {
+async function readFromZip(source: DistributionSource, parsed: ParsedDistributionFilename): Promise<Buffer> {
   const what = parsed.kind === 'wheel' ? '.dist-info/METADATA' : 'PKG-INFO';
   let zip: yauzl.ZipFile;
   try {
-    zip = await openZip(path);
+    zip = await openZip(source);
   } catch (error) {
     throw invalidArchive(parsed.filename, `is not a readable zip archive (${(error as Error).message})`);
   }
@@ -112,7 +123,7 @@ async function readFromZip(path: string, parsed: ParsedDistributionFilename): Pr
     if (best.uncompressedSize > MAX_METADATA_BYTES) {
       throw invalidArchive(parsed.filename, `has a ${what} of ${best.uncompressedSize} bytes (limit ${MAX_METADATA_BYTES})`);
     }
-    return await readZipEntry(zip, best, parsed.filename);
+    return typeof source === 'string' ? await readZipEntry(zip, best, parsed.filename) : await inflateZipEntry(zip, best, parsed.filename);
   } finally {
     zip.close();
   }
@@ -139,18 +150,58 @@ function readZipEntry(zip: yauzl.ZipFile, entry: yauzl.Entry, filename: string):
   });
 }
 
-async function readFromTarGz(path: string, parsed: ParsedDistributionFilename): Promise<Buffer> {
+/**
+ * The entry of a zip held in memory: its raw bytes through yauzl (which checks the local header),
+ * inflated in one bounded synchronous call.
+ */
+function inflateZipEntry(zip: yauzl.ZipFile, entry: yauzl.Entry, filename: string): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    zip.openReadStream(entry, { decompress: false }, (err, stream) => {
+      if (err || !stream) {
+        reject(invalidArchive(filename, `is corrupt (${err?.message ?? 'unreadable entry'})`));
+        return;
+      }
+      const chunks: Buffer[] = [];
+      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+      stream.on('error', (e: Error) => reject(invalidArchive(filename, `is corrupt (${e.message})`)));
+      stream.on('end', () => {
+        const raw = Buffer.concat(chunks);
+        let data: Buffer;
+        try {
+          if (entry.compressionMethod === 0) data = raw;
+          else if (entry.compressionMethod === 8) data = inflateRawSync(raw, { maxOutputLength: MAX_METADATA_BYTES });
+          else throw new Error(`unsupported compression method ${entry.compressionMethod}`);
+        } catch (e) {
+          reject(invalidArchive(filename, `is corrupt (${(e as Error).message})`));
+          return;
+        }
+        // What yauzl's validateEntrySizes checks on the streaming path.
+        if (data.length !== entry.uncompressedSize) {
+          reject(invalidArchive(filename, `is corrupt (an entry is ${data.length} bytes, its header says ${entry.uncompressedSize})`));
+          return;
+        }
+        resolve(data);
+      });
+    });
+  });
+}
+
+/** A small .tar.gz decompressed at once, or null when it is not small (then it is streamed). */
+function gunzipSmall(source: DistributionSource, filename: string): Buffer | null {
+  if (typeof source === 'string' || source.length > IN_MEMORY_GZIP_BYTES) return null;
+  try {
+    return gunzipSync(source, { maxOutputLength: IN_MEMORY_TAR_BYTES });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') return null;
+    throw invalidArchive(filename, `is not a readable .tar.gz (${(error as Error).message})`);
+  }
+}
+
+async function readFromTarGz(source: DistributionSource, parsed: ParsedDistributionFilename): Promise<Buffer> {
+  const tarBytes = gunzipSmall(source, parsed.filename);
   const extract = tar.extract();
   let found: { score: number; data: Buffer } | null = null;
   let scanned = 0;
-  // Counts decompressed bytes so a small .tar.gz cannot make the scan run without bound.
-  const counter = new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      scanned += chunk.length;
-      if (scanned > MAX_SDIST_SCAN_BYTES) done(invalidArchive(parsed.filename, `decompresses beyond ${MAX_SDIST_SCAN_BYTES} bytes`));
-      else done(null, chunk);
-    },
-  });
   const finished = new Promise<void>((resolve, reject) => {
     extract.on('entry', (header, stream, next) => {
       const name = header.name.replace(/^\.\//, '');
@@ -175,7 +226,22 @@ async function readFromTarGz(path: string, parsed: ParsedDistributionFilename): 
     extract.on('error', reject);
   });
   try {
-    await Promise.all([pipeline(createReadStream(path), createGunzip(), counter, extract), finished]);
+    if (tarBytes) {
+      // Already within MAX_SDIST_SCAN_BYTES (IN_MEMORY_TAR_BYTES is smaller): nothing to count.
+      extract.end(tarBytes);
+      await finished;
+    } else {
+      // Counts decompressed bytes so a small .tar.gz cannot make the scan run without bound.
+      const counter = new Transform({
+        transform(chunk: Buffer, _enc, done) {
+          scanned += chunk.length;
+          if (scanned > MAX_SDIST_SCAN_BYTES) done(invalidArchive(parsed.filename, `decompresses beyond ${MAX_SDIST_SCAN_BYTES} bytes`));
+          else done(null, chunk);
+        },
+      });
+      const input = typeof source === 'string' ? createReadStream(source) : Readable.from([source]);
+      await Promise.all([pipeline(input, createGunzip(), counter, extract), finished]);
+    }
   } catch (error) {
     if (error instanceof CairnError) throw error;
     throw invalidArchive(parsed.filename, `is not a readable .tar.gz (${(error as Error).message})`);

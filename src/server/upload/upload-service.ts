@@ -300,10 +300,16 @@ export class UploadService {
     await this.db.deleteFrom('blob_intents').where('sha256', '=', sha256).execute();
   }
 
-  /** Start-up recovery: blobs renamed into place by an upload whose transaction never committed. */
-  async recoverInterruptedUploads(): Promise<number> {
-    await this.blobs.cleanTemp();
-    const intents = await this.db.selectFrom('blob_intents').select('sha256').execute();
+  /**
+   * Start-up recovery: blobs renamed into place by an upload (or a bulk import) whose transaction
+   * never committed. With `olderThan`, only what was left before then: what a process running
+   * beside uploads (`cairn admin import`) may clean without touching work still in flight.
+   */
+  async recoverInterruptedUploads(options: { olderThan?: Date } = {}): Promise<number> {
+    await this.blobs.cleanTemp(options);
+    let query = this.db.selectFrom('blob_intents').select('sha256');
+    if (options.olderThan) query = query.where('created_at', '<', options.olderThan.toISOString());
+    const intents = await query.execute();
     for (const { sha256 } of intents) await this.releaseOrphanBlob(sha256);
     return intents.length;
   }
