@@ -78,6 +78,29 @@ export class IndexMetrics {
       registers: [this.registry],
     }),
   };
+  /** Bound label sets of the three request metrics, by method, route and status. */
+  private readonly requestSeries = new Map<string, { count: Counter.Internal; seconds: Counter.Internal; duration: Histogram.Internal<string> }>();
+
+  /**
+   * Counts one answered request. The label sets are bound once per (method, route, status):
+   * binding by object hashes the labels on every call, a cost comparable to a cached answer.
+   */
+  recordRequest(method: string, route: string, status: number, seconds: number): void {
+    const key = `${method} ${route} ${status}`;
+    let series = this.requestSeries.get(key);
+    if (!series) {
+      series = {
+        count: this.httpRequests.labels({ method, route, status: String(status) }),
+        seconds: this.httpSeconds.labels({ route }),
+        duration: this.httpDuration.labels({ method, route }),
+      };
+      this.requestSeries.set(key, series);
+    }
+    series.count.inc();
+    series.seconds.inc(seconds);
+    series.duration.observe(seconds);
+  }
+
   /** Names of the process metrics while they are collected, else null. */
   private processMetricNames: string[] | null = null;
 

@@ -79,6 +79,28 @@ for (const { engine, skip } of await testEngines()) {
       assert.equal((JSON.parse(gunzipSync(api.body).toString('utf8')) as { info: { version: string } }).info.version, '1.0');
     });
 
+    test('a cached page answered before routing is the same answer fastify gives, and is counted', async () => {
+      for (const [path, accept] of [
+        ['/simple/paged/', JSON_TYPE],
+        ['/simple/paged/', 'application/vnd.pypi.simple.v1+html'],
+        ['/simple/paged/', 'text/html'],
+        ['/pypi/paged/json', 'application/json'],
+      ] as const) {
+        server.services.pages.evictProject('paged');
+        const headers = { Accept: accept, 'Accept-Encoding': 'gzip' };
+        const routed = await rawGet(`${server.url}${path}`, headers); // a miss: fastify reads and caches
+        assert.ok(server.services.pages.cachedPage('paged', path.startsWith('/pypi') ? 'json-api' : accept === JSON_TYPE ? 'simple-json' : 'simple-html'));
+        const fast = await rawGet(`${server.url}${path}`, headers); // a hit: answered before routing
+        for (const name of ['etag', 'content-type', 'content-encoding', 'content-length', 'vary', 'cache-control']) {
+          assert.equal(fast.headers[name], routed.headers[name], `${path} ${accept}: ${name}`);
+        }
+        assert.deepEqual(fast.body, routed.body);
+        assert.equal((await rawGet(`${server.url}${path}`, { ...headers, 'If-None-Match': String(fast.headers.etag) })).status, 304);
+      }
+      const metrics = await (await fetch(`${server.url}/metrics`)).text();
+      assert.match(metrics, /cairn_http_requests_total\{method="GET",route="\/simple\/:project\/",status="304"\} [1-9]/);
+    });
+
     test('an upload re-renders the page in its own transaction: the next read shows the file', async () => {
       const before = await rawGet(`${server.url}/simple/paged/`, { Accept: JSON_TYPE });
       assert.equal((await uploadFile(server.url, second.path, auth)).status, 200);

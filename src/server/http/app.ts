@@ -1,4 +1,6 @@
+import { createServer } from 'node:http';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { answerCachedPage } from './fast-pages.ts';
 import type { CairnServices } from '../composition.ts';
 import type { ServerConfig } from '../config.ts';
 import { cairnErrorHandling } from '../../http/errors.ts';
@@ -29,14 +31,26 @@ export function listeningUrl(app: FastifyInstance, config: Pick<ServerConfig, 'h
 
 /** The index's HTTP surface (DESIGN §3). Routes are thin: they parse, call a service, answer. */
 export async function buildApp(services: CairnServices, options: AppOptions = {}): Promise<FastifyInstance> {
+  // Upload streams can be long; a slow client must still finish a 100 MiB upload.
+  const timeouts = { connectionTimeout: 0, keepAliveTimeout: 72_000, requestTimeout: 0 };
   const app = Fastify({
     logger: options.logger ? { level: 'info' } : false,
     bodyLimit: 1024 * 1024,
-    // Upload streams can be long; a slow client must still finish a 100 MiB upload.
-    requestTimeout: 0,
+    ...timeouts,
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 500 },
     // A schema checks a body, it never rewrites it: `{"token": 5}` is refused, not read as "5".
     ajv: { customOptions: { coerceTypes: false } },
+    // Cached project pages are answered before routing (fast-pages.ts); the server's timeouts are
+    // set here as fastify would set them on a server of its own.
+    serverFactory: (handler) => {
+      const server = createServer((request, response) => {
+        if (!answerCachedPage(request, response, services.pages, services.metrics)) handler(request, response);
+      });
+      server.keepAliveTimeout = timeouts.keepAliveTimeout;
+      server.requestTimeout = timeouts.requestTimeout;
+      server.setTimeout(timeouts.connectionTimeout);
+      return server;
+    },
   });
   // First of the onListen hooks: the dev trust domain's hook already needs the listening URL.
   app.addHook('onListen', async () => services.listenAddress.listeningAt(listeningUrl(app, services.config)));

@@ -84,16 +84,25 @@ export class PageStore {
     private readonly options: PageStoreOptions = DEFAULT_PAGE_STORE_OPTIONS,
   ) {}
 
+  /**
+   * What the cache holds for a page, without waiting: the page, null (known not to exist), or
+   * undefined (not cached; ask projectPage).
+   */
+  cachedPage(normalizedName: string, kind: PageKind): StoredPage | null | undefined {
+    const key = `${kind}:${normalizedName}`;
+    const hit = this.cache.get(key);
+    if (hit === undefined) return undefined;
+    this.cache.delete(key);
+    this.cache.set(key, hit);
+    return hit === MISSING ? null : hit;
+  }
+
   /** A project's page, or null when the project (or that page of it) does not exist. */
   async projectPage(normalizedName: string, kind: PageKind): Promise<StoredPage | null> {
     const key = `${kind}:${normalizedName}`;
-    const hit = this.cache.get(key);
-    if (hit !== undefined) {
-      // Most recently used goes last; eviction takes from the front.
-      this.cache.delete(key);
-      this.cache.set(key, hit);
-      return hit === MISSING ? null : hit;
-    }
+    // Most recently used goes last; eviction takes from the front.
+    const cached = this.cachedPage(normalizedName, kind);
+    if (cached !== undefined) return cached;
     const startedAt = this.epoch;
     const row = await this.db
       .selectFrom('rendered_pages')

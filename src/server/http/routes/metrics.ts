@@ -14,10 +14,7 @@ export const metricsRoutes = fastifyPlugin<{ services: CairnServices }>(
     app.addHook('onResponse', async (request, reply) => {
       // The route pattern, never the raw URL: project names would explode the label set.
       const route = request.routeOptions.url ?? 'unmatched';
-      const seconds = reply.elapsedTime / 1000;
-      metrics.httpRequests.inc({ method: request.method, route, status: String(reply.statusCode) });
-      metrics.httpSeconds.inc({ route }, seconds);
-      metrics.httpDuration.observe({ method: request.method, route }, seconds);
+      metrics.recordRequest(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
     });
 
     app.get('/metrics', async (_request, reply) => reply.type(metrics.contentType).send(await metrics.exposition()));
