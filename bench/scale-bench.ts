@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createServer } from 'node:net';
@@ -152,6 +152,9 @@ async function startBare(args: string[]): Promise<{ url: string; stop(): void }>
 class StallWatch {
   private phase = 'start';
   readonly maxMs: Record<string, number> = {};
+  /** The server's resident memory (prom-client's process metric): the last and the largest seen. */
+  rssMiB = 0;
+  peakRssMiB = 0;
   private timer: NodeJS.Timeout | null = null;
 
   constructor(private readonly metricsUrl: string) {}
@@ -169,6 +172,11 @@ class StallWatch {
       const text = (await rawGet(this.metricsUrl)).body.toString('utf8');
       const max = /^nodejs_eventloop_lag_max_seconds (\S+)$/m.exec(text);
       if (max) this.maxMs[this.phase] = Math.max(this.maxMs[this.phase] ?? 0, round(Number(max[1]) * 1000, 1));
+      const rss = /^process_resident_memory_bytes (\S+)$/m.exec(text);
+      if (rss) {
+        this.rssMiB = Math.round(Number(rss[1]) / 1024 / 1024);
+        this.peakRssMiB = Math.max(this.peakRssMiB, this.rssMiB);
+      }
       return text;
     } catch {
       return '';
@@ -186,11 +194,6 @@ function metricValue(text: string, name: string, labels: string): number {
   return match ? Number(match[1]) : 0;
 }
 
-function rssOf(pid: number): { rssMiB: number; peakRssMiB: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0);
-  return { rssMiB: Math.round(kib('VmRSS') / 1024), peakRssMiB: Math.round(kib('VmHWM') / 1024) };
-}
 
 async function corpus(files: number): Promise<string> {
   const dir = join(WORK, `corpus-${files}`);
@@ -346,9 +349,9 @@ async function benchOne(engine: 'sqlite' | 'postgres', files: number): Promise<S
     const refreshes = metricValue(metrics, 'cairn_tuf_refresh_seconds_count', 'published="true"') - afterBefore[1]!;
     const tufAfterUploadMs = ((metricValue(metrics, 'cairn_tuf_refresh_seconds_sum', 'published="true"') - afterBefore[0]!) / Math.max(1, refreshes)) * 1000;
 
-    const memory = rssOf(server.pid!);
     await sleep(1100);
     await stalls.scrape();
+    const memory = { rssMiB: stalls.rssMiB, peakRssMiB: stalls.peakRssMiB };
     return {
       engine,
       files,
