@@ -29,9 +29,26 @@ export async function openDatabase(url: string, options: { migrate?: boolean; po
   const { error } = await migrator.migrateToLatest();
   if (error) {
     await opened.close();
-    throw new CairnError('config.invalid', `database migration failed: ${String(error)}`);
+    throw databaseOpenFailure(error, url);
   }
   return opened;
+}
+
+/** Errors of connecting that mean "not reachable now" (exit 3), not "configured wrong" (exit 2). */
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', '57P03', '53300']);
+
+/** The first migration is the first query: a failure here is usually the connection's. */
+function databaseOpenFailure(error: unknown, url: string): CairnError {
+  const failure = error as { code?: unknown; message?: string; errors?: { code?: unknown }[] };
+  const code = typeof failure.code === 'string' ? failure.code : failure.errors?.find((e) => typeof e.code === 'string')?.code;
+  const where = /^postgres(ql)?:\/\//.test(url) ? `PostgreSQL at ${new URL(url).host || 'localhost'}` : 'the database';
+  const detail = failure.message || String(code ?? error);
+  if (typeof code === 'string' && UNREACHABLE.has(code)) {
+    return new CairnError('database.unavailable', `${where} is not reachable (${code}): is it running, and is --database-url right? ${detail}`, { code });
+  }
+  if (code === '3D000') return new CairnError('config.invalid', `${where}: ${detail}; create it (createdb NAME) or fix --database-url`, { code });
+  if (code === '28P01' || code === '28000') return new CairnError('config.invalid', `${where} refused the credentials: ${detail}; fix the user or password in --database-url`, { code });
+  return new CairnError('config.invalid', `database migration failed: ${String(error)}`);
 }
 
 function openSqlite(url: string): OpenedDatabase {
