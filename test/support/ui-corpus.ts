@@ -113,6 +113,13 @@ export async function seedUiCorpus(server: TestServer): Promise<UiCorpus> {
       provenanceFiles.push(await uploadDistribution(server, token, dist));
     }
 
+    // Built by a builder with a long identity; submitted now, uploaded last.
+    const long = makeDistribution(dir, { name: LONG_BUILDER_PROJECT, version: '3.0', kind: 'wheel', summary: 'Built by a builder with a long name' });
+    const longSubmitted = await provideBuildProvenance(server, long.path, {
+      claims: { repository: LONG_BUILDER_REPOSITORY, sha: BUILD_COMMIT, job_workflow_ref: LONG_BUILDER_WORKFLOW, workflow_ref: `${LONG_BUILDER_REPOSITORY}/.github/workflows/release-every-python-distribution.yml@refs/heads/main` },
+    });
+    if (longSubmitted.submitted.status !== 200) throw new Error(`provenance submission failed: ${JSON.stringify(longSubmitted.submitted.body)}`);
+
     await uploadFile(
       server,
       token,
@@ -144,12 +151,7 @@ export async function seedUiCorpus(server: TestServer): Promise<UiCorpus> {
     }
     await uploadFile(server, token, { name: ALL_YANKED_PROJECT, version: '2.0', kind: 'wheel', summary: 'Withdrawn' }, dir);
     await server.services.index.setYanked(ALL_YANKED_PROJECT, '2.0', true, 'withdrawn');
-    // Uploaded last, so it leads the home page's recent uploads with a provenance badge.
-    const long = makeDistribution(dir, { name: LONG_BUILDER_PROJECT, version: '3.0', kind: 'wheel', summary: 'Built by a builder with a long name' });
-    const longSubmitted = await provideBuildProvenance(server, long.path, {
-      claims: { repository: LONG_BUILDER_REPOSITORY, sha: BUILD_COMMIT, job_workflow_ref: LONG_BUILDER_WORKFLOW, workflow_ref: `${LONG_BUILDER_REPOSITORY}/.github/workflows/release-every-python-distribution.yml@refs/heads/main` },
-    });
-    if (longSubmitted.submitted.status !== 200) throw new Error(`provenance submission failed: ${JSON.stringify(longSubmitted.submitted.body)}`);
+    // Uploaded last (its provenance waits, pending), so it leads the home page's recent uploads.
     await uploadDistribution(server, token, long);
     return { provenanceFiles, provenanceVersion: '1.1' };
   } finally {
