@@ -1,7 +1,7 @@
 import BetterSqlite3 from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
+import { CompiledQuery, Kysely, Migrator, PostgresDialect, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type SqliteDialectConfig } from 'kysely';
 import pg from 'pg';
 import { CairnError } from '../../errors.ts';
 import { migrationProvider, type DialectName } from './migrations.ts';
@@ -60,8 +60,31 @@ function openSqlite(url: string): OpenedDatabase {
   sqlite.pragma('synchronous = FULL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const db = new Kysely<Database>({ dialect: new ImmediateTransactionsSqliteDialect({ database: sqlite }) });
   return { db, dialect: 'sqlite', close: () => db.destroy() };
+}
+
+/**
+ * SQLite transactions take the write lock when they begin (BEGIN IMMEDIATE), so a writer waits
+ * its busy_timeout for another. Kysely begins them DEFERRED: a transaction that reads, then
+ * writes after another connection committed (the TUF worker thread, an admin command) fails at
+ * once with SQLITE_BUSY_SNAPSHOT, whatever the timeout — a 500 on an upload or a provenance
+ * submission on a busy index.
+ */
+class ImmediateTransactionsSqliteDialect extends SqliteDialect {
+  constructor(private readonly settings: SqliteDialectConfig) {
+    super(settings);
+  }
+
+  override createDriver(): Driver {
+    return new ImmediateTransactionsSqliteDriver(this.settings);
+  }
+}
+
+class ImmediateTransactionsSqliteDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
 }
 
 function openPostgres(url: string, max: number): OpenedDatabase {
