@@ -1,12 +1,15 @@
 /**
- * `npm run demo`: the whole flow of DESIGN §1 on one machine, with the real tools.
+ * `npm run demo`: the whole flow on one machine, with the real tools, as the README walks it.
  * Starts the index with the dev trust domain, writes a small Python project into a local git
  * repository, registers the publishing workflow as a trusted publisher, runs `cairn build` (which
- * signs and submits provenance) and `cairn publish` (trusted publishing), then prints where the
- * bound provenance can be seen. Flags: --exit (stop after printing), --port N, --isolation
- * (build in an isolated environment; needs PyPI), --python PATH.
+ * signs and submits provenance) and `cairn publish` (trusted publishing), writes a consumer
+ * policy that trusts the builder, runs `cairn verify` with it, starts `cairn proxy` and prints a
+ * pip command that installs through it (in a venv: Debian 12's Python refuses a system-wide
+ * `pip install`, PEP 668). Flags: --exit (stop after printing), --try-install (run that pip
+ * command too), --port N (the index; the proxy takes 8472 or a free port), --isolation (build in
+ * an isolated environment; needs PyPI), --python PATH.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +22,7 @@ import { devIssuerToken } from '../src/client/oidc-credentials.ts';
 const { values: flags } = parseArgs({
   options: {
     exit: { type: 'boolean', default: false },
+    'try-install': { type: 'boolean', default: false },
     port: { type: 'string', default: process.env.CAIRN_PORT ?? '8470' },
     isolation: { type: 'boolean', default: false },
     python: { type: 'string', default: process.env.CAIRN_PYTHON ?? '/usr/bin/python3' },
@@ -30,14 +34,49 @@ const REPOSITORY = 'demo-org/cairn-demo';
 const CALLER_WORKFLOW = `${REPOSITORY}/.github/workflows/release.yml@refs/heads/main`;
 const BUILDER_WORKFLOW = 'cairn-dev/builder/.github/workflows/cairn-build.yml@refs/tags/v1';
 
-const step = (text: string) => console.log(`\n\u001b[1m==> ${text}\u001b[0m`);
+const CAIRN = join(ROOT, 'bin/cairn.mjs');
+// Bold only on a terminal: escapes in a log file or a pipe are noise (NO_COLOR is honoured too).
+const styled = process.stdout.isTTY === true && !process.env.NO_COLOR;
+const step = (text: string) => console.log(styled ? `\n\u001b[1m==> ${text}\u001b[0m` : `\n==> ${text}`);
 
-function run(command: string, args: string[], env: Record<string, string> = {}): Promise<void> {
+/** Prints a cairn command as a reader types it in the checkout (`npx cairn …`), then runs it. */
+function cairn(args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
-    console.log(`$ ${[command === process.execPath ? 'npx' : command, ...args].join(' ')}`);
-    const child = spawn(command, args, { stdio: 'inherit', env: { ...process.env, ...env } });
+    console.log(`$ npx cairn ${args.join(' ')}`);
+    const child = spawn(process.execPath, [CAIRN, ...args], { stdio: 'inherit' });
     child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${args[1] ?? command} exited with ${code}`))));
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`cairn ${args[0]} exited with ${code}`))));
+  });
+}
+
+function shell(command: string, args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    console.log(`$ ${[command, ...args].join(' ')}`);
+    const child = spawn(command, args, { stdio: 'inherit' });
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${command} exited with ${code}`))));
+  });
+}
+
+/** `cairn proxy` in a child process, as the reader would start it; resolves with its URL. */
+function startProxy(args: string[]): Promise<{ url: string; child: ChildProcess }> {
+  return new Promise((resolve, reject) => {
+    console.log(`$ npx cairn proxy ${args.join(' ')} &`);
+    const child = spawn(process.execPath, [CAIRN, 'proxy', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    const collect = (chunk: Buffer) => {
+      out += chunk.toString();
+      const url = /cairn proxy listening on (http:\/\/\S+)/.exec(out)?.[1];
+      if (url) resolve({ url, child });
+    };
+    child.stdout.on('data', collect);
+    // The proxy logs each served or hidden file on stderr; shown once it listens, as a user would see it.
+    child.stderr.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      process.stderr.write(chunk);
+    });
+    child.on('error', reject);
+    child.on('exit', (code) => reject(Object.assign(new Error(`cairn proxy exited with ${code}: ${out.trim()}`), { exitCode: code })));
   });
 }
 
@@ -59,6 +98,7 @@ const server = await startServer(loadServerConfig({ dataDir, port: flags.port, d
 });
 const devBase = `${server.url}${DEV_TRUST_PREFIX}`;
 let failed = false;
+let proxy: { url: string; child: ChildProcess } | undefined;
 try {
   step(`index with the dev trust domain at ${server.url} (data in ${dataDir})`);
 
@@ -79,15 +119,17 @@ try {
 
   step('the maintainer registers the publishing workflow as a trusted publisher');
   await server.services.publishers.add({ project: 'cairn-demo', issuer: `${devBase}/oidc`, repository: REPOSITORY, workflow: 'release.yml' }, new Date());
+  // In-process, since this script is the index: what the command below does against a running one.
   console.log(`project cairn-demo: publisher ${REPOSITORY} workflow release.yml (issuer ${devBase}/oidc)`);
+  console.log(`  (by hand: npx cairn admin publisher add --project cairn-demo --issuer ${devBase}/oidc --repository ${REPOSITORY} --workflow release.yml)`);
 
   const cycleStart = performance.now();
   step('the builder: cairn build (clone, exact commit, build, sign, submit provenance)');
   const buildToken = join(work, 'build.jwt');
   writeFileSync(buildToken, (await devIssuerToken(devBase, { repository: REPOSITORY, workflow_ref: CALLER_WORKFLOW, job_workflow_ref: BUILDER_WORKFLOW, sha: commit, ref: 'refs/heads/main' })).token);
   const dist = join(work, 'dist');
-  await run(process.execPath, [
-    join(ROOT, 'bin/cairn.mjs'), 'build', '--repo', repo, '--commit', commit, '--source-uri', `https://github.com/${REPOSITORY}`,
+  await cairn([
+    'build', '--repo', repo, '--commit', commit, '--source-uri', `https://github.com/${REPOSITORY}`,
     '--index', server.url, '--out', dist, '--oidc-token-file', buildToken, '--dev-trust', devBase, '--python', flags.python,
     ...(flags.isolation ? [] : ['--no-isolation']),
   ]);
@@ -96,7 +138,7 @@ try {
   const publishToken = join(work, 'publish.jwt');
   writeFileSync(publishToken, (await devIssuerToken(devBase, { repository: REPOSITORY, workflow_ref: CALLER_WORKFLOW, sha: commit, aud: 'cairn' })).token);
   const files = readdirSync(dist).filter((f) => f.endsWith('.whl') || f.endsWith('.tar.gz')).map((f) => join(dist, f));
-  await run(process.execPath, [join(ROOT, 'bin/cairn.mjs'), 'publish', '--index', server.url, '--oidc-token-file', publishToken, ...files]);
+  await cairn(['publish', '--index', server.url, '--oidc-token-file', publishToken, ...files]);
   const cycleSeconds = (performance.now() - cycleStart) / 1000;
 
   step('where to see it');
@@ -112,14 +154,48 @@ try {
   }
   console.log(`web page:      ${server.url}/project/cairn-demo/1.0.0/`);
   console.log(`simple API:    ${server.url}/simple/cairn-demo/`);
-  console.log(`install:       /usr/bin/python3 -m pip install --index-url ${server.url}/simple/ cairn-demo`);
   console.log(`\nbuild → submit → publish cycle: ${cycleSeconds.toFixed(1)} s`);
+
+  step('a consumer trusts that builder, and only it: a policy, then cairn verify');
+  const policy = join(work, 'cairn-policy.toml');
+  writeFileSync(
+    policy,
+    `version = 1\n\n[defaults]\nrequire = "build"\n\n[[builders]]\nissuer = "${devBase}/oidc"\nidentity = "https://github.com/${BUILDER_WORKFLOW.replace(/@.*$/, '')}@refs/tags/v*"\n`,
+  );
+  console.log(`wrote ${policy}: require build provenance from https://github.com/${BUILDER_WORKFLOW.replace(/@.*$/, '')} at any v* tag`);
+  await cairn(['verify', '--policy', policy, '--index', server.url, '--dev-trust', devBase, '--cache-dir', join(work, 'verify-cache'), 'cairn-demo==1.0.0']);
+
+  step('the verifying proxy: pip installs only what the policy accepts');
+  const proxyArgs = ['--upstream', server.url, '--policy', policy, '--dev-trust', devBase, '--cache-dir', join(work, 'proxy-cache'), '--quiet'];
+  proxy = await startProxy([...proxyArgs, '--port', flags.port === '0' ? '0' : '8472']).catch((error: { exitCode?: number }) => {
+    // 3: the port is taken (server.port_in_use); another one will do for a demo.
+    if (error.exitCode !== 3 || flags.port === '0') throw error;
+    console.log('port 8472 is taken; using a free port');
+    return startProxy([...proxyArgs, '--port', '0']);
+  });
+  const listed = (await (await fetch(`${proxy.url}/simple/cairn-demo/`, { headers: { Accept: 'application/vnd.pypi.simple.v1+json' } })).json()) as { files?: { filename: string }[] };
+  console.log(`the proxy lists ${(listed.files ?? []).map((f) => f.filename).join(', ') || 'no file'} (why: ${proxy.url}/project/cairn-demo/)`);
+  // Debian 12's python3 refuses `pip install` outside a virtual environment (PEP 668).
+  const venv = join(work, 'venv');
+  const install = [
+    `${flags.python} -m venv ${venv}`,
+    `${venv}/bin/pip install --index-url ${proxy.url}/simple/ cairn-demo`,
+    `${venv}/bin/python -c 'import cairn_demo; print(cairn_demo.hello())'`,
+  ];
+  console.log(`install through the proxy (in a venv, as Debian 12 requires):\n${install.map((line) => `  ${line}`).join('\n')}`);
+  if (flags['try-install']) {
+    step('running that install');
+    await shell(flags.python, ['-m', 'venv', venv]);
+    await shell(`${venv}/bin/pip`, ['install', '--disable-pip-version-check', '--no-cache-dir', '--index-url', `${proxy.url}/simple/`, 'cairn-demo']);
+    await shell(`${venv}/bin/python`, ['-c', 'import cairn_demo; print(cairn_demo.hello())']);
+  }
 } catch (error) {
   failed = true;
   console.error(`\ndemo failed: ${error instanceof Error ? error.message : String(error)}`);
 }
 
 const stop = async () => {
+  proxy?.child.kill('SIGTERM');
   await server.close();
   rmSync(work, { recursive: true, force: true });
 };
@@ -127,6 +203,6 @@ if (flags.exit || failed) {
   await stop();
   process.exit(failed ? 1 : 0);
 }
-console.log('\nthe index keeps running; Ctrl-C stops it and removes the demo data');
+console.log('\nthe index and the proxy keep running; Ctrl-C stops them and removes the demo data');
 process.once('SIGINT', () => void stop().then(() => process.exit(0)));
 process.once('SIGTERM', () => void stop().then(() => process.exit(0)));

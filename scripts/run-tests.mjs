@@ -35,9 +35,11 @@ if (!node) {
   process.exit(1);
 }
 const concurrency = process.env.CAIRN_TEST_CONCURRENCY ?? '2';
+// node's spec reporter, with suites skipped for a missing tool counted in the closing counts.
+const reporter = new URL('./test-reporter.mjs', import.meta.url).href;
 const child = spawn(
   node,
-  ['--conditions=cairn-source', '--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...files],
+  ['--conditions=cairn-source', '--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, `--test-reporter=${reporter}`, '--test-reporter-destination=stdout', ...files],
   { stdio: 'inherit', cwd: root },
 );
 child.on('exit', (code, signal) => process.exit(signal ? 1 : (code ?? 1)));

@@ -21,9 +21,16 @@ const CODES = {
   'request.not_acceptable': { status: 406, exit: 2 },
   'usage.invalid_argument': { status: 400, exit: 2 },
   'config.invalid': { status: 500, exit: 2 },
+  'request.wrong_url': { status: 404, exit: 2 },
   'internal.error': { status: 500, exit: 3 },
   'network.error': { status: 502, exit: 3 },
   'server.error': { status: 502, exit: 3 },
+  'server.port_in_use': { status: 503, exit: 3 },
+  'server.listen_failed': { status: 503, exit: 3 },
+
+  // the index's storage (cairn serve, cairn admin)
+  'storage.not_found': { status: 500, exit: 2 },
+  'database.unavailable': { status: 503, exit: 3 },
 
   // names, versions, filenames (formats/)
   'name.invalid': { status: 400, exit: 2 },
@@ -122,6 +129,7 @@ const CODES = {
   'build.commit_mismatch': { status: 400, exit: 1 },
   'build.dirty_tree': { status: 400, exit: 1 },
   'build.bad_commit': { status: 400, exit: 2 },
+  'build.tool_missing': { status: 500, exit: 2 },
 } as const satisfies Record<string, CodeInfo>;
 
 export type ErrorCode = keyof typeof CODES;

@@ -6,7 +6,7 @@ import { parseRowId, printListing } from './output.ts';
 import { registerProvenanceAdmin } from './provenance-admin.ts';
 import { registerPublisherAdmin } from './publisher.ts';
 import { registerTufAdmin } from './tuf-admin.ts';
-import { withServices, withStorageOptions } from './storage-options.ts';
+import { describeDatabaseUrl, withServices, withStorageOptions } from './storage-options.ts';
 
 type StorageFlags = { dataDir?: string; databaseUrl?: string };
 
@@ -59,6 +59,8 @@ export function registerAdmin(program: Command): void {
       });
       // stdout carries the token alone, for `TOKEN=$(cairn admin token create …)`.
       console.error(`created token ${created.tokenId}; it is shown once (revoke with: cairn admin token revoke ${created.tokenId})`);
+      // The index the token lives in: a server started on another data directory will refuse it.
+      console.error(`index: ${describeDatabaseUrl(s.config.databaseUrl)}`);
       console.log(created.token);
     });
   });
@@ -72,7 +74,7 @@ export function registerAdmin(program: Command): void {
   ).action(async (options: StorageFlags & { all?: boolean; json?: boolean }) => {
     await withServices(options, async (s) => {
       const tokens = await s.tokens.list(s.clock(), { includeEndedPublishing: options.all === true });
-      printListing(tokens, { json: options.json, empty: 'no API tokens', line: describeToken, toJson: tokenJson });
+      printListing(tokens, { json: options.json, empty: 'no API tokens', header: TOKEN_LIST_HEADER, line: describeToken, toJson: tokenJson });
     });
   });
 
@@ -111,6 +113,9 @@ export function registerAdmin(program: Command): void {
     });
   });
 }
+
+/** The columns of `token list`, in the order describeToken writes them. */
+const TOKEN_LIST_HEADER = ['ID', 'STATE', 'SCOPE', 'CREATED', 'EXPIRES', 'LAST USED', 'DESCRIPTION'].join('\t');
 
 function describeToken(t: ApiTokenInfo): string {
   const scope = t.scope === 'new_projects' ? 'new-projects' : `${t.scope}:${t.projects.join(',')}`;

@@ -5,6 +5,7 @@ import { CairnError } from '../errors.ts';
 import { registerDevTrust as mountDevTrust } from '../devtrust/routes.ts';
 import { TRUSTED_ROOT_FILE } from '../devtrust/trusted-root.ts';
 import { devIssuerToken } from '../client/oidc-credentials.ts';
+import { listenFailure } from './listen-errors.ts';
 
 const DEFAULT_PORT = 8471;
 
@@ -44,7 +45,9 @@ export function registerDevTrust(program: Command): void {
       const app = Fastify({ logger: options.quiet ? false : { level: 'info' } });
       let base = '';
       await mountDevTrust(app, { prefix: '', baseUrl: () => base, stateDir });
-      const address = await app.listen({ host: options.host, port });
+      const address = await app.listen({ host: options.host, port }).catch((error: unknown) => {
+        throw listenFailure(error, { host: options.host, port, option: '--port' });
+      });
       base = publicAddress(address);
       console.log(`cairn dev trust domain at ${base} (issuer ${base}/oidc, CA ${base}/fulcio, log ${base}/rekor)`);
       console.log(`trusted root: ${join(stateDir, TRUSTED_ROOT_FILE)} (also ${base}/trusted_root.json)`);

@@ -10,13 +10,14 @@ export function reportError(error: unknown): ExitCode {
   return 3;
 }
 
-/** Operator listings: JSON with `--json`, else one line per item, or a sentence when empty. */
-export function printListing<T>(items: readonly T[], options: { json?: boolean; empty: string; line: (item: T) => string; toJson: (item: T) => unknown }): void {
+/** Operator listings: JSON with `--json`, else a header row and one line per item, or a sentence when empty. */
+export function printListing<T>(items: readonly T[], options: { json?: boolean; empty: string; header?: string; line: (item: T) => string; toJson: (item: T) => unknown }): void {
   if (options.json) {
     console.log(JSON.stringify(items.map(options.toJson), null, 2));
     return;
   }
   if (items.length === 0) console.log(options.empty);
+  else if (options.header) console.log(options.header);
   for (const item of items) console.log(options.line(item));
 }
 

@@ -2,7 +2,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { CairnError } from '../errors.ts';
 import { loadPolicy } from '../client/load-policy.ts';
-import { EXAMPLE_POLICY, explainPolicy } from '../policy/index.ts';
+import { EXAMPLE_POLICY, explainPolicy, policyWarnings } from '../policy/index.ts';
 
 export const DEFAULT_POLICY_FILE = 'cairn-policy.toml';
 
@@ -43,5 +43,7 @@ export function registerPolicy(program: Command): void {
     .action((path: string | undefined) => {
       const loaded = loadPolicy(policyPath(path), { as: 'path' });
       console.log(`${loaded.source}: valid (${loaded.builders.length} builder(s), ${loaded.publishers.length} publisher(s), ${loaded.projects.size} project rule(s))`);
+      // Valid is not the same as useful: a rule nobody can satisfy is worth a warning (exit stays 0).
+      for (const warning of policyWarnings(loaded)) console.error(`warning: ${warning}`);
     });
 }

@@ -4,6 +4,7 @@ import { startProxyServer } from '../client/proxy/proxy-app.ts';
 import { loadPolicy } from '../client/load-policy.ts';
 import { formatProxyEvent, VerifyingProxy, type ProxyEvent } from '../client/proxy/index.ts';
 import { defaultCacheDir, loadExtraRoots, VerifyCache } from '../client/verify/index.ts';
+import { listenFailure } from './listen-errors.ts';
 import { policyPath } from './policy.ts';
 
 interface ProxyFlags {
@@ -82,7 +83,9 @@ export function registerProxy(program: Command): void {
         concurrency: integerFlag(flags.jobs, '--jobs', 1),
         onEvent: log,
       });
-      const server = await startProxyServer(proxy, { host: flags.host, port, ...(flags.baseUrl ? { baseUrl: flags.baseUrl } : {}) });
+      const server = await startProxyServer(proxy, { host: flags.host, port, ...(flags.baseUrl ? { baseUrl: flags.baseUrl } : {}) }).catch((error: unknown) => {
+        throw listenFailure(error, { host: flags.host, port, option: '--port' });
+      });
       publicUrl = server.url;
       console.log(`cairn proxy listening on ${server.url} (upstream ${proxy.upstream}, policy ${policy.source}, cache ${cacheDir})`);
       console.log(`  pip install --index-url ${server.url}/simple/ NAME    (uv: --index-url / UV_INDEX_URL)`);

@@ -1,8 +1,10 @@
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { loadServerConfig } from '../server/config.ts';
+import { loadServerConfig, type ServerConfig } from '../server/config.ts';
 import { DEV_TRUST_PREFIX } from '../server/http/dev-trust-mount.ts';
 import { startServer } from '../server/http/server.ts';
-import { withStorageOptions } from './storage-options.ts';
+import { listenFailure } from './listen-errors.ts';
+import { describeDatabaseUrl, withStorageOptions } from './storage-options.ts';
 
 interface ServeOptions {
   host?: string;
@@ -14,6 +16,14 @@ interface ServeOptions {
   devTrust?: boolean;
   trustedRoot?: string[];
   quiet?: boolean;
+}
+
+/** The storage flags an admin command needs to reach the same index, when they are not the defaults. */
+function storageFlags(config: ServerConfig): string {
+  const flags: string[] = [];
+  if (config.dataDir !== resolve('data')) flags.push(`--data-dir ${config.dataDir}`);
+  if (config.databaseUrl !== `sqlite:${resolve(config.dataDir, 'cairn.sqlite')}`) flags.push(`--database-url '${describeDatabaseUrl(config.databaseUrl)}'`);
+  return flags.length ? ` ${flags.join(' ')}` : '';
 }
 
 export function registerServe(program: Command): void {
@@ -28,15 +38,24 @@ export function registerServe(program: Command): void {
       .option('--dev-trust', 'mount the dev trust domain at /_/dev and trust it (development only; env CAIRN_DEV_TRUST=1)')
       .option('--trusted-root <file...>', 'extra Sigstore trusted_root.json files to accept provenance from (env CAIRN_TRUSTED_ROOT, comma-separated)')
       .option('--quiet', 'no request log'),
+    { alwaysCreates: true },
   ).action(async (options: ServeOptions) => {
     const config = loadServerConfig(options);
-    const server = await startServer(config, { logger: !options.quiet });
-    console.log(`cairn index listening on ${server.url} (data: ${config.dataDir})`);
+    const server = await startServer(config, { logger: !options.quiet }).catch((error: unknown) => {
+      throw listenFailure(error, { host: config.host, port: config.port, option: '--port (or CAIRN_PORT)' });
+    });
+    const url = config.baseUrl ?? server.url;
+    // Which index this is, so an admin command (or a second `serve`) can be pointed at the same one.
+    console.log(`cairn index listening on ${server.url} (data: ${config.dataDir}, database: ${describeDatabaseUrl(config.databaseUrl)})`);
     if (config.devTrust) {
-      const base = `${config.baseUrl ?? server.url}${DEV_TRUST_PREFIX}`;
+      const base = `${url}${DEV_TRUST_PREFIX}`;
       console.log(`dev trust domain (NEVER trust it in production): issuer ${base}/oidc, CA ${base}/fulcio, log ${base}/rekor`);
       console.log(`  mint a CI-like token: npx cairn dev-trust token --url ${base} --repository OWNER/REPO --workflow-ref … --sha COMMIT`);
     }
+    console.log('next steps (in another terminal, from this checkout):');
+    console.log(`  an upload token:  TOKEN=$(npx cairn admin token create --new-projects${storageFlags(config)})`);
+    console.log(`  upload:           twine upload --repository-url ${url}/legacy/ -u __token__ -p "$TOKEN" dist/*`);
+    console.log(`  install:          pip install --index-url ${url}/simple/ NAME    (the web UI: ${url}/)`);
     const stop = () => {
       void server.close().then(() => process.exit(0));
     };

@@ -4,6 +4,7 @@ import { loadPolicy } from '../client/load-policy.ts';
 import { verdictFieldsJson } from '../policy/verdict-json.ts';
 import { attestationReportJson } from '../client/verify/report-json.ts';
 import { defaultCacheDir, loadExtraRoots, VerifyCache, verifyTargets, type DistributionResult, type VerifyRun } from '../client/verify/index.ts';
+import { parseIndexOption } from '../client/index-client.ts';
 import { CairnError } from '../errors.ts';
 import { policyPath } from './policy.ts';
 
@@ -89,6 +90,23 @@ export function renderTable(results: DistributionResult[], wide = false): string
   return out.join('\n');
 }
 
+export const DEV_TRUST_WARNING = 'dev trust domain — not for production';
+
+/**
+ * Flags every file whose accepted provenance was certified by the dev trust domain named with
+ * `--dev-trust`: that domain issues a certificate for any identity it is asked for, so a PASS it
+ * vouches for says nothing about who really built the file. The identities look like GitHub's.
+ */
+export function markDevTrust(results: DistributionResult[], devTrustBase: string | undefined): void {
+  if (!devTrustBase) return;
+  const base = `${devTrustBase.replace(/\/+$/, '')}/`;
+  for (const r of results) {
+    if (r.attestations.some((a) => a.verified && a.issuer?.startsWith(base))) {
+      r.warnings.unshift(`${DEV_TRUST_WARNING}: signed through the dev trust domain at ${base}, which certifies any identity it is asked for`);
+    }
+  }
+}
+
 /** The `--json` document; docs/verify-json.md is its schema. */
 export function verifyJson(run: VerifyRun, policySource: string): Record<string, unknown> {
   const passed = run.results.filter((r) => r.status === 'pass').length;
@@ -161,7 +179,7 @@ export function registerVerify(program: Command): void {
         cacheTtlMs: positiveInt(flags.cacheTtl, '--cache-ttl', 0) * 1000,
         concurrency: positiveInt(flags.jobs, '--jobs'),
         history: positiveInt(flags.history, '--history', 0),
-        ...(flags.index ?? process.env.CAIRN_INDEX_URL ? { index: flags.index ?? process.env.CAIRN_INDEX_URL } : {}),
+        ...(flags.index ?? process.env.CAIRN_INDEX_URL ? { index: parseIndexOption((flags.index ?? process.env.CAIRN_INDEX_URL)!) } : {}),
         attestationFiles: flags.attestation,
         requirementFiles: flags.requirement,
         download: flags.download === true,
@@ -175,6 +193,7 @@ export function registerVerify(program: Command): void {
           bar.update(done, { file });
         },
       }).finally(() => bar?.stop());
+      markDevTrust(run.results, flags.devTrust);
 
       if (flags.json) {
         process.stdout.write(`${JSON.stringify(verifyJson(run, policy.source), null, 2)}\n`);

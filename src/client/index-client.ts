@@ -19,7 +19,8 @@ async function failure(response: Response, what: string): Promise<CairnError> {
     const body = JSON.parse(text) as { code?: string; message?: string; errors?: { code?: string; description?: string }[] };
     const first = body.errors?.[0];
     const code = body.code ?? first?.code;
-    const message = body.message ?? first?.description ?? text;
+    // PyPI-shaped answers (the exchange) put a generic `message` and the reason in `errors`.
+    const message = first?.description ?? body.message ?? text;
     if (code && isErrorCode(code)) return new CairnError(code, `${what}: ${message}`);
     return new CairnError(response.status >= 500 ? 'server.error' : 'request.malformed', `${what}: HTTP ${response.status} ${message}`);
   } catch {
@@ -27,8 +28,33 @@ async function failure(response: Response, what: string): Promise<CairnError> {
   }
 }
 
+/**
+ * The base URL of an index as the user gave it, or as they had it at hand: `--index` is the base
+ * (`http://127.0.0.1:8470`), from which every path is derived, but the upload URL (`…/legacy/`)
+ * and pip's index URL (`…/simple/`) are what people copy from twine and pip configuration, so
+ * a trailing `/legacy` or `/simple` is cut back to the base. A path before it is kept (an index
+ * served under a prefix).
+ */
+export function indexBaseUrl(given: string): string {
+  return given.replace(/\/+$/, '').replace(/\/(legacy|simple)$/i, '');
+}
+
+/** `--index URL` checked: an http(s) URL, reduced to the index's base URL. */
+export function parseIndexOption(given: string, flag = '--index'): string {
+  let url: URL;
+  try {
+    url = new URL(given);
+  } catch {
+    throw new CairnError('usage.invalid_argument', `${flag} ${given} is not a URL; give the index's base URL, e.g. http://127.0.0.1:8470`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new CairnError('usage.invalid_argument', `${flag} must be an http(s) URL (the index's base URL, e.g. http://127.0.0.1:8470), got ${given}`);
+  }
+  return indexBaseUrl(given);
+}
+
 export function indexUrl(index: string, path: string): string {
-  return `${index.replace(/\/+$/, '')}${path}`;
+  return `${indexBaseUrl(index)}${path}`;
 }
 
 export interface ProvenanceSubmissionAnswer {

@@ -5,6 +5,7 @@
 export { parsePolicy, DEFAULT_CONTINUITY, DEFAULT_REQUIRE } from './policy-file.ts';
 export { evaluatePolicy, effectiveRule, continuityOf, signerIdentityOf, stableIdentity, normalizeRepositoryUrl, type EffectiveRule } from './evaluate.ts';
 export { explainPolicy } from './explain.ts';
+export { policyWarnings } from './policy-warnings.ts';
 export { decideDistribution, type DistributionDecision, type DistributionEvidence, type UnverifiedAttestation } from './decide-distribution.ts';
 export { describeIdentity, identityMatches, lockIdentityOf } from './lock-identities.ts';
 export { EXAMPLE_POLICY } from './example.ts';

@@ -69,6 +69,7 @@ export function loadServerConfig(flags: ConfigOverrides = {}, env: NodeJS.Proces
   if (!/^(sqlite:.+|postgres(ql)?:\/\/.+)$/.test(databaseUrl)) {
     throw new CairnError('config.invalid', `database URL must be sqlite:PATH or postgres://…, got ${JSON.stringify(databaseUrl)}`);
   }
+  assertPostgresDatabaseNamed(databaseUrl);
   const trustedRootEnv = env.CAIRN_TRUSTED_ROOT ? env.CAIRN_TRUSTED_ROOT.split(',').filter(Boolean) : [];
   return {
     host: flags.host ?? env.CAIRN_HOST ?? '127.0.0.1',
@@ -100,6 +101,30 @@ export function loadServerConfig(flags: ConfigOverrides = {}, env: NodeJS.Proces
     pageCacheBytes: integerSetting('page cache size in MiB (CAIRN_PAGE_CACHE_MB)', env.CAIRN_PAGE_CACHE_MB ?? 256, 0, 1 << 20) * 1024 * 1024,
     pagePollMs: integerSetting('page journal poll interval in ms (CAIRN_PAGE_POLL_MS)', env.CAIRN_PAGE_POLL_MS ?? 250, 10, 60_000),
   };
+}
+
+/** PostgreSQL's own databases: cairn's tables must never be migrated into one of them. */
+const POSTGRES_SYSTEM_DATABASES = new Set(['postgres', 'template0', 'template1']);
+
+/**
+ * A PostgreSQL URL must name cairn's database. Without a name, libpq and node-postgres connect
+ * to the database named like the user — for `postgres://postgres@host` the maintenance
+ * database, into which cairn would silently migrate its tables.
+ */
+function assertPostgresDatabaseNamed(databaseUrl: string): void {
+  if (!/^postgres(ql)?:\/\//.test(databaseUrl)) return;
+  let name: string;
+  try {
+    name = decodeURIComponent(new URL(databaseUrl).pathname.replace(/^\//, ''));
+  } catch {
+    throw new CairnError('config.invalid', `the database URL is not a URL: postgres://user@host:port/DATABASE`);
+  }
+  if (name === '') {
+    throw new CairnError('config.invalid', 'the PostgreSQL URL names no database: give cairn its own, postgres://user@host:port/DATABASE (createdb cairn)');
+  }
+  if (POSTGRES_SYSTEM_DATABASES.has(name)) {
+    throw new CairnError('config.invalid', `the PostgreSQL URL names the '${name}' system database: give cairn its own, postgres://user@host:port/DATABASE (createdb cairn)`);
+  }
 }
 
 /** `CAIRN_TUF_BINS` picks the number of hashed bins. */

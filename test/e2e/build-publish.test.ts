@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -72,22 +72,32 @@ describe('build → submit → publish → verify → install, with real tools',
 
   test('cairn build checks out the exact commit, builds, signs and submits; the entries are pending', async () => {
     const token = await tokenFile('build.jwt', { repository: REPOSITORY, workflow_ref: CALLER_WORKFLOW, job_workflow_ref: BUILDER_WORKFLOW, sha: commit });
-    const built = await runCairn([
-      'build', '--repo', repo, '--commit', commit, '--source-uri', SOURCE_URI, '--index', server.url, '--out', dist,
-      '--oidc-token-file', token, '--dev-trust', devTrustBase(server), '--no-isolation', '--python', SYSTEM_PYTHON,
-    ]);
+    // The first python3 on PATH lacks `build` (as a pyenv one does): cairn build says so and uses
+    // one that has it, without being told (issue 14, item 1).
+    const bin = join(work, 'pyenv-like-bin');
+    mkdirSync(bin);
+    writeFileSync(join(bin, 'python3'), `#!/bin/sh\n# no site-packages: no \`build\`\nexec ${SYSTEM_PYTHON} -I -S "$@"\n`);
+    chmodSync(join(bin, 'python3'), 0o755);
+    const built = await runCairn(
+      ['build', '--repo', repo, '--commit', commit, '--source-uri', SOURCE_URI, '--index', server.url, '--out', dist, '--oidc-token-file', token, '--dev-trust', devTrustBase(server), '--no-isolation'],
+      { env: { PATH: `${bin}:${process.env.PATH ?? ''}`, CAIRN_PYTHON: undefined } },
+    );
     assert.equal(built.status, 0, built.output);
+    assert.match(built.stdout, /skipped python3 \(PATH\): runs \S+ \(Python 3\.\d+\.\d+\), which has no `build` module/);
+    assert.match(built.stdout, new RegExp(`python: ${SYSTEM_PYTHON} \\(Python 3\\.\\d+\\.\\d+, build [\\d.]+\\); choose another with --python PATH or CAIRN_PYTHON`));
     assert.match(built.stderr + built.stdout, /submitting provenance for sample_lib-1\.0\.0-py3-none-any\.whl/);
+    // --out holds the distributions and nothing else; what was signed about them is beside it.
     const files = readdirSync(dist).sort();
-    const distributions = files.filter((f) => f.endsWith('.whl') || f.endsWith('.tar.gz'));
-    assert.equal(distributions.length, 2, files.join(' '));
-    wheelName = distributions.find((f) => f.endsWith('.whl'))!;
-    sdistName = distributions.find((f) => f.endsWith('.tar.gz'))!;
+    assert.ok(files.every((f) => f.endsWith('.whl') || f.endsWith('.tar.gz')), files.join(' '));
+    assert.equal(files.length, 2, files.join(' '));
+    wheelName = files.find((f) => f.endsWith('.whl'))!;
+    sdistName = files.find((f) => f.endsWith('.tar.gz'))!;
     assert.equal(wheelName, 'sample_lib-1.0.0-py3-none-any.whl');
-    assert.equal(files.filter((f) => f.endsWith('.sigstore.json')).length, 2);
+    assert.deepEqual(readdirSync(`${dist}-provenance`).sort(), files.flatMap((f) => [`${f}.provenance.attestation`, `${f}.sigstore.json`]).sort());
+    assert.match(built.stdout, new RegExp(`twine upload ${dist}/\\* works\\); bundles and attestations in ${dist}-provenance`));
 
     // The statement names the source and the tools that built it, with versions (no isolation: the host's).
-    const bundle = JSON.parse(readFileSync(join(dist, `${wheelName}.sigstore.json`), 'utf8')) as { dsseEnvelope: { payload: string } };
+    const bundle = JSON.parse(readFileSync(join(`${dist}-provenance`, `${wheelName}.sigstore.json`), 'utf8')) as { dsseEnvelope: { payload: string } };
     const statement = JSON.parse(Buffer.from(bundle.dsseEnvelope.payload, 'base64').toString()) as {
       predicate: { buildDefinition: { externalParameters: { source: { repository: string; commit: string } }; resolvedDependencies: { name?: string; uri: string; annotations?: { version?: string } }[] } };
     };
@@ -101,11 +111,11 @@ describe('build → submit → publish → verify → install, with real tools',
     const listed = await runCairn(['admin', 'provenance', 'pending', '--json', '--data-dir', server.dataDir]);
     assert.equal(listed.status, 0, listed.output);
     const pending = JSON.parse(listed.stdout) as { filename: string; signer_identity: string }[];
-    assert.deepEqual(pending.map((p) => p.filename).sort(), [...distributions].sort());
+    assert.deepEqual(pending.map((p) => p.filename).sort(), [...files].sort());
     assert.ok(pending.every((p) => p.signer_identity === `https://github.com/${BUILDER_WORKFLOW}`));
   });
 
-  test('cairn publish (trusted publishing) uploads the wheel, twine uploads the sdist with a minted token; both bind', async () => {
+  test('cairn publish (trusted publishing) uploads the wheel, `twine upload dist/*` uploads the rest with a minted token; both bind', async () => {
     const publishToken = await tokenFile('publish.jwt', { repository: REPOSITORY, workflow_ref: CALLER_WORKFLOW, sha: commit, aud: 'cairn' });
     const published = await runCairn(['publish', '--index', server.url, '--oidc-token-file', publishToken, join(dist, wheelName)]);
     assert.equal(published.status, 0, published.output);
@@ -117,8 +127,15 @@ describe('build → submit → publish → verify → install, with real tools',
     });
     assert.equal(mint.status, 200);
     const { token } = (await mint.json()) as { token: string };
-    const twine = await runCommand(TWINE, ['upload', '--non-interactive', '--disable-progress-bar', '--repository-url', `${server.url}/legacy/`, '-u', '__token__', '-p', token, join(dist, sdistName)]);
+    // Debian 12's twine (4.0.2) refuses any file in dist/* that is not a distribution or a .asc
+    // signature, which is why the bundles are not there: the habitual command works as typed.
+    const twineArgs = `upload --non-interactive --disable-progress-bar --repository-url ${server.url}/legacy/ -u __token__ -p ${token}`;
+    const bundles = await runCommand('sh', ['-c', `${TWINE} ${twineArgs} ${dist}-provenance/*`]);
+    assert.notEqual(bundles.status, 0, bundles.output);
+    assert.match(bundles.output, /Unknown distribution format/);
+    const twine = await runCommand('sh', ['-c', `${TWINE} ${twineArgs} ${dist}/*`]);
     assert.equal(twine.status, 0, twine.output);
+    assert.match(twine.output, new RegExp(`Uploading ${sdistName.replaceAll('.', '\\.')}`));
     assert.equal((await server.services.pendingProvenance.listPending()).length, 0, 'every pending entry was bound');
   });
 
@@ -175,7 +192,7 @@ describe('build → submit → publish → verify → install, with real tools',
     assert.equal(built.status, 0, built.output);
     assert.match(built.stdout, /OIDC credential from the dev trust domain at .+ \(development only\)/);
     const wheel = readdirSync(out).find((f) => f.endsWith('.whl'))!;
-    const bundle = JSON.parse(readFileSync(join(out, `${wheel}.sigstore.json`), 'utf8')) as unknown;
+    const bundle = JSON.parse(readFileSync(join(`${out}-provenance`, `${wheel}.sigstore.json`), 'utf8')) as unknown;
     const digest = createHash('sha256').update(readFileSync(join(out, wheel))).digest('hex');
     const verified = server.services.verifier.verifyForIndex(bundleToAttestation(bundle), { filename: wheel, sha256: digest });
     assert.equal(verified.facts.identity, `https://github.com/${REPOSITORY}/.github/workflows/cairn-build.yml@refs/heads/main`);
@@ -195,7 +212,7 @@ describe('build → submit → publish → verify → install, with real tools',
     assert.equal(built.status, 0, built.output);
     assert.match(built.stdout, /building sdist and wheel \(isolated\)/);
     const wheel = readdirSync(out).find((f) => f.endsWith('.whl'))!;
-    const bundle = JSON.parse(readFileSync(join(out, `${wheel}.sigstore.json`), 'utf8')) as { dsseEnvelope: { payload: string } };
+    const bundle = JSON.parse(readFileSync(join(`${out}-provenance`, `${wheel}.sigstore.json`), 'utf8')) as { dsseEnvelope: { payload: string } };
     const statement = JSON.parse(Buffer.from(bundle.dsseEnvelope.payload, 'base64').toString()) as { predicate: { buildDefinition: { resolvedDependencies: { name?: string; uri: string; annotations?: Record<string, string> }[] } } };
     const setuptools = statement.predicate.buildDefinition.resolvedDependencies.find((d) => d.name === 'setuptools')!;
     // The isolated environment resolved it at build time: the declared requirement is recorded, not the host's version.
@@ -203,6 +220,12 @@ describe('build → submit → publish → verify → install, with real tools',
   });
 
   test('cairn build refuses a commit that does not exist, a token vouching for another commit, and a build that changes tracked files', async () => {
+    // cairn's own dist/ (the compiled JavaScript) is never an output folder.
+    const ownDist = new URL('../../dist', import.meta.url).pathname;
+    const intoCairn = await runCairn(['build', '--repo', repo, '--commit', commit, '--out', ownDist, '--oidc-token-file', join(work, 'build.jwt')]);
+    assert.equal(intoCairn.status, 2, intoCairn.output);
+    assert.match(intoCairn.stderr, /usage\.invalid_argument.*is cairn's own compiled JavaScript/);
+
     const missing = 'f'.repeat(40);
     const tokenMissing = await tokenFile('missing.jwt', { repository: REPOSITORY, workflow_ref: CALLER_WORKFLOW, sha: missing });
     const common = ['--source-uri', SOURCE_URI, '--index', server.url, '--dev-trust', devTrustBase(server), '--no-isolation', '--python', SYSTEM_PYTHON];

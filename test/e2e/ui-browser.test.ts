@@ -1,19 +1,31 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
+import { startProxyServer } from '../../src/client/proxy/proxy-app.ts';
+import { VerifyingProxy } from '../../src/client/proxy/index.ts';
+import { loadExtraRoots, VerifyCache } from '../../src/client/verify/index.ts';
+import { parsePolicy } from '../../src/policy/index.ts';
+import { devTrustBase } from '../support/provenance.ts';
 import { skipUnless } from '../support/requirements.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import {
+  ALL_YANKED_PROJECT,
   BUILD_COMMIT,
   BUILD_REPOSITORY,
   BUILDER_ID,
   EVIL_PROJECT,
+  LONG_BUILDER_PROJECT,
+  LONG_BUILDER_WORKFLOW,
   PROVENANCE_PROJECT,
   seedUiCorpus,
   type UiCorpus,
 } from '../support/ui-corpus.ts';
+
+const DEV_TRUST_LABEL = 'dev trust domain — not for production';
 
 /**
  * The web UI in a real browser (Debian's chromium driven by playwright-core): a reader searches,
@@ -110,6 +122,11 @@ describe('web UI in a browser', { skip }, () => {
     assert.equal(await page.title(), 'Home · cairn');
     assert.match(await page.locator('h1').innerText(), /origin you can check/);
     assert.equal(await page.locator('.stat').count(), 3);
+    // Recent uploads carry their provenance badge; the dev trust domain's is marked as such.
+    const cards = page.locator('.card-list .card');
+    assert.match(await cards.nth(0).innerText(), new RegExp(`${LONG_BUILDER_PROJECT} 3\\.0[\\s\\S]*Provenance\\s+${DEV_TRUST_LABEL}`));
+    assert.match(await cards.nth(1).innerText(), /No provenance/);
+    assert.equal(await cards.locator('.badge').count(), await cards.count(), 'every recent upload shows a badge');
     await shoot(page, 'home');
 
     await page.getByLabel('Find a project').fill('demo provenance');
@@ -140,7 +157,9 @@ describe('web UI in a browser', { skip }, () => {
     assert.ok((await page.locator('.command code').first().innerText()).startsWith(`pip install --index-url ${server.url}/simple/`));
     const history = page.locator('.release-item');
     assert.equal(await history.count(), 3);
-    assert.match(await history.nth(0).innerText(), /1\.1[\s\S]*latest[\s\S]*Provenance/);
+    assert.match(await history.nth(0).innerText(), new RegExp(`1\\.1[\\s\\S]*latest[\\s\\S]*Provenance\\s+${DEV_TRUST_LABEL}`));
+    assert.match(await page.locator('.head-badge').innerText(), new RegExp(DEV_TRUST_LABEL));
+    assert.match(await page.locator('.notice-devtrust').innerText(), /The provenance of 1\.1 was signed through this index's dev trust domain/);
     assert.match(await history.nth(1).innerText(), /1\.0[\s\S]*No provenance/);
     assert.match(await history.nth(2).innerText(), /0\.9[\s\S]*yanked[\s\S]*Yanked: broken <b>packaging<\/b>/);
 
@@ -170,12 +189,15 @@ describe('web UI in a browser', { skip }, () => {
     await summary.click();
     assert.equal(await panel.getAttribute('open'), '');
     assert.equal(await panel.locator('[data-fact="builder"]').innerText(), BUILDER_ID);
-    const repository = panel.locator('[data-fact="repository"] a');
-    assert.equal(await repository.innerText(), `https://github.com/${BUILD_REPOSITORY}`);
-    assert.equal(await repository.getAttribute('href'), `https://github.com/${BUILD_REPOSITORY}`);
-    const commit = panel.locator('[data-fact="commit"] a');
-    assert.equal(await commit.innerText(), BUILD_COMMIT);
-    assert.equal(await commit.getAttribute('href'), `https://github.com/${BUILD_REPOSITORY}/commit/${BUILD_COMMIT}`);
+    // The dev trust domain certifies whatever it is asked: its GitHub-looking facts are shown, never
+    // linked, and the panel, the page head and the summary say whose they are.
+    assert.equal(await panel.locator('[data-fact="repository"]').innerText(), `https://github.com/${BUILD_REPOSITORY}`);
+    assert.equal(await panel.locator('[data-fact="commit"]').innerText(), BUILD_COMMIT);
+    assert.equal(await panel.locator('[data-fact="repository"] a, [data-fact="commit"] a').count(), 0, 'no live github.com link');
+    assert.equal(await panel.locator('.verified-devtrust').innerText(), `verified against the ${DEV_TRUST_LABEL}`);
+    assert.equal(await panel.locator('.verified:not(.verified-devtrust)').count(), 0, 'no green "verified" for the dev trust domain');
+    assert.equal(await summary.locator('.tag-devtrust').innerText(), DEV_TRUST_LABEL);
+    assert.match(await page.locator('.notice-devtrust').innerText(), new RegExp(`^${DEV_TRUST_LABEL}\\.`));
     assert.match(await panel.innerText(), /Signer issuer\s+http:\/\/127\.0\.0\.1:\d+\/_\/dev\/oidc/);
     assert.match(await panel.innerText(), /Transparency log index\s+\d+/);
 
@@ -192,6 +214,64 @@ describe('web UI in a browser', { skip }, () => {
     await page.emulateMedia({ colorScheme: 'dark' });
     await page.screenshot({ path: `${SCREENSHOTS}release-provenance-dark-desktop.png`, fullPage: true });
     await page.emulateMedia({ colorScheme: 'light' });
+    await page.close();
+  });
+
+  test('at 390 px nothing scrolls sideways, long builder URLs included', async () => {
+    const page = await context.newPage();
+    await page.setViewportSize(PHONE);
+    const overflowing = `(() => {
+      const width = document.documentElement.clientWidth;
+      if (document.documentElement.scrollWidth <= width) return [];
+      return [...document.querySelectorAll('body *')]
+        .filter((e) => e.getBoundingClientRect().right > width + 0.5)
+        .slice(-5)
+        .map((e) => e.tagName.toLowerCase() + '.' + e.className + ': ' + (e.textContent || '').trim().slice(0, 60));
+    })()`;
+    for (const path of ['/', `/project/${PROVENANCE_PROJECT}/`, `/project/${PROVENANCE_PROJECT}/1.1/`, `/project/${LONG_BUILDER_PROJECT}/`, `/project/${LONG_BUILDER_PROJECT}/3.0/`]) {
+      await page.goto(path);
+      for (const details of await page.locator('details').all()) await details.locator('summary').click();
+      assert.deepEqual(await page.evaluate(overflowing), [], `${path} scrolls sideways at ${PHONE.width} px`);
+    }
+    // The long identity is all there, wrapped.
+    const escaped = LONG_BUILDER_WORKFLOW.replace(/[.?*+^$()[\]{}|\\]/g, '\\$&');
+    assert.match(await page.locator('[data-fact="builder"]').innerText(), new RegExp(escaped));
+    await page.screenshot({ path: `${SCREENSHOTS}release-long-builder-phone.png`, fullPage: true });
+
+    // The verifying proxy's page, where pip users land to learn why a file is listed or hidden.
+    const cache = mkdtempSync(join(tmpdir(), 'cairn-ui-proxy-'));
+    const base = devTrustBase(server);
+    const proxy = await startProxyServer(
+      new VerifyingProxy({
+        upstream: server.url,
+        policy: parsePolicy(`version = 1\n[defaults]\nrequire = "build"\n[[builders]]\nissuer = "${base}/oidc"\nidentity = "https://github.com/an-organisation-with-a-rather-long-name/**"\n`, 'ui-proxy-policy.toml'),
+        trustedRoots: await loadExtraRoots([`${base}/trusted_root.json`], { cache: new VerifyCache(cache), offline: false }),
+        cacheDir: cache,
+      }),
+      { port: 0 },
+    );
+    try {
+      for (const name of [LONG_BUILDER_PROJECT, PROVENANCE_PROJECT]) {
+        await page.goto(`${proxy.url}/project/${name}/`);
+        for (const details of await page.locator('details').all()) await details.locator('summary').click();
+        assert.deepEqual(await page.evaluate(overflowing), [], `the proxy's page of ${name} scrolls sideways at ${PHONE.width} px`);
+        if (name === LONG_BUILDER_PROJECT) {
+          assert.match(await page.locator('body').innerText(), new RegExp(escaped));
+          await page.screenshot({ path: `${SCREENSHOTS}proxy-project-phone.png`, fullPage: true });
+        }
+      }
+    } finally {
+      await proxy.close();
+      rmSync(cache, { recursive: true, force: true });
+    }
+    await page.close();
+  });
+
+  test('a project whose every release is yanked pins the version in its install command', async () => {
+    const page = await context.newPage();
+    await page.goto(`/project/${ALL_YANKED_PROJECT}/`);
+    assert.equal(await page.locator('.command code').first().innerText(), `pip install --index-url ${server.url}/simple/ ${ALL_YANKED_PROJECT}==2.0`);
+    assert.match(await page.locator('.notice-warning').innerText(), /Every release of this project is yanked/);
     await page.close();
   });
 

@@ -37,6 +37,10 @@ describe('the compiled CLI', () => {
     const result = await cairn(['--help']);
     assert.equal(result.status, 0, result.output);
     for (const name of ['serve', 'admin', 'dev-trust', 'build', 'publish', 'policy', 'verify', 'proxy']) assert.match(result.stdout, new RegExp(`^  ${name}\\b`, 'm'));
+     // package.json is found from dist/cli/ as from src/cli/.
+    const version = await cairn(['--version']);
+    assert.equal(version.status, 0, version.output);
+    assert.match(version.stdout, /^\d+\.\d+\.\d+\n$/);
   });
 
   test('a command module runs (policy init writes the example policy)', async () => {
@@ -54,7 +58,7 @@ describe('the compiled CLI', () => {
 
   test('serve: pages, static files and an upload (digest worker threads) from the compiled server', async () => {
     const dataDir = join(work, 'data');
-    const token = await runCommand(process.execPath, [BIN, 'admin', 'token', 'create', '--new-projects', '--data-dir', dataDir], { env: compiled });
+    const token = await runCommand(process.execPath, [BIN, 'admin', 'token', 'create', '--new-projects', '--data-dir', dataDir, '--create'], { env: compiled });
     assert.equal(token.status, 0, token.output);
     let child: ChildProcess | null = null;
     try {

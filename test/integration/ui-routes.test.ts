@@ -60,8 +60,11 @@ for (const { engine, skip } of await testEngines()) {
     test('home shows counts and recent uploads', async () => {
       const { status, body } = await get(server, '/');
       assert.equal(status, 200);
-      assert.match(body, new RegExp(`<dt>Projects</dt><dd>${3 + SEARCH_FILLER}</dd>`));
+      assert.match(body, new RegExp(`<dt>Projects</dt><dd>${5 + SEARCH_FILLER}</dd>`));
       assert.match(body, /href="\/project\/filler-lib-24\/0\.1\/"/);
+      // Each recent upload shows its provenance badge; the dev trust domain's is marked.
+      assert.match(body, /href="\/project\/long-builder-urls\/3\.0\/"[\s\S]*?class="badge badge-full"[^>]*>Provenance<\/span> <span class="tag tag-devtrust"/);
+      assert.match(body, /href="\/project\/filler-lib-24\/0\.1\/"[\s\S]*?class="badge badge-none"[^>]*>No provenance</);
     });
 
     test('search matches names and summaries, exact names first, and pages', async () => {
@@ -119,7 +122,11 @@ for (const { engine, skip } of await testEngines()) {
       const summary = `Built by ${BUILDER_ID.replace('https://github.com/', '')} from ${BUILD_REPOSITORY}@${BUILD_COMMIT.slice(0, 7)} (submitted before upload)`;
       assert.equal(body.split(summary).length - 1, 2, 'one summary per file');
       assert.ok(body.includes(`<span class="url" data-fact="builder">${BUILDER_ID}</span>`));
-      assert.ok(body.includes(`href="https://github.com/${BUILD_REPOSITORY}/commit/${BUILD_COMMIT}"`));
+      // Signed through the dev trust domain: marked, and its GitHub-looking facts are not links.
+      assert.ok(body.includes(`<span data-fact="commit"><code>${BUILD_COMMIT}</code></span>`));
+      assert.ok(!body.includes(`/commit/${BUILD_COMMIT}`));
+      assert.match(body, /<p class="notice notice-devtrust" role="note"><strong>dev trust domain — not for production\.<\/strong>/);
+      assert.match(body, /<span class="verified verified-devtrust">verified against the dev trust domain — not for production<\/span>/);
       assert.ok(body.includes(`/integrity/${PROVENANCE_PROJECT}/1.1/demo_provenance-1.1-py3-none-any.whl/provenance`));
       assert.ok(body.includes(`cairn verify &#39;${PROVENANCE_PROJECT}==1.1&#39; --index ${server.url} --dev-trust ${server.url}/_/dev`));
       assert.match(body, /&quot;commit&quot;: &quot;0123456789abcdef/);

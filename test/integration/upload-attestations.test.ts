@@ -246,5 +246,34 @@ for (const { engine, skip } of await testEngines()) {
       assert.equal(stored[0]!.kind, 'publish');
       assert.match(stored[0]!.publisher_json ?? '', /octo-org\/attested/);
     });
+
+    test('cairn publish checks both tokens\' audiences before spending either, and says which audience each needs', async () => {
+      const dist = nextDist();
+      const exchange = join(work, 'only-exchange.jwt');
+      const signing = join(work, 'only-signing.jwt');
+      writeFileSync(exchange, await devToken(server, { repository: REPOSITORY, workflow_ref: WORKFLOW_REF, aud: 'cairn' }));
+      writeFileSync(signing, await devToken(server, { repository: REPOSITORY, workflow_ref: WORKFLOW_REF, aud: 'sigstore' }));
+      const before = await counts(server);
+      const common = ['publish', '--index', server.url, '--attest', '--dev-trust', devTrustBase(server)];
+
+      // One token for both: the exchange would have spent it, then signing would have failed.
+      const single = await runCairn([...common, '--oidc-token-file', exchange, dist.path]);
+      assert.equal(single.status, 2, single.output);
+      assert.match(single.stderr, /error \[oidc\.bad_audience\]: the OIDC token from file \S+only-exchange\.jwt has audience 'cairn', but signing the publish attestations \(--attest\) needs audience 'sigstore'\. Pass a second token minted for audience 'sigstore' with --signing-token-file FILE; --oidc-token-file keeps the exchange token \(audience 'cairn'\)\. Nothing was sent: the token is unspent\./);
+      assert.doesNotMatch(single.stdout, /exchanging/);
+      // The signing token given for the exchange: refused before anything is sent, too.
+      const swapped = await runCairn([...common, '--oidc-token-file', signing, '--signing-token-file', signing, dist.path]);
+      assert.equal(swapped.status, 2, swapped.output);
+      assert.match(swapped.stderr, /error \[oidc\.bad_audience\]: .*has audience 'sigstore', but the trusted-publishing exchange needs audience 'cairn'/);
+      assert.deepEqual(await counts(server), before, 'nothing was uploaded');
+
+      // The exchange token was not spent: with a signing token beside it, the same file works.
+      const both = await runCairn([...common, '--oidc-token-file', exchange, '--signing-token-file', signing, dist.path]);
+      assert.equal(both.status, 0, both.output);
+      // Exchanged once, it is spent: the retry says to mint a new one, and for which audience.
+      const again = await runCairn(['publish', '--index', server.url, '--oidc-token-file', exchange, nextDist().path]);
+      assert.equal(again.status, 2, again.output);
+      assert.match(again.stderr, /error \[oidc\.replayed\]: .*already exchanged; a token is exchanged once: mint a new one .*; the new token needs audience 'cairn'/);
+    });
   });
 }

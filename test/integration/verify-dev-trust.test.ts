@@ -141,10 +141,13 @@ describe('cairn verify against a cairn index with the dev trust domain', () => {
     const pass = await cli('e2e-demo==1.0');
     assert.equal(pass.status, 0, pass.stderr + pass.stdout);
     assert.match(pass.stdout, /e2e_demo-1\.0\.tar\.gz +build +https:\/\/github\.com\/trusted-org\/builder\/\.github\/workflows\/build\.yml@refs\/tags\/v1 .*PASS/);
+    // The dev trust domain certifies any identity: a PASS it vouches for says so.
+    assert.match(pass.stdout, new RegExp(`^  ! e2e_demo-1\\.0\\.tar\\.gz: dev trust domain — not for production: signed through the dev trust domain at ${base}/, which certifies any identity it is asked for$`, 'm'));
     const fail = await cli('e2e-demo==2.0', '--json');
     assert.equal(fail.status, 1, fail.stderr);
     const doc = JSON.parse(fail.stdout) as { files: { status: string; code: string; reason: string; signer: { identity: string } }[] };
     assert.equal(doc.files[0]!.code, 'policy.untrusted_builder');
     assert.equal(doc.files[0]!.signer.identity, `https://github.com/${UNTRUSTED_BUILDER}`);
+    assert.match((doc.files[0] as unknown as { warnings: string[] }).warnings[0] ?? '', /^dev trust domain — not for production: /);
   });
 });

@@ -22,6 +22,13 @@ export const SEARCH_FILLER = 25;
 export const YANK_REASON = 'broken <b>packaging</b>';
 /** Created by the operator, never uploaded to. */
 export const EMPTY_PROJECT = 'empty-project';
+/** Every release yanked: an unpinned install finds nothing. */
+export const ALL_YANKED_PROJECT = 'all-yanked-lib';
+/** Built by a builder whose identity is a long URL with no break opportunity for a phone's width. */
+export const LONG_BUILDER_PROJECT = 'long-builder-urls';
+export const LONG_BUILDER_WORKFLOW =
+  'an-organisation-with-a-rather-long-name/reusable-python-distribution-builders-for-every-team/.github/workflows/build-sign-and-submit-python-distributions-with-provenance.yml@refs/tags/v12.345.6789';
+export const LONG_BUILDER_REPOSITORY = 'an-organisation-with-a-rather-long-name/a-python-library-with-an-unusually-long-repository-name';
 
 /** Hostile values: each one would run script or make a javascript: link if it reached the page raw. */
 export const HOSTILE = {
@@ -106,6 +113,13 @@ export async function seedUiCorpus(server: TestServer): Promise<UiCorpus> {
       provenanceFiles.push(await uploadDistribution(server, token, dist));
     }
 
+    // Built by a builder with a long identity; submitted now, uploaded last.
+    const long = makeDistribution(dir, { name: LONG_BUILDER_PROJECT, version: '3.0', kind: 'wheel', summary: 'Built by a builder with a long name' });
+    const longSubmitted = await provideBuildProvenance(server, long.path, {
+      claims: { repository: LONG_BUILDER_REPOSITORY, sha: BUILD_COMMIT, job_workflow_ref: LONG_BUILDER_WORKFLOW, workflow_ref: `${LONG_BUILDER_REPOSITORY}/.github/workflows/release-every-python-distribution.yml@refs/heads/main` },
+    });
+    if (longSubmitted.submitted.status !== 200) throw new Error(`provenance submission failed: ${JSON.stringify(longSubmitted.submitted.body)}`);
+
     await uploadFile(
       server,
       token,
@@ -135,6 +149,10 @@ export async function seedUiCorpus(server: TestServer): Promise<UiCorpus> {
     for (let i = 0; i < SEARCH_FILLER; i++) {
       await uploadFile(server, token, { name: `filler-lib-${i}`, version: '0.1', kind: 'wheel', summary: `Filler library number ${i} for search paging` }, dir);
     }
+    await uploadFile(server, token, { name: ALL_YANKED_PROJECT, version: '2.0', kind: 'wheel', summary: 'Withdrawn' }, dir);
+    await server.services.index.setYanked(ALL_YANKED_PROJECT, '2.0', true, 'withdrawn');
+    // Uploaded last (its provenance waits, pending), so it leads the home page's recent uploads.
+    await uploadDistribution(server, token, long);
     return { provenanceFiles, provenanceVersion: '1.1' };
   } finally {
     rmSync(dir, { recursive: true, force: true });

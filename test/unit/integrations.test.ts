@@ -126,6 +126,8 @@ describe('GitHub reusable builder workflow', () => {
     assert.match(run, /--index "\$\{INDEX_URL\}"/);
     assert.match(run, /--subdir "\$\{SUBDIRECTORY\}"/);
     assert.match(run, /--out "\$\{GITHUB_WORKSPACE\}\/dist"/);
+    // The bundles ride in the same artifact, in a folder of their own (dist/ stays distributions).
+    assert.match(run, /--provenance-out "\$\{GITHUB_WORKSPACE\}\/dist\/provenance"/);
     assert.equal(step['working-directory'], '.cairn', 'runs the checked-out cairn, not a registry package');
   });
 
@@ -352,6 +354,7 @@ describe('GitLab CI template', () => {
     assert.match(script, /--commit "\$\{CI_COMMIT_SHA\}"/);
     assert.match(script, /--index "\$\{CAIRN_INDEX_URL\}"/);
     assert.match(script, /--out "\$\{CI_PROJECT_DIR\}\/dist"/);
+    assert.match(script, /--provenance-out "\$\{CI_PROJECT_DIR\}\/dist\/provenance"/);
     assert.match(script, /npx --no -- cairn build/);
     assert.equal(map(install.variables, 'variables').CAIRN_INDEX_URL, '$[[ inputs.index-url ]]');
     const known = cliOptions(registerBuild, ['build']);

@@ -1,6 +1,6 @@
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve, sep } from 'node:path';
+import { basename, dirname, join, resolve, sep } from 'node:path';
 import { CairnError } from '../../errors.ts';
 import { bundleToAttestation } from '../../formats/pep740.ts';
 import { isCommitDigest } from '../../formats/digests.ts';
@@ -9,7 +9,7 @@ import { peekClaims } from '../oidc-credentials.ts';
 import { signStatement, type SigstoreEndpoints } from '../signing.ts';
 import { submitProvenance } from '../index-client.ts';
 import { assertCleanTree, checkoutExactCommit } from './source-checkout.ts';
-import { describeBuildTools, runPythonBuild, type BuiltDistribution } from './python-build.ts';
+import { choosePython, DEFAULT_PYTHON_CANDIDATES, describeBuildTools, runPythonBuild, type BuiltDistribution, type PythonCandidate } from './python-build.ts';
 
 export interface BuildRequest {
   repository: string;
@@ -17,19 +17,35 @@ export interface BuildRequest {
   /** The repository URL to record when `repository` is a local path or mirror (must be https). */
   sourceUri?: string;
   subdir?: string;
+  /** Where the distributions go, and nothing else: `twine upload OUT/*` must work (see provenanceOutDir). */
   outDir: string;
+  /** Where each distribution's Sigstore bundle and PEP 740 attestation go; default `<outDir>-provenance`. */
+  provenanceOutDir?: string;
   /** Index base URL; without it nothing is submitted. */
   index?: string;
   oidcToken: string;
   endpoints: SigstoreEndpoints;
   isolation: boolean;
-  python: string;
+  /** The interpreter named by the user (`--python`, CAIRN_PYTHON); without one, the first default that has `build`. */
+  python?: PythonCandidate;
   clock?: () => Date;
   progress?: (step: string) => void;
 }
 
+/**
+ * The sibling folder of the distributions' folder that holds what was signed about them: twine
+ * (Debian 12 ships 4.0.2) refuses every file in `dist/*` that is not a distribution or a `.asc`
+ * signature, so a bundle next to the wheel would break the habitual `twine upload dist/*`.
+ */
+export function defaultProvenanceOutDir(outDir: string): string {
+  const out = resolve(outDir);
+  return join(dirname(out), `${basename(out)}-provenance`);
+}
+
 export interface BuildResult {
   distributions: (BuiltDistribution & { bundlePath: string; attestationPath: string; submitted: string | null })[];
+  /** The interpreter that ran the build. */
+  python: string;
   builderId: string;
   invocationId: string;
 }
@@ -73,6 +89,12 @@ export async function buildAndSubmit(request: BuildRequest): Promise<BuildResult
           ? `${repositoryClaim.startsWith('https://') ? repositoryClaim : `https://github.com/${repositoryClaim}`}/actions/runs/${runId}/attempts/${claimString(claims, 'run_attempt') ?? '1'}`
           : `urn:cairn:local-build:${clock().toISOString()}`);
 
+  // A missing frontend is found before anything is cloned or signed.
+  const interpreter = await choosePython(request.python ? [request.python] : DEFAULT_PYTHON_CANDIDATES, { named: request.python !== undefined });
+  for (const skipped of interpreter.skipped) progress(`skipped ${skipped}`);
+  progress(`python: ${interpreter.executable} (Python ${interpreter.pythonVersion}, build ${interpreter.buildVersion})${request.python ? '' : '; choose another with --python PATH or CAIRN_PYTHON'}`);
+  const provenanceOutDir = request.provenanceOutDir ?? defaultProvenanceOutDir(request.outDir);
+
   const work = await mkdtemp(join(tmpdir(), 'cairn-build-'));
   try {
     const checkout = join(work, 'source');
@@ -82,14 +104,15 @@ export async function buildAndSubmit(request: BuildRequest): Promise<BuildResult
     if (sourceDir !== checkout && !sourceDir.startsWith(`${checkout}${sep}`)) {
       throw new CairnError('usage.invalid_argument', `--subdir must name a directory inside the repository, got '${request.subdir}'`);
     }
-    const tools = await describeBuildTools(request.python, sourceDir, { isolation: request.isolation });
+    const tools = await describeBuildTools(interpreter, sourceDir, { isolation: request.isolation });
     progress(`building sdist and wheel (${request.isolation ? 'isolated' : 'no isolation'})`);
     const startedOn = clock();
-    const built = await runPythonBuild({ python: request.python, sourceDir, outDir: join(work, 'dist'), isolation: request.isolation });
+    const built = await runPythonBuild({ python: interpreter.python, sourceDir, outDir: join(work, 'dist'), isolation: request.isolation });
     const finishedOn = clock();
     await assertCleanTree(checkout, 'after the build');
 
     await mkdir(request.outDir, { recursive: true });
+    await mkdir(provenanceOutDir, { recursive: true });
     const results: BuildResult['distributions'] = [];
     for (const dist of built) {
       progress(`signing provenance for ${dist.filename} (sha256 ${dist.sha256.slice(0, 12)}…)`);
@@ -107,8 +130,8 @@ export async function buildAndSubmit(request: BuildRequest): Promise<BuildResult
       const attestation = bundleToAttestation(bundle);
       const target = join(request.outDir, dist.filename);
       await copyFile(dist.path, target);
-      const bundlePath = `${target}.sigstore.json`;
-      const attestationPath = `${target}.provenance.attestation`;
+      const bundlePath = join(provenanceOutDir, `${dist.filename}.sigstore.json`);
+      const attestationPath = join(provenanceOutDir, `${dist.filename}.provenance.attestation`);
       await writeFile(bundlePath, JSON.stringify(bundle, null, 2));
       await writeFile(attestationPath, JSON.stringify(attestation, null, 2));
       let submitted: string | null = null;
@@ -120,7 +143,7 @@ export async function buildAndSubmit(request: BuildRequest): Promise<BuildResult
       }
       results.push({ ...dist, path: target, bundlePath, attestationPath, submitted });
     }
-    return { distributions: results, builderId, invocationId };
+    return { distributions: results, python: interpreter.executable, builderId, invocationId };
   } finally {
     await rm(work, { recursive: true, force: true });
   }

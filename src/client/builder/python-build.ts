@@ -77,23 +77,83 @@ export async function digestFile(path: string): Promise<{ sha256: string; size: 
   return { sha256: hash.digest('hex'), size };
 }
 
+/** An interpreter that can run the PyPA `build` frontend, as it reported itself. */
+export interface PythonInterpreter {
+  /** What was asked for (`python3`, a path). */
+  python: string;
+  /** `sys.executable`: the file that actually runs, after PATH lookup and shims. */
+  executable: string;
+  pythonVersion: string;
+  buildVersion: string;
+}
+
+/** Where an interpreter to try came from, for messages (`--python`, `CAIRN_PYTHON`, `PATH`). */
+export interface PythonCandidate {
+  python: string;
+  from: string;
+}
+
+/**
+ * Interpreters tried when none is named: the first `python3` on PATH (a pyenv or venv one, if
+ * the user set it up so), then Debian's `/usr/bin/python3` (python3-build), then `python`.
+ */
+export const DEFAULT_PYTHON_CANDIDATES: readonly PythonCandidate[] = [
+  { python: 'python3', from: 'PATH' },
+  { python: '/usr/bin/python3', from: 'the system Python' },
+  { python: 'python', from: 'PATH' },
+];
+
+const PROBE = 'import sys; print(sys.executable); print(sys.version.split()[0]); import build; print(build.__version__)';
+
+/** Runs the interpreter once: what it is and whether it has `build`; the reason when it cannot serve. */
+export async function probePython(python: string): Promise<PythonInterpreter | { problem: string }> {
+  try {
+    const { stdout } = await run(python, ['-c', PROBE], { timeout: 30_000 });
+    const [executable = python, pythonVersion = 'unknown', buildVersion = 'unknown'] = stdout.trim().split('\n');
+    return { python, executable, pythonVersion, buildVersion };
+  } catch (error) {
+    const failure = error as { code?: unknown; stdout?: string; stderr?: string; message: string };
+    if (failure.code === 'ENOENT') return { problem: 'not found' };
+    if (failure.code === 'EACCES') return { problem: 'not executable' };
+    // The probe prints the interpreter before importing `build`: a shim (pyenv) names what it ran.
+    const [executable, version] = (failure.stdout ?? '').trim().split('\n');
+    const lastLine = (failure.stderr ?? '').trim().split('\n').at(-1) || failure.message;
+    const runs = executable ? `runs ${executable}${version ? ` (Python ${version})` : ''}, which` : 'it';
+    return { problem: /No module named ['"]?build/.test(lastLine) ? `${runs} has no \`build\` module` : `${runs} failed: ${lastLine}` };
+  }
+}
+
+/**
+ * Picks the interpreter that runs `python -m build`: the one named (by `--python` or
+ * CAIRN_PYTHON), which must have `build`, or else the first default candidate that has it. A
+ * missing frontend is a missing tool (exit 2), reported with every interpreter tried and how to
+ * choose another, before anything is cloned.
+ */
+export async function choosePython(candidates: readonly PythonCandidate[], options: { named: boolean }): Promise<PythonInterpreter & { skipped: string[] }> {
+  const skipped: string[] = [];
+  for (const candidate of candidates) {
+    const probed = await probePython(candidate.python);
+    if (!('problem' in probed)) return { ...probed, skipped };
+    skipped.push(`${candidate.python} (${candidate.from}): ${probed.problem}`);
+  }
+  const install = 'install the frontend for it (Debian: apt install python3-build; elsewhere: PYTHON -m pip install build)';
+  const message = options.named
+    ? `cannot build with ${skipped.join('; ')}. Either ${install}, or name an interpreter that has it with --python PATH (or CAIRN_PYTHON=PATH)`
+    : `no Python with the PyPA \`build\` frontend: tried ${skipped.join('; ')}. Name one with --python PATH (or CAIRN_PYTHON=PATH), or ${install}`;
+  throw new CairnError('build.tool_missing', message, { tried: skipped });
+}
+
 /**
  * The tools that shaped the build, recorded in `resolvedDependencies`. Under isolation the build
  * backend is installed into a fresh environment by the frontend, so the host's version would be
  * a guess: the declared requirement is recorded instead.
  */
-export async function describeBuildTools(python: string, sourceDir: string, options: { isolation: boolean }): Promise<BuildTool[]> {
-  const tools: BuildTool[] = [];
-  try {
-    const { stdout } = await run(python, ['-c', 'import sys, build; print(sys.version.split()[0]); print(build.__version__)']);
-    const [pythonVersion = 'unknown', buildVersion = 'unknown'] = stdout.trim().split('\n');
-    tools.push(
-      { name: 'python', version: pythonVersion, uri: `pkg:generic/python@${pythonVersion}` },
-      { name: 'build', version: buildVersion },
-    );
-  } catch {
-    throw new CairnError('build.failed', `${python} cannot import the 'build' frontend; install python3-build (or pip install build)`);
-  }
+export async function describeBuildTools(interpreter: PythonInterpreter, sourceDir: string, options: { isolation: boolean }): Promise<BuildTool[]> {
+  const python = interpreter.python;
+  const tools: BuildTool[] = [
+    { name: 'python', version: interpreter.pythonVersion, uri: `pkg:generic/python@${interpreter.pythonVersion}` },
+    { name: 'build', version: interpreter.buildVersion },
+  ];
   let pyproject: string;
   try {
     pyproject = await readFile(join(sourceDir, 'pyproject.toml'), 'utf8');

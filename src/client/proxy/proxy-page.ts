@@ -21,7 +21,12 @@ h1{font-size:1.5rem;margin:.5rem 0}table{border-collapse:collapse;width:100%;mar
 th,td{border-bottom:1px solid #8884;padding:.4rem .5rem;text-align:left;vertical-align:top}th{background:#f3f4f6}
 code,.mono{font-family:ui-monospace,monospace;font-size:.9em;word-break:break-all}
 .listed{color:#1a7f37;font-weight:600}.hidden{color:#cf222e;font-weight:600}
-.reason{max-width:40rem}dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem}dt{font-weight:600}dd{margin:0}
+.reason{max-width:40rem}dl{display:grid;grid-template-columns:max-content minmax(0,1fr);gap:.2rem 1rem}dt{font-weight:600}dd{margin:0}
+td,dd{overflow-wrap:anywhere}
+@media (max-width:760px){body{padding:1rem}dl{grid-template-columns:minmax(0,1fr)}
+table,tbody,tr,td{display:block;width:100%}thead{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}
+tr{border-bottom:1px solid #8884;padding:.4rem 0}td{border:0;padding:.1rem 0;display:grid;grid-template-columns:5.5rem minmax(0,1fr);gap:.5rem}
+td::before{content:attr(data-label);font-weight:600}}
 `;
 
 function page(title: string, main: SafeHtml): string {
@@ -78,13 +83,13 @@ function fileRow(entry: ProxyFileEntry): SafeHtml {
   const who = signerOf(entry);
   const reason = entry.status === 'hidden' ? html`<code>[${entry.code ?? ''}]</code> ${entry.reason}` : html`${entry.reason}`;
   return html`<tr id="${entry.filename}" data-status="${entry.status}" data-code="${entry.code ?? ''}">
-<td class="mono">${entry.filename}${entry.yanked !== false ? html` <em>(yanked${entry.yanked ? `: ${entry.yanked}` : ''})</em>` : ''}</td>
-<td>${entry.version ?? ''}</td>
-<td>${statusCell(entry)}</td>
-<td class="reason">${reason}${attestationList(entry)}</td>
-<td class="mono">${who.signer}</td>
-<td class="mono">${who.builder}</td>
-<td class="mono">${who.source}</td>
+<td class="mono" data-label="File"><span>${entry.filename}${entry.yanked !== false ? html` <em>(yanked${entry.yanked ? `: ${entry.yanked}` : ''})</em>` : ''}</span></td>
+<td data-label="Version"><span>${entry.version ?? ''}</span></td>
+<td data-label="Status"><span>${statusCell(entry)}</span></td>
+<td class="reason" data-label="Reason"><div>${reason}${attestationList(entry)}</div></td>
+<td class="mono" data-label="Signer"><span>${who.signer}</span></td>
+<td class="mono" data-label="Builder"><span>${who.builder}</span></td>
+<td class="mono" data-label="Source"><span>${who.source}</span></td>
 </tr>`;
 }
 
@@ -127,7 +132,7 @@ ${
   hidden.length === 0
     ? html`<p>None so far.</p>`
     : html`<table><thead><tr><th scope="col">Project</th><th scope="col">File</th><th scope="col">Cause</th><th scope="col">Reason</th><th scope="col">Last seen</th></tr></thead><tbody>
-${hidden.map((r) => html`<tr><td><a href="/project/${encodeURIComponent(r.project)}/">${r.project}</a></td><td class="mono">${r.filename}</td><td>${r.cause}</td><td class="reason"><code>[${r.code}]</code> ${r.reason}</td><td>${r.lastSeen}</td></tr>`)}
+${hidden.map((r) => html`<tr><td data-label="Project"><span><a href="/project/${encodeURIComponent(r.project)}/">${r.project}</a></span></td><td class="mono" data-label="File"><span>${r.filename}</span></td><td data-label="Cause"><span>${r.cause}</span></td><td class="reason" data-label="Reason"><div><code>[${r.code}]</code> ${r.reason}</div></td><td data-label="Last seen"><span>${r.lastSeen}</span></td></tr>`)}
 </tbody></table>`
 }
 <p><a href="/_/hidden">hidden files as JSON</a></p>`,

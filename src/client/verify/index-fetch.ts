@@ -4,6 +4,7 @@ import { CairnError } from '../../errors.ts';
 import { INTEGRITY_MEDIA_TYPE } from '../../formats/provenance-object.ts';
 import { normalizeProjectName } from '../../formats/project-name.ts';
 import { SIMPLE_JSON } from '../../formats/simple-api.ts';
+import { indexBaseUrl } from '../index-client.ts';
 import type { VerifyCache } from './disk-cache.ts';
 
 /**
@@ -38,9 +39,12 @@ export interface FetchOptions {
   timeoutMs?: number;
 }
 
-/** `https://pypi.org/simple/` and `https://pypi.org` name the same index: cairn derives paths from the base. */
+/**
+ * `https://pypi.org/simple/`, `https://pypi.org/legacy/` and `https://pypi.org` name the same
+ * index: cairn derives paths from the base.
+ */
 export function indexBase(index: string): string {
-  return index.replace(/\/+$/, '').replace(/\/simple$/, '');
+  return indexBaseUrl(index);
 }
 
 export function integrityUrl(index: string, project: string, version: string, filename: string): string {
@@ -137,10 +141,39 @@ function parseProjectJson(text: string, pageUrl: string): IndexProject {
   return { name: typeof b.name === 'string' ? b.name : '', pageUrl, files };
 }
 
+/** Whether `BASE/simple/` exists, asked once per base and process. */
+const simpleRoots = new Map<string, Promise<boolean>>();
+
+function servesSimpleRoot(base: string, options: FetchOptions): Promise<boolean> {
+  let known = simpleRoots.get(base);
+  if (!known) {
+    known = options.limit(async () => {
+      try {
+        // HEAD: PyPI's root lists every project.
+        const response = await fetch(`${base}/simple/`, { method: 'HEAD', headers: { 'User-Agent': 'cairn-verify' }, signal: AbortSignal.timeout(options.timeoutMs ?? 60_000) });
+        return response.status !== 404 && response.status !== 410;
+      } catch {
+        // Unreachable is reported by the request that needed the page, not here.
+        return true;
+      }
+    });
+    simpleRoots.set(base, known);
+  }
+  return known;
+}
+
 export async function fetchProjectPage(index: string, project: string, options: FetchOptions): Promise<IndexProject> {
-  const pageUrl = `${indexBase(index)}/simple/${normalizeProjectName(project)}/`;
+  const base = indexBase(index);
+  const pageUrl = `${base}/simple/${normalizeProjectName(project)}/`;
   const text = await cachedText('pages', pageUrl, SIMPLE_JSON, options);
-  if (text === null) throw new CairnError('verify.not_found', `the index ${indexBase(index)} has no project ${project}`);
+  if (text === null) {
+    // A wrong --index (a page of the index, another server) 404s every project: say that, rather
+    // than report each requirement as missing from an index that is not one.
+    if (!options.offline && !(await servesSimpleRoot(base, options))) {
+      throw new CairnError('usage.invalid_argument', `${base} is not a package index (${base}/simple/ answers 404): --index is the index's base URL, e.g. http://127.0.0.1:8470`);
+    }
+    throw new CairnError('verify.not_found', `the index ${base} has no project ${project}`);
+  }
   return parseProjectJson(text, pageUrl);
 }
 

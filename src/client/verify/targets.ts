@@ -50,9 +50,8 @@ function failedRequest(filename: string, origin: string, error: unknown): Distri
   return { filename, origin, error: isCairnError(error) ? error : new CairnError('internal.error', String(error)) };
 }
 
-async function requestsForPin(session: VerifySession, pin: PinnedRequirement, options: TargetOptions, index: string | undefined): Promise<DistributionRequest[]> {
+async function requestsForPin(session: VerifySession, pin: PinnedRequirement, options: TargetOptions, index: string): Promise<DistributionRequest[]> {
   const label = `${pin.name}==${pin.version}`;
-  if (!index) return [failedRequest(label, pin.origin, new CairnError('usage.invalid_argument', `${label}: give --index to resolve requirements`))];
   try {
     const page = await session.projectPage(index, pin.name);
     const files = page.files.filter((f) => {
@@ -83,6 +82,8 @@ async function requestsForPin(session: VerifySession, pin: PinnedRequirement, op
     }
     return out;
   } catch (error) {
+    // A usage error (the --index is no index) is the command's, not this requirement's.
+    if (isCairnError(error) && error.code === 'usage.invalid_argument') throw error;
     return [failedRequest(label, pin.origin, error)];
   }
 }
@@ -198,7 +199,16 @@ export async function resolveTargets(session: VerifySession, targets: string[], 
     for (const pin of filePins) pins.push({ pin, index: options.index ?? indexUrl ?? undefined });
   }
   pairAttestations(localFiles, options.attestationFiles ?? []);
-  const resolved = await Promise.all(pins.map(({ pin, index }) => requestsForPin(session, pin, options, index)));
+  // Requirements are resolved on an index; without one, the command line is incomplete (exit 2),
+  // which is said before anything is fetched rather than as a row per requirement.
+  const unresolvable = pins.filter((p) => !p.index).map((p) => `${p.pin.name}==${p.pin.version}`);
+  if (unresolvable.length > 0) {
+    throw new CairnError(
+      'usage.invalid_argument',
+      `${unresolvable.slice(0, 3).join(', ')}${unresolvable.length > 3 ? ` and ${unresolvable.length - 3} more` : ''}: give --index URL (the index's base URL, e.g. http://127.0.0.1:8470; env CAIRN_INDEX_URL) to resolve requirements`,
+    );
+  }
+  const resolved = await Promise.all(pins.map(({ pin, index }) => requestsForPin(session, pin, options, index!)));
   for (const list of resolved) requests.push(...list);
   if (requests.length === 0) throw new CairnError('usage.invalid_argument', 'nothing to verify: give files, name==version, -r requirements.txt or a pylock.toml');
   return { requests, locks };

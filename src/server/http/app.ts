@@ -16,6 +16,7 @@ import { simpleRoutes } from './routes/simple.ts';
 import { tufRoutes } from './routes/tuf.ts';
 import { uiRoutes } from './routes/ui.ts';
 import { uploadRoutes } from './routes/upload.ts';
+import { wrongUrlRoutes } from './routes/wrong-urls.ts';
 
 export interface AppOptions {
   logger?: boolean;
@@ -71,6 +72,7 @@ export async function buildApp(services: CairnServices, options: AppOptions = {}
   await app.register(tufRoutes, { services });
   await app.register(uiRoutes, { services });
   await app.register(rssRoutes, { services });
+  await app.register(wrongUrlRoutes, { services });
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   return app;

@@ -3,13 +3,14 @@ import { CairnError } from '../../errors.ts';
 import { normalizeVersion } from '../../formats/pep440.ts';
 import { normalizeProjectName } from '../../formats/project-name.ts';
 import type { AttestationFacts } from '../../formats/provenance-object.ts';
-import type { ProvenanceState } from '../../formats/provenance-state.ts';
+import type { AttestationSignerSummary, ProvenanceState } from '../../formats/provenance-state.ts';
 import type { IndexService } from '../catalogue/index-service.ts';
 import type { Database, ProjectRow, ReleaseListing, ReleaseRow } from '../storage/schema.ts';
 import type { IndexUrls } from './index-urls.ts';
 import { buildProjectJson, chooseJsonApiRelease, latestRelease } from './json-api.ts';
 import {
   attestationSignersOfProject,
+  attestationSignersOfProjects,
   loadProjectSnapshot,
   parseJsonObject,
   RELEASE_LISTING_COLUMNS,
@@ -36,6 +37,9 @@ export interface RecentRelease {
   summary: string | null;
   createdAt: string;
   yanked: boolean;
+  provenance: ProvenanceState;
+  /** OIDC issuers of the attestations bound to its files (the UI marks the dev trust domain's). */
+  signerIssuers: string[];
 }
 
 export interface HomePageData {
@@ -82,6 +86,8 @@ function likePattern(text: string): string {
 export interface ReleaseHistoryEntry extends ReleaseListing {
   fileCount: number;
   provenance: ProvenanceState;
+  /** OIDC issuers of the attestations bound to its files (the UI marks the dev trust domain's). */
+  signerIssuers: string[];
 }
 
 export interface ProjectPageData {
@@ -146,6 +152,19 @@ function statementParameters(rawJson: string): unknown {
   }
 }
 
+/** The distinct signer issuers of each release's files, by release id. */
+function signerIssuersByRelease(files: readonly { id: number; release_id: number }[], signersByFile: ReadonlyMap<number, { issuer: string }[]>): Map<number, string[]> {
+  const out = new Map<number, Set<string>>();
+  for (const f of files) {
+    for (const signer of signersByFile.get(f.id) ?? []) {
+      const set = out.get(f.release_id) ?? new Set<string>();
+      set.add(signer.issuer);
+      out.set(f.release_id, set);
+    }
+  }
+  return new Map([...out].map(([id, set]) => [id, [...set]]));
+}
+
 /** The reads behind the web UI, the feeds and the JSON API's provenance states. */
 export class CatalogueViews {
   constructor(
@@ -202,10 +221,27 @@ export class CatalogueViews {
     const rows = await this.db
       .selectFrom('releases')
       .innerJoin('projects', 'projects.id', 'releases.project_id')
-      .select(['projects.name', 'projects.normalized_name', 'releases.version', 'releases.summary', 'releases.created_at', 'releases.yanked'])
+      .select(['releases.id', 'releases.project_id', 'projects.name', 'projects.normalized_name', 'releases.version', 'releases.summary', 'releases.created_at', 'releases.yanked'])
       .orderBy('releases.id', 'desc')
       .limit(limit)
       .execute();
+    // A release's state depends on its project's earlier releases: three queries for all the
+    // projects listed (at most `limit`), whatever their number of releases.
+    const projectIds = [...new Set(rows.map((r) => r.project_id))];
+    const [releases, files, signers] =
+      projectIds.length === 0
+        ? [[], [], new Map<number, AttestationSignerSummary[]>()]
+        : await Promise.all([
+            this.db.selectFrom('releases').select(['id', 'project_id', 'version']).where('project_id', 'in', projectIds).orderBy('id').execute(),
+            this.db.selectFrom('files').select(['id', 'release_id', 'project_id']).where('project_id', 'in', projectIds).execute(),
+            attestationSignersOfProjects(this.db, projectIds),
+          ]);
+    const states = new Map<number, ProvenanceState>();
+    for (const projectId of projectIds) {
+      const own = sortByVersion(releases.filter((r) => r.project_id === projectId));
+      for (const [id, state] of releaseProvenanceStates(own, files.filter((f) => f.project_id === projectId), signers)) states.set(id, state);
+    }
+    const issuers = signerIssuersByRelease(files, signers);
     return rows.map((r) => ({
       name: r.name,
       normalizedName: r.normalized_name,
@@ -213,6 +249,8 @@ export class CatalogueViews {
       summary: r.summary,
       createdAt: r.created_at,
       yanked: r.yanked === 1,
+      provenance: states.get(r.id)!,
+      signerIssuers: issuers.get(r.id) ?? [],
     }));
   }
 
@@ -306,13 +344,15 @@ export class CatalogueViews {
       this.db.selectFrom('files').select(['id', 'release_id']).where('project_id', '=', project.id).execute(),
     ]);
     const latestListing = latestRelease(releases);
-    const [states, latestInfo] = await Promise.all([
-      this.projectProvenanceStates(project.id, releases, files),
+    const [signers, latestInfo] = await Promise.all([
+      attestationSignersOfProject(this.db, project.id),
       latestListing ? this.db.selectFrom('releases').select('info_json').where('id', '=', latestListing.id).executeTakeFirst() : undefined,
     ]);
+    const states = releaseProvenanceStates(releases, files, signers);
+    const issuers = signerIssuersByRelease(files, signers);
     const fileCounts = new Map<number, number>();
     for (const f of files) fileCounts.set(f.release_id, (fileCounts.get(f.release_id) ?? 0) + 1);
-    const history: ReleaseHistoryEntry[] = releases.map((r) => ({ ...r, fileCount: fileCounts.get(r.id) ?? 0, provenance: states.get(r.id)! }));
+    const history: ReleaseHistoryEntry[] = releases.map((r) => ({ ...r, fileCount: fileCounts.get(r.id) ?? 0, provenance: states.get(r.id)!, signerIssuers: issuers.get(r.id) ?? [] }));
     history.reverse();
     return {
       project,

@@ -40,11 +40,16 @@ export function parseJsonObject(text: string | null): Record<string, unknown> | 
 
 /** Attestation signer rows of a project, by file id: what provenance states are derived from. */
 export async function attestationSignersOfProject(db: Kysely<Database>, projectId: number): Promise<Map<number, AttestationSignerSummary[]>> {
+  return attestationSignersOfProjects(db, [projectId]);
+}
+
+/** The same for several projects in one query (the home page's recent releases). */
+export async function attestationSignersOfProjects(db: Kysely<Database>, projectIds: readonly number[]): Promise<Map<number, AttestationSignerSummary[]>> {
   const rows = await db
     .selectFrom('attestations')
     .innerJoin('files', 'files.id', 'attestations.file_id')
     .select(['attestations.file_id', 'attestations.kind', 'attestations.signer_issuer', 'attestations.signer_identity', 'attestations.publisher_json'])
-    .where('files.project_id', '=', projectId)
+    .where('files.project_id', 'in', projectIds)
     .orderBy('attestations.id')
     .execute();
   const byFile = new Map<number, AttestationSignerSummary[]>();

@@ -73,7 +73,7 @@ export class OidcExchangeService {
       .where('jti', '=', jti)
       .where('expires_at', '>', now.toISOString())
       .executeTakeFirst();
-    if (seen) throw new CairnError('oidc.replayed', `this OIDC token (jti ${jti}) was already exchanged; request a fresh token from the CI`);
+    if (seen) throw new CairnError('oidc.replayed', `this OIDC token (jti ${jti}) was already exchanged; a token is exchanged once: mint a new one (in CI, request a fresh token)`);
 
     const { matches, refusals } = await this.options.publishers.matching(issuer, claims);
     if (matches.length === 0) {
@@ -115,7 +115,7 @@ export class OidcExchangeService {
       this.options.changes.published(...newProjects);
       return { success: true, token: minted.token, expires: Math.floor(expiresAt.getTime() / 1000) };
     } catch (error) {
-      if (isUniqueViolation(error)) throw new CairnError('oidc.replayed', `this OIDC token (jti ${jti}) was already exchanged`);
+      if (isUniqueViolation(error)) throw new CairnError('oidc.replayed', `this OIDC token (jti ${jti}) was already exchanged; a token is exchanged once: mint a new one (in CI, request a fresh token)`);
       throw error;
     }
   }

@@ -1,7 +1,7 @@
 import BetterSqlite3 from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, type SqliteDatabase } from 'kysely';
+import { CompiledQuery, Kysely, Migrator, PostgresDialect, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type SqliteDatabase, type SqliteDialectConfig, type TransactionSettings } from 'kysely';
 import pg from 'pg';
 import { CairnError } from '../../errors.ts';
 import { migrationProvider, type DialectName } from './migrations.ts';
@@ -29,9 +29,26 @@ export async function openDatabase(url: string, options: { migrate?: boolean; po
   const { error } = await migrator.migrateToLatest();
   if (error) {
     await opened.close();
-    throw new CairnError('config.invalid', `database migration failed: ${String(error)}`);
+    throw databaseOpenFailure(error, url);
   }
   return opened;
+}
+
+/** Errors of connecting that mean "not reachable now" (exit 3), not "configured wrong" (exit 2). */
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', '57P03', '53300']);
+
+/** The first migration is the first query: a failure here is usually the connection's. */
+function databaseOpenFailure(error: unknown, url: string): CairnError {
+  const failure = error as { code?: unknown; message?: string; errors?: { code?: unknown }[] };
+  const code = typeof failure.code === 'string' ? failure.code : failure.errors?.find((e) => typeof e.code === 'string')?.code;
+  const where = /^postgres(ql)?:\/\//.test(url) ? `PostgreSQL at ${new URL(url).host || 'localhost'}` : 'the database';
+  const detail = failure.message || String(code ?? error);
+  if (typeof code === 'string' && UNREACHABLE.has(code)) {
+    return new CairnError('database.unavailable', `${where} is not reachable (${code}): is it running, and is --database-url right? ${detail}`, { code });
+  }
+  if (code === '3D000') return new CairnError('config.invalid', `${where}: ${detail}; create it (createdb NAME) or fix --database-url`, { code });
+  if (code === '28P01' || code === '28000') return new CairnError('config.invalid', `${where} refused the credentials: ${detail}; fix the user or password in --database-url`, { code });
+  return new CairnError('config.invalid', `database migration failed: ${String(error)}`);
 }
 
 function openSqlite(url: string): OpenedDatabase {
@@ -43,7 +60,7 @@ function openSqlite(url: string): OpenedDatabase {
   sqlite.pragma('synchronous = FULL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
+  const db = new Kysely<Database>({ dialect: new ImmediateTransactionsSqliteDialect({ database: withStatementCache(sqlite) }) });
   return { db, dialect: 'sqlite', close: () => db.destroy() };
 }
 
@@ -72,6 +89,31 @@ function withStatementCache(sqlite: BetterSqlite3.Database): SqliteDatabase {
       return statement;
     },
   };
+}
+
+/**
+ * SQLite transactions that write take the write lock when they begin (BEGIN IMMEDIATE), so a
+ * writer waits its busy_timeout for another. Kysely begins them DEFERRED: a transaction that reads, then
+ * writes after another connection committed (the TUF worker thread, an admin command) fails at
+ * once with SQLITE_BUSY_SNAPSHOT, whatever the timeout — a 500 on an upload or a provenance
+ * submission on a busy index.
+ */
+class ImmediateTransactionsSqliteDialect extends SqliteDialect {
+  constructor(private readonly settings: SqliteDialectConfig) {
+    super(settings);
+  }
+
+  override createDriver(): Driver {
+    return new ImmediateTransactionsSqliteDriver(this.settings);
+  }
+}
+
+class ImmediateTransactionsSqliteDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection, settings?: TransactionSettings): Promise<void> {
+    // A read snapshot (a transaction that names an isolation level: the page reads) takes no
+    // lock, so readers never wait for writers in WAL mode.
+    await connection.executeQuery(CompiledQuery.raw(settings?.isolationLevel ? 'begin' : 'begin immediate'));
+  }
 }
 
 function openPostgres(url: string, max: number): OpenedDatabase {

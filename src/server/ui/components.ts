@@ -6,9 +6,32 @@ import { externalLink, html, safeUrl, type HtmlValue, type SafeHtml } from '../.
 
 /** Page fragments shared by several pages. */
 
-export function provenanceBadge(state: ProvenanceState, options: { explain?: boolean } = {}): SafeHtml {
+export const DEV_TRUST_LABEL = 'dev trust domain — not for production';
+
+/**
+ * Whether the dev trust domain this index mounts certified a signer. That domain issues a
+ * certificate for any identity it is asked for (GitHub-looking ones included), so what it
+ * vouches for must never look like production provenance.
+ */
+export function signedByDevTrust(issuer: string, devTrustBase: string | null | undefined): boolean {
+  return typeof devTrustBase === 'string' && devTrustBase !== '' && issuer.startsWith(`${devTrustBase}/`);
+}
+
+export function anySignedByDevTrust(issuers: readonly string[], devTrustBase: string | null | undefined): boolean {
+  return issuers.some((issuer) => signedByDevTrust(issuer, devTrustBase));
+}
+
+export function devTrustTag(): SafeHtml {
+  return html`<span class="tag tag-devtrust" title="Signed through the dev trust domain, which certifies any identity it is asked for">${DEV_TRUST_LABEL}</span>`;
+}
+
+export function devTrustNotice(what: string): SafeHtml {
+  return html`<p class="notice notice-devtrust" role="note"><strong>${DEV_TRUST_LABEL}.</strong> ${what} was signed through this index's dev trust domain, which certifies any identity it is asked for: the builder, repository and commit below are whatever the signer claimed. Trust it for development only.</p>`;
+}
+
+export function provenanceBadge(state: ProvenanceState, options: { explain?: boolean; devTrust?: boolean } = {}): SafeHtml {
   const label = PROVENANCE_STATE_LABELS[state.state];
-  const badge = html`<span class="badge badge-${state.state}" title="${state.explanation}">${label}</span>`;
+  const badge = html`<span class="badge badge-${state.state}" title="${state.explanation}">${label}</span>${options.devTrust ? html` ${devTrustTag()}` : ''}`;
   return options.explain ? html`${badge} <span class="badge-explanation">${state.explanation}</span>` : badge;
 }
 
@@ -61,9 +84,10 @@ export function attestationSummary(a: ReleaseFileAttestation): string {
   return `Attested by ${a.facts.identity} (${a.predicateType})`;
 }
 
-/** A commit link where the forge's URL scheme is known; elsewhere the commit as text. */
-export function commitLink(repository: string | null, commit: string | null): SafeHtml {
+/** A commit link where the forge's URL scheme is known; elsewhere (or for `asText`) the commit as text. */
+export function commitLink(repository: string | null, commit: string | null, options: { asText?: boolean } = {}): SafeHtml {
   if (!commit) return html`<span class="muted">not stated</span>`;
+  if (options.asText) return html`<code>${commit}</code>`;
   const repo = repository?.replace(/\.git$/, '') ?? null;
   const forge = repo && /^https:\/\/(github\.com|gitlab\.com)\/[^/]+\/[^/]+/.test(repo);
   const href = forge ? safeUrl(`${repo}/commit/${encodeURIComponent(commit)}`, { allowRelative: false }) : null;
@@ -74,8 +98,10 @@ export function factRow(term: string, value: HtmlValue): SafeHtml {
   return html`<div class="fact"><dt>${term}</dt><dd>${value}</dd></div>`;
 }
 
-export function urlFact(url: string | null): SafeHtml {
-  return url ? externalLink(url, html`<span class="url">${url}</span>`, { allowRelative: false }) : html`<span class="muted">not stated</span>`;
+/** A URL from a certificate or statement, as a link; `asText` for claims nobody vouched for (the dev trust domain's). */
+export function urlFact(url: string | null, options: { asText?: boolean } = {}): SafeHtml {
+  if (!url) return html`<span class="muted">not stated</span>`;
+  return options.asText ? html`<span class="url">${url}</span>` : externalLink(url, html`<span class="url">${url}</span>`, { allowRelative: false });
 }
 
 export function pagination(base: string, params: Record<string, string>, page: number, pages: number): SafeHtml {

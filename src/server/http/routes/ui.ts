@@ -70,12 +70,13 @@ export async function uiRoutes(app: FastifyInstance, { services }: { services: C
   const assets = loadStaticAssets();
   const assetUrl = (name: string) => `/static/${name}?v=${assets.get(name)!.version}`;
 
+  const devTrustBase = (): string | null => services.devTrustBaseUrl();
   const context = (request: FastifyRequest): PageContext => ({
     // Commands readers copy must name the index as they reach it; a configured base URL wins.
     baseUrl: publicBaseUrl(request, services.config.baseUrl),
     assets: { css: assetUrl('cairn.css'), js: assetUrl('cairn.js') },
+    devTrustBase: devTrustBase(),
   });
-  const devTrustBase = (): string | null => services.devTrustBaseUrl();
 
   const page = (reply: FastifyReply, status: number, body: string) =>
     setPageHeaders(reply).code(status).type('text/html; charset=utf-8').send(body);

@@ -1,6 +1,7 @@
 import type { HomePageData } from '../../pages/catalogue-views.ts';
 import { formatTime } from '../../../ui/format.ts';
 import { html } from '../../../ui/html.ts';
+import { anySignedByDevTrust, provenanceBadge } from '../components.ts';
 import { layout, type PageContext } from './layout.ts';
 
 export function homePage(ctx: PageContext, data: HomePageData): string {
@@ -33,7 +34,7 @@ export function homePage(ctx: PageContext, data: HomePageData): string {
       (r) => html`<li class="card">
       <h3 class="card-title"><a href="/project/${r.normalizedName}/${r.version}/">${r.name} <span class="version">${r.version}</span></a>${r.yanked ? html` <span class="tag tag-yanked">yanked</span>` : ''}</h3>
       ${r.summary ? html`<p class="card-summary">${r.summary}</p>` : ''}
-      <p class="card-meta"><time datetime="${r.createdAt}">${formatTime(r.createdAt)}</time></p>
+      <p class="card-meta"><time datetime="${r.createdAt}">${formatTime(r.createdAt)}</time> ${provenanceBadge(r.provenance, { devTrust: anySignedByDevTrust(r.signerIssuers, ctx.devTrustBase) })}</p>
     </li>`,
     )}
   </ul>`

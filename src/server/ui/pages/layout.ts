@@ -7,6 +7,8 @@ export interface PageContext {
   assets: { css: string; js: string };
   /** The search box's current text. */
   query?: string;
+  /** Where the dev trust domain is mounted, when this index trusts it: what it signed is marked. */
+  devTrustBase?: string | null;
 }
 
 export interface PageContent {

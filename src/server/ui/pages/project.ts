@@ -1,5 +1,5 @@
 import type { ProjectPageData, ReleaseHistoryEntry } from '../../pages/catalogue-views.ts';
-import { copyableCommand, factRow, provenanceBadge } from '../components.ts';
+import { anySignedByDevTrust, copyableCommand, devTrustNotice, factRow, provenanceBadge } from '../components.ts';
 import { formatDate } from '../../../ui/format.ts';
 import { externalLink, html, type SafeHtml } from '../../../ui/html.ts';
 import { renderDescription } from '../../../ui/markdown.ts';
@@ -41,7 +41,7 @@ function metadataFacts(info: Record<string, unknown>): SafeHtml {
   return html`<section class="sidebar-section" aria-labelledby="meta-title"><h2 id="meta-title">Metadata</h2><dl class="facts">${rows}</dl></section>`;
 }
 
-function historyRow(projectName: string, r: ReleaseHistoryEntry, latestId: number | undefined): SafeHtml {
+function historyRow(projectName: string, r: ReleaseHistoryEntry, latestId: number | undefined, devTrustBase: string | null | undefined): SafeHtml {
   const notable = r.provenance.state !== 'full' && r.provenance.state !== 'none';
   return html`<li class="release-item${r.yanked ? ' is-yanked' : ''}">
   <div class="release-line">
@@ -49,7 +49,7 @@ function historyRow(projectName: string, r: ReleaseHistoryEntry, latestId: numbe
     ${r.id === latestId ? html`<span class="tag tag-latest">latest</span>` : ''}
     ${r.yanked ? html`<span class="tag tag-yanked">yanked</span>` : ''}
     <time datetime="${r.created_at}">${formatDate(r.created_at)}</time>
-    ${provenanceBadge(r.provenance)}
+    ${provenanceBadge(r.provenance, { devTrust: anySignedByDevTrust(r.signerIssuers, devTrustBase) })}
   </div>
   ${r.yanked && r.yanked_reason ? html`<p class="release-note">Yanked: ${r.yanked_reason}</p>` : ''}
   ${notable ? html`<p class="release-note">${r.provenance.explanation}</p>` : ''}
@@ -61,16 +61,19 @@ export function projectPage(ctx: PageContext, data: ProjectPageData): string {
   const name = project.normalized_name;
   const releasesFeed = `/rss/project/${encodeURIComponent(name)}/releases.xml`;
   const summary = latest?.summary ?? text(info.summary);
-  const install = `pip install --index-url ${ctx.baseUrl}/simple/ ${name}`;
+  // pip skips yanked releases unless pinned exactly (PEP 592): with every release yanked, an
+  // unpinned install finds nothing.
+  const install = `pip install --index-url ${ctx.baseUrl}/simple/ ${name}${latest?.yanked ? `==${latest.version}` : ''}`;
+  const latestDevTrust = latest !== null && anySignedByDevTrust(latest.signerIssuers, ctx.devTrustBase);
   const main = html`
 <div class="page-head">
   <div>
     <h1>${project.name}${latest ? html` <span class="version">${latest.version}</span>` : ''}</h1>
     ${summary ? html`<p class="summary">${summary}</p>` : ''}
   </div>
-  ${latest ? html`<p class="head-badge">${provenanceBadge(latest.provenance)}</p>` : ''}
+  ${latest ? html`<p class="head-badge">${provenanceBadge(latest.provenance, { devTrust: latestDevTrust })}</p>` : ''}
 </div>
-${latest?.yanked ? html`<p class="notice notice-warning" role="note">Every release of this project is yanked.</p>` : ''}
+${latest?.yanked ? html`<p class="notice notice-warning" role="note">Every release of this project is yanked: installers take a yanked release only when it is pinned exactly, as the install command below does.</p>` : ''}
 <div class="columns">
   <div class="primary">
     <section aria-labelledby="install-title">
@@ -81,7 +84,8 @@ ${latest?.yanked ? html`<p class="notice notice-warning" role="note">Every relea
       latest
         ? html`<section aria-labelledby="provenance-title">
       <h2 id="provenance-title">Provenance of ${latest.version}</h2>
-      <p>${provenanceBadge(latest.provenance, { explain: true })}</p>
+      <p>${provenanceBadge(latest.provenance, { explain: true, devTrust: latestDevTrust })}</p>
+      ${latestDevTrust ? devTrustNotice(`The provenance of ${latest.version}`) : ''}
       <p><a href="/project/${name}/${latest.version}/">See files and verified facts for ${latest.version}</a></p>
     </section>`
         : ''
@@ -99,7 +103,7 @@ ${latest?.yanked ? html`<p class="notice notice-warning" role="note">Every relea
       ${
         releases.length === 0
           ? html`<p class="muted">No releases yet.</p>`
-          : html`<ol class="release-list" reversed>${releases.map((r) => historyRow(name, r, latest?.id))}</ol>`
+          : html`<ol class="release-list" reversed>${releases.map((r) => historyRow(name, r, latest?.id, ctx.devTrustBase))}</ol>`
       }
       <p class="muted"><a href="${releasesFeed}">Releases feed (RSS)</a>, with each release's provenance state</p>
     </section>

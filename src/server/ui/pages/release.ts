@@ -6,11 +6,15 @@ import {
   commitLink,
   copyableCommand,
   copyButton,
+  devTrustNotice,
+  devTrustTag,
   factRow,
   provenanceBadge,
   publisherLabel,
+  signedByDevTrust,
   sourceOf,
   urlFact,
+  DEV_TRUST_LABEL,
 } from '../components.ts';
 import { formatBytes, formatTime, packageTypeLabel, integratedTimeIso } from '../../../ui/format.ts';
 import { externalLink, html, safeUrl, type SafeHtml } from '../../../ui/html.ts';
@@ -32,26 +36,28 @@ function timeFact(iso: string | null): SafeHtml {
   return iso ? html`<time datetime="${iso}">${formatTime(iso)}</time>` : html`<span class="muted">not stated</span>`;
 }
 
-function attestationFacts(a: ReleaseFileAttestation): SafeHtml {
+function attestationFacts(a: ReleaseFileAttestation, devTrust: boolean): SafeHtml {
   const f = a.facts;
+  // What the dev trust domain certified is whatever its caller claimed: shown, never linked.
+  const asText = devTrust;
   const rows: SafeHtml[] = [factRow('Signer issuer', html`<span class="url">${f.issuer}</span>`), factRow('Signer identity', html`<span class="url">${f.identity}</span>`)];
   if (a.kind === 'build') {
     const { repository, commit } = sourceOf(f);
     rows.push(
       factRow('Builder', html`<span class="url" data-fact="builder">${builderOf(f)}</span>`),
-      factRow('Build signer URI', f.buildSignerUri ? html`${urlFact(f.buildSignerUri)}${f.buildSignerDigest ? html` <code class="digest-inline">${f.buildSignerDigest}</code>` : ''}` : html`<span class="muted">not in certificate</span>`),
-      factRow('Source repository', html`<span data-fact="repository">${urlFact(repository)}</span>`),
-      factRow('Source commit', html`<span data-fact="commit">${commitLink(repository, commit)}</span>`),
+      factRow('Build signer URI', f.buildSignerUri ? html`${urlFact(f.buildSignerUri, { asText })}${f.buildSignerDigest ? html` <code class="digest-inline">${f.buildSignerDigest}</code>` : ''}` : html`<span class="muted">not in certificate</span>`),
+      factRow('Source repository', html`<span data-fact="repository">${urlFact(repository, { asText })}</span>`),
+      factRow('Source commit', html`<span data-fact="commit">${commitLink(repository, commit, { asText })}</span>`),
     );
     if (f.sourceRepositoryRef) rows.push(factRow('Source ref', html`<code>${f.sourceRepositoryRef}</code>`));
     if (f.buildType) rows.push(factRow('Build type', html`<span class="url">${f.buildType}</span>`));
   } else if (a.kind === 'publish') {
     rows.push(factRow('Trusted publisher', publisherLabel(a)));
-    if (f.sourceRepositoryUri) rows.push(factRow('Source repository', urlFact(f.sourceRepositoryUri)));
-    if (f.sourceRepositoryDigest) rows.push(factRow('Source commit', commitLink(f.sourceRepositoryUri, f.sourceRepositoryDigest)));
+    if (f.sourceRepositoryUri) rows.push(factRow('Source repository', urlFact(f.sourceRepositoryUri, { asText })));
+    if (f.sourceRepositoryDigest) rows.push(factRow('Source commit', commitLink(f.sourceRepositoryUri, f.sourceRepositoryDigest, { asText })));
   }
   const invocation = f.runInvocationUri ?? f.invocationId;
-  rows.push(factRow('Run invocation', urlFact(invocation)));
+  rows.push(factRow('Run invocation', urlFact(invocation, { asText })));
   if (f.runnerEnvironment) rows.push(factRow('Runner environment', f.runnerEnvironment));
   rows.push(
     factRow('Transparency log index', html`<code>${f.logIndex}</code>`),
@@ -70,7 +76,11 @@ function attestationFacts(a: ReleaseFileAttestation): SafeHtml {
         }`
       : '';
   return html`<section class="attestation attestation-${a.kind}">
-  <h4>${KIND_TITLES[a.kind]} <span class="verified">verified at submission</span></h4>
+  <h4>${KIND_TITLES[a.kind]} ${
+    devTrust
+      ? html`<span class="verified verified-devtrust">verified against the ${DEV_TRUST_LABEL}</span>`
+      : html`<span class="verified">verified at submission</span>`
+  }</h4>
   <dl class="facts">${rows}</dl>
   ${parameters}
 </section>`;
@@ -78,15 +88,15 @@ function attestationFacts(a: ReleaseFileAttestation): SafeHtml {
 
 function verifyCommand(data: ReleasePageData, ctx: PageContext, options: ReleasePageOptions): string {
   const requirement = `${data.project.normalized_name}==${data.release.version}`;
-  const signedByDevTrust =
-    options.devTrustBase !== null && data.files.some((file) => file.attestations.some((a) => a.facts.issuer.startsWith(options.devTrustBase!)));
-  return `cairn verify '${requirement}' --index ${ctx.baseUrl}${signedByDevTrust ? ` --dev-trust ${options.devTrustBase}` : ''}`;
+  const devSigned = data.files.some((file) => file.attestations.some((a) => signedByDevTrust(a.facts.issuer, options.devTrustBase)));
+  return `cairn verify '${requirement}' --index ${ctx.baseUrl}${devSigned ? ` --dev-trust ${options.devTrustBase}` : ''}`;
 }
 
 function fileRows(file: ReleaseFile, data: ReleasePageData, ctx: PageContext, options: ReleasePageOptions, command: string): SafeHtml {
   const download = safeUrl(options.urls.fileUrl(file.sha256, file.filename));
   const integrity = options.urls.provenanceUrl(data.project.normalized_name, data.release.version, file.filename);
   const summaries = file.attestations.map(attestationSummary);
+  const devTrust = file.attestations.map((a) => signedByDevTrust(a.facts.issuer, options.devTrustBase));
   const anchor = `file-${file.id}`;
   return html`<tr class="file-row" id="${anchor}">
   <th scope="row" class="filename">${download ? html`<a href="${download}">${file.filename}</a>` : file.filename}</th>
@@ -104,8 +114,9 @@ function fileRows(file: ReleaseFile, data: ReleasePageData, ctx: PageContext, op
         ${
           summaries.length === 0
             ? html`<span class="prov-line prov-none">No provenance</span>`
-            : summaries.map((s, i) => html`<span class="prov-line prov-${file.attestations[i]!.kind}">${s}</span>`)
+            : summaries.map((s, i) => html`<span class="prov-line prov-${file.attestations[i]!.kind}${devTrust[i] ? ' prov-devtrust' : ''}">${s}</span>`)
         }
+        ${devTrust.some(Boolean) ? devTrustTag() : ''}
       </summary>
       <div class="panel-body">
         <h3 class="visually-hidden">Details of ${file.filename}</h3>
@@ -113,7 +124,7 @@ function fileRows(file: ReleaseFile, data: ReleasePageData, ctx: PageContext, op
           ${factRow('SHA-256', html`<code class="digest-full">${file.sha256}</code>`)}
           ${file.requiresPython ? factRow('Requires Python', html`<code>${file.requiresPython}</code>`) : ''}
         </dl>
-        ${file.attestations.map(attestationFacts)}
+        ${file.attestations.map((a, i) => attestationFacts(a, devTrust[i]!))}
         ${
           file.attestations.length === 0
             ? html`<p>No attestation is bound to this file. Nothing says who built it or from which source.</p>`
@@ -133,6 +144,7 @@ export function releasePage(ctx: PageContext, data: ReleasePageData, options: Re
   const command = verifyCommand(data, ctx, options);
   const summary = release.summary ?? (typeof info.summary === 'string' ? info.summary : null);
   const isLatest = data.latestVersion === release.version;
+  const devTrust = files.some((f) => f.attestations.some((a) => signedByDevTrust(a.facts.issuer, options.devTrustBase)));
   const main = html`
 <nav class="breadcrumb" aria-label="Breadcrumb"><ol>
   <li><a href="/project/${name}/">${project.name}</a></li>
@@ -143,8 +155,9 @@ export function releasePage(ctx: PageContext, data: ReleasePageData, options: Re
     <h1>${project.name} <span class="version">${release.version}</span></h1>
     ${summary ? html`<p class="summary">${summary}</p>` : ''}
   </div>
-  <p class="head-badge">${provenanceBadge(data.provenance)}</p>
+  <p class="head-badge">${provenanceBadge(data.provenance, { devTrust })}</p>
 </div>
+${devTrust ? devTrustNotice(`The provenance of ${release.version}`) : ''}
 ${
   release.yanked
     ? html`<p class="notice notice-warning" role="note"><strong>Yanked.</strong> Installers skip this release unless it is pinned exactly.${release.yanked_reason ? html` Reason: ${release.yanked_reason}` : ''}</p>`
@@ -153,7 +166,7 @@ ${
 ${!isLatest && data.latestVersion ? html`<p class="notice" role="note">This is not the latest release. The latest is <a href="/project/${name}/${data.latestVersion}/">${data.latestVersion}</a>.</p>` : ''}
 <section aria-labelledby="release-provenance-title">
   <h2 id="release-provenance-title">Provenance</h2>
-  <p>${provenanceBadge(data.provenance, { explain: true })}</p>
+  <p>${provenanceBadge(data.provenance, { explain: true, devTrust })}</p>
 </section>
 <section aria-labelledby="files-title">
   <h2 id="files-title">Files <span class="count">(${files.length})</span></h2>
