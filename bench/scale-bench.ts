@@ -1,5 +1,4 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -7,9 +6,9 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import pg from 'pg';
 import { corpusProjectName, corpusWheel, writeCorpus } from './corpus.ts';
 import { encodeMultipart, twineFields } from '../test/support/multipart.ts';
+import { createTestDatabase } from '../test/support/postgres.ts';
 
 /**
  * The scale benchmark (issue 10): for 10k, 100k and 1M files (projects × 5), on SQLite and on
@@ -29,7 +28,6 @@ const WORK = process.env.BENCH_WORK ?? join(tmpdir(), 'cairn-scale');
 const LOAD_SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const FILES_PER_PROJECT = 5;
 const UPLOADS = 60;
-const POSTGRES_ADMIN = process.env.CAIRN_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const JSON_TYPE = 'application/vnd.pypi.simple.v1+json';
 
 interface LoadResult {
@@ -209,22 +207,7 @@ async function corpus(files: number): Promise<string> {
 
 async function database(engine: 'sqlite' | 'postgres', dataDir: string): Promise<{ url: string; drop(): Promise<void> }> {
   if (engine === 'sqlite') return { url: `sqlite:${join(dataDir, 'cairn.sqlite')}`, drop: async () => undefined };
-  const name = `cairn_scale_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: POSTGRES_ADMIN });
-  await admin.connect();
-  await admin.query(`create database ${name}`);
-  await admin.end();
-  const url = new URL(POSTGRES_ADMIN);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    drop: async () => {
-      const c = new pg.Client({ connectionString: POSTGRES_ADMIN });
-      await c.connect();
-      await c.query(`drop database if exists ${name} with (force)`);
-      await c.end();
-    },
-  };
+  return createTestDatabase();
 }
 
 async function uploadWheel(indexUrl: string, token: string, project: string): Promise<number> {
