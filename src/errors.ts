@@ -49,6 +49,8 @@ const CODES = {
   'project.exists': { status: 409, exit: 2 },
   'release.not_found': { status: 404, exit: 2 },
   'file.not_found': { status: 404, exit: 2 },
+  /** PEP 792: a quarantined project's files are not served. */
+  'file.quarantined': { status: 403, exit: 1 },
 
   // upload (POST /legacy/)
   'upload.malformed': { status: 400, exit: 2 },
@@ -61,6 +63,11 @@ const CODES = {
   'upload.file_exists': { status: 400, exit: 2 },
   'upload.filename_reused': { status: 400, exit: 2 },
   'upload.metadata_mismatch': { status: 400, exit: 2 },
+  /** PEP 792: archived and quarantined projects take no new files. */
+  'upload.project_archived': { status: 400, exit: 2 },
+  'upload.project_quarantined': { status: 400, exit: 2 },
+  /** The release is older than the configured closing age: no new files (issue 15). */
+  'upload.release_closed': { status: 400, exit: 2 },
 
   // bulk import (cairn admin import): per-file refusals reuse the upload codes where they fit
   'import.outside_directory': { status: 400, exit: 2 },
@@ -118,6 +125,10 @@ const CODES = {
   'verify.digest_mismatch': { status: 400, exit: 1 },
   'policy.identity_changed': { status: 400, exit: 1 },
   'policy.lock_identity_mismatch': { status: 400, exit: 1 },
+  /** The project's PEP 792 status is one the policy refuses (quarantined, deprecated, …). */
+  'policy.project_status': { status: 400, exit: 1 },
+  /** `cairn verify --vsa`: no Verification Summary Attestation is written for a file that failed. */
+  'vsa.not_verified': { status: 400, exit: 1 },
   'verify.not_found': { status: 404, exit: 1 },
   'verify.offline_miss': { status: 400, exit: 3 },
   'lockfile.invalid': { status: 400, exit: 2 },

@@ -15,6 +15,7 @@ interface ServeOptions {
   baseUrl?: string;
   devTrust?: boolean;
   trustedRoot?: string[];
+  releaseCloseDays?: string;
   quiet?: boolean;
 }
 
@@ -37,6 +38,7 @@ export function registerServe(program: Command): void {
       .option('--base-url <url>', 'public URL of the index, for absolute links (env CAIRN_BASE_URL)')
       .option('--dev-trust', 'mount the dev trust domain at /_/dev and trust it (development only; env CAIRN_DEV_TRUST=1)')
       .option('--trusted-root <file...>', 'extra Sigstore trusted_root.json files to accept provenance from (env CAIRN_TRUSTED_ROOT, comma-separated)')
+      .option('--release-close-days <days>', 'days after which a release takes no new files; 0 = never (default 14; env CAIRN_RELEASE_CLOSE_DAYS)')
       .option('--quiet', 'no request log'),
     { alwaysCreates: true },
   ).action(async (options: ServeOptions) => {

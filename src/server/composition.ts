@@ -151,6 +151,7 @@ export async function openServices(config: ServerConfig, options: ComposeOptions
     clock,
     prechecks: [uploadAttestationsPrecheck(verifier.verifyReceived, attestations, pendingProvenance, (p) => publishers.publisherForPrincipal(p), clock)],
     changes,
+    releaseCloseDays: config.releaseCloseDays,
   });
   const oidcExchange = new OidcExchangeService({
     db,

@@ -32,6 +32,8 @@ export interface ServerConfig {
   pageCacheBytes: number;
   /** How often the page-change journal is polled for changes made by other processes, in ms. */
   pagePollMs: number;
+  /** Days after its creation when a release takes no new files; 0 never closes (issue 15). */
+  releaseCloseDays: number;
 }
 
 export interface ConfigOverrides {
@@ -43,6 +45,7 @@ export interface ConfigOverrides {
   baseUrl?: string | undefined;
   devTrust?: boolean | undefined;
   trustedRoot?: string[] | undefined;
+  releaseCloseDays?: string | number | undefined;
 }
 
 export const DEFAULT_PORT = 8470;
@@ -50,6 +53,8 @@ export const DEFAULT_PORT = 8470;
 export const DEFAULT_OIDC_ISSUERS = ['https://token.actions.githubusercontent.com', 'https://gitlab.com', 'https://accounts.google.com'];
 export const DEFAULT_OIDC_AUDIENCE = 'cairn';
 export const DEFAULT_MAX_UPLOAD_BYTES = 100 * 1024 * 1024;
+/** PyPI's rule since 2026-07: no new files on a release older than 14 days. */
+export const DEFAULT_RELEASE_CLOSE_DAYS = 14;
 
 function integerSetting(name: string, raw: string | number, min: number, max: number): number {
   const value = typeof raw === 'number' ? raw : Number(raw);
@@ -100,6 +105,12 @@ export function loadServerConfig(flags: ConfigOverrides = {}, env: NodeJS.Proces
     tuf: tufSettings(env),
     pageCacheBytes: integerSetting('page cache size in MiB (CAIRN_PAGE_CACHE_MB)', env.CAIRN_PAGE_CACHE_MB ?? 256, 0, 1 << 20) * 1024 * 1024,
     pagePollMs: integerSetting('page journal poll interval in ms (CAIRN_PAGE_POLL_MS)', env.CAIRN_PAGE_POLL_MS ?? 250, 10, 60_000),
+    releaseCloseDays: integerSetting(
+      'release closing age in days (--release-close-days, CAIRN_RELEASE_CLOSE_DAYS; 0 = never)',
+      flags.releaseCloseDays ?? env.CAIRN_RELEASE_CLOSE_DAYS ?? DEFAULT_RELEASE_CLOSE_DAYS,
+      0,
+      100_000,
+    ),
   };
 }
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_PORT, loadServerConfig } from '../../src/server/config.ts';
+import { DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_PORT, DEFAULT_RELEASE_CLOSE_DAYS, loadServerConfig } from '../../src/server/config.ts';
 import { isCairnError } from '../../src/errors.ts';
 
 test('defaults: 127.0.0.1:8470, SQLite under ./data, 100 MiB uploads', () => {
@@ -19,6 +19,13 @@ test('flags win over CAIRN_* variables', () => {
   assert.equal(config.baseUrl, 'https://pkgs.example');
 });
 
+test('release closing: 14 days by default, 0 turns it off, the flag wins over CAIRN_RELEASE_CLOSE_DAYS', () => {
+  assert.equal(loadServerConfig({}, {}).releaseCloseDays, DEFAULT_RELEASE_CLOSE_DAYS);
+  assert.equal(DEFAULT_RELEASE_CLOSE_DAYS, 14);
+  assert.equal(loadServerConfig({}, { CAIRN_RELEASE_CLOSE_DAYS: '0' }).releaseCloseDays, 0);
+  assert.equal(loadServerConfig({ releaseCloseDays: '30' }, { CAIRN_RELEASE_CLOSE_DAYS: '0' }).releaseCloseDays, 30);
+});
+
 const invalid: [string, Parameters<typeof loadServerConfig>[0], NodeJS.ProcessEnv, RegExp][] = [
   ['port out of range', { port: '99999' }, {}, /port must be a whole number from 0 to 65535/],
   ['port not a number', {}, { CAIRN_PORT: 'http' }, /port must be a whole number/],
@@ -26,6 +33,8 @@ const invalid: [string, Parameters<typeof loadServerConfig>[0], NodeJS.ProcessEn
   ['base URL not http', { baseUrl: 'ftp://x' }, {}, /base URL must be an http\(s\) URL/],
   ['unknown database scheme', { databaseUrl: 'mysql://db/cairn' }, {}, /database URL must be sqlite:PATH or postgres/],
   ['empty sqlite path', {}, { CAIRN_DATABASE_URL: 'sqlite:' }, /database URL must be/],
+  ['negative release closing age', {}, { CAIRN_RELEASE_CLOSE_DAYS: '-1' }, /release closing age in days/],
+  ['fractional release closing age', { releaseCloseDays: '1.5' }, {}, /release closing age in days/],
   ['pending TTL beyond 30 days', {}, { CAIRN_PENDING_TTL_SECONDS: String(31 * 24 * 3600) }, /pending provenance TTL/],
 ];
 for (const [name, flags, env, message] of invalid) {

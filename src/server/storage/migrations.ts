@@ -321,6 +321,20 @@ function tufInDatabase(dialect: DialectName): Migration {
   };
 }
 
+/**
+ * PEP 792 project status: one marker per project (`active` when never set), the operator's reason,
+ * and when it was set (shown in the UI beside the reason).
+ */
+function projectStatus(): Migration {
+  return {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('projects').addColumn('status', 'text', (c) => c.notNull().defaultTo('active')).execute();
+      await db.schema.alterTable('projects').addColumn('status_reason', 'text').execute();
+      await db.schema.alterTable('projects').addColumn('status_changed_at', 'text').execute();
+    },
+  };
+}
+
 export function migrationProvider(dialect: DialectName): MigrationProvider {
   return {
     async getMigrations() {
@@ -332,6 +346,7 @@ export function migrationProvider(dialect: DialectName): MigrationProvider {
         '0005_token_last_used': tokenLastUsed(),
         '0006_rendered_pages': renderedPages(dialect),
         '0007_tuf_in_database': tufInDatabase(dialect),
+        '0010_project_status': projectStatus(),
       };
     },
   };

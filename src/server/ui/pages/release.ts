@@ -9,6 +9,7 @@ import {
   devTrustNotice,
   devTrustTag,
   factRow,
+  projectStatusNotice,
   provenanceBadge,
   publisherLabel,
   signedByDevTrust,
@@ -157,6 +158,7 @@ export function releasePage(ctx: PageContext, data: ReleasePageData, options: Re
   </div>
   <p class="head-badge">${provenanceBadge(data.provenance, { devTrust })}</p>
 </div>
+${projectStatusNotice(project)}
 ${devTrust ? devTrustNotice(`The provenance of ${release.version}`) : ''}
 ${
   release.yanked
