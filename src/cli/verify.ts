@@ -24,6 +24,8 @@ interface VerifyFlags {
   history: string;
   download?: boolean;
   wide?: boolean;
+  explain?: boolean;
+  vsa?: string;
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -87,6 +89,38 @@ export function renderTable(results: DistributionResult[], wide = false): string
   const failed = results.filter((r) => r.status === 'fail').length;
   const errors = results.length - passed - failed;
   out.push('', `${results.length} file(s): ${passed} passed, ${failed} failed${errors ? `, ${errors} not checked (errors)` : ''}`);
+  return out.join('\n');
+}
+
+/**
+ * `--explain`: for each file, every policy entry tried against every attestation of the required
+ * kind, and why it matched or the first condition that did not hold; then the project status and
+ * the verdict.
+ */
+export function renderExplanation(results: DistributionResult[]): string {
+  const out: string[] = [];
+  for (const r of results) {
+    out.push(`${r.filename}:`);
+    const v = r.verdict;
+    if (!v) {
+      out.push(`  not evaluated: [${r.code}] ${r.reason}`);
+      continue;
+    }
+    out.push(`  require = "${v.required}"`);
+    const verifiedFacts = r.attestations.filter((a) => a.verified);
+    if (v.ruleChecks.length === 0) out.push('  no policy entry was tried (no verified attestation of the required kind, or nothing is required)');
+    let last = -1;
+    for (const check of v.ruleChecks) {
+      if (check.attestationIndex !== last) {
+        const a = verifiedFacts[check.attestationIndex];
+        out.push(`  attestation ${check.attestationIndex}: ${a?.kind ?? '?'} signed by ${a?.identity ?? '?'}`);
+        last = check.attestationIndex;
+      }
+      out.push(`    ${check.rule}${check.line !== undefined ? ` (line ${check.line})` : ''}: ${check.matched ? 'matched' : 'no'} — ${check.reason}`);
+    }
+    if (v.projectStatus) out.push(`  project status (PEP 792): ${v.projectStatus.status}${v.projectStatus.reason ? ` (${v.projectStatus.reason})` : ''}`);
+    out.push(`  verdict: ${r.status === 'pass' ? 'PASS' : `FAIL [${r.code}]`} ${r.reason}`);
+  }
   return out.join('\n');
 }
 
@@ -160,6 +194,7 @@ export function registerVerify(program: Command): void {
     .option('--jobs <n>', 'concurrent downloads', '8')
     .option('--history <n>', 'earlier releases compared for identity continuity (0: off)', '1')
     .option('--wide', 'do not shorten table cells on a terminal')
+    .option('--explain', 'after the table, show for each file which policy entry matched, or why each one failed')
     .action(async (targets: string[], flags: VerifyFlags) => {
       const policyFile = policyPath(flags.policy);
       const policy = loadPolicy(policyFile, { as: 'path' });
@@ -200,6 +235,7 @@ export function registerVerify(program: Command): void {
       } else {
         // Shortened cells are for a terminal; piped output keeps every value whole for grep and logs.
         console.log(renderTable(run.results, flags.wide === true || !process.stdout.isTTY));
+        if (flags.explain) console.log(`\n${renderExplanation(run.results)}`);
         for (const update of run.lockUpdates) console.log(`wrote attestation-identities for ${update.packages.length} package(s) into ${update.path}`);
       }
       process.exitCode = run.exitCode;

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { CairnError } from '../../errors.ts';
 import { INTEGRITY_MEDIA_TYPE } from '../../formats/provenance-object.ts';
 import { normalizeProjectName } from '../../formats/project-name.ts';
+import { isProjectStatus, type ProjectStatus } from '../../formats/project-status.ts';
 import { SIMPLE_JSON } from '../../formats/simple-api.ts';
 import { indexBaseUrl } from '../index-client.ts';
 import type { VerifyCache } from './disk-cache.ts';
@@ -26,6 +27,8 @@ export interface IndexProject {
   name: string;
   pageUrl: string;
   files: IndexFile[];
+  /** PEP 792 `project-status` (api-version 1.4); undefined when the index does not say. */
+  status?: { status: ProjectStatus; reason: string | null };
 }
 
 export interface FetchOptions {
@@ -121,7 +124,7 @@ function parseProjectJson(text: string, pageUrl: string): IndexProject {
   } catch {
     throw new CairnError('server.error', `${pageUrl} is not a PEP 691 JSON page (does the index speak the JSON simple API?)`);
   }
-  const b = body as { name?: unknown; files?: unknown };
+  const b = body as { name?: unknown; files?: unknown; 'project-status'?: { status?: unknown; reason?: unknown } };
   if (!Array.isArray(b.files)) throw new CairnError('server.error', `${pageUrl}: the JSON page has no files list`);
   const files = b.files.flatMap((f): IndexFile[] => {
     const file = f as Record<string, unknown>;
@@ -138,7 +141,10 @@ function parseProjectJson(text: string, pageUrl: string): IndexProject {
       },
     ];
   });
-  return { name: typeof b.name === 'string' ? b.name : '', pageUrl, files };
+  const marker = b['project-status'];
+  // An unknown status is treated as absent rather than guessed at (PEP 792 lets indices add none).
+  const status = marker && isProjectStatus(marker.status) ? { status: marker.status, reason: typeof marker.reason === 'string' ? marker.reason : null } : undefined;
+  return { name: typeof b.name === 'string' ? b.name : '', pageUrl, files, ...(status ? { status } : {}) };
 }
 
 /** Whether `BASE/simple/` exists, asked once per base and process. */

@@ -310,6 +310,15 @@ export class VerifySession {
     return identities;
   }
 
+  /** The project's PEP 792 status from its index page (already fetched for name==version targets); undefined when unknown. */
+  private async projectStatus(index: string, project: string): Promise<IndexProject['status']> {
+    try {
+      return (await this.projectPage(index, project)).status;
+    } catch {
+      return undefined;
+    }
+  }
+
   /** Reads the project history the policy needs, then lets src/policy decide (with the other files of the release, for inconsistent signers). */
   async decide(item: Gathered, siblings: Gathered[]): Promise<DistributionResult> {
     const { request } = item;
@@ -333,6 +342,7 @@ export class VerifySession {
       return result;
     }
     const policy = this.options.policy;
+    const projectStatus = request.index ? await this.projectStatus(request.index, item.project) : undefined;
     const continuityOff = effectiveRule(policy, item.project).identityContinuity === 'off';
     const previousIdentities = continuityOff ? undefined : await this.previousIdentities(request.index, item.project, item.version, result.warnings);
     const decision = decideDistribution(policy, {
@@ -345,6 +355,7 @@ export class VerifySession {
       siblingIdentities: siblings.filter((s) => s !== item && !s.failure).map((s) => ({ filename: s.request.filename, identities: s.verified.map(signerIdentityOf) })),
       unverified: item.reports.filter((r) => !r.verified).map((r) => ({ source: r.source, code: r.code!, error: r.error! })),
       lockIdentities: request.lockIdentities ?? [],
+      ...(projectStatus ? { projectStatus } : {}),
     });
     result.verdict = decision.verdict;
     result.warnings.push(...decision.warnings);

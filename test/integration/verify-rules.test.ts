@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { runCairn } from '../support/commands.ts';
+import { makeDistribution } from '../support/dist-factory.ts';
+import { devTrustBase, provideBuildProvenance, type DevTokenClaims } from '../support/provenance.ts';
+import { basicAuth, startTestServer, type TestServer } from '../support/server.ts';
+import { uploadFile } from '../support/upload.ts';
+
+/**
+ * `cairn verify` with the consumer rules of issue 15, driven as a user runs it: the dev trust
+ * domain certifies both runner environments, the policy's `runner`, `source-ref` and
+ * `predicate-type` decide, `--explain` says which entry matched or why each failed, and the
+ * project's PEP 792 status is reported and can fail the policy.
+ */
+const BUILDER = 'trusted-org/builder/.github/workflows/build.yml@refs/tags/v1';
+const work = mkdtempSync(join(tmpdir(), 'cairn-verify-rules-'));
+let server: TestServer;
+let base: string;
+let auth: string;
+let cache = 0;
+
+async function publish(name: string, version: string, claims: DevTokenClaims): Promise<void> {
+  const dist = makeDistribution(work, { name, version, kind: 'sdist' });
+  const provided = await provideBuildProvenance(server, dist.path, { claims: { job_workflow_ref: BUILDER, ...claims } });
+  assert.equal(provided.submitted.status, 200, JSON.stringify(provided.submitted.body));
+  assert.equal((await uploadFile(server.url, dist.path, auth)).status, 200);
+}
+
+function policyFile(conditions: string, extra = ''): string {
+  const path = join(work, `policy-${++cache}.toml`);
+  writeFileSync(
+    path,
+    `version = 1\n[defaults]\nrequire = "build"\n${extra}\n[[builders]]\nissuer = "${base}/oidc"\nidentity = "https://github.com/trusted-org/builder/.github/workflows/build.yml@refs/tags/v*"\n${conditions}\n`,
+  );
+  return path;
+}
+
+function verify(target: string, policy: string, ...flags: string[]) {
+  return runCairn(['verify', target, '--index', server.url, '--dev-trust', base, '--policy', policy, '--cache-dir', join(work, `cache-${++cache}`), ...flags]);
+}
+
+before(async () => {
+  server = await startTestServer('sqlite', { devTrust: true });
+  base = devTrustBase(server);
+  auth = basicAuth(await server.token('new_projects'));
+  await publish('rules-demo', '1.0', { runner_environment: 'self-hosted', ref: 'refs/heads/main' });
+  await publish('rules-demo', '2.0', { runner_environment: 'github-hosted', ref: 'refs/tags/v2.0' });
+});
+after(async () => {
+  await server?.stop();
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe('consumer rules on the signing certificate', () => {
+  test('runner = "github-hosted" refuses a file built on a self-hosted runner; --explain says why', async () => {
+    const policy = policyFile('runner = "github-hosted"');
+    const refused = await verify('rules-demo==1.0', policy, '--explain', '--history', '0');
+    assert.equal(refused.status, 1, refused.output);
+    assert.match(refused.stdout, /\[policy\.untrusted_builder\]/);
+    assert.match(refused.stdout, /builders\[0\] \(line 5\): no — runner = "github-hosted", but the certificate says self-hosted/);
+    const accepted = await verify('rules-demo==2.0', policy, '--explain', '--history', '0');
+    assert.equal(accepted.status, 0, accepted.output);
+    assert.match(accepted.stdout, /builders\[0\] \(line 5\): matched — build attestation signed by/);
+  });
+
+  test('source-ref and predicate-type, with the rule checks in --json', async () => {
+    const policy = policyFile('source-ref = "refs/tags/v*"\npredicate-type = "https://slsa.dev/provenance/v1"');
+    const branch = await verify('rules-demo==1.0', policy, '--json', '--history', '0');
+    assert.equal(branch.status, 1, branch.output);
+    const document = JSON.parse(branch.stdout) as { files: { code: string; rule_checks: { rule: string; matched: boolean; reason: string; line: number }[] }[] };
+    assert.equal(document.files[0]!.code, 'policy.untrusted_builder');
+    assert.deepEqual(document.files[0]!.rule_checks.map((c) => [c.rule, c.matched, c.line]), [['builders[0]', false, 5]]);
+    assert.match(document.files[0]!.rule_checks[0]!.reason, /source-ref = "refs\/tags\/v\*" does not match the certificate's ref refs\/heads\/main/);
+    assert.equal((await verify('rules-demo==2.0', policy, '--history', '0')).status, 0);
+    const wrongPredicate = await verify('rules-demo==2.0', policyFile('predicate-type = "https://slsa.dev/provenance/v0.2"'), '--history', '0');
+    assert.equal(wrongPredicate.status, 1, wrongPredicate.output);
+  });
+});
+
+describe('PEP 792 status in cairn verify', () => {
+  test('deprecated is reported as a warning, and fails a policy that lists it', async () => {
+    await server.services.index.setProjectStatus('rules-demo', 'deprecated', 'use rules-demo2', new Date());
+    const lenient = await verify('rules-demo==2.0', policyFile(''), '--json', '--history', '0');
+    assert.equal(lenient.status, 0, lenient.output);
+    const file = (JSON.parse(lenient.stdout) as { files: { project_status: unknown; warnings: string[] }[] }).files[0]!;
+    assert.deepEqual(file.project_status, { status: 'deprecated', reason: 'use rules-demo2' });
+    assert.ok(file.warnings.includes('the index marks rules-demo deprecated (use rules-demo2) (PEP 792)'), JSON.stringify(file.warnings));
+    const strict = await verify('rules-demo==2.0', policyFile('', 'fail-on-status = ["quarantined", "deprecated"]'), '--history', '0');
+    assert.equal(strict.status, 1, strict.output);
+    assert.match(strict.stdout, /\[policy\.project_status\] the index marks rules-demo deprecated \(use rules-demo2\)/);
+  });
+
+  test('quarantined: nothing to download, the requirement fails with the status code', async () => {
+    await server.services.index.setProjectStatus('rules-demo', 'quarantined', 'malware', new Date());
+    const result = await verify('rules-demo==2.0', policyFile(''), '--history', '0');
+    assert.equal(result.status, 1, result.output);
+    assert.match(result.stdout, /\[policy\.project_status\] rules-demo==2\.0: the index .* marks rules-demo quarantined \(malware\)/);
+    await server.services.index.setProjectStatus('rules-demo', 'active', null, new Date());
+  });
+});
