@@ -161,6 +161,7 @@ export async function openServices(config: ServerConfig, options: ComposeOptions
     issuers: () => (devTrust ? [...config.trustedOidcIssuers, `${devTrustBase()}/oidc`] : config.trustedOidcIssuers),
     audience: config.oidcAudience,
     clock,
+    singleUseOnly: config.publishingSingleUse,
   });
   return {
     config,

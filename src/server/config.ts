@@ -34,6 +34,8 @@ export interface ServerConfig {
   pagePollMs: number;
   /** Days after its creation when a release takes no new files; 0 never closes (issue 15). */
   releaseCloseDays: number;
+  /** Every Trusted Publishing token authorises one upload only (CAIRN_PUBLISHING_SINGLE_USE=1). */
+  publishingSingleUse: boolean;
 }
 
 export interface ConfigOverrides {
@@ -105,6 +107,7 @@ export function loadServerConfig(flags: ConfigOverrides = {}, env: NodeJS.Proces
     tuf: tufSettings(env),
     pageCacheBytes: integerSetting('page cache size in MiB (CAIRN_PAGE_CACHE_MB)', env.CAIRN_PAGE_CACHE_MB ?? 256, 0, 1 << 20) * 1024 * 1024,
     pagePollMs: integerSetting('page journal poll interval in ms (CAIRN_PAGE_POLL_MS)', env.CAIRN_PAGE_POLL_MS ?? 250, 10, 60_000),
+    publishingSingleUse: env.CAIRN_PUBLISHING_SINGLE_USE === '1',
     releaseCloseDays: integerSetting(
       'release closing age in days (--release-close-days, CAIRN_RELEASE_CLOSE_DAYS; 0 = never)',
       flags.releaseCloseDays ?? env.CAIRN_RELEASE_CLOSE_DAYS ?? DEFAULT_RELEASE_CLOSE_DAYS,

@@ -13,6 +13,7 @@ import { oidcRoutes } from './routes/oidc.ts';
 import { provenanceRoutes } from './routes/provenance.ts';
 import { rssRoutes } from './routes/rss.ts';
 import { simpleRoutes } from './routes/simple.ts';
+import { trustedPublishingDiscoveryRoutes } from './routes/trusted-publishing-discovery.ts';
 import { tufRoutes } from './routes/tuf.ts';
 import { uiRoutes } from './routes/ui.ts';
 import { uploadRoutes } from './routes/upload.ts';
@@ -67,6 +68,7 @@ export async function buildApp(services: CairnServices, options: AppOptions = {}
   await app.register(fileRoutes, { services });
   await app.register(uploadRoutes, { services });
   await app.register(oidcRoutes, { services });
+  await app.register(trustedPublishingDiscoveryRoutes, { services });
   await app.register(provenanceRoutes, { services });
   await app.register(jsonApiRoutes, { services });
   await app.register(tufRoutes, { services });

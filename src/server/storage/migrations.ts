@@ -331,6 +331,9 @@ function projectStatus(): Migration {
       await db.schema.alterTable('projects').addColumn('status', 'text', (c) => c.notNull().defaultTo('active')).execute();
       await db.schema.alterTable('projects').addColumn('status_reason', 'text').execute();
       await db.schema.alterTable('projects').addColumn('status_changed_at', 'text').execute();
+      // Issue 15 shares this migration (one name per helper): single-use Trusted Publishing tokens.
+      await db.schema.alterTable('publishing_tokens').addColumn('single_use', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+      await db.schema.alterTable('publishing_tokens').addColumn('used_at', 'text').execute();
     },
   };
 }

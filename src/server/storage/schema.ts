@@ -145,6 +145,9 @@ export interface PublishingTokensTable {
   token_id: number;
   publisher_id: number;
   claims_json: string;
+  /** 1: the token authorises one upload; its second use is refused (`auth.token_used`). */
+  single_use: Generated<number>;
+  used_at: Generated<string | null>;
 }
 
 export interface AttestationsTable {

@@ -301,6 +301,7 @@ export class UploadService {
           .returning('id')
           .executeTakeFirstOrThrow();
         await trx.insertInto('burned_filenames').values({ filename, burned_at: now }).execute();
+        await this.tokens.spendSingleUse(trx, principal, this.clock());
         await this.changes.filesAdded(trx, [
           {
             id: file.id,
