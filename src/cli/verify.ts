@@ -5,7 +5,16 @@ import { verdictFieldsJson } from '../policy/verdict-json.ts';
 import { attestationReportJson } from '../client/verify/report-json.ts';
 import { defaultCacheDir, loadExtraRoots, VerifyCache, verifyTargets, type DistributionResult, type VerifyRun } from '../client/verify/index.ts';
 import { parseIndexOption } from '../client/index-client.ts';
-import { CairnError } from '../errors.ts';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { resolve as resolvePath } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { devIssuerToken, obtainOidcToken } from '../client/oidc-credentials.ts';
+import { signStatement } from '../client/signing.ts';
+import { writeVerificationSummaries, type VsaOutcome } from '../client/verify/vsa.ts';
+import { CairnError, isCairnError } from '../errors.ts';
+import { CAIRN_VERIFIER_ID } from '../formats/vsa.ts';
+import { signingEndpoints } from './sigstore-options.ts';
 import { policyPath } from './policy.ts';
 
 interface VerifyFlags {
@@ -26,6 +35,10 @@ interface VerifyFlags {
   wide?: boolean;
   explain?: boolean;
   vsa?: string;
+  vsaVerifierId: string;
+  oidcTokenFile?: string;
+  fulcioUrl?: string;
+  rekorUrl?: string;
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -124,6 +137,36 @@ export function renderExplanation(results: DistributionResult[]): string {
   return out.join('\n');
 }
 
+/**
+ * `--vsa DIR`: signs one VSA per passing file with the verifier's own keyless identity (the CI's
+ * OIDC credential, or the dev issuer with --dev-trust), naming the policy file by digest.
+ */
+async function writeSummaries(results: DistributionResult[], flags: VerifyFlags, policyFile: string): Promise<VsaOutcome[]> {
+  const policyPathAbsolute = resolvePath(policyFile);
+  // The credential is asked for once, and only when some file passed: nothing is signed otherwise.
+  let credential: Promise<{ token: string }> | undefined;
+  const signingToken = () =>
+    (credential ??= obtainOidcToken({ tokenFile: flags.oidcTokenFile, audience: 'sigstore' }).catch((error: unknown) => {
+      if (!flags.devTrust || flags.oidcTokenFile || !isCairnError(error) || error.code !== 'usage.invalid_argument') throw error;
+      return devIssuerToken(flags.devTrust, { repository: DEV_VERIFIER_REPOSITORY, workflow_ref: `${DEV_VERIFIER_REPOSITORY}/.github/workflows/verify.yml@refs/heads/main`, sha: '0'.repeat(40), aud: 'sigstore' });
+    }));
+  const endpoints = signingEndpoints({ devTrust: flags.devTrust, fulcioUrl: flags.fulcioUrl, rekorUrl: flags.rekorUrl });
+  return writeVerificationSummaries(results, {
+    dir: flags.vsa!,
+    verifier: { id: flags.vsaVerifierId, version: { cairn: cairnVersion() } },
+    policy: { uri: pathToFileURL(policyPathAbsolute).href, digest: { sha256: createHash('sha256').update(readFileSync(policyPathAbsolute)).digest('hex') } },
+    sign: async (statement) => signStatement(statement, (await signingToken()).token, endpoints),
+    now: () => new Date(),
+  });
+}
+
+/** The repository the dev issuer certifies for a verifier run on a developer machine. */
+const DEV_VERIFIER_REPOSITORY = 'cairn-dev/verifier';
+
+function cairnVersion(): string {
+  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
+
 export const DEV_TRUST_WARNING = 'dev trust domain — not for production';
 
 /**
@@ -195,6 +238,11 @@ export function registerVerify(program: Command): void {
     .option('--history <n>', 'earlier releases compared for identity continuity (0: off)', '1')
     .option('--wide', 'do not shorten table cells on a terminal')
     .option('--explain', 'after the table, show for each file which policy entry matched, or why each one failed')
+    .option('--vsa <dir>', 'write a signed SLSA Verification Summary Attestation (Sigstore bundle) per file that passed into DIR')
+    .option('--vsa-verifier-id <uri>', 'the verifier id the VSAs name', CAIRN_VERIFIER_ID)
+    .option('--oidc-token-file <file>', 'OIDC token to sign the VSAs with (default: the CI ambient credential; with --dev-trust, the dev issuer)')
+    .option('--fulcio-url <url>', 'certificate authority for signing VSAs (env CAIRN_FULCIO_URL; default public-good, or BASE/fulcio with --dev-trust)')
+    .option('--rekor-url <url>', 'transparency log for signing VSAs (env CAIRN_REKOR_URL; default public-good, or BASE/rekor with --dev-trust)')
     .action(async (targets: string[], flags: VerifyFlags) => {
       const policyFile = policyPath(flags.policy);
       const policy = loadPolicy(policyFile, { as: 'path' });
@@ -229,15 +277,20 @@ export function registerVerify(program: Command): void {
         },
       }).finally(() => bar?.stop());
       markDevTrust(run.results, flags.devTrust);
+      const summaries = flags.vsa ? await writeSummaries(run.results, flags, policyFile) : [];
 
       if (flags.json) {
-        process.stdout.write(`${JSON.stringify(verifyJson(run, policy.source), null, 2)}\n`);
+        const document = verifyJson(run, policy.source);
+        if (flags.vsa) document.vsa = summaries.map((s) => ('path' in s ? { filename: s.filename, path: s.path, code: null } : { filename: s.filename, path: null, code: s.code, message: s.message }));
+        process.stdout.write(`${JSON.stringify(document, null, 2)}\n`);
       } else {
         // Shortened cells are for a terminal; piped output keeps every value whole for grep and logs.
         console.log(renderTable(run.results, flags.wide === true || !process.stdout.isTTY));
         if (flags.explain) console.log(`\n${renderExplanation(run.results)}`);
         for (const update of run.lockUpdates) console.log(`wrote attestation-identities for ${update.packages.length} package(s) into ${update.path}`);
+        for (const s of summaries) if ('path' in s) console.log(`wrote verification summary ${s.path}`);
       }
+      for (const s of summaries) if (!('path' in s)) console.error(`cairn: ${s.code}: ${s.message}`);
       process.exitCode = run.exitCode;
     });
 }

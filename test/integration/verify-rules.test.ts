@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { loadExtraRoots, VerifyCache } from '../../src/client/verify/index.ts';
+import { verifierFor } from '../../src/trust/verify-attestation.ts';
 import { runCairn } from '../support/commands.ts';
 import { makeDistribution } from '../support/dist-factory.ts';
 import { devTrustBase, provideBuildProvenance, type DevTokenClaims } from '../support/provenance.ts';
@@ -99,5 +102,66 @@ describe('PEP 792 status in cairn verify', () => {
     assert.equal(result.status, 1, result.output);
     assert.match(result.stdout, /\[policy\.project_status\] rules-demo==2\.0: the index .* marks rules-demo quarantined \(malware\)/);
     await server.services.index.setProjectStatus('rules-demo', 'active', null, new Date());
+  });
+});
+
+describe('cairn verify --vsa', () => {
+  const SPEC_FIELDS = ['verifier', 'timeVerified', 'resourceUri', 'policy', 'inputAttestations', 'verificationResult', 'verifiedLevels', 'slsaVersion'];
+
+  test('a passing file gets one signed SLSA VSA whose fields follow the spec', async () => {
+    const dir = join(work, 'vsa-pass');
+    const policy = policyFile('runner = "github-hosted"');
+    const result = await verify('rules-demo==2.0', policy, '--vsa', dir, '--history', '0', '--json');
+    assert.equal(result.status, 0, result.output);
+    const document = JSON.parse(result.stdout) as { vsa: { filename: string; path: string; code: null }[]; files: { sha256: string }[] };
+    assert.deepEqual(readdirSync(dir), ['rules_demo-2.0.tar.gz.vsa.sigstore.json']);
+    assert.equal(document.vsa[0]!.path, join(dir, 'rules_demo-2.0.tar.gz.vsa.sigstore.json'));
+    const bundle = JSON.parse(readFileSync(join(dir, 'rules_demo-2.0.tar.gz.vsa.sigstore.json'), 'utf8')) as { mediaType: string; dsseEnvelope: { payload: string; payloadType: string } };
+    assert.match(bundle.mediaType, /^application\/vnd\.dev\.sigstore\.bundle/);
+    assert.equal(bundle.dsseEnvelope.payloadType, 'application/vnd.in-toto+json');
+
+    // signed keylessly through the dev trust domain, like the builder's statements, and verifiable as such
+    const roots = await loadExtraRoots([`${base}/trusted_root.json`], { cache: new VerifyCache(join(work, 'vsa-roots')), offline: false });
+    const sha256 = document.files[0]!.sha256;
+    const verified = verifierFor({ publicGood: false, extra: roots }).verify(bundle, { filename: 'rules_demo-2.0.tar.gz', sha256 });
+    assert.equal(verified.facts.predicateType, 'https://slsa.dev/verification_summary/v1');
+    assert.equal(verified.facts.identity, 'https://github.com/cairn-dev/verifier/.github/workflows/verify.yml@refs/heads/main');
+
+    const statement = JSON.parse(Buffer.from(bundle.dsseEnvelope.payload, 'base64').toString('utf8')) as Record<string, unknown>;
+    assert.equal(statement._type, 'https://in-toto.io/Statement/v1');
+    assert.deepEqual(statement.subject, [{ name: 'rules_demo-2.0.tar.gz', digest: { sha256 } }]);
+    assert.equal(statement.predicateType, 'https://slsa.dev/verification_summary/v1');
+    const predicate = statement.predicate as {
+      verifier: { id: string; version: { cairn: string } };
+      timeVerified: string;
+      resourceUri: string;
+      policy: { uri: string; digest: Record<string, string> };
+      inputAttestations: { uri: string; digest: { sha256: string } }[];
+      verificationResult: string;
+      verifiedLevels: string[];
+      slsaVersion: string;
+    };
+    assert.deepEqual(Object.keys(predicate).sort(), [...SPEC_FIELDS].sort(), 'the spec\'s fields, dependencyLevels left out as unused');
+    assert.equal(predicate.verifier.id, 'https://cairn.dev/verifiers/cairn-verify/v1');
+    assert.match(predicate.verifier.version.cairn, /^\d+\.\d+\.\d+/);
+    assert.ok(Math.abs(Date.parse(predicate.timeVerified) - Date.now()) < 60_000);
+    assert.match(predicate.timeVerified, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/);
+    assert.match(predicate.resourceUri, /^http:\/\/127\.0\.0\.1:\d+\/files\/[0-9a-f]{64}\/rules_demo-2\.0\.tar\.gz$/);
+    assert.equal(predicate.policy.uri, `file://${policy}`);
+    assert.deepEqual(predicate.policy.digest, { sha256: createHash('sha256').update(readFileSync(policy)).digest('hex') });
+    assert.equal(predicate.inputAttestations.length, 1);
+    assert.match(predicate.inputAttestations[0]!.uri, /\/integrity\/rules-demo\/2\.0\/rules_demo-2\.0\.tar\.gz\/provenance#0$/);
+    assert.match(predicate.inputAttestations[0]!.digest.sha256, /^[0-9a-f]{64}$/);
+    assert.equal(predicate.verificationResult, 'PASSED');
+    assert.deepEqual(predicate.verifiedLevels, ['SLSA_BUILD_LEVEL_2'], 'trusted build provenance from a hosted runner');
+    assert.equal(predicate.slsaVersion, '1.1');
+  });
+
+  test('a file that failed verification gets no VSA: refused with vsa.not_verified, nothing written', async () => {
+    const dir = join(work, 'vsa-fail');
+    const result = await verify('rules-demo==1.0', policyFile('runner = "github-hosted"'), '--vsa', dir, '--history', '0');
+    assert.equal(result.status, 1, result.output);
+    assert.match(result.stderr, /vsa\.not_verified: no verification summary for rules_demo-1\.0\.tar\.gz: it did not pass verification \(policy\.untrusted_builder\)/);
+    assert.equal(existsSync(dir), false, 'nothing written, not even the directory');
   });
 });

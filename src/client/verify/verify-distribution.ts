@@ -69,6 +69,8 @@ export interface AttestationReport {
   logIndex?: string;
   integratedTime?: string;
   facts?: AttestationFacts;
+  /** SHA-256 of the attestation's JSON as read (a VSA names its input attestations by digest). */
+  sha256?: string;
 }
 
 export type ResultStatus = 'pass' | 'fail' | 'error';
@@ -88,6 +90,8 @@ export interface DistributionResult {
   warnings: string[];
   /** The PEP 751 identities this file's accepted provenance establishes (for `--lock-identities`). */
   identities: AttestationIdentity[];
+  /** Where the file was downloaded from, when it was. */
+  url?: string;
 }
 
 export interface VerifyOptions {
@@ -178,7 +182,7 @@ export class VerifySession {
     for (const { source, json } of attestations) {
       try {
         const { facts } = this.verifier.verify(json, { filename, sha256 });
-        reports.push(reportOf(source, facts));
+        reports.push({ ...reportOf(source, facts), sha256: createHash('sha256').update(JSON.stringify(json)).digest('hex') });
         verified.push(facts);
       } catch (error) {
         const e = asCairnError(error);
@@ -334,6 +338,7 @@ export class VerifySession {
       verdict: null,
       warnings: [],
       identities: [],
+      ...(request.url ? { url: request.url } : {}),
     };
     if (item.failure) {
       result.status = statusOf(item.failure.code);
