@@ -19,6 +19,7 @@ interface ProxyFlags {
   history: string;
   jobs: string;
   baseUrl?: string;
+  vsaDir?: string;
   quiet?: boolean;
 }
 
@@ -58,6 +59,7 @@ export function registerProxy(program: Command): void {
     .option('--history <n>', 'earlier releases compared for identity continuity (0: off)', '1')
     .option('--jobs <n>', 'concurrent upstream requests per project', '8')
     .option('--base-url <url>', 'the proxy\'s public URL, for the commands and links on its pages')
+    .option('--vsa-dir <dir>', 'serve the Verification Summary Attestations `cairn verify --vsa DIR` wrote, at each file URL + .vsa.sigstore.json')
     .option('--quiet', 'log only hidden files, aborted downloads and upstream errors')
     .action(async (flags: ProxyFlags) => {
       const upstream = upstreamUrl(flags.upstream);
@@ -83,7 +85,7 @@ export function registerProxy(program: Command): void {
         concurrency: integerFlag(flags.jobs, '--jobs', 1),
         onEvent: log,
       });
-      const server = await startProxyServer(proxy, { host: flags.host, port, ...(flags.baseUrl ? { baseUrl: flags.baseUrl } : {}) }).catch((error: unknown) => {
+      const server = await startProxyServer(proxy, { host: flags.host, port, ...(flags.baseUrl ? { baseUrl: flags.baseUrl } : {}), ...(flags.vsaDir ? { vsaDir: flags.vsaDir } : {}) }).catch((error: unknown) => {
         throw listenFailure(error, { host: flags.host, port, option: '--port' });
       });
       publicUrl = server.url;

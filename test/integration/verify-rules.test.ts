@@ -4,7 +4,10 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { startProxyServer } from '../../src/client/proxy/proxy-app.ts';
+import { VerifyingProxy } from '../../src/client/proxy/index.ts';
 import { loadExtraRoots, VerifyCache } from '../../src/client/verify/index.ts';
+import { parsePolicy } from '../../src/policy/index.ts';
 import { verifierFor } from '../../src/trust/verify-attestation.ts';
 import { runCairn } from '../support/commands.ts';
 import { makeDistribution } from '../support/dist-factory.ts';
@@ -155,6 +158,22 @@ describe('cairn verify --vsa', () => {
     assert.equal(predicate.verificationResult, 'PASSED');
     assert.deepEqual(predicate.verifiedLevels, ['SLSA_BUILD_LEVEL_2'], 'trusted build provenance from a hosted runner');
     assert.equal(predicate.slsaVersion, '1.1');
+
+    // the verifying proxy serves it beside the file, and only for that file's digest
+    const proxy = await startProxyServer(
+      new VerifyingProxy({ upstream: server.url, policy: parsePolicy(readFileSync(policy, 'utf8'), policy), trustedRoots: roots, cacheDir: join(work, 'vsa-proxy-cache') }),
+      { port: 0, vsaDir: dir },
+    );
+    try {
+      const served = await fetch(`${proxy.url}/files/rules-demo/${sha256}/rules_demo-2.0.tar.gz.vsa.sigstore.json`);
+      assert.equal(served.status, 200);
+      assert.deepEqual(await served.json(), bundle);
+      const otherDigest = await fetch(`${proxy.url}/files/rules-demo/${'0'.repeat(64)}/rules_demo-2.0.tar.gz.vsa.sigstore.json`);
+      assert.equal(otherDigest.status, 404);
+      assert.equal(((await otherDigest.json()) as { code: string }).code, 'file.not_found');
+    } finally {
+      await proxy.close();
+    }
   });
 
   test('a file that failed verification gets no VSA: refused with vsa.not_verified, nothing written', async () => {
