@@ -86,6 +86,15 @@ describe('consumer rules on the signing certificate', () => {
   });
 });
 
+describe('the dev trust domain certifies either runner environment', () => {
+  test('cairn dev-trust token --runner-environment self-hosted', async () => {
+    const result = await runCairn(['dev-trust', 'token', '--url', base, '--repository', 'o/r', '--workflow-ref', 'o/r/.github/workflows/x.yml@refs/heads/main', '--sha', 'a'.repeat(40), '--runner-environment', 'self-hosted']);
+    assert.equal(result.status, 0, result.output);
+    const claims = JSON.parse(Buffer.from(result.stdout.trim().split('.')[1]!, 'base64url').toString('utf8')) as { runner_environment: string };
+    assert.equal(claims.runner_environment, 'self-hosted');
+  });
+});
+
 describe('PEP 792 status in cairn verify', () => {
   test('deprecated is reported as a warning, and fails a policy that lists it', async () => {
     await server.services.index.setProjectStatus('rules-demo', 'deprecated', 'use rules-demo2', new Date());
@@ -165,6 +174,11 @@ describe('cairn verify --vsa', () => {
       { port: 0, vsaDir: dir },
     );
     try {
+      // the proxy passes the upstream's PEP 792 status on to installers
+      await server.services.index.setProjectStatus('rules-demo', 'deprecated', 'use rules-demo2', new Date());
+      const page = (await (await fetch(`${proxy.url}/simple/rules-demo/`, { headers: { accept: 'application/vnd.pypi.simple.v1+json' } })).json()) as Record<string, unknown>;
+      assert.deepEqual(page['project-status'], { status: 'deprecated', reason: 'use rules-demo2' });
+      await server.services.index.setProjectStatus('rules-demo', 'active', null, new Date());
       const served = await fetch(`${proxy.url}/files/rules-demo/${sha256}/rules_demo-2.0.tar.gz.vsa.sigstore.json`);
       assert.equal(served.status, 200);
       assert.deepEqual(await served.json(), bundle);
