@@ -140,6 +140,9 @@ for (const { engine, skip } of await testEngines()) {
       const ui = await (await fetch(`${server.url}/project/statuspkg/`)).text();
       assert.match(ui, /data-project-status="quarantined"/);
       assert.doesNotMatch(ui, /pip install/);
+      const release = await (await fetch(`${server.url}/project/statuspkg/1.0/`)).text();
+      assert.match(release, /data-project-status="quarantined"/);
+      assert.doesNotMatch(release, /href="[^"]*\/files\//, 'no download links for files that are not served');
 
       // TUF lists the page as it is now (pages rendered on write reach the targets in the same transaction)
       const page = Buffer.from(await (await fetch(`${server.url}/simple/statuspkg/index.json`)).arrayBuffer());
@@ -156,6 +159,7 @@ for (const { engine, skip } of await testEngines()) {
       assert.equal((await fetch(fileUrl)).status, 200);
       const root = await (await fetch(`${server.url}/simple/`)).text();
       assert.match(root, /statuspkg/i);
+      assert.match(await (await fetch(`${server.url}/project/statuspkg/1.0/`)).text(), /href="[^"]*\/files\//);
       assert.equal((await uploadFile(server.url, next.path, auth)).status, 200);
     });
   });

@@ -17,6 +17,7 @@ import {
   urlFact,
   DEV_TRUST_LABEL,
 } from '../components.ts';
+import { statusServesFiles } from '../../../formats/project-status.ts';
 import { formatBytes, formatTime, packageTypeLabel, integratedTimeIso } from '../../../ui/format.ts';
 import { externalLink, html, safeUrl, type SafeHtml } from '../../../ui/html.ts';
 import { layout, type PageContext } from './layout.ts';
@@ -94,7 +95,8 @@ function verifyCommand(data: ReleasePageData, ctx: PageContext, options: Release
 }
 
 function fileRows(file: ReleaseFile, data: ReleasePageData, ctx: PageContext, options: ReleasePageOptions, command: string): SafeHtml {
-  const download = safeUrl(options.urls.fileUrl(file.sha256, file.filename));
+  // PEP 792: a quarantined project's files are not served, so they are not offered as links.
+  const download = statusServesFiles(data.project.status) ? safeUrl(options.urls.fileUrl(file.sha256, file.filename)) : null;
   const integrity = options.urls.provenanceUrl(data.project.normalized_name, data.release.version, file.filename);
   const summaries = file.attestations.map(attestationSummary);
   const devTrust = file.attestations.map((a) => signedByDevTrust(a.facts.issuer, options.devTrustBase));
