@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, mkdirSync, statSync, writeFileSync } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { CairnError } from '../../errors.ts';
@@ -77,6 +77,8 @@ export interface BlobStore {
    * those untouched since `olderThan` (while uploads or another import may be writing).
    */
   cleanTemp(options?: { olderThan?: Date }): Promise<void>;
+  /** Resolves when the store can take a write now (`/healthz`); rejects with the reason otherwise. */
+  checkWritable(): Promise<void>;
   /** Stops the digest worker threads. */
   close(): Promise<void>;
 }
@@ -156,6 +158,15 @@ export class FileSystemBlobStore implements BlobStore {
       out.destroy();
       await rm(tempPath, { force: true });
       throw error;
+    }
+  }
+
+  async checkWritable(): Promise<void> {
+    const probe = join(this.tempDir, `health-${randomBytes(8).toString('hex')}.part`);
+    try {
+      await writeFile(probe, 'ok', { flag: 'wx' });
+    } finally {
+      await rm(probe, { force: true });
     }
   }
 
