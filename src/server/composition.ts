@@ -133,7 +133,7 @@ export async function openServices(config: ServerConfig, options: ComposeOptions
   const index = new IndexService(db, changes);
   const tokens = new TokenService(db);
   const publishers = new TrustedPublisherService(db);
-  const views = new CatalogueViews(db, index, urls);
+  const views = new CatalogueViews(db, urls);
   const pendingProvenance = new PendingProvenanceService(
     db,
     attestations,
