@@ -31,6 +31,8 @@ const CODES = {
   // the index's storage (cairn serve, cairn admin)
   'storage.not_found': { status: 500, exit: 2 },
   'database.unavailable': { status: 503, exit: 3 },
+  /** The disk (or quota) is full: the client did nothing wrong, and may retry once an operator made room. */
+  'storage.full': { status: 507, exit: 3 },
 
   // names, versions, filenames (formats/)
   'name.invalid': { status: 400, exit: 2 },

@@ -186,7 +186,13 @@ export class UploadService {
     const coreMetadata = raw.toString('utf8');
     const coreMetadataSha256 = createHash('sha256').update(raw).digest('hex');
     await this.db.insertInto('blob_intents').values({ sha256: blob.sha256, created_at: now }).onConflict((oc) => oc.doNothing()).execute();
-    await this.blobs.commit(blob);
+    try {
+      await this.blobs.commit(blob);
+    } catch (error) {
+      // Nothing was stored (a full disk, a failed fsync): the intent is withdrawn with it.
+      await this.releaseOrphanBlob(blob.sha256);
+      throw error;
+    }
     let stored: { fileId: number; change: RecordedChange };
     try {
       stored = await this.db.transaction().execute(async (trx) => {
