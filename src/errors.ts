@@ -125,6 +125,8 @@ const CODES = {
   'lockfile.invalid': { status: 400, exit: 2 },
   'proxy.file_hidden': { status: 403, exit: 1 },
   'proxy.no_digest': { status: 502, exit: 1 },
+  /** The upstream index failed, stalled, or sent more than the proxy accepts; the message names the URL. */
+  'proxy.upstream_error': { status: 502, exit: 3 },
 
   // builder
   'build.failed': { status: 500, exit: 1 },
