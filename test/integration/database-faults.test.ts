@@ -60,7 +60,7 @@ async function waitFor(what: string, check: () => Promise<boolean>, withinMs: nu
 }
 
 describe('PostgreSQL faults under a running index', { skip }, () => {
-  test('backends terminated while uploads run: the server survives, failures are 503 database.unavailable, nothing answered 200 is lost, retries succeed', async () => {
+  test('backends terminated while uploads run: the server survives, failures are 503 database.unavailable, nothing answered 200 is lost, retries succeed', async (t) => {
     const server = await startTestServer('postgres');
     try {
       const database = new URL(server.config.databaseUrl).pathname.slice(1);
@@ -68,21 +68,26 @@ describe('PostgreSQL faults under a running index', { skip }, () => {
       const files = Array.from({ length: 16 }, (_, i) => makeDistribution(work, { name: 'fault-pkg', version: `1.${i}`, kind: i % 2 ? 'sdist' : 'wheel' }));
       let uploading = true;
       let terminated = 0;
+      const started = performance.now();
+      // Terminations while the first uploads run; the later ones land on the pool that recovered.
       const killer = (async () => {
-        while (uploading) {
+        while (uploading && performance.now() - started < 800) {
           terminated += await terminateBackends(database);
-          await new Promise((resolve) => setTimeout(resolve, 15));
+          await new Promise((resolve) => setTimeout(resolve, 60));
         }
       })();
       const answers = await Promise.all(
         files.map(async (f, i) => {
-          await new Promise((resolve) => setTimeout(resolve, i * 10));
+          await new Promise((resolve) => setTimeout(resolve, i * 120));
           return uploadFile(server.url, f.path, auth);
         }),
       );
       uploading = false;
       await killer;
       assert.ok(terminated > 0, 'no backend was terminated');
+      assert.ok(answers.some((a) => a.status === 503), 'no upload met a terminated connection');
+      assert.ok(answers.some((a) => a.status === 200), 'no upload succeeded after the terminations');
+      t.diagnostic(`${terminated} backends terminated; ${answers.filter((a) => a.status === 200).length} uploads answered 200, ${answers.filter((a) => a.status === 503).length} answered 503`);
       for (const answer of answers) {
         assert.ok(answer.status === 200 || (answer.status === 503 && answer.body.code === 'database.unavailable'), JSON.stringify(answer));
       }
@@ -111,7 +116,7 @@ describe('PostgreSQL faults under a running index', { skip }, () => {
     }
   });
 
-  test('a partition between cairn and PostgreSQL: requests get 503 within the timeouts instead of hanging, /livez stays up, and the index recovers once it heals', async () => {
+  test('a partition between cairn and PostgreSQL: requests get 503 within the timeouts instead of hanging, /livez stays up, and the index recovers once it heals', async (t) => {
     const database = await createTestDatabase();
     const admin = new URL(database.url);
     const proxy = await startTcpProxy({ host: admin.hostname, port: Number(admin.port || 5432) });
@@ -158,6 +163,7 @@ describe('PostgreSQL faults under a running index', { skip }, () => {
       assert.equal(retried.status, 200, JSON.stringify(retried));
       assert.equal((await getJson(`${server.url}/project/partition-pkg/`)).status, 200);
       assert.ok(recoveredIn < 15_000);
+      t.diagnostic(`partition: UI page 503 after ${Math.round(ui.ms)} ms, upload 503 after ${Math.round(refused.ms)} ms, /healthz 503 after ${Math.round(health.ms)} ms, /livez ${Math.round(live.ms)} ms; healed: /healthz 200 after ${Math.round(recoveredIn)} ms`);
 
       // The connections drop at once (the proxy, or the database, goes away): same outcome.
       proxy.reset();
