@@ -45,7 +45,7 @@ export function registerServe(program: Command): void {
       .option('--dev-trust', 'mount the dev trust domain at /_/dev and trust it (development only; env CAIRN_DEV_TRUST=1)')
       .option('--trusted-root <file...>', 'extra Sigstore trusted_root.json files to accept provenance from (env CAIRN_TRUSTED_ROOT, comma-separated)')
       .option('--headers-timeout <ms>', 'time a client has to send its request headers (env CAIRN_HEADERS_TIMEOUT_MS; default 20000)')
-      .option('--request-timeout <ms>', 'time a client has to send a whole request, 0 for none (env CAIRN_REQUEST_TIMEOUT_MS; default 900000)')
+      .option('--request-timeout <ms>', 'time a client has to send a whole request, 0 for none (env CAIRN_REQUEST_TIMEOUT_MS; default 3600000)')
       .option('--keepalive-timeout <ms>', 'how long an idle keep-alive connection stays open (env CAIRN_KEEPALIVE_TIMEOUT_MS; default 72000)')
       .option('--min-body-rate <bytes/s>', 'slowest accepted request body, over each 30 s, 0 for none (env CAIRN_MIN_BODY_RATE; default 1024)')
       .option('--max-connections <n>', 'connections open at once (env CAIRN_MAX_CONNECTIONS; default 1000)')

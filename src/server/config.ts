@@ -26,7 +26,7 @@ export interface HttpLimits {
 
 export const DEFAULT_HTTP_LIMITS: HttpLimits = {
   headersTimeoutMs: 20_000,
-  requestTimeoutMs: 15 * 60_000,
+  requestTimeoutMs: 60 * 60_000,
   keepAliveTimeoutMs: 72_000,
   socketIdleTimeoutMs: 120_000,
   minBodyBytesPerSecond: 1024,
