@@ -149,8 +149,26 @@ describe('the verifying proxy against a hostile upstream', () => {
     const files = Array.from({ length: LIMITS.maxFilesPerPage + 1 }, (_, i) => ({ filename: `many-1.${i}-py3-none-any.whl`, sha256: 'a'.repeat(64) }));
     upstream.routes.set('/simple/many/', { body: page('many', files), contentType: SIMPLE_JSON });
     const before = upstream.requests.length;
-    assertUpstreamError(await getJson('/simple/many/'), `${upstream.url}/simple/many/`, /lists 101 files, more than the proxy's cap of 100/);
+    assertUpstreamError(await getJson('/simple/many/'), `${upstream.url}/simple/many/`, /lists 101 files, more than the cap of 100/);
     assert.deepEqual(upstream.requests.slice(before), ['/simple/many/'], 'no provenance was fetched');
+  });
+
+  test('a page of many tiny objects is refused before it is parsed, without blocking the proxy', async () => {
+    // Within the byte cap, hundreds of thousands of objects: parsing them would block the event loop.
+    const tiny = '{"filename":"t","url":"/t","hashes":{}},'.repeat(Math.floor((LIMITS.maxPageBytes - 200) / 41));
+    upstream.routes.set('/simple/tiny/', { body: `{"meta":{"api-version":"1.1"},"name":"tiny","files":[${tiny.slice(0, -1)}]}`, contentType: SIMPLE_JSON });
+    let lag = 0;
+    let last = performance.now();
+    const probe = setInterval(() => {
+      lag = Math.max(lag, performance.now() - last - 5);
+      last = performance.now();
+    }, 5);
+    try {
+      assertUpstreamError(await getJson('/simple/tiny/'), `${upstream.url}/simple/tiny/`, /more files than the cap of 100/);
+    } finally {
+      clearInterval(probe);
+    }
+    assert.ok(lag < 250, `the event loop stalled for ${Math.round(lag)} ms`);
   });
 
   test('provenance that stalls or never ends: the file is hidden, and the provenance URL answers 502 naming it', async () => {

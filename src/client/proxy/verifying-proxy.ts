@@ -198,6 +198,9 @@ export class VerifyingProxy {
       timeoutMs: this.limits.timeoutMs,
       maxPageBytes: this.limits.maxPageBytes,
       maxProvenanceBytes: this.limits.maxProvenanceBytes,
+      // Each file costs a verification and memory for its verdict: a page listing an absurd
+      // number of them is an upstream fault, refused before any file is looked at.
+      maxFilesPerPage: this.limits.maxFilesPerPage,
     };
     this.recordPath = join(this.cache.dir, 'proxy', 'hidden.jsonl');
     this.now = options.now ?? (() => new Date());
@@ -243,13 +246,6 @@ export class VerifyingProxy {
 
   private async buildView(project: string): Promise<ProxyProjectView> {
     const page = await fetchUpstreamProject(this.upstream, project, this.fetch);
-    // Each file costs a verification and memory for its verdict: a page listing an absurd number
-    // of them is an upstream fault, not work to do.
-    if (page.files.length > this.limits.maxFilesPerPage) {
-      throw new CairnError('proxy.upstream_error', `the upstream index failed at ${page.pageUrl}: it lists ${page.files.length} files, more than the proxy's cap of ${this.limits.maxFilesPerPage}`, {
-        url: page.pageUrl,
-      });
-    }
     const entries: ProxyFileEntry[] = [];
     const requests: { entry: ProxyFileEntry; request: DistributionRequest }[] = [];
     for (const file of page.files) {
@@ -294,7 +290,7 @@ export class VerifyingProxy {
       cacheTtlMs: this.ttlMs,
       concurrency: this.options.concurrency ?? 8,
       history: this.options.history ?? 1,
-      fetchLimits: { timeoutMs: this.limits.timeoutMs, maxPageBytes: this.limits.maxPageBytes, maxProvenanceBytes: this.limits.maxProvenanceBytes },
+      fetchLimits: { timeoutMs: this.limits.timeoutMs, maxPageBytes: this.limits.maxPageBytes, maxProvenanceBytes: this.limits.maxProvenanceBytes, maxFilesPerPage: this.limits.maxFilesPerPage },
     });
     const results = await session.verifyRequests(requests.map((r) => r.request));
     results.forEach((result, i) => {

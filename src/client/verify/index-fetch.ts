@@ -41,15 +41,17 @@ export interface FetchOptions {
   maxPageBytes?: number;
   /** Largest provenance object accepted, counted after decompression (default 4 MiB). */
   maxProvenanceBytes?: number;
+  /** Files a project page may list; checked before any of them is read (default: no cap). */
+  maxFilesPerPage?: number;
 }
 
-export type FetchLimits = Pick<FetchOptions, 'timeoutMs' | 'maxPageBytes' | 'maxProvenanceBytes'>;
+export type FetchLimits = Pick<FetchOptions, 'timeoutMs' | 'maxPageBytes' | 'maxProvenanceBytes' | 'maxFilesPerPage'>;
 
 /**
  * What a hostile or broken index can make a reader hold (docs/decisions.md, "Hardening"). PyPI's
  * largest project pages are a few MiB of JSON; provenance objects a few KiB.
  */
-export const DEFAULT_FETCH_LIMITS: Required<FetchLimits> = { timeoutMs: 60_000, maxPageBytes: 32 * 1024 * 1024, maxProvenanceBytes: 4 * 1024 * 1024 };
+export const DEFAULT_FETCH_LIMITS: Required<Omit<FetchLimits, 'maxFilesPerPage'>> = { timeoutMs: 60_000, maxPageBytes: 32 * 1024 * 1024, maxProvenanceBytes: 4 * 1024 * 1024 };
 
 /**
  * `https://pypi.org/simple/`, `https://pypi.org/legacy/` and `https://pypi.org` name the same
@@ -153,7 +155,25 @@ async function cachedText(area: 'pages' | 'provenance', url: string, accept: str
   });
 }
 
-function parseProjectJson(text: string, pageUrl: string): IndexProject {
+/**
+ * JSON objects an honest page holds per file (the file, `hashes`, `core-metadata` and its
+ * predecessor's key, with room to spare). Counting `{` is an upper bound of the objects.
+ */
+const OBJECTS_PER_FILE = 8;
+
+/** Whether `text` has more than `limit` `{`: a scan costs milliseconds where parsing costs seconds. */
+function moreObjectsThan(text: string, limit: number): boolean {
+  let count = 0;
+  for (let i = text.indexOf('{'); i !== -1; i = text.indexOf('{', i + 1)) if (++count > limit) return true;
+  return false;
+}
+
+function parseProjectJson(text: string, pageUrl: string, maxFiles = Number.POSITIVE_INFINITY): IndexProject {
+  // Parsing a page of hundreds of thousands of tiny objects blocks the event loop for seconds: a
+  // page that cannot be within the file cap is refused before it is parsed.
+  if (Number.isFinite(maxFiles) && moreObjectsThan(text, maxFiles * OBJECTS_PER_FILE + 64)) {
+    throw new CairnError('server.error', `${pageUrl} holds more JSON objects than ${maxFiles} files would: more files than the cap of ${maxFiles}`, { url: pageUrl, limit: maxFiles });
+  }
   let body: unknown;
   try {
     body = JSON.parse(text);
@@ -162,6 +182,9 @@ function parseProjectJson(text: string, pageUrl: string): IndexProject {
   }
   const b = body as { name?: unknown; files?: unknown };
   if (!Array.isArray(b.files)) throw new CairnError('server.error', `${pageUrl}: the JSON page has no files list`, { url: pageUrl });
+  if (b.files.length > maxFiles) {
+    throw new CairnError('server.error', `${pageUrl} lists ${b.files.length} files, more than the cap of ${maxFiles}`, { url: pageUrl, limit: maxFiles });
+  }
   const files = b.files.flatMap((f): IndexFile[] => {
     const file = f as Record<string, unknown>;
     if (typeof file.filename !== 'string' || typeof file.url !== 'string') return [];
@@ -213,7 +236,7 @@ export async function fetchProjectPage(index: string, project: string, options: 
     }
     throw new CairnError('verify.not_found', `the index ${base} has no project ${project}`);
   }
-  return parseProjectJson(text, pageUrl);
+  return parseProjectJson(text, pageUrl, options.maxFilesPerPage);
 }
 
 /** The PEP 740 provenance object, or null when the index has none for the file. */
