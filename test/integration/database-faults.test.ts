@@ -104,6 +104,10 @@ describe('PostgreSQL faults under a running index', { skip }, () => {
         const retry = await uploadFile(server.url, f.path, auth);
         assert.equal(retry.status, 200, JSON.stringify(retry));
       }
+      // An upload whose connection broke mid-transaction left its blob and intent for the recovery
+      // sweep (its COMMIT might still have landed); the sweep never removes a referenced blob.
+      await server.services.uploads.recoverInterruptedUploads({ olderThan: new Date(Date.now() + 60_000) });
+      assert.deepEqual(await server.services.db.selectFrom('blob_intents').selectAll().execute(), []);
       const rows = await server.services.db.selectFrom('files').select(['filename', 'sha256']).execute();
       assert.equal(rows.length, files.length);
       for (const row of rows) assert.ok(await server.services.blobs.exists(row.sha256), `blob of ${row.filename} missing`);

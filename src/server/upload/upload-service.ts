@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { CairnError } from '../../errors.ts';
+import { CairnError, isCairnError } from '../../errors.ts';
 import { coreMetadataToJsonInfo } from '../../formats/core-metadata.ts';
 import {
   assertFilenameMatchesRelease,
@@ -289,6 +289,10 @@ export class UploadService {
         return { fileId: file.id, change };
       });
     } catch (error) {
+      // A connection that broke mid-transaction leaves the outcome unknown: its COMMIT may still
+      // reach the server (a partition that heals), so the blob stays, with its intent, for the
+      // periodic recovery to judge once the database answers again.
+      if (isCairnError(error) && error.code === 'database.unavailable') throw error;
       await this.releaseOrphanBlob(blob.sha256);
       if (isUniqueViolation(error)) {
         throw new CairnError('upload.file_exists', `File already exists ('${filename}'): a concurrent upload stored it first`);
