@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -66,6 +66,31 @@ describe('the disk fills during an upload', { skip: skipUnless(mounted, 'mount -
     const small = makeDistribution(work, { name: 'fits', version: '1.0', kind: 'wheel' });
     const accepted = await uploadFile(server.url, small.path, auth);
     assert.equal(accepted.status, 200, JSON.stringify(accepted));
+    assert.equal((await fetch(`${server.url}/healthz`)).status, 200);
+  });
+
+  test('/healthz reports the blob store down (503) while its disk is full, and up again once there is room', async () => {
+    const filler = join(mountPoint, 'filler');
+    const fd = openSync(filler, 'w');
+    try {
+      const block = Buffer.alloc(64 * 1024);
+      for (;;) writeSync(fd, block);
+    } catch (error) {
+      assert.equal((error as NodeJS.ErrnoException).code, 'ENOSPC');
+    } finally {
+      closeSync(fd);
+    }
+    try {
+      const full = await fetch(`${server.url}/healthz`);
+      const report = (await full.json()) as { status: string; database: { status: string }; blobs: { status: string; error?: string } };
+      assert.equal(full.status, 503);
+      assert.equal(report.database.status, 'ok');
+      assert.equal(report.blobs.status, 'down');
+      assert.match(report.blobs.error ?? '', /ENOSPC/);
+      assert.equal((await fetch(`${server.url}/livez`)).status, 200);
+    } finally {
+      rmSync(filler);
+    }
     assert.equal((await fetch(`${server.url}/healthz`)).status, 200);
   });
 });
