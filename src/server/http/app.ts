@@ -45,7 +45,7 @@ export async function buildApp(services: CairnServices, options: AppOptions = {}
       const limits = services.config.http;
       return limitedServer(limits, (request, response) => {
         enforceMinimumBodyRate(request, { minBytesPerSecond: limits.minBodyBytesPerSecond, windowMs: limits.bodyRateWindowMs });
-        if (!answerCachedPage(request, response, services.pages, services.metrics)) handler(request, response);
+        if (!answerCachedPage(request, response, services.pages, services.metrics, handler)) handler(request, response);
       });
     },
   });
