@@ -16,6 +16,7 @@ import { isUniqueViolation } from '../storage/database.ts';
 import type { Database } from '../storage/schema.ts';
 import type { TokenPrincipal, TokenService } from '../auth/tokens.ts';
 import type { CatalogueChanges, RecordedChange } from '../pages/catalogue-changes.ts';
+import { assertNotAwaitedByPublisher, assertNotConfusable } from '../catalogue/project-names.ts';
 import { readDistributionMetadata } from './dist-metadata.ts';
 
 /** The form of a twine upload (`POST /legacy/`), already parsed from multipart. */
@@ -152,6 +153,12 @@ export class UploadService {
       existingProject ? { id: existingProject.id, normalizedName: existingProject.normalized_name } : null,
       name,
     );
+
+    if (!existingProject) {
+      // Before anything is stored: a refused new project leaves no trace.
+      await assertNotAwaitedByPublisher(this.db, name);
+      await assertNotConfusable(this.db, name);
+    }
 
     const existing = await this.db
       .selectFrom('files')
