@@ -35,9 +35,9 @@ export function registerProvenanceAdmin(admin: Command): void {
     provenance
       .command('purge')
       .description('remove pending build provenance by signer, filename or id (given together, all must match)')
-      .option('--signer IDENTITY', "the signing identity (certificate SAN) as 'provenance pending' shows it")
-      .option('--filename NAME', 'the distribution filename')
-      .option('--id ID', "one entry's id", pendingId)
+      .option('--signer <identity>', "the signing identity (certificate SAN) as 'provenance pending' shows it")
+      .option('--filename <name>', 'the distribution filename')
+      .option('--id <id>', "one entry's id", pendingId)
       .option('--json', 'machine-readable output'),
   ).action(async (options: { dataDir?: string; databaseUrl?: string; json?: boolean; signer?: string; filename?: string; id?: number }) => {
     await withServices(options, async (s) => {
