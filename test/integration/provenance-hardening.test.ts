@@ -4,6 +4,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { loadExtraRoots, VerifyCache, verifyTargets } from '../../src/client/verify/index.ts';
+import { parsePolicy } from '../../src/policy/index.ts';
 import { makeDistribution } from '../support/dist-factory.ts';
 import { runCairn } from '../support/commands.ts';
 import { DEFAULT_BUILDER_WORKFLOW, devToken, devTrustBase, signBuildProvenance, submitProvenance, type DevTokenClaims } from '../support/provenance.ts';
@@ -181,6 +183,26 @@ for (const { engine, skip } of await testEngines()) {
         // No provenance link in the simple API either: the file has no provenance of its own.
         const simple = (await (await fetch(`${server.url}/simple/lostp-pkg/`, { headers: { Accept: 'application/vnd.pypi.simple.v1+json' } })).json()) as { files: { provenance?: string | null }[] };
         assert.ok(simple.files.every((f) => !f.provenance));
+      });
+
+      test('identity-continuity = "fail" is not broken by a stranger attesting the new release', async () => {
+        for (const version of ['1.0', '2.0']) {
+          const dist = makeDistribution(work, { name: 'contp-pkg', version, kind: 'sdist' });
+          assert.equal((await submit(dist.filename, sha256(dist.bytes))).status, 200);
+          assert.equal((await uploadFile(server.url, dist.path, auth)).status, 200);
+          if (version === '2.0') assert.equal((await submit(dist.filename, sha256(dist.bytes), MALLORY)).status, 200);
+        }
+        const base = devTrustBase(server);
+        const cacheDir = join(work, `verify-${engine}`);
+        const roots = await loadExtraRoots([`${base}/trusted_root.json`], { cache: new VerifyCache(join(cacheDir, 'roots')), offline: false });
+        const policy = parsePolicy(
+          `version = 1\n[defaults]\nrequire = "build"\nidentity-continuity = "fail"\n[[builders]]\nissuer = "${base}/oidc"\nidentity = "${REAL_BUILDER_ID.replace(/@.*$/, '')}@refs/tags/v*"\n`,
+          'policy.toml',
+        );
+        const { results, exitCode } = await verifyTargets(['contp-pkg==2.0'], { policy, trustedRoots: roots, index: server.url, cacheDir });
+        assert.equal(exitCode, 0, `${results[0]?.reason} ${results[0]?.warnings.join('; ')}`);
+        assert.deepEqual(results[0]!.verdict?.signer?.identity, REAL_BUILDER_ID);
+        assert.ok(!results[0]!.warnings.some((w) => /mallory/.test(w)), results[0]!.warnings.join('; '));
       });
 
       test('a forged runDetails.builder.id is not what "Built by" shows, even on provenance bound at upload', async () => {
