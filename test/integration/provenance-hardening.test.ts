@@ -153,6 +153,7 @@ for (const { engine, skip } of await testEngines()) {
         const stranger = await submit(dist.filename, sha256(dist.bytes), MALLORY, { builderId: REAL_BUILDER_ID });
         assert.equal(stranger.status, 200, JSON.stringify(stranger.body));
         assert.equal(stranger.body.status, 'bound');
+        assert.equal(stranger.body.first_party, false);
         const row = await server.services.db.selectFrom('attestations').select(['first_party', 'signer_identity']).orderBy('id', 'desc').executeTakeFirstOrThrow();
         assert.equal(row.first_party, 0);
 
@@ -224,6 +225,7 @@ for (const { engine, skip } of await testEngines()) {
         assert.equal(stranger.status, 200);
         const own = await submit(dist.filename, sha256(dist.bytes));
         assert.equal(own.status, 200);
+        assert.equal(own.body.first_party, true);
         const provenance = await integrity('own-pkg', '1.0', dist.filename);
         assert.deepEqual(identities(provenance.attestation_bundles), [REAL_BUILDER_ID]);
         assert.equal(identities(provenance.cairn_third_party?.attestation_bundles).length, 1);

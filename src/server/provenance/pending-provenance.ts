@@ -63,6 +63,8 @@ export interface SubmissionResult {
   expires_at: string | null;
   signer: { issuer: string; identity: string }[];
   submitted_before_upload: boolean;
+  /** False when bound after the upload as a third party's: listed apart, changing nothing the index says of the release. */
+  first_party: boolean;
 }
 
 function asSubmission(body: ReceivedJson, maxAttestations: number): { filename: string; sha256: string; attestations: ReceivedJson[] } {
@@ -151,7 +153,15 @@ export class PendingProvenanceService {
         if (firstParty.length > 0) await this.attestations.append(trx, file.id, firstParty, { submittedBeforeUpload: false, firstParty: true, now });
         if (thirdParty.length > 0) await this.attestations.append(trx, file.id, thirdParty, { submittedBeforeUpload: false, firstParty: false, now });
         change = await this.changes.projectChanged(trx, file.project_id);
-        return { status: 'bound', filename: submission.filename, sha256: submission.sha256, expires_at: null, signer: signers, submitted_before_upload: false };
+        return {
+          status: 'bound',
+          filename: submission.filename,
+          sha256: submission.sha256,
+          expires_at: null,
+          signer: signers,
+          submitted_before_upload: false,
+          first_party: thirdParty.length === 0,
+        };
       }
 
       const expiresAt = new Date(now.getTime() + this.limits.ttlSeconds * 1000).toISOString();
@@ -209,7 +219,7 @@ export class PendingProvenanceService {
           })
           .execute();
       }
-      return { status: 'pending', filename: submission.filename, sha256: submission.sha256, expires_at: expiry, signer: signers, submitted_before_upload: true };
+      return { status: 'pending', filename: submission.filename, sha256: submission.sha256, expires_at: expiry, signer: signers, submitted_before_upload: true, first_party: true };
     });
     if (change) this.changes.published(change);
     return result;
