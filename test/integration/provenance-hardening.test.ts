@@ -303,6 +303,11 @@ for (const { engine, skip } of await testEngines()) {
           assert.match(String(refused.body.message), /too similar to the existing project 'example'/);
           assert.deepEqual(await state(), before, `${name}: nothing stored`);
         }
+        await assert.rejects(
+          server.services.publishers.add({ project: 'ex-amp1e', issuer: `${devTrustBase(server)}/oidc`, repository: 'acme/lookalike', workflow: 'release.yml' }, new Date()),
+          (error: { code?: string }) => error.code === 'name.confusable',
+          'a pending publisher may not wait for a look-alike either',
+        );
         const cli = await admin('project', 'create', 'ex.amp1e');
         assert.equal(cli.status, 2, cli.output);
         assert.match(cli.stderr, /error \[name\.confusable\]: .*'example'/);

@@ -189,6 +189,8 @@ export class TrustedPublisherService {
         `the pending publisher ${pending.id} may only create project '${pending.projectName}', which already exists; ask an operator to add a publisher to it`,
       );
     }
+    // A look-alike may have been created since the publisher was registered.
+    await assertNotConfusable(trx, pending.projectName);
     const project = await trx
       .insertInto('projects')
       .values({ name: pending.projectName, normalized_name: normalized, created_at: now.toISOString(), serial: 0 })

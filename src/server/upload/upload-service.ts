@@ -200,6 +200,10 @@ export class UploadService {
         let projectId = existingProject?.id;
         let projectCreated = false;
         if (projectId === undefined) {
+          // Again inside the transaction: a look-alike or a pending publisher's name may have
+          // appeared since the check above (exact on SQLite, whose writers are serialised).
+          await assertNotAwaitedByPublisher(trx, name);
+          await assertNotConfusable(trx, name);
           const created = await trx
             .insertInto('projects')
             .values({ name: metadata.name || name, normalized_name: normalizeProjectName(name), created_at: now, serial: 1 })
