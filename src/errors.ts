@@ -39,6 +39,8 @@ const CODES = {
   'version.invalid': { status: 400, exit: 2 },
   'filename.invalid': { status: 400, exit: 2 },
   'metadata.invalid': { status: 400, exit: 2 },
+  /** A new project's name reads like an existing one's (PyPI's ultranormalized comparison). */
+  'name.confusable': { status: 400, exit: 2 },
 
   // auth
   'auth.missing': { status: 401, exit: 2 },
@@ -49,6 +51,8 @@ const CODES = {
   // projects / index
   'project.not_found': { status: 404, exit: 2 },
   'project.exists': { status: 409, exit: 2 },
+  /** A pending trusted publisher waits for this name; only it may create the project. */
+  'project.reserved': { status: 403, exit: 2 },
   'release.not_found': { status: 404, exit: 2 },
   'file.not_found': { status: 404, exit: 2 },
 

@@ -143,9 +143,11 @@ export async function openServices(config: ServerConfig, options: ComposeOptions
       ...DEFAULT_PENDING_LIMITS,
       ttlSeconds: config.pendingProvenanceTtlSeconds,
       maxPerSigner: config.pendingMaxPerSigner,
-      maxPerFilename: config.pendingMaxPerFilename,
+      maxPerFile: config.pendingMaxPerFile,
+      maxPerSignerPerFile: config.pendingMaxPerSignerPerFile,
     },
     changes,
+    (trx, projectId, facts) => publishers.projectVouches(trx, projectId, facts),
   );
   const uploads = new UploadService({
     db,

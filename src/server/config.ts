@@ -51,8 +51,10 @@ export interface ServerConfig {
   pendingProvenanceTtlSeconds: number;
   /** Live pending submissions one signing identity may hold (DESIGN §4 caps). */
   pendingMaxPerSigner: number;
-  /** Live pending submissions one filename may hold. */
-  pendingMaxPerFilename: number;
+  /** Live pending submissions one (filename, sha256) may hold. */
+  pendingMaxPerFile: number;
+  /** Live pending submissions one signer may hold for one (filename, sha256). */
+  pendingMaxPerSignerPerFile: number;
   /** OIDC issuers whose tokens the Trusted Publishing exchange accepts (exact `iss` values). */
   trustedOidcIssuers: string[];
   /** The `aud` the exchange demands; distinct per index so a token minted for one is useless at another. */
@@ -134,7 +136,11 @@ export function loadServerConfig(flags: ConfigOverrides = {}, env: NodeJS.Proces
       30 * 24 * 3600,
     ),
     pendingMaxPerSigner: integerSetting('pending provenance per signer', env.CAIRN_PENDING_MAX_PER_SIGNER ?? 200, 1, 1_000_000),
-    pendingMaxPerFilename: integerSetting('pending provenance per filename', env.CAIRN_PENDING_MAX_PER_FILENAME ?? 16, 1, 1000),
+    // At most 24 per file: with an upload's own 8 attestations the binding stays within the
+    // 32 first-party attestations a file may carry. CAIRN_PENDING_MAX_PER_FILENAME is the
+    // name this setting had when it counted per filename.
+    pendingMaxPerFile: integerSetting('pending provenance per file', env.CAIRN_PENDING_MAX_PER_FILE ?? env.CAIRN_PENDING_MAX_PER_FILENAME ?? 16, 1, 24),
+    pendingMaxPerSignerPerFile: integerSetting('pending provenance per signer and file', env.CAIRN_PENDING_MAX_PER_SIGNER_PER_FILE ?? 4, 1, 24),
     trustedOidcIssuers: env.CAIRN_OIDC_ISSUERS
       ? env.CAIRN_OIDC_ISSUERS.split(',').map((s) => s.trim()).filter(Boolean)
       : [...DEFAULT_OIDC_ISSUERS],

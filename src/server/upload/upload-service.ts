@@ -16,6 +16,7 @@ import { isUniqueViolation } from '../storage/database.ts';
 import type { Database } from '../storage/schema.ts';
 import type { TokenPrincipal, TokenService } from '../auth/tokens.ts';
 import type { CatalogueChanges, RecordedChange } from '../pages/catalogue-changes.ts';
+import { assertNotAwaitedByPublisher, assertNotConfusable } from '../catalogue/project-names.ts';
 import { readDistributionMetadata } from './dist-metadata.ts';
 
 /** The form of a twine upload (`POST /legacy/`), already parsed from multipart. */
@@ -153,6 +154,12 @@ export class UploadService {
       name,
     );
 
+    if (!existingProject) {
+      // Before anything is stored: a refused new project leaves no trace.
+      await assertNotAwaitedByPublisher(this.db, name);
+      await assertNotConfusable(this.db, name);
+    }
+
     const existing = await this.db
       .selectFrom('files')
       .select(['id', 'sha256', 'filename'])
@@ -199,6 +206,10 @@ export class UploadService {
         let projectId = existingProject?.id;
         let projectCreated = false;
         if (projectId === undefined) {
+          // Again inside the transaction: a look-alike or a pending publisher's name may have
+          // appeared since the check above (exact on SQLite, whose writers are serialised).
+          await assertNotAwaitedByPublisher(trx, name);
+          await assertNotConfusable(trx, name);
           const created = await trx
             .insertInto('projects')
             .values({ name: metadata.name || name, normalized_name: normalizeProjectName(name), created_at: now, serial: 1 })
