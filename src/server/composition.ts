@@ -18,6 +18,7 @@ import { DEFAULT_PENDING_LIMITS, PendingProvenanceService } from './provenance/p
 import { uploadAttestationsPrecheck } from './provenance/upload-attestations.ts';
 import { OidcExchangeService } from './publishing/oidc-exchange.ts';
 import { TrustedPublisherService } from './publishing/trusted-publishers.ts';
+import { IndexHealth } from './health.ts';
 import { ListenAddress } from './listen-address.ts';
 import { FileSystemBlobStore, type BlobStore } from './storage/blob-store.ts';
 import { openDatabase } from './storage/database.ts';
@@ -74,6 +75,8 @@ export interface CairnServices {
   /** Its BASE URL, else null. */
   devTrustBaseUrl(): string | null;
   metrics: IndexMetrics;
+  /** Whether the database and the blob store answer (`/healthz`). */
+  health: IndexHealth;
   clock: () => Date;
   close(): Promise<void>;
 }
@@ -106,7 +109,7 @@ export async function openServices(config: ServerConfig, options: ComposeOptions
     : null;
   const verifier = IndexVerifier.forConfig(config.trustedRootFiles, { dynamicRoots: devTrust ? [() => devTrust.trustedRoot()] : [] });
 
-  const opened = await openDatabase(config.databaseUrl);
+  const opened = await openDatabase(config.databaseUrl, { postgresTimeouts: config.postgresTimeouts });
   const db = opened.db;
   const blobs: BlobStore = new FileSystemBlobStore(config.dataDir);
   const urls = indexUrls(config.baseUrl);
@@ -123,14 +126,14 @@ export async function openServices(config: ServerConfig, options: ComposeOptions
   const inMemory = config.databaseUrl === 'sqlite::memory:' || config.databaseUrl === ':memory:';
   const tuf: TufService =
     options.backgroundTuf && !inMemory
-      ? new BackgroundTuf(tufInline, { databaseUrl: config.databaseUrl, dataDir: config.dataDir, settings: config.tuf, warn: (message) => log.warn(message), onRefreshed })
+      ? new BackgroundTuf(tufInline, { databaseUrl: config.databaseUrl, postgresTimeouts: config.postgresTimeouts, dataDir: config.dataDir, settings: config.tuf, warn: (message) => log.warn(message), onRefreshed })
       : tufInline;
   const pages = new PageStore(db, { cacheBytes: config.pageCacheBytes, pollMs: config.pagePollMs });
   const changes = new CatalogueChanges(db, new PageRenderer(urls, opened.dialect, clock), pages, clock, config.baseUrl, [attestations, tufTargets], () => tuf.changed());
   const index = new IndexService(db, changes);
   const tokens = new TokenService(db);
   const publishers = new TrustedPublisherService(db);
-  const views = new CatalogueViews(db, index, urls);
+  const views = new CatalogueViews(db, urls);
   const pendingProvenance = new PendingProvenanceService(
     db,
     attestations,
@@ -140,9 +143,11 @@ export async function openServices(config: ServerConfig, options: ComposeOptions
       ...DEFAULT_PENDING_LIMITS,
       ttlSeconds: config.pendingProvenanceTtlSeconds,
       maxPerSigner: config.pendingMaxPerSigner,
-      maxPerFilename: config.pendingMaxPerFilename,
+      maxPerFile: config.pendingMaxPerFile,
+      maxPerSignerPerFile: config.pendingMaxPerSignerPerFile,
     },
     changes,
+    (trx, projectId, facts) => publishers.projectVouches(trx, projectId, facts),
   );
   const uploads = new UploadService({
     db,
@@ -188,6 +193,7 @@ export async function openServices(config: ServerConfig, options: ComposeOptions
     devTrust,
     devTrustBaseUrl: () => (devTrust ? devTrustBase() : null),
     metrics,
+    health: new IndexHealth(db, blobs),
     clock,
     close: async () => {
       pages.stopPolling();
