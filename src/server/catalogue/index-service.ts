@@ -81,10 +81,21 @@ export class IndexService {
     return matches ? file : undefined;
   }
 
-  /** A file's project's PEP 792 status (downloads of a quarantined project are refused). */
-  async projectStatusOf(projectId: number): Promise<{ name: string; status: ProjectStatus; reason: string | null }> {
-    const row = await this.db.selectFrom('projects').select(['name', 'status', 'status_reason']).where('id', '=', projectId).executeTakeFirstOrThrow();
-    return { name: row.name, status: row.status, reason: row.status_reason };
+  /**
+   * A file to download, with its project's PEP 792 status (a quarantined project's files are
+   * refused), in one statement: downloads are the hot path.
+   */
+  async fileForDownload(filename: string): Promise<(FileSummary & { project: { name: string; status: ProjectStatus; reason: string | null } }) | undefined> {
+    const row = await this.db
+      .selectFrom('files')
+      .innerJoin('projects', 'projects.id', 'files.project_id')
+      .select(FILE_SUMMARY_COLUMNS.map((c) => `files.${c}` as const))
+      .select(['projects.name as project_name', 'projects.status as project_status', 'projects.status_reason as project_status_reason'])
+      .where('files.filename', '=', filename)
+      .executeTakeFirst();
+    if (!row) return undefined;
+    const { project_name, project_status, project_status_reason, ...file } = row;
+    return { ...file, project: { name: project_name, status: project_status, reason: project_status_reason } };
   }
 
   async coreMetadataOf(filename: string): Promise<string | undefined> {

@@ -50,11 +50,11 @@ export async function fileRoutes(app: FastifyInstance, { services }: { services:
       let { filename } = request.params;
       const wantsMetadata = filename.endsWith(METADATA_SUFFIX);
       if (wantsMetadata) filename = filename.slice(0, -METADATA_SUFFIX.length);
-      const file = await services.index.fileByName(filename);
+      const file = await services.index.fileForDownload(filename);
       if (!file || file.sha256 !== sha256) throw new CairnError('file.not_found', `no file ${filename} with sha256 ${sha256}`);
-      const status = await services.index.projectStatusOf(file.project_id);
-      if (!statusServesFiles(status.status)) {
-        throw new CairnError('file.quarantined', `${filename} belongs to the quarantined project '${status.name}'${status.reason ? ` (${status.reason})` : ''}; PEP 792 forbids serving it`);
+      if (!statusServesFiles(file.project.status)) {
+        const { name, reason } = file.project;
+        throw new CairnError('file.quarantined', `${filename} belongs to the quarantined project '${name}'${reason ? ` (${reason})` : ''}; PEP 792 forbids serving it`);
       }
 
       if (wantsMetadata) {
