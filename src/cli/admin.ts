@@ -100,6 +100,25 @@ export function registerAdmin(program: Command): void {
     });
   });
 
+  const blobs = admin.command('blobs').description('the blob store (files, or S3-compatible object storage)');
+  withStorageOptions(
+    blobs
+      .command('sweep')
+      .description('delete stored blobs no file references (left by crashes or an unreachable store)')
+      .option('--older-than <minutes>', 'only blobs written this many minutes ago or earlier: uploads in flight are kept', '60')
+      .option('--dry-run', 'list the orphans, delete nothing'),
+  ).action(async (options: StorageFlags & { olderThan: string; dryRun?: boolean }) => {
+    const minutes = Number(options.olderThan);
+    if (!Number.isFinite(minutes) || minutes < 1) {
+      throw new CairnError('usage.invalid_argument', `--older-than must be a number of minutes of at least 1 (an upload may be in flight), got ${JSON.stringify(options.olderThan)}`);
+    }
+    await withServices(options, async (s) => {
+      const swept = await s.uploads.sweepOrphanBlobs({ olderThan: new Date(s.clock().getTime() - minutes * 60_000), dryRun: options.dryRun });
+      for (const sha256 of swept.orphans) console.log(`${options.dryRun ? 'orphan' : 'deleted'} ${sha256}`);
+      console.log(`${swept.orphans.length} orphan blob(s) ${options.dryRun ? 'found' : 'deleted'}; ${swept.intentsReleased} interrupted upload(s) released`);
+    });
+  });
+
   withStorageOptions(
     admin
       .command('yank <name> <version>')

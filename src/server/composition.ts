@@ -19,7 +19,7 @@ import { uploadAttestationsPrecheck } from './provenance/upload-attestations.ts'
 import { OidcExchangeService } from './publishing/oidc-exchange.ts';
 import { TrustedPublisherService } from './publishing/trusted-publishers.ts';
 import { ListenAddress } from './listen-address.ts';
-import { FileSystemBlobStore, type BlobStore } from './storage/blob-store.ts';
+import { openBlobStore, type BlobStore } from './storage/blob-store.ts';
 import { openDatabase } from './storage/database.ts';
 import type { DialectName } from './storage/migrations.ts';
 import type { Database } from './storage/schema.ts';
@@ -89,6 +89,21 @@ export interface ComposeOptions {
 }
 
 /**
+ * The configured blob store, checked before anything else opens: an unreachable endpoint, refused
+ * credentials or a missing bucket stop `serve` at once with a message naming them.
+ */
+async function openConfiguredBlobStore(config: ServerConfig): Promise<BlobStore> {
+  const blobs = await openBlobStore(config.blobStore.kind === 'filesystem' ? { kind: 'filesystem', root: config.dataDir } : config.blobStore);
+  try {
+    await blobs.verify();
+  } catch (error) {
+    await blobs.close();
+    throw error;
+  }
+  return blobs;
+}
+
+/**
  * The composition root: every service of the index is built here, once, from the configuration.
  * Nothing is patched after construction; what a service needs from another comes in through its
  * constructor.
@@ -106,9 +121,12 @@ export async function openServices(config: ServerConfig, options: ComposeOptions
     : null;
   const verifier = IndexVerifier.forConfig(config.trustedRootFiles, { dynamicRoots: devTrust ? [() => devTrust.trustedRoot()] : [] });
 
-  const opened = await openDatabase(config.databaseUrl);
+  const blobs = await openConfiguredBlobStore(config);
+  const opened = await openDatabase(config.databaseUrl).catch(async (error: unknown) => {
+    await blobs.close();
+    throw error;
+  });
   const db = opened.db;
-  const blobs: BlobStore = new FileSystemBlobStore(config.dataDir);
   const urls = indexUrls(config.baseUrl);
   const attestations = new AttestationStore(db);
   const tufTargets = new TufTargets(db);

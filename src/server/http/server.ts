@@ -23,7 +23,10 @@ export async function startServer(config: ServerConfig, options: { logger?: bool
     backgroundTuf: options.clock === undefined,
     log: { warn: (message) => (app ? app.log.warn(message) : console.warn(`cairn: ${message}`)) },
   });
-  const recovered = await services.uploads.recoverInterruptedUploads();
+  // Only what was left before the grace: another instance on the same database may be between
+  // storing a blob and committing its row right now.
+  const recoveryCutoff = () => new Date(services.clock().getTime() - config.recoveryGraceSeconds * 1000);
+  const recovered = await services.uploads.recoverInterruptedUploads({ olderThan: recoveryCutoff() });
   // Pages are rendered on write; after an upgrade (or a new base URL) they are rendered once here.
   const rendered = await services.changes.renderStale();
   await services.tufTargets.backfill();
@@ -41,6 +44,12 @@ export async function startServer(config: ServerConfig, options: { logger?: bool
       if (removed > 0) built.log.info({ removed }, 'expired pending provenance swept');
     } catch (error) {
       built.log.error({ err: error }, 'pending provenance sweep failed');
+    }
+    try {
+      const released = await services.uploads.recoverInterruptedUploads({ olderThan: recoveryCutoff() });
+      if (released > 0) built.log.warn({ released }, 'removed blobs of uploads that never committed');
+    } catch (error) {
+      built.log.error({ err: error }, 'interrupted upload recovery failed');
     }
   };
   await sweep();
