@@ -213,5 +213,6 @@ function tufSettings(env: NodeJS.ProcessEnv): TufSettings {
     }
   }
   const maxTargetsPerBin = integerSetting('TUF targets per bin (CAIRN_TUF_MAX_TARGETS_PER_BIN)', env.CAIRN_TUF_MAX_TARGETS_PER_BIN ?? DEFAULT_TUF_SETTINGS.maxTargetsPerBin, 2, 100_000);
-  return { ...DEFAULT_TUF_SETTINGS, binCount, maxTargetsPerBin };
+  const keysDir = env.CAIRN_TUF_KEYS_DIR?.trim();
+  return { ...DEFAULT_TUF_SETTINGS, binCount, maxTargetsPerBin, ...(keysDir ? { keysDir: resolve(keysDir) } : {}) };
 }

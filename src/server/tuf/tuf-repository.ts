@@ -32,6 +32,12 @@ export interface TufSettings {
   policy: TufExpiryPolicy;
   /** How long a superseded consistent snapshot stays downloadable (PEP 458 suggests about an hour). */
   retentionSeconds: number;
+  /**
+   * Where the signing keys are read (CAIRN_TUF_KEYS_DIR); `<dataDir>/tuf/keys` when unset. Every
+   * instance of one index reads the same keys (a shared secret mount): an instance with keys of
+   * its own would sign with a key the root does not name.
+   */
+  keysDir?: string;
 }
 
 export const DEFAULT_TUF_SETTINGS: TufSettings = { binCount: 256, maxTargetsPerBin: 1024, policy: DEFAULT_EXPIRY_POLICY, retentionSeconds: 3600 };
@@ -105,7 +111,7 @@ export class TufRepository implements TufService {
       onRefreshed?: (outcome: TufRefreshOutcome) => void;
     },
   ) {
-    this.keysDir = join(options.dataDir, 'tuf', 'keys');
+    this.keysDir = options.settings?.keysDir ?? join(options.dataDir, 'tuf', 'keys');
   }
 
   private get settings(): TufSettings {
