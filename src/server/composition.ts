@@ -9,6 +9,7 @@ import { IndexMetrics } from './metrics.ts';
 import { CatalogueViews } from './pages/catalogue-views.ts';
 import { FeedService } from './pages/feeds.ts';
 import { indexUrls, type IndexUrls } from './pages/index-urls.ts';
+import { CachePurge } from './pages/cache-purge.ts';
 import { CatalogueChanges } from './pages/catalogue-changes.ts';
 import { PageRenderer } from './pages/page-renderer.ts';
 import { PageStore } from './pages/page-store.ts';
@@ -144,7 +145,17 @@ export async function openServices(config: ServerConfig, options: ComposeOptions
       ? new BackgroundTuf(tufInline, { databaseUrl: config.databaseUrl, dataDir: config.dataDir, settings: config.tuf, warn: (message) => log.warn(message), onRefreshed })
       : tufInline;
   const pages = new PageStore(db, { cacheBytes: config.pageCacheBytes, pollMs: config.pagePollMs });
-  const changes = new CatalogueChanges(db, new PageRenderer(urls, opened.dialect, clock), pages, clock, config.baseUrl, [attestations, tufTargets], () => tuf.changed());
+  const purge = config.purge ? new CachePurge({ ...config.purge, warn: (message) => log.warn(message) }) : null;
+  const changes = new CatalogueChanges(
+    db,
+    new PageRenderer(urls, opened.dialect, clock),
+    pages,
+    clock,
+    config.baseUrl,
+    [attestations, tufTargets],
+    () => tuf.changed(),
+    (changed) => purge?.changed(changed),
+  );
   const index = new IndexService(db, changes);
   const tokens = new TokenService(db);
   const publishers = new TrustedPublisherService(db);
@@ -207,6 +218,7 @@ export async function openServices(config: ServerConfig, options: ComposeOptions
     clock,
     close: async () => {
       pages.stopPolling();
+      await purge?.settle();
       await tuf.close();
       await opened.close();
       await blobs.close();

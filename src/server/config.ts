@@ -42,8 +42,12 @@ export interface ServerConfig {
   recoveryGraceSeconds: number;
   /** Cache-Control of pages, for browsers (max-age) and shared caches / CDNs (s-maxage, stale-if-error). */
   pageCaching: { maxAgeSeconds: number; sharedMaxAgeSeconds: number; staleIfErrorSeconds: number };
-  /** Purge hook: one request per changed project to this URL template ({project}: normalized name), or null. */
-  purge: { urlTemplate: string; method: string } | null;
+  /**
+   * Purge hook (CAIRN_PURGE_URL): after every committed change, a request to each URL template,
+   * once per changed project ({project}: its normalized name); a template without {project} is
+   * requested when the `/simple/` root changed. Null: no shared cache to purge.
+   */
+  purge: { urlTemplates: string[]; method: string } | null;
 }
 
 export interface ConfigOverrides {
@@ -121,7 +125,7 @@ export function loadServerConfig(flags: ConfigOverrides = {}, env: NodeJS.Proces
       7 * 24 * 3600,
     ),
     pageCaching: {
-      maxAgeSeconds: integerSetting('page max-age (CAIRN_PAGE_MAX_AGE)', env.CAIRN_PAGE_MAX_AGE ?? 600, 0, 31_536_000),
+      maxAgeSeconds: integerSetting('page max-age (CAIRN_PAGE_MAX_AGE)', env.CAIRN_PAGE_MAX_AGE ?? 60, 0, 31_536_000),
       sharedMaxAgeSeconds: integerSetting('page s-maxage (CAIRN_PAGE_SHARED_MAX_AGE)', env.CAIRN_PAGE_SHARED_MAX_AGE ?? 86_400, 0, 31_536_000),
       staleIfErrorSeconds: integerSetting('page stale-if-error (CAIRN_PAGE_STALE_IF_ERROR)', env.CAIRN_PAGE_STALE_IF_ERROR ?? 86_400, 0, 31_536_000),
     },
@@ -166,16 +170,19 @@ function blobStoreSetting(env: NodeJS.ProcessEnv, dataDir: string): ServerConfig
   };
 }
 
-/** CAIRN_PURGE_URL=http://cache/simple/{project}/ (method CAIRN_PURGE_METHOD, default PURGE). */
+/** CAIRN_PURGE_URL=http://cache/simple/{project}/,http://cache/pypi/{project}/json (method CAIRN_PURGE_METHOD, default PURGE). */
 function purgeSetting(env: NodeJS.ProcessEnv): ServerConfig['purge'] {
-  const urlTemplate = env.CAIRN_PURGE_URL?.trim();
-  if (!urlTemplate) return null;
-  if (!/^https?:\/\/[^/]+/.test(urlTemplate.replaceAll('{project}', 'x'))) {
-    throw new CairnError('config.invalid', `CAIRN_PURGE_URL must be an http(s) URL template ({project} is replaced by the normalized project name), got ${JSON.stringify(urlTemplate)}`);
+  const raw = env.CAIRN_PURGE_URL?.trim();
+  if (!raw) return null;
+  const urlTemplates = raw.split(',').map((t) => t.trim()).filter(Boolean);
+  for (const template of urlTemplates) {
+    if (!/^https?:\/\/[^/]+/.test(template)) {
+      throw new CairnError('config.invalid', `CAIRN_PURGE_URL must be http(s) URL templates separated by commas ({project} is replaced by the normalized project name), got ${JSON.stringify(template)}`);
+    }
   }
   const method = env.CAIRN_PURGE_METHOD?.trim() || 'PURGE';
   if (!/^[A-Z]+$/.test(method)) throw new CairnError('config.invalid', `CAIRN_PURGE_METHOD must be an HTTP method in capitals, got ${JSON.stringify(method)}`);
-  return { urlTemplate, method };
+  return { urlTemplates, method };
 }
 
 /** PostgreSQL's own databases: cairn's tables must never be migrated into one of them. */

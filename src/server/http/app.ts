@@ -1,6 +1,7 @@
 import { createServer } from 'node:http';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { answerCachedPage } from './fast-pages.ts';
+import { pageCacheControl } from '../pages/page-caching.ts';
 import type { CairnServices } from '../composition.ts';
 import type { ServerConfig } from '../config.ts';
 import { cairnErrorHandling } from '../../http/errors.ts';
@@ -44,8 +45,9 @@ export async function buildApp(services: CairnServices, options: AppOptions = {}
     // Cached project pages are answered before routing (fast-pages.ts); the server's timeouts are
     // set here as fastify would set them on a server of its own.
     serverFactory: (handler) => {
+      const cacheControl = pageCacheControl(services.config.pageCaching);
       const server = createServer((request, response) => {
-        if (!answerCachedPage(request, response, services.pages, services.metrics)) handler(request, response);
+        if (!answerCachedPage(request, response, services.pages, services.metrics, cacheControl)) handler(request, response);
       });
       server.keepAliveTimeout = timeouts.keepAliveTimeout;
       server.requestTimeout = timeouts.requestTimeout;

@@ -5,6 +5,7 @@ import { ifNoneMatchMatches } from '../../http/conditional.ts';
 import { acceptsGzip } from '../../http/content-encoding.ts';
 import type { IndexMetrics } from '../metrics.ts';
 import type { PageStore } from '../pages/page-store.ts';
+import { projectSurrogateKey } from '../pages/page-caching.ts';
 
 const SIMPLE_PAGE = /^\/simple\/([^/?#]+)\/$/;
 
@@ -30,7 +31,6 @@ class ParsedHeaders<T> {
 const formats = new ParsedHeaders((accept) => negotiateSimpleFormat(accept, undefined));
 const gzipAccepted = new ParsedHeaders((acceptEncoding) => acceptsGzip(acceptEncoding));
 const JSON_API_PAGE = /^\/pypi\/([^/?#]+)\/json$/;
-const PAGE_CACHE = 'max-age=60, public';
 
 /**
  * The answer most requests to an index get — a project's simple page or JSON document, cached,
@@ -40,7 +40,7 @@ const PAGE_CACHE = 'max-age=60, public';
  * anything else (not cached, a redirect, a query, no gzip, a 406, any other path) goes to fastify.
  * Returns whether it answered.
  */
-export function answerCachedPage(request: IncomingMessage, response: ServerResponse, pages: PageStore, metrics: IndexMetrics): boolean {
+export function answerCachedPage(request: IncomingMessage, response: ServerResponse, pages: PageStore, metrics: IndexMetrics, cacheControl: string): boolean {
   const method = request.method;
   if (method !== 'GET' && method !== 'HEAD') return false;
   const url = request.url ?? '';
@@ -75,7 +75,7 @@ export function answerCachedPage(request: IncomingMessage, response: ServerRespo
   if (!page) return false;
   const started = performance.now();
   const etag = `"${page.sha256.slice(0, 32)}${etagSuffix}-gz"`;
-  const headers: Record<string, string | number> = { Vary: vary, ETag: etag, 'Cache-Control': PAGE_CACHE };
+  const headers: Record<string, string | number> = { Vary: vary, ETag: etag, 'Cache-Control': cacheControl, 'Surrogate-Key': projectSurrogateKey(name) };
   let status = 200;
   const ifNoneMatch = request.headers['if-none-match'];
   if (ifNoneMatch !== undefined && ifNoneMatchMatches(ifNoneMatch, etag)) {
