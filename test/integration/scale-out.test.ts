@@ -1,15 +1,19 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { registerDevTrust } from '../../src/devtrust/routes.ts';
+import { DEV_TRUST_PREFIX } from '../../src/server/http/dev-trust-mount.ts';
 import { runCairn } from '../support/commands.ts';
 import { makeDistribution } from '../support/dist-factory.ts';
 import { skipUnlessHaproxy, startHaproxy, type Balancer } from '../support/haproxy.ts';
 import { createTestDatabase, postgresAvailable } from '../support/postgres.ts';
 import { skipUnless } from '../support/requirements.ts';
 import { s3Endpoint, skipUnlessS3, type S3Endpoint } from '../support/rgw.ts';
+import { devTrustBase, signBuildProvenance, submitProvenance } from '../support/provenance.ts';
 import { createBucket, emptyAndDeleteBucket, s3Env } from '../support/s3.ts';
 import { basicAuth } from '../support/server.ts';
 import { startServeProcess, type ServeProcess } from '../support/serve-process.ts';
@@ -33,6 +37,9 @@ let env: Record<string, string>;
 const instances: ServeProcess[] = [];
 let balancer: Balancer;
 let auth: string;
+/** A dev trust domain of its own (as `cairn dev-trust` runs it), trusted by every instance through its trusted root file. */
+let signer: FastifyInstance;
+const signerAt = { url: '' };
 
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 
@@ -58,7 +65,17 @@ describe('several cairn instances behind HAProxy on PostgreSQL and S3', { skip }
     s3 = await s3Endpoint();
     bucket = await createBucket(s3);
     database = await createTestDatabase();
-    env = { ...s3Env(s3, bucket, { prefix: 'cluster' }), CAIRN_DATABASE_URL: database.url, CAIRN_TUF_KEYS_DIR: join(work, 'tuf-keys') };
+    signer = Fastify();
+    await registerDevTrust(signer, { prefix: DEV_TRUST_PREFIX, baseUrl: () => devTrustBase(signerAt), stateDir: join(work, 'dev-trust') });
+    signerAt.url = await signer.listen({ host: '127.0.0.1', port: 0 });
+    const trustedRoot = join(work, 'trusted_root.json');
+    writeFileSync(trustedRoot, await (await fetch(`${devTrustBase(signerAt)}/trusted_root.json`)).text());
+    env = {
+      ...s3Env(s3, bucket, { prefix: 'cluster' }),
+      CAIRN_DATABASE_URL: database.url,
+      CAIRN_TUF_KEYS_DIR: join(work, 'tuf-keys'),
+      CAIRN_TRUSTED_ROOT: trustedRoot,
+    };
     const made = await runCairn(['admin', 'token', 'create', '--new-projects', '--create', '--data-dir', join(work, 'admin')], { env });
     assert.equal(made.status, 0, made.output);
     auth = basicAuth(made.stdout.trim().split('\n').pop()!.trim());
@@ -68,6 +85,7 @@ describe('several cairn instances behind HAProxy on PostgreSQL and S3', { skip }
   after(async () => {
     await balancer?.stop();
     await Promise.all(instances.map((i) => i.stop()));
+    await signer?.close();
     if (bucket) await emptyAndDeleteBucket(s3, bucket);
     await s3?.stop();
     await database?.drop();
@@ -111,6 +129,20 @@ describe('several cairn instances behind HAProxy on PostgreSQL and S3', { skip }
       };
       assert.deepEqual(page.files.map((f) => [f.filename, f.hashes.sha256]), [[winner.filename, sha256(winner.bytes)]], `${instance.url} lists the winner once`);
     }
+  });
+
+  test('build provenance submitted to one instance is bound by an upload through another and served by the third', async () => {
+    const dist = makeDistribution(work, { name: 'spread-provenance', version: '1.0', kind: 'wheel' });
+    const signed = await signBuildProvenance(signerAt, { filename: dist.filename, sha256: sha256(dist.bytes) });
+    const submitted = await submitProvenance(instances[0]!, { filename: dist.filename, sha256: sha256(dist.bytes), attestations: [signed.attestation] });
+    assert.equal(submitted.status, 200, JSON.stringify(submitted.body));
+    assert.equal(submitted.body.status, 'pending');
+    assert.equal((await uploadFile(instances[1]!.url, dist.path, auth)).status, 200);
+    await untilEveryInstanceLists('spread-provenance', dist.filename);
+    const integrity = await fetch(`${instances[2]!.url}/integrity/spread-provenance/1.0/${dist.filename}/provenance`);
+    assert.equal(integrity.status, 200);
+    const provenance = (await integrity.json()) as { attestation_bundles: { attestations: unknown[] }[] };
+    assert.deepEqual(provenance.attestation_bundles[0]!.attestations[0], signed.attestation);
   });
 
   test('TUF metadata is signed by one instance at a time with the shared keys; every instance serves the same timestamp', async () => {
