@@ -47,7 +47,7 @@ export async function buildApp(services: CairnServices, options: AppOptions = {}
     serverFactory: (handler) => {
       const cacheControl = pageCacheControl(services.config.pageCaching);
       const server = createServer((request, response) => {
-        if (!answerCachedPage(request, response, services.pages, services.metrics, cacheControl)) handler(request, response);
+        if (!answerCachedPage(request, response, services.pages, services.metrics, handler, cacheControl)) handler(request, response);
       });
       server.keepAliveTimeout = timeouts.keepAliveTimeout;
       server.requestTimeout = timeouts.requestTimeout;
