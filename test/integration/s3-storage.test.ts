@@ -158,6 +158,8 @@ describe('cairn serve on S3-compatible object storage', { skip }, () => {
     const answer = await fetch(`${server.url}/files/${digest}/${dist.filename}`);
     assert.equal(answer.status, 500);
     assert.equal(((await answer.json()) as { code: string }).code, 'blob.missing');
+    // The log line is written as the answer goes out; the pipe may bring it a moment later.
+    for (let waited = 0; !/"code":"blob\.missing"/.test(server.output()) && waited < 5000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
     assert.match(server.output(), /"code":"blob\.missing"/);
     assert.ok(server.output().includes(digest));
     assert.equal((await fetch(`${server.url}/healthz`)).status, 200);
