@@ -33,6 +33,12 @@ const CODES = {
   'database.unavailable': { status: 503, exit: 3 },
   /** The disk (or quota) is full: the client did nothing wrong, and may retry once an operator made room. */
   'storage.full': { status: 507, exit: 3 },
+  // the blob store (S3-compatible object storage, or the file system)
+  'blobstore.unavailable': { status: 503, exit: 3 },
+  'blobstore.denied': { status: 500, exit: 2 },
+  'blobstore.bucket_missing': { status: 500, exit: 2 },
+  'blobstore.failed': { status: 502, exit: 3 },
+  'blob.missing': { status: 500, exit: 3 },
 
   // names, versions, filenames (formats/)
   'name.invalid': { status: 400, exit: 2 },
