@@ -20,6 +20,8 @@ export interface ServerConfig {
   pendingProvenanceTtlSeconds: number;
   /** Live pending submissions one signing identity may hold (DESIGN §4 caps). */
   pendingMaxPerSigner: number;
+  /** How long a publishing session stays open before it expires and is swept, in seconds. */
+  sessionTtlSeconds: number;
   /** Live pending submissions one filename may hold. */
   pendingMaxPerFilename: number;
   /** OIDC issuers whose tokens the Trusted Publishing exchange accepts (exact `iss` values). */
@@ -91,6 +93,7 @@ export function loadServerConfig(flags: ConfigOverrides = {}, env: NodeJS.Proces
       1,
       30 * 24 * 3600,
     ),
+    sessionTtlSeconds: integerSetting('publishing session TTL (CAIRN_SESSION_TTL_SECONDS)', env.CAIRN_SESSION_TTL_SECONDS ?? 24 * 3600, 60, 30 * 24 * 3600),
     pendingMaxPerSigner: integerSetting('pending provenance per signer', env.CAIRN_PENDING_MAX_PER_SIGNER ?? 200, 1, 1_000_000),
     pendingMaxPerFilename: integerSetting('pending provenance per filename', env.CAIRN_PENDING_MAX_PER_FILENAME ?? 16, 1, 1000),
     trustedOidcIssuers: env.CAIRN_OIDC_ISSUERS

@@ -32,6 +32,8 @@ export interface SubmissionResult {
   expires_at: string | null;
   signer: { issuer: string; identity: string }[];
   submitted_before_upload: boolean;
+  /** The file waits, staged, in a publishing session: the entry lives as long as the session does. */
+  staged: boolean;
 }
 
 function asSubmission(body: ReceivedJson, maxAttestations: number): { filename: string; sha256: string; attestations: ReceivedJson[] } {
@@ -114,10 +116,22 @@ export class PendingProvenanceService {
         // A rebuilder vouching for a file already published: bound at once, flagged as such.
         await this.attestations.append(trx, file.id, verified, { submittedBeforeUpload: false, now });
         change = await this.changes.projectChanged(trx, file.project_id);
-        return { status: 'bound', filename: submission.filename, sha256: submission.sha256, expires_at: null, signer: signers, submitted_before_upload: false };
+        return { status: 'bound', filename: submission.filename, sha256: submission.sha256, expires_at: null, signer: signers, submitted_before_upload: false, staged: false };
       }
 
-      const expiresAt = new Date(now.getTime() + this.limits.ttlSeconds * 1000).toISOString();
+      let expiresAt = new Date(now.getTime() + this.limits.ttlSeconds * 1000).toISOString();
+      // A file staged in a publishing session may wait longer than the pending TTL for its publish;
+      // its provenance must not expire before the session does.
+      const staged = await trx
+        .selectFrom('session_files')
+        .innerJoin('publishing_sessions', 'publishing_sessions.id', 'session_files.session_id')
+        .select('publishing_sessions.expires_at')
+        .where('session_files.filename', '=', submission.filename)
+        .where('session_files.sha256', '=', submission.sha256)
+        .where('publishing_sessions.status', '=', 'pending')
+        .where('publishing_sessions.expires_at', '>', now.toISOString())
+        .executeTakeFirst();
+      if (staged && staged.expires_at > expiresAt) expiresAt = staged.expires_at;
       const live = (q: ReturnType<typeof trx.selectFrom<'pending_provenance'>>) => q.where('expires_at', '>', now.toISOString());
       let expiry = expiresAt;
       for (const item of verified) {
@@ -164,7 +178,7 @@ export class PendingProvenanceService {
           })
           .execute();
       }
-      return { status: 'pending', filename: submission.filename, sha256: submission.sha256, expires_at: expiry, signer: signers, submitted_before_upload: true };
+      return { status: 'pending', filename: submission.filename, sha256: submission.sha256, expires_at: expiry, signer: signers, submitted_before_upload: true, staged: staged !== undefined };
     });
     if (change) this.changes.published(change);
     return result;
