@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { runCairn } from '../support/commands.ts';
 import { makeDistribution } from '../support/dist-factory.ts';
 import { provideBuildProvenance } from '../support/provenance.ts';
 import { basicAuth, startTestServer, testEngines, type TestServer } from '../support/server.ts';
@@ -157,7 +158,11 @@ for (const { engine, skip } of await testEngines()) {
     test('a project requiring build provenance refuses a plain upload without it, and applies to its sessions', async () => {
       const first = makeDistribution(work, { name: 'strict-project', version: '1.0', kind: 'wheel' });
       assert.equal((await uploadFile(server.url, first.path, auth)).status, 200);
-      await server.services.sessions.setProjectPolicy('strict-project', 'build');
+      const storage = ['--data-dir', server.dataDir, '--database-url', server.config.databaseUrl];
+      const badKind = await runCairn(['admin', 'project', 'require-provenance', 'strict-project', 'publish', ...storage]);
+      assert.equal(badKind.status, 2, badKind.output);
+      const set = await runCairn(['admin', 'project', 'require-provenance', 'strict-project', 'build', ...storage]);
+      assert.equal(set.status, 0, set.output);
       const second = makeDistribution(work, { name: 'strict-project', version: '1.1', kind: 'wheel' });
       const refused = await uploadFile(server.url, second.path, auth);
       assert.equal(refused.status, 400);
