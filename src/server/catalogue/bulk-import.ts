@@ -55,11 +55,6 @@ const RECOVERY_GRACE_MS = 15 * 60 * 1000;
 /** Rows per statement, under both engines' limits on bound parameters. */
 const ROWS_PER_STATEMENT = 400;
 const MAX_ATTEMPTS = 3;
-/**
- * Projects rendered between two turns of the event loop: on SQLite a transaction runs on this
- * thread, and without turns the workers' results and the next batch's renames would wait for it.
- */
-const PROJECTS_BETWEEN_YIELDS = 8;
 
 type Valid = Extract<AnalysedEntry, { ok: true }>;
 type Drop = (entry: Valid, code: ErrorCode | 'present', message: string) => void;
@@ -424,11 +419,10 @@ export class BulkImportService {
         await yieldToEventLoop();
       }
       await changes.filesAdded(trx, added);
-      let rendered = 0;
       const recorded = await changes.projectsChanged(
         trx,
         touched.map((projectId) => ({ projectId, created: created.has(projectId) })),
-        { between: () => (++rendered % PROJECTS_BETWEEN_YIELDS === 0 ? yieldToEventLoop() : Promise.resolve()) },
+        { between: yieldToEventLoop },
       );
       return { recorded, projectsCreated: created.size };
     });

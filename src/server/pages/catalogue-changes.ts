@@ -35,10 +35,16 @@ export interface RemovedFile {
 export interface CatalogueListener {
   filesAdded?(trx: Kysely<Database>, files: readonly AddedFile[]): Promise<void>;
   filesRemoved?(trx: Kysely<Database>, files: readonly RemovedFile[]): Promise<void>;
-  pagesRendered?(trx: Kysely<Database>, rendered: RenderedProject): Promise<void>;
+  /** Pages rendered in this transaction, many projects at a time (an import's batch). */
+  pagesRendered?(trx: Kysely<Database>, rendered: readonly RenderedProject[]): Promise<void>;
 }
 
 const RENDER_STATE_KEY = 'pages.renderer';
+/**
+ * Projects rendered together: enough that per-statement round trips stop mattering, few enough
+ * that on SQLite (whose statements run on the event loop) one group is a short stall.
+ */
+const PROJECTS_PER_RENDER = 64;
 
 /**
  * The one place a change to a project becomes visible: every transaction that changes what a
@@ -79,24 +85,32 @@ export class CatalogueChanges {
 
   /**
    * `projectChanged` for every project one transaction changed (a bulk import's batch): each
-   * project is rendered once, and each root chunk that gained projects once, not once per project.
-   * `between` runs after each project (a long batch lets its event loop turn there).
+   * project is rendered once, a group of projects at a time with a few statements per group, and
+   * each root chunk that gained projects once, not once per project. `between` runs after each
+   * group (a long batch lets its event loop turn there).
    */
   async projectsChanged(
     trx: Kysely<Database>,
     projects: readonly { projectId: number; created: boolean }[],
     options: { between?: () => Promise<void> } = {},
   ): Promise<RecordedChange[]> {
+    const createdById = new Map<number, boolean>();
+    for (const { projectId, created } of projects) createdById.set(projectId, createdById.get(projectId) === true || created);
+    const ids = [...createdById.keys()];
     const recorded: RecordedChange[] = [];
     const chunks = new Set<number>();
-    for (const { projectId, created } of projects) {
-      if (recorded.length > 0) await options.between?.();
-      await trx.updateTable('projects').set((eb) => ({ serial: eb('serial', '+', 1) })).where('id', '=', projectId).execute();
-      const rendered = await this.renderer.renderProject(trx, projectId);
+    for (let i = 0; i < ids.length; i += PROJECTS_PER_RENDER) {
+      if (i > 0) await options.between?.();
+      const group = ids.slice(i, i + PROJECTS_PER_RENDER);
+      // Takes the projects' row locks too, so concurrent changes to one project render one after another.
+      await trx.updateTable('projects').set((eb) => ({ serial: eb('serial', '+', 1) })).where('id', 'in', group).execute();
+      const rendered = await this.renderer.renderProjects(trx, group);
       for (const listener of this.listeners) await listener.pagesRendered?.(trx, rendered);
-      const chunk = created ? rootChunkOf(projectId) : null;
-      if (chunk !== null) chunks.add(chunk);
-      recorded.push({ normalizedName: rendered.normalizedName, chunk });
+      group.forEach((projectId, j) => {
+        const chunk = createdById.get(projectId) ? rootChunkOf(projectId) : null;
+        if (chunk !== null) chunks.add(chunk);
+        recorded.push({ normalizedName: rendered[j]!.normalizedName, chunk });
+      });
     }
     for (const chunk of chunks) await this.renderer.renderRootChunk(trx, chunk);
     const changedAt = this.clock().toISOString();
@@ -138,9 +152,10 @@ export class CatalogueChanges {
       const batch = await query.execute();
       if (batch.length === 0) break;
       const changes = await this.db.transaction().execute(async (trx) => {
-        const recorded: RecordedChange[] = [];
-        for (const { id } of batch) recorded.push(await this.projectChanged(trx, id));
-        return recorded;
+        return this.projectsChanged(
+          trx,
+          batch.map(({ id }) => ({ projectId: id, created: false })),
+        );
       });
       this.published(...changes);
       done += batch.length;

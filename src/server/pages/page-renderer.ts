@@ -5,10 +5,10 @@ import type { Kysely } from 'kysely';
 import { deflateSegment } from '../../formats/gzip-segments.ts';
 import { renderIndexHtmlEntry, renderProjectHtml, renderProjectJson, type SimpleProject } from '../../formats/simple-api.ts';
 import type { DialectName } from '../storage/migrations.ts';
-import type { Database, PageKind } from '../storage/schema.ts';
+import type { Database, PageKind, ReleaseListing } from '../storage/schema.ts';
 import type { IndexUrls } from './index-urls.ts';
 import { buildProjectJson, chooseJsonApiRelease } from './json-api.ts';
-import { loadProjectSnapshot, releaseInfoJson, releaseProvenanceStates, type ProjectSnapshot } from './project-snapshot.ts';
+import { loadProjectSnapshots, releaseInfoJsons, releaseProvenanceStates, type ProjectSnapshot } from './project-snapshot.ts';
 
 /**
  * Bumped when what the renderer writes changes, so stored pages of an older renderer are rendered
@@ -68,6 +68,17 @@ const gzipAsync = promisify(gzip);
 /** Above this, compression runs on libuv's thread pool instead of stalling the event loop. */
 const SYNC_GZIP_LIMIT = 64 * 1024;
 
+/** Under both engines' limits on bound parameters (a page row binds six). */
+const ROWS_PER_STATEMENT = 200;
+const NAMES_PER_STATEMENT = 500;
+
+interface PageText {
+  name: string;
+  kind: PageKind;
+  /** Null: the page is not served (a project without releases has no JSON API document). */
+  text: string | null;
+}
+
 function compress(bytes: Buffer): Buffer | Promise<Buffer> {
   return bytes.length <= SYNC_GZIP_LIMIT ? gzipSync(bytes) : gzipAsync(bytes);
 }
@@ -85,22 +96,43 @@ export class PageRenderer {
 
   /** Renders and stores every page of the project; the project must exist in `trx`. */
   async renderProject(trx: Kysely<Database>, projectId: number): Promise<RenderedProject> {
-    const snapshot = await loadProjectSnapshot(trx, projectId);
-    if (!snapshot) throw new Error(`project ${projectId} vanished inside its own transaction`);
-    const name = snapshot.project.normalized_name;
-    const view = simpleProjectView(snapshot, this.urls);
-    const html = await this.store(trx, name, 'simple-html', renderProjectHtml(view));
-    const json = await this.store(trx, name, 'simple-json', renderProjectJson(view));
-    await this.store(trx, name, 'json-api', await this.jsonApiDocument(trx, snapshot));
-    return { normalizedName: name, simplePages: [html, json] };
+    const [rendered] = await this.renderProjects(trx, [projectId]);
+    return rendered!;
+  }
+
+  /**
+   * Renders and stores every page of each project (distinct ids, all existing in `trx`), in the
+   * order given. A few statements per group of projects, whatever the group's size.
+   */
+  async renderProjects(trx: Kysely<Database>, projectIds: readonly number[]): Promise<RenderedProject[]> {
+    const snapshots = await loadProjectSnapshots(trx, projectIds);
+    const chosen = new Map<number, ReleaseListing>();
+    for (const id of projectIds) {
+      const snapshot = snapshots.get(id);
+      if (!snapshot) throw new Error(`project ${id} vanished inside its own transaction`);
+      if (snapshot.releases.length > 0) chosen.set(id, chooseJsonApiRelease(snapshot));
+    }
+    const infoJsons = await releaseInfoJsons(trx, [...chosen.values()].map((release) => release.id));
+    const pages: PageText[] = [];
+    for (const id of projectIds) {
+      const snapshot = snapshots.get(id)!;
+      const name = snapshot.project.normalized_name;
+      const view = simpleProjectView(snapshot, this.urls);
+      pages.push({ name, kind: 'simple-html', text: renderProjectHtml(view) });
+      pages.push({ name, kind: 'simple-json', text: renderProjectJson(view) });
+      pages.push({ name, kind: 'json-api', text: this.jsonApiDocument(snapshot, chosen.get(id), infoJsons) });
+    }
+    const stored = await this.store(trx, pages);
+    return projectIds.map((id, i) => ({ normalizedName: snapshots.get(id)!.project.normalized_name, simplePages: [stored[i * 3]!, stored[i * 3 + 1]!] }));
   }
 
   /** `/pypi/<project>/json`, or null while the project has no release (PyPI answers 404 then). */
-  private async jsonApiDocument(trx: Kysely<Database>, snapshot: ProjectSnapshot): Promise<string | null> {
-    if (snapshot.releases.length === 0) return null;
-    const release = chooseJsonApiRelease(snapshot);
+  private jsonApiDocument(snapshot: ProjectSnapshot, release: ReleaseListing | undefined, infoJsons: ReadonlyMap<number, string>): string | null {
+    if (!release) return null;
     const states = releaseProvenanceStates(snapshot.releases, snapshot.files, snapshot.signersByFile);
-    const document = buildProjectJson(snapshot, release, await releaseInfoJson(trx, release.id), this.urls, {
+    const info = infoJsons.get(release.id);
+    if (info === undefined) throw new Error(`release ${release.id} vanished inside its own transaction`);
+    const document = buildProjectJson(snapshot, release, info, this.urls, {
       withProvenance: new Set(snapshot.signersByFile.keys()),
       provenanceStates: states,
     });
@@ -108,40 +140,74 @@ export class PageRenderer {
   }
 
   /**
-   * Replaces one stored page. The version it replaces stays readable by digest for a while
-   * (superseded_pages), so a TUF client whose metadata names it still gets its bytes.
+   * Replaces stored pages (distinct name and kind), a few statements for all of them. The version
+   * a simple page replaces stays readable by digest for a while (superseded_pages), so a TUF
+   * client whose metadata names it still gets its bytes.
    */
-  private async store(trx: Kysely<Database>, name: string, kind: PageKind, text: string | null): Promise<RenderedPage> {
-    if (text === null) {
-      await trx.deleteFrom('rendered_pages').where('normalized_name', '=', name).where('kind', '=', kind).execute();
-      return { kind, sha256: '', length: 0 };
-    }
-    const bytes = Buffer.from(text, 'utf8');
-    const sha256 = createHash('sha256').update(bytes).digest('hex');
+  private async store(trx: Kysely<Database>, pages: readonly PageText[]): Promise<RenderedPage[]> {
     const now = this.clock().toISOString();
-    if (kind !== 'json-api') {
-      const previous = await trx
+    const key = (name: string, kind: PageKind) => `${kind}\u0000${name}`;
+    const simpleNames = [...new Set(pages.filter((p) => p.text !== null && p.kind !== 'json-api').map((p) => p.name))];
+    const previous = new Map<string, { sha256: string; length: number; gzip: Buffer }>();
+    for (let i = 0; i < simpleNames.length; i += NAMES_PER_STATEMENT) {
+      const rows = await trx
         .selectFrom('rendered_pages')
-        .select(['sha256', 'length', 'gzip'])
-        .where('normalized_name', '=', name)
-        .where('kind', '=', kind)
-        .executeTakeFirst();
-      if (previous?.sha256 === sha256) return { kind, sha256, length: bytes.length };
-      if (previous) {
-        await trx
-          .insertInto('superseded_pages')
-          .values({ sha256: previous.sha256, normalized_name: name, kind, length: previous.length, gzip: previous.gzip, superseded_at: now })
-          .onConflict((oc) => oc.column('sha256').doNothing())
-          .execute();
+        .select(['normalized_name', 'kind', 'sha256', 'length', 'gzip'])
+        .where('normalized_name', 'in', simpleNames.slice(i, i + NAMES_PER_STATEMENT))
+        .where('kind', 'in', ['simple-html', 'simple-json'])
+        .execute();
+      for (const row of rows) previous.set(key(row.normalized_name, row.kind), row);
+    }
+
+    const results: RenderedPage[] = [];
+    const deleted = new Map<PageKind, string[]>();
+    const superseded: { sha256: string; normalized_name: string; kind: PageKind; length: number; gzip: Buffer; superseded_at: string }[] = [];
+    const changed: { name: string; kind: PageKind; bytes: Buffer; sha256: string }[] = [];
+    for (const { name, kind, text } of pages) {
+      if (text === null) {
+        deleted.set(kind, [...(deleted.get(kind) ?? []), name]);
+        results.push({ kind, sha256: '', length: 0 });
+        continue;
+      }
+      const bytes = Buffer.from(text, 'utf8');
+      const sha256 = createHash('sha256').update(bytes).digest('hex');
+      results.push({ kind, sha256, length: bytes.length });
+      const before = previous.get(key(name, kind));
+      if (before?.sha256 === sha256) continue;
+      if (before) superseded.push({ sha256: before.sha256, normalized_name: name, kind, length: before.length, gzip: before.gzip, superseded_at: now });
+      changed.push({ name, kind, bytes, sha256 });
+    }
+
+    for (const [kind, names] of deleted) {
+      for (let i = 0; i < names.length; i += NAMES_PER_STATEMENT) {
+        await trx.deleteFrom('rendered_pages').where('kind', '=', kind).where('normalized_name', 'in', names.slice(i, i + NAMES_PER_STATEMENT)).execute();
       }
     }
-    const row = { normalized_name: name, kind, sha256, length: bytes.length, gzip: await compress(bytes), rendered_at: now };
-    await trx
-      .insertInto('rendered_pages')
-      .values(row)
-      .onConflict((oc) => oc.columns(['normalized_name', 'kind']).doUpdateSet({ sha256: row.sha256, length: row.length, gzip: row.gzip, rendered_at: row.rendered_at }))
-      .execute();
-    return { kind, sha256, length: bytes.length };
+    for (let i = 0; i < superseded.length; i += ROWS_PER_STATEMENT) {
+      await trx
+        .insertInto('superseded_pages')
+        .values(superseded.slice(i, i + ROWS_PER_STATEMENT))
+        .onConflict((oc) => oc.column('sha256').doNothing())
+        .execute();
+    }
+    for (let i = 0; i < changed.length; i += ROWS_PER_STATEMENT) {
+      const part = changed.slice(i, i + ROWS_PER_STATEMENT);
+      const gzips = await Promise.all(part.map((page) => compress(page.bytes)));
+      const rows = part.map((page, j) => ({ normalized_name: page.name, kind: page.kind, sha256: page.sha256, length: page.bytes.length, gzip: gzips[j]!, rendered_at: now }));
+      await trx
+        .insertInto('rendered_pages')
+        .values(rows)
+        .onConflict((oc) =>
+          oc.columns(['normalized_name', 'kind']).doUpdateSet((eb) => ({
+            sha256: eb.ref('excluded.sha256'),
+            length: eb.ref('excluded.length'),
+            gzip: eb.ref('excluded.gzip'),
+            rendered_at: eb.ref('excluded.rendered_at'),
+          })),
+        )
+        .execute();
+    }
+    return results;
   }
 
   /**

@@ -78,14 +78,49 @@ export function releaseProvenanceStates(
 }
 
 export async function loadProjectSnapshot(db: Kysely<Database>, projectId: number): Promise<ProjectSnapshot | undefined> {
-  // One statement at a time: inside a transaction they share its connection, and each sees the
-  // transaction's own writes.
-  const project = await db.selectFrom('projects').selectAll().where('id', '=', projectId).executeTakeFirst();
-  if (!project) return undefined;
-  const releases = sortByVersion(await db.selectFrom('releases').select(RELEASE_LISTING_COLUMNS).where('project_id', '=', projectId).orderBy('id').execute());
-  const files = await db.selectFrom('files').select(FILE_SUMMARY_COLUMNS).where('project_id', '=', projectId).orderBy('id').execute();
-  const signersByFile = await attestationSignersOfProject(db, projectId);
-  return { project, releases, files, signersByFile };
+  return (await loadProjectSnapshots(db, [projectId])).get(projectId);
+}
+
+/** Statements carry at most this many ids: under both engines' limits on bound parameters. */
+const IDS_PER_STATEMENT = 500;
+
+/**
+ * Snapshots of many projects in four statements per few hundred projects, not four per project:
+ * an import's batch renders thousands of projects, and on PostgreSQL each statement is a round trip.
+ */
+export async function loadProjectSnapshots(db: Kysely<Database>, projectIds: readonly number[]): Promise<Map<number, ProjectSnapshot>> {
+  const snapshots = new Map<number, ProjectSnapshot>();
+  for (let i = 0; i < projectIds.length; i += IDS_PER_STATEMENT) {
+    const ids = projectIds.slice(i, i + IDS_PER_STATEMENT);
+    // One statement at a time: inside a transaction they share its connection, and each sees the
+    // transaction's own writes.
+    const projects = await db.selectFrom('projects').selectAll().where('id', 'in', ids).execute();
+    for (const project of projects) snapshots.set(project.id, { project, releases: [], files: [], signersByFile: new Map() });
+    const releases = await db.selectFrom('releases').select(RELEASE_LISTING_COLUMNS).where('project_id', 'in', ids).orderBy('id').execute();
+    for (const release of releases) snapshots.get(release.project_id)?.releases.push(release);
+    const files = await db.selectFrom('files').select(FILE_SUMMARY_COLUMNS).where('project_id', 'in', ids).orderBy('id').execute();
+    const projectOfFile = new Map<number, number>();
+    for (const file of files) {
+      snapshots.get(file.project_id)?.files.push(file);
+      projectOfFile.set(file.id, file.project_id);
+    }
+    for (const [fileId, signers] of await attestationSignersOfProjects(db, ids)) {
+      const projectId = projectOfFile.get(fileId);
+      if (projectId !== undefined) snapshots.get(projectId)?.signersByFile.set(fileId, signers);
+    }
+  }
+  for (const snapshot of snapshots.values()) sortByVersion(snapshot.releases);
+  return snapshots;
+}
+
+/** The core-metadata JSON (`info`) of many releases, by release id. */
+export async function releaseInfoJsons(db: Kysely<Database>, releaseIds: readonly number[]): Promise<Map<number, string>> {
+  const out = new Map<number, string>();
+  for (let i = 0; i < releaseIds.length; i += IDS_PER_STATEMENT) {
+    const rows = await db.selectFrom('releases').select(['id', 'info_json']).where('id', 'in', releaseIds.slice(i, i + IDS_PER_STATEMENT)).execute();
+    for (const row of rows) out.set(row.id, row.info_json);
+  }
+  return out;
 }
 
 /** The core-metadata JSON (`info`) of one release. */

@@ -41,14 +41,16 @@ export class TufTargets implements CatalogueListener {
     }
   }
 
-  async pagesRendered(trx: Kysely<Database>, rendered: RenderedProject): Promise<void> {
+  async pagesRendered(trx: Kysely<Database>, rendered: readonly RenderedProject[]): Promise<void> {
     await this.put(
       trx,
-      rendered.simplePages.map((page) => ({
-        path: simplePageTargetPath(rendered.normalizedName, page.kind as 'simple-html' | 'simple-json'),
-        length: page.length,
-        sha256: page.sha256,
-      })),
+      rendered.flatMap((project) =>
+        project.simplePages.map((page) => ({
+          path: simplePageTargetPath(project.normalizedName, page.kind as 'simple-html' | 'simple-json'),
+          length: page.length,
+          sha256: page.sha256,
+        })),
+      ),
     );
   }
 
