@@ -156,6 +156,8 @@ export class PublishingSessionService {
 
   private async validateAndStage(principal: TokenPrincipal, token: string, form: UploadForm): Promise<StagedFileState> {
     const session = await this.authorizedSession(principal, token);
+    // An expired session not swept yet still holds its filenames; it goes before they are checked.
+    await this.sweepExpired();
     const { name, normalizedVersion, filename, parsed, blob } = validateUploadForm(form);
     if (normalizeProjectName(name) !== session.normalized_name || normalizedVersion !== session.version) {
       throw new CairnError('upload.filename_mismatch', `this session stages ${session.project_name} ${session.version}, not ${name} ${normalizedVersion}`);
@@ -186,9 +188,10 @@ export class PublishingSessionService {
     await this.options.blobs.commit(blob);
     try {
       await this.db.transaction().execute(async (trx) => {
-        // The session may have been published, canceled or swept while the file streamed in.
-        const live = await trx.selectFrom('publishing_sessions').select('id').where('id', '=', session.id).where('status', '=', 'pending').executeTakeFirst();
-        if (!live) throw new CairnError('session.not_found', 'the session ended while the file was uploaded');
+        // The session may have been published, canceled or swept while the file streamed in. An
+        // update, not a read: it waits for a concurrent publish's row lock and then sees its outcome.
+        const live = await trx.updateTable('publishing_sessions').set({ status: 'pending' }).where('id', '=', session.id).where('status', '=', 'pending').executeTakeFirst();
+        if (Number(live.numUpdatedRows) !== 1) throw new CairnError('session.not_found', 'the session ended while the file was uploaded');
         const file = await trx
           .insertInto('session_files')
           .values({
@@ -260,7 +263,6 @@ export class PublishingSessionService {
         missing: before.missing,
       });
     }
-    const staged = await this.db.selectFrom('session_files').selectAll().where('session_id', '=', session.id).orderBy('id').execute();
     const now = this.now();
     let change: RecordedChange;
     try {
@@ -272,6 +274,8 @@ export class PublishingSessionService {
           .where('status', '=', 'pending')
           .executeTakeFirst();
         if (Number(claimed.numUpdatedRows) !== 1) throw new CairnError('session.published', 'the session was published or canceled by a concurrent request');
+        // Read after the claim: a staged upload committing meanwhile is either listed here or refused.
+        const staged = await trx.selectFrom('session_files').selectAll().where('session_id', '=', session.id).orderBy('id').execute();
 
         let project = await trx.selectFrom('projects').select(['id', 'normalized_name']).where('normalized_name', '=', session.normalized_name).executeTakeFirst();
         let created = false;
@@ -515,13 +519,14 @@ export class PublishingSessionService {
 
   private async discard(session: SessionRow, status: 'canceled'): Promise<void> {
     const now = this.now().toISOString();
-    const files = await this.db.selectFrom('session_files').select(['id', 'sha256']).where('session_id', '=', session.id).execute();
-    await this.db.transaction().execute(async (trx) => {
+    const files = await this.db.transaction().execute(async (trx) => {
       await trx.updateTable('publishing_sessions').set({ status, ended_at: now }).where('id', '=', session.id).where('status', '=', 'pending').execute();
+      const files = await trx.selectFrom('session_files').select(['id', 'sha256']).where('session_id', '=', session.id).execute();
       // Intents first: a crash between this commit and the blob removal leaves blobs that start-up recovery removes.
       for (const { sha256 } of files) await trx.insertInto('blob_intents').values({ sha256, created_at: now }).onConflict((oc) => oc.doNothing()).execute();
       if (files.length > 0) await trx.deleteFrom('session_attestations').where('session_file_id', 'in', files.map((f) => f.id)).execute();
       await trx.deleteFrom('session_files').where('session_id', '=', session.id).execute();
+      return files;
     });
     for (const { sha256 } of files) await this.releaseBlob(sha256);
   }
