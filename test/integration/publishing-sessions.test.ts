@@ -297,6 +297,29 @@ for (const { engine, skip } of await testEngines()) {
       }
     });
 
+    test('publish is one transaction: a conflict on its last file leaves none of its files public and the session open', async () => {
+      const wheel = makeDistribution(work, { name: 'staged-atomic', version: '1.0', kind: 'wheel' });
+      const sdist = makeDistribution(work, { name: 'staged-atomic', version: '1.0', kind: 'sdist' });
+      const created = await createSession({ name: 'staged-atomic', version: '1.0' });
+      for (const dist of [wheel, sdist]) assert.equal((await stage(created.body, dist.path)).status, 200);
+      // What a concurrent change could do between staging and publishing: the second filename gets used up.
+      await server.services.db.insertInto('burned_filenames').values({ filename: sdist.filename, burned_at: new Date().toISOString() }).execute();
+      const refused = await call('POST', created.body.links.publish);
+      assert.equal(refused.status, 400);
+      assert.equal(refused.body.code, 'upload.file_exists');
+      assert.deepEqual(await publicTraces('staged-atomic', wheel.filename), invisible, 'the first file was not left public');
+      assert.equal((await server.services.db.selectFrom('releases').innerJoin('projects', 'projects.id', 'releases.project_id').select('releases.id').where('releases.version', '=', '1.0').where('projects.normalized_name', '=', 'staged-atomic').execute()).length, 0);
+      const state = await call('GET', created.body.links.session);
+      assert.equal(state.body.status, 'pending');
+      assert.deepEqual(Object.keys(state.body.files).sort(), [sdist.filename, wheel.filename].sort(), 'both still staged');
+
+      await server.services.db.deleteFrom('burned_filenames').where('filename', '=', sdist.filename).execute();
+      assert.equal((await call('POST', created.body.links.publish)).status, 200);
+      const after = await call('GET', created.body.links.session);
+      assert.equal(after.body.status, 'published', 'a published session still answers its status');
+      assert.equal((await publicTraces('staged-atomic', sdist.filename)).fileRows, 1);
+    });
+
     test('malformed creation requests are refused with session.malformed', async () => {
       assert.equal((await createSession({ name: 'x' })).body.code, 'session.malformed');
       assert.equal((await createSession({ name: 'x', version: '1', meta: { 'api-version': '3.0' } })).body.code, 'session.malformed');
