@@ -46,7 +46,7 @@ export async function buildApp(services: CairnServices, options: AppOptions = {}
     // set here as fastify would set them on a server of its own.
     serverFactory: (handler) => {
       const server = createServer((request, response) => {
-        if (!answerCachedPage(request, response, services.pages, services.metrics)) handler(request, response);
+        if (!answerCachedPage(request, response, services.pages, services.metrics, handler)) handler(request, response);
       });
       server.keepAliveTimeout = timeouts.keepAliveTimeout;
       server.requestTimeout = timeouts.requestTimeout;

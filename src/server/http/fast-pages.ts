@@ -4,7 +4,7 @@ import { LEGACY_HTML, negotiateSimpleFormat, SIMPLE_HTML, SIMPLE_JSON } from '..
 import { ifNoneMatchMatches } from '../../http/conditional.ts';
 import { acceptsGzip } from '../../http/content-encoding.ts';
 import type { IndexMetrics } from '../metrics.ts';
-import type { PageStore } from '../pages/page-store.ts';
+import type { PageStore, StoredPage } from '../pages/page-store.ts';
 
 const SIMPLE_PAGE = /^\/simple\/([^/?#]+)\/$/;
 
@@ -37,10 +37,17 @@ const PAGE_CACHE = 'max-age=60, public';
  * to a client that takes gzip (pip, uv, browsers) — written without the framework's routing and
  * hooks, which cost more per request than the answer itself. The bytes, headers and metrics are
  * those the fastify routes (routes/simple.ts, routes/json-api.ts via stored-page.ts) produce;
- * anything else (not cached, a redirect, a query, no gzip, a 406, any other path) goes to fastify.
- * Returns whether it answered.
+ * a page not yet cached is read with one indexed lookup; anything else (a page that does not
+ * exist, a redirect, a query, no gzip, a 406, any other path) goes to fastify (`fallback`).
+ * Returns whether it took the request (it may answer after a lookup, or hand it to `fallback` then).
  */
-export function answerCachedPage(request: IncomingMessage, response: ServerResponse, pages: PageStore, metrics: IndexMetrics): boolean {
+export function answerCachedPage(
+  request: IncomingMessage,
+  response: ServerResponse,
+  pages: PageStore,
+  metrics: IndexMetrics,
+  fallback: (request: IncomingMessage, response: ServerResponse) => void,
+): boolean {
   const method = request.method;
   if (method !== 'GET' && method !== 'HEAD') return false;
   const url = request.url ?? '';
@@ -71,11 +78,36 @@ export function answerCachedPage(request: IncomingMessage, response: ServerRespo
   }
   const acceptEncoding = request.headers['accept-encoding'];
   if (!gzipAccepted.get(Array.isArray(acceptEncoding) ? acceptEncoding.join(',') : acceptEncoding) || normalizeProjectName(name) !== name) return false;
-  const page = pages.cachedPage(name, kind);
-  if (!page) return false;
+  const cached = pages.cachedPage(name, kind);
+  if (cached === null) return false;
+  if (cached !== undefined) {
+    writeStoredPage(request, response, cached, { route, contentType, etagSuffix, vary }, metrics);
+    return true;
+  }
+  // Not cached: one indexed lookup, still without the framework. A page that does not exist
+  // (a 404, a redirect to the normalised name) is the framework's to answer.
+  pages.projectPage(name, kind).then(
+    (page) => {
+      if (page) writeStoredPage(request, response, page, { route, contentType, etagSuffix, vary }, metrics);
+      else fallback(request, response);
+    },
+    () => fallback(request, response),
+  );
+  return true;
+}
+
+interface PageAnswer {
+  route: string;
+  contentType: string;
+  etagSuffix: string;
+  vary: string;
+}
+
+function writeStoredPage(request: IncomingMessage, response: ServerResponse, page: StoredPage, answer: PageAnswer, metrics: IndexMetrics): void {
   const started = performance.now();
-  const etag = `"${page.sha256.slice(0, 32)}${etagSuffix}-gz"`;
-  const headers: Record<string, string | number> = { Vary: vary, ETag: etag, 'Cache-Control': PAGE_CACHE };
+  const method = request.method!;
+  const etag = `"${page.sha256.slice(0, 32)}${answer.etagSuffix}-gz"`;
+  const headers: Record<string, string | number> = { Vary: answer.vary, ETag: etag, 'Cache-Control': PAGE_CACHE };
   let status = 200;
   const ifNoneMatch = request.headers['if-none-match'];
   if (ifNoneMatch !== undefined && ifNoneMatchMatches(ifNoneMatch, etag)) {
@@ -83,7 +115,7 @@ export function answerCachedPage(request: IncomingMessage, response: ServerRespo
     response.writeHead(304, headers);
     response.end();
   } else {
-    headers['Content-Type'] = contentType;
+    headers['Content-Type'] = answer.contentType;
     headers['Content-Encoding'] = 'gzip';
     headers['Content-Length'] = page.gzip.length;
     response.writeHead(200, headers);
@@ -91,6 +123,5 @@ export function answerCachedPage(request: IncomingMessage, response: ServerRespo
     else response.end(page.gzip);
   }
   const seconds = (performance.now() - started) / 1000;
-  metrics.recordRequest(method, route, status, seconds);
-  return true;
+  metrics.recordRequest(method, answer.route, status, seconds);
 }
