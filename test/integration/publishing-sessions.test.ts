@@ -320,6 +320,26 @@ for (const { engine, skip } of await testEngines()) {
       assert.equal((await publicTraces('staged-atomic', sdist.filename)).fileRows, 1);
     });
 
+    test('cairn publish --stage --no-publish stages and prints the stage index; its usage errors exit 2', async () => {
+      const wheel = makeDistribution(work, { name: 'staged-cli', version: '1.0', kind: 'wheel' });
+      const token = await server.token('new_projects');
+      const staged = await runCairn(['publish', '--index', server.url, '--token', token, '--stage', '--no-publish', wheel.path]);
+      assert.equal(staged.status, 0, staged.output);
+      const stageUrl = /stage index: (\S+)/.exec(staged.stdout)?.[1];
+      const publishUrl = /POST (\S+) publishes/.exec(staged.stdout)?.[1];
+      assert.ok(stageUrl && publishUrl, staged.stdout);
+      assert.match(await (await fetch(`${stageUrl}staged-cli/`)).text(), new RegExp(wheel.filename.replace(/\./g, '\\.')));
+      assert.deepEqual(await publicTraces('staged-cli', wheel.filename), invisible);
+      assert.equal((await call('POST', publishUrl, basicAuth(token))).status, 200);
+      assert.equal((await publicTraces('staged-cli', wheel.filename)).fileRows, 1);
+
+      for (const args of [['--require-provenance', 'build'], ['--stage', '--require-provenance', 'publish'], ['--stage', '--wait', 'soon']]) {
+        const refused = await runCairn(['publish', '--index', server.url, '--token', token, ...args, wheel.path]);
+        assert.equal(refused.status, 2, refused.output);
+        assert.match(refused.stderr, /error \[usage\.invalid_argument\]/);
+      }
+    });
+
     test('malformed creation requests are refused with session.malformed', async () => {
       assert.equal((await createSession({ name: 'x' })).body.code, 'session.malformed');
       assert.equal((await createSession({ name: 'x', version: '1', meta: { 'api-version': '3.0' } })).body.code, 'session.malformed');
