@@ -91,6 +91,7 @@ for (const { engine, skip } of await testEngines()) {
         assert.equal(answer.body.status, 'staged');
       }
       assert.deepEqual(await publicTraces('staged-one', wheel.filename), invisible);
+      assert.match(await (await fetch(`${server.url}/metrics`)).text(), /\ncairn_publishing_sessions 1\n/);
 
       const stageJson = (await (await fetch(`${created.body.links.stage}staged-one/`, { headers: { accept: 'application/vnd.pypi.simple.v1+json' } })).json()) as {
         files: { filename: string; url: string }[];
