@@ -57,8 +57,10 @@ for (const { engine, skip } of await testEngines()) {
     /** The session's upload URL is a twine-compatible `/legacy/` under the session. */
     const stage = (session: SessionBody, path: string, authorization = auth) => uploadFile(session.links.session, path, authorization);
 
-    /** Everything public that could show a file: simple page, root, JSON API, TUF targets, feeds, rows. */
+    /** Everything public that could show a file: simple page, root, JSON API, web UI, TUF targets, feeds, rows. */
     async function publicTraces(project: string, filename: string) {
+      const version = /^[^-]+-([^-]+?)(?:-py3-none-any\.whl|\.tar\.gz)$/.exec(filename)![1];
+      const uiRelease = await fetch(`${server.url}/project/${project}/${version}/`);
       const simple = await fetch(`${server.url}/simple/${project}/`, { headers: { accept: 'application/vnd.pypi.simple.v1+json' } });
       const root = await (await fetch(`${server.url}/simple/`)).text();
       const json = await fetch(`${server.url}/pypi/${project}/json`);
@@ -69,12 +71,13 @@ for (const { engine, skip } of await testEngines()) {
         simpleListsFile: simple.status === 200 && (await simple.text()).includes(filename),
         rootListsProject: root.includes(`href="${project}/"`),
         jsonApi: json.status,
+        uiListsFile: uiRelease.status === 200 && (await uiRelease.text()).includes(filename),
         feedMentions: feed.includes(project),
         tufTargets: tuf.length,
         fileRows: files.length,
       };
     }
-    const invisible = { simpleListsFile: false, rootListsProject: false, jsonApi: 404, feedMentions: false, tufTargets: 0, fileRows: 0 };
+    const invisible = { simpleListsFile: false, rootListsProject: false, jsonApi: 404, uiListsFile: false, feedMentions: false, tufTargets: 0, fileRows: 0 };
 
     test('create, stage, preview, publish: nothing public before the publish, everything after it', async () => {
       const wheel = makeDistribution(work, { name: 'staged-one', version: '1.0', kind: 'wheel' });
@@ -105,7 +108,7 @@ for (const { engine, skip } of await testEngines()) {
       assert.equal(published.status, 200, JSON.stringify(published.body));
       assert.equal(published.body.status, 'published');
       const traces = await publicTraces('staged-one', wheel.filename);
-      assert.deepEqual(traces, { simpleListsFile: true, rootListsProject: true, jsonApi: 200, feedMentions: true, tufTargets: 2, fileRows: 1 });
+      assert.deepEqual(traces, { simpleListsFile: true, rootListsProject: true, jsonApi: 200, uiListsFile: true, feedMentions: true, tufTargets: 2, fileRows: 1 });
       const stagedRows = await server.services.db.selectFrom('session_files').select('id').execute();
       assert.equal(stagedRows.length, 0, 'staged rows moved to files');
       // The stage ends with the session.
