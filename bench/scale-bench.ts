@@ -19,6 +19,7 @@ import { createTestDatabase } from '../test/support/postgres.ts';
  * perf_hooks monitor, scraped every second) and the server's memory.
  *
  *   BENCH_SIZES=10000,100000,1000000 BENCH_ENGINES=sqlite,postgres npm run bench -- scale
+ *   BENCH_SCALE_ROWS=rows.jsonl npm run bench -- scale    (report rows printed by earlier runs)
  */
 const ROOT = new URL('../', import.meta.url).pathname;
 const CAIRN = join(ROOT, 'bin', 'cairn.mjs');
@@ -413,9 +414,14 @@ async function benchOne(engine: 'sqlite' | 'postgres', files: number): Promise<S
 }
 
 export async function runScaleBench(): Promise<{ lines: string[]; rows: ScaleRow[] }> {
-  mkdirSync(WORK, { recursive: true });
   const rows: ScaleRow[] = [];
-  for (const files of SIZES) {
+  // Rows of earlier runs (the JSON lines they printed), to report runs made size by size together.
+  const saved = process.env.BENCH_SCALE_ROWS;
+  if (saved) {
+    for (const line of readFileSync(saved, 'utf8').split('\n')) if (line.startsWith('{')) rows.push(JSON.parse(line) as ScaleRow);
+  }
+  mkdirSync(WORK, { recursive: true });
+  for (const files of saved ? [] : SIZES) {
     for (const engine of ENGINES) {
       const row = await benchOne(engine, files);
       console.log(JSON.stringify(row));
