@@ -20,6 +20,7 @@ import { PublishingSessionService } from './publishing-sessions/publishing-sessi
 import { StageIndex } from './publishing-sessions/stage-index.ts';
 import { OidcExchangeService } from './publishing/oidc-exchange.ts';
 import { TrustedPublisherService } from './publishing/trusted-publishers.ts';
+import { IndexHealth } from './health.ts';
 import { ListenAddress } from './listen-address.ts';
 import { FileSystemBlobStore, type BlobStore } from './storage/blob-store.ts';
 import { openDatabase } from './storage/database.ts';
@@ -80,6 +81,8 @@ export interface CairnServices {
   /** Its BASE URL, else null. */
   devTrustBaseUrl(): string | null;
   metrics: IndexMetrics;
+  /** Whether the database and the blob store answer (`/healthz`). */
+  health: IndexHealth;
   clock: () => Date;
   close(): Promise<void>;
 }
@@ -112,7 +115,7 @@ export async function openServices(config: ServerConfig, options: ComposeOptions
     : null;
   const verifier = IndexVerifier.forConfig(config.trustedRootFiles, { dynamicRoots: devTrust ? [() => devTrust.trustedRoot()] : [] });
 
-  const opened = await openDatabase(config.databaseUrl);
+  const opened = await openDatabase(config.databaseUrl, { postgresTimeouts: config.postgresTimeouts });
   const db = opened.db;
   const blobs: BlobStore = new FileSystemBlobStore(config.dataDir);
   const urls = indexUrls(config.baseUrl);
@@ -129,14 +132,14 @@ export async function openServices(config: ServerConfig, options: ComposeOptions
   const inMemory = config.databaseUrl === 'sqlite::memory:' || config.databaseUrl === ':memory:';
   const tuf: TufService =
     options.backgroundTuf && !inMemory
-      ? new BackgroundTuf(tufInline, { databaseUrl: config.databaseUrl, dataDir: config.dataDir, settings: config.tuf, warn: (message) => log.warn(message), onRefreshed })
+      ? new BackgroundTuf(tufInline, { databaseUrl: config.databaseUrl, postgresTimeouts: config.postgresTimeouts, dataDir: config.dataDir, settings: config.tuf, warn: (message) => log.warn(message), onRefreshed })
       : tufInline;
   const pages = new PageStore(db, { cacheBytes: config.pageCacheBytes, pollMs: config.pagePollMs });
   const changes = new CatalogueChanges(db, new PageRenderer(urls, opened.dialect, clock), pages, clock, config.baseUrl, [attestations, tufTargets], () => tuf.changed());
   const index = new IndexService(db, changes);
   const tokens = new TokenService(db);
   const publishers = new TrustedPublisherService(db);
-  const views = new CatalogueViews(db, index, urls);
+  const views = new CatalogueViews(db, urls);
   const pendingProvenance = new PendingProvenanceService(
     db,
     attestations,
@@ -146,9 +149,11 @@ export async function openServices(config: ServerConfig, options: ComposeOptions
       ...DEFAULT_PENDING_LIMITS,
       ttlSeconds: config.pendingProvenanceTtlSeconds,
       maxPerSigner: config.pendingMaxPerSigner,
-      maxPerFilename: config.pendingMaxPerFilename,
+      maxPerFile: config.pendingMaxPerFile,
+      maxPerSignerPerFile: config.pendingMaxPerSignerPerFile,
     },
     changes,
+    (trx, projectId, facts) => publishers.projectVouches(trx, projectId, facts),
   );
   const publisherOf = (p: Parameters<TrustedPublisherService['publisherForPrincipal']>[0]) => publishers.publisherForPrincipal(p);
   const sessions = new PublishingSessionService({
@@ -207,6 +212,7 @@ export async function openServices(config: ServerConfig, options: ComposeOptions
     devTrust,
     devTrustBaseUrl: () => (devTrust ? devTrustBase() : null),
     metrics,
+    health: new IndexHealth(db, blobs),
     clock,
     close: async () => {
       pages.stopPolling();

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { runCairn } from '../support/commands.ts';
 import { makeDistribution } from '../support/dist-factory.ts';
-import { provideBuildProvenance } from '../support/provenance.ts';
+import { devTrustBase, provideBuildProvenance } from '../support/provenance.ts';
 import { basicAuth, startTestServer, testEngines, type TestServer } from '../support/server.ts';
 import { uploadFile } from '../support/upload.ts';
 
@@ -350,7 +350,12 @@ for (const { engine, skip } of await testEngines()) {
       assert.equal((await createSession({ name: 'x', version: '1', 'require-provenance': 'publish' })).body.code, 'session.malformed');
       assert.equal((await createSession({ name: 'x', version: '1', files: ['y-1-py3-none-any.whl'] })).body.code, 'upload.filename_mismatch');
       assert.equal((await call('GET', `${server.url}/_/sessions/not-a-token`)).body.code, 'session.not_found');
-      assert.equal((await server.services.db.selectFrom('publishing_sessions').select('id').where('normalized_name', '=', 'x').execute()).length, 0);
+      // A session for a new name is refused what a first upload would be refused.
+      assert.equal((await createSession({ name: 'staged-0ne', version: '1' })).body.code, 'name.confusable');
+      await server.services.publishers.add({ project: 'awaited-name', issuer: `${devTrustBase(server)}/oidc`, repository: 'octo-org/awaited', workflow: 'release.yml' }, new Date());
+      assert.equal((await createSession({ name: 'awaited-name', version: '1' })).body.code, 'project.reserved');
+      const rows = await server.services.db.selectFrom('publishing_sessions').select('id').where('normalized_name', 'in', ['x', 'staged-0ne', 'awaited-name']).execute();
+      assert.equal(rows.length, 0);
     });
   });
 }

@@ -33,7 +33,7 @@ before(() => {
   coreDists = buildDistributions(core, join(work, 'dist-core'));
   appDists = buildDistributions(app, join(work, 'dist-app'));
   libDists = buildDistributions(writeSampleProject(work, { name: 'stage-lib', version: '2.0.0', module: 'stage_lib', backend: 'setuptools' }), join(work, 'dist-lib'));
-  unprovenDists = buildDistributions(writeSampleProject(work, { name: 'stage-lib', version: '1.9.0', module: 'stage_lib', backend: 'setuptools' }), join(work, 'dist-unproven'));
+  unprovenDists = buildDistributions(writeSampleProject(work, { name: 'stage-unproven', version: '1.0.0', module: 'stage_unproven', backend: 'setuptools' }), join(work, 'dist-unproven'));
 });
 after(() => {
   if (work) rmSync(work, { recursive: true, force: true });
@@ -95,7 +95,7 @@ for (const { engine, skip: engineSkip } of await testEngines()) {
       assert.match(result.stderr, /lacks verified build provenance/);
       assert.match(result.stderr, /error \[session\.incomplete\]/);
       assert.match(result.stderr, /canceled .*nothing of it was made public/);
-      assert.equal((await fetch(`${server.url}/simple/stage-lib/`)).status, 404);
+      assert.equal((await fetch(`${server.url}/simple/stage-unproven/`)).status, 404);
       const rows = await server.services.db.selectFrom('session_files').select('id').execute();
       assert.equal(rows.length, 0);
     });

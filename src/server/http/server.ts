@@ -13,6 +13,9 @@ export interface RunningServer {
 /** How often expired pending provenance (DESIGN §4) and expired publishing sessions are swept. */
 const SWEEP_INTERVAL_MS = 10 * 60 * 1000;
 
+/** Longer than any upload may take to arrive (the request timeout defaults to 1 h). */
+const INTERRUPTED_UPLOAD_AGE_MS = 2 * 60 * 60 * 1000;
+
 /** Opens storage, recovers from any interrupted upload, and listens. */
 export async function startServer(config: ServerConfig, options: { logger?: boolean; clock?: () => Date } = {}): Promise<RunningServer> {
   // The logger exists once the app does; services that warn before that (none at start-up) go to stderr.
@@ -43,6 +46,14 @@ export async function startServer(config: ServerConfig, options: { logger?: bool
       if (sessions > 0) built.log.info({ sessions }, 'expired publishing sessions swept');
     } catch (error) {
       built.log.error({ err: error }, 'pending provenance sweep failed');
+    }
+    try {
+      // Blobs of uploads whose database transaction had an unknown outcome (the connection broke);
+      // old enough that no upload still running can own them.
+      const released = await services.uploads.recoverInterruptedUploads({ olderThan: new Date(Date.now() - INTERRUPTED_UPLOAD_AGE_MS) });
+      if (released > 0) built.log.info({ released }, 'blobs of interrupted uploads checked');
+    } catch (error) {
+      built.log.error({ err: error }, 'interrupted upload recovery failed');
     }
   };
   await sweep();

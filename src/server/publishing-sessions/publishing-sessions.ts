@@ -6,6 +6,7 @@ import { assertFilenameMatchesRelease, packageTypeOf, parseDistributionFilename,
 import { normalizeVersion } from '../../formats/pep440.ts';
 import { assertValidProjectName, normalizeProjectName } from '../../formats/project-name.ts';
 import type { TokenPrincipal, TokenService } from '../auth/tokens.ts';
+import { assertNotAwaitedByPublisher, assertNotConfusable } from '../catalogue/project-names.ts';
 import type { AddedFile, CatalogueChanges, RecordedChange } from '../pages/catalogue-changes.ts';
 import type { AttestationStore } from '../provenance/attestation-store.ts';
 import type { PendingProvenanceService } from '../provenance/pending-provenance.ts';
@@ -99,7 +100,12 @@ export class PublishingSessionService {
 
     const project = await this.projectNamed(normalizedName);
     await this.options.tokens.assertMayUpload(principal, project, request.name);
-    if (!project) await this.assertNameNotReserved(principal, normalizedName, request.name);
+    if (!project) {
+      // A session for a new name is a project about to be created: the same names are refused as for a first upload.
+      await assertNotAwaitedByPublisher(this.db, request.name);
+      await assertNotConfusable(this.db, request.name);
+      await this.assertNameNotReserved(principal, normalizedName, request.name);
+    }
     const existing = await this.db
       .selectFrom('publishing_sessions')
       .selectAll()
@@ -280,6 +286,9 @@ export class PublishingSessionService {
         let project = await trx.selectFrom('projects').select(['id', 'normalized_name']).where('normalized_name', '=', session.normalized_name).executeTakeFirst();
         let created = false;
         if (!project) {
+          // Again at creation: a look-alike or a pending publisher's name may have appeared since the session opened.
+          await assertNotAwaitedByPublisher(trx, session.project_name);
+          await assertNotConfusable(trx, session.project_name);
           const first = staged[0]!;
           const inserted = await trx
             .insertInto('projects')
@@ -337,7 +346,7 @@ export class PublishingSessionService {
             trx,
             inserted.id,
             items.map((a) => ({ receivedText: a.raw_json, statementSha256: a.statement_sha256, facts: JSON.parse(a.facts_json), publisher: a.publisher_json ? JSON.parse(a.publisher_json) : null })),
-            { submittedBeforeUpload: true, now },
+            { submittedBeforeUpload: true, firstParty: true, now },
           );
           await this.options.pending.bindOnUpload(trx, { id: inserted.id, filename: file.filename, sha256: file.sha256 });
           added.push({

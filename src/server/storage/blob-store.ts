@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, mkdirSync, statSync, writeFileSync } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { CairnError } from '../../errors.ts';
@@ -77,12 +77,23 @@ export interface BlobStore {
    * those untouched since `olderThan` (while uploads or another import may be writing).
    */
   cleanTemp(options?: { olderThan?: Date }): Promise<void>;
+  /** Resolves when the store can take a write now (`/healthz`); rejects with the reason otherwise. */
+  checkWritable(): Promise<void>;
   /** Stops the digest worker threads. */
   close(): Promise<void>;
 }
 
 
 const STAGE_ID = /^stage-[0-9a-f]{24,32}$/;
+
+/** A failed write of blob bytes: a full disk is `storage.full` (507), not the client's fault. */
+export function blobWriteFailure(error: Error): CairnError {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ENOSPC' || code === 'EDQUOT') {
+    return new CairnError('storage.full', `the index's storage is full (${code}): the upload was not stored; try again once the operator has made room`, { code });
+  }
+  return new CairnError('internal.error', `writing the upload to disk failed: ${error.message}`);
+}
 
 export function openBlobStore(location: BlobStoreLocation): BlobStore {
   return new FileSystemBlobStore(location.root);
@@ -139,15 +150,15 @@ export class FileSystemBlobStore implements BlobStore {
         if (!out.write(chunk)) await once(out, 'drain').catch(() => undefined);
         if (!workersKeepUp) await others.drained();
       }
-      if (writeError) throw new CairnError('internal.error', `writing the upload to disk failed: ${(writeError as Error).message}`);
+      if (writeError) throw blobWriteFailure(writeError);
       if (size > maxBytes) {
         throw new CairnError('upload.too_large', `file exceeds the upload limit of ${maxBytes} bytes`, { limit: maxBytes });
       }
       const [{ md5, blake2b256 }] = await Promise.all([
         others.finish(),
         new Promise<void>((resolve, reject) => {
-          out.once('error', reject);
-          out.end((error?: Error | null) => (error ? reject(error) : resolve()));
+          out.once('error', (error) => reject(blobWriteFailure(error)));
+          out.end((error?: Error | null) => (error ? reject(blobWriteFailure(error)) : resolve()));
         }),
       ]);
       return { tempPath, size, sha256: sha256.digest('hex'), md5, blake2b256 };
@@ -156,6 +167,15 @@ export class FileSystemBlobStore implements BlobStore {
       out.destroy();
       await rm(tempPath, { force: true });
       throw error;
+    }
+  }
+
+  async checkWritable(): Promise<void> {
+    const probe = join(this.tempDir, `health-${randomBytes(8).toString('hex')}.part`);
+    try {
+      await writeFile(probe, 'ok', { flag: 'wx' });
+    } finally {
+      await rm(probe, { force: true });
     }
   }
 

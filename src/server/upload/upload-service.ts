@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { CairnError } from '../../errors.ts';
+import { CairnError, isCairnError } from '../../errors.ts';
 import { coreMetadataToJsonInfo } from '../../formats/core-metadata.ts';
 import {
   assertFilenameMatchesRelease,
@@ -16,6 +16,7 @@ import { isUniqueViolation } from '../storage/database.ts';
 import type { Database } from '../storage/schema.ts';
 import type { TokenPrincipal, TokenService } from '../auth/tokens.ts';
 import type { CatalogueChanges, RecordedChange } from '../pages/catalogue-changes.ts';
+import { assertNotAwaitedByPublisher, assertNotConfusable } from '../catalogue/project-names.ts';
 import { readDistributionMetadata } from './dist-metadata.ts';
 
 /** The form of a twine upload (`POST /legacy/`), already parsed from multipart. */
@@ -175,6 +176,12 @@ export class UploadService {
       name,
     );
 
+    if (!existingProject) {
+      // Before anything is stored: a refused new project leaves no trace.
+      await assertNotAwaitedByPublisher(this.db, name);
+      await assertNotConfusable(this.db, name);
+    }
+
     const existing = await this.db
       .selectFrom('files')
       .select(['id', 'sha256', 'filename'])
@@ -208,13 +215,23 @@ export class UploadService {
     const coreMetadata = raw.toString('utf8');
     const coreMetadataSha256 = createHash('sha256').update(raw).digest('hex');
     await this.db.insertInto('blob_intents').values({ sha256: blob.sha256, created_at: now }).onConflict((oc) => oc.doNothing()).execute();
-    await this.blobs.commit(blob);
+    try {
+      await this.blobs.commit(blob);
+    } catch (error) {
+      // Nothing was stored (a full disk, a failed fsync): the intent is withdrawn with it.
+      await this.releaseOrphanBlob(blob.sha256);
+      throw error;
+    }
     let stored: { fileId: number; change: RecordedChange };
     try {
       stored = await this.db.transaction().execute(async (trx) => {
         let projectId = existingProject?.id;
         let projectCreated = false;
         if (projectId === undefined) {
+          // Again inside the transaction: a look-alike or a pending publisher's name may have
+          // appeared since the check above (exact on SQLite, whose writers are serialised).
+          await assertNotAwaitedByPublisher(trx, name);
+          await assertNotConfusable(trx, name);
           const created = await trx
             .insertInto('projects')
             .values({ name: metadata.name || name, normalized_name: normalizeProjectName(name), created_at: now, serial: 1 })
@@ -305,6 +322,10 @@ export class UploadService {
         return { fileId: file.id, change };
       });
     } catch (error) {
+      // A connection that broke mid-transaction leaves the outcome unknown: its COMMIT may still
+      // reach the server (a partition that heals), so the blob stays, with its intent, for the
+      // periodic recovery to judge once the database answers again.
+      if (isCairnError(error) && error.code === 'database.unavailable') throw error;
       await this.releaseOrphanBlob(blob.sha256);
       if (isUniqueViolation(error)) {
         throw new CairnError('upload.file_exists', `File already exists ('${filename}'): a concurrent upload stored it first`);
