@@ -73,6 +73,20 @@ const CODES = {
   'upload.file_exists': { status: 400, exit: 2 },
   'upload.filename_reused': { status: 400, exit: 2 },
   'upload.metadata_mismatch': { status: 400, exit: 2 },
+  /** The project requires verified build provenance and none binds to the file (docs/staged-publishing.md). */
+  'upload.provenance_required': { status: 400, exit: 1 },
+
+  // publishing sessions (PEP 694 draft; docs/staged-publishing.md)
+  'session.malformed': { status: 400, exit: 2 },
+  'session.not_found': { status: 404, exit: 2 },
+  'session.expired': { status: 410, exit: 2 },
+  'session.canceled': { status: 409, exit: 2 },
+  'session.published': { status: 409, exit: 2 },
+  'session.exists': { status: 409, exit: 2 },
+  'session.name_reserved': { status: 403, exit: 2 },
+  'session.file_exists': { status: 409, exit: 2 },
+  /** Publish refused: `details.missing` lists each file and what it lacks. */
+  'session.incomplete': { status: 409, exit: 1 },
 
   // bulk import (cairn admin import): per-file refusals reuse the upload codes where they fit
   'import.outside_directory': { status: 400, exit: 2 },

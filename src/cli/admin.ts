@@ -5,6 +5,7 @@ import { registerImportAdmin } from './import-admin.ts';
 import { parseRowId, printListing } from './output.ts';
 import { registerProvenanceAdmin } from './provenance-admin.ts';
 import { registerPublisherAdmin } from './publisher.ts';
+import { registerSessionAdmin } from './session-admin.ts';
 import { registerTufAdmin } from './tuf-admin.ts';
 import { describeDatabaseUrl, withServices, withStorageOptions } from './storage-options.ts';
 
@@ -26,6 +27,8 @@ export function registerAdmin(program: Command): void {
       });
     },
   );
+
+  registerSessionAdmin(admin, project);
 
   const token = admin.command('token').description('API tokens');
   withStorageOptions(

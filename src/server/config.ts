@@ -52,6 +52,8 @@ export interface ServerConfig {
   pendingProvenanceTtlSeconds: number;
   /** Live pending submissions one signing identity may hold (DESIGN §4 caps). */
   pendingMaxPerSigner: number;
+  /** How long a publishing session stays open before it expires and is swept, in seconds. */
+  sessionTtlSeconds: number;
   /** Live pending submissions one (filename, sha256) may hold. */
   pendingMaxPerFile: number;
   /** Live pending submissions one signer may hold for one (filename, sha256). */
@@ -151,6 +153,7 @@ export function loadServerConfig(flags: ConfigOverrides = {}, env: NodeJS.Proces
       1,
       30 * 24 * 3600,
     ),
+    sessionTtlSeconds: integerSetting('publishing session TTL (CAIRN_SESSION_TTL_SECONDS)', env.CAIRN_SESSION_TTL_SECONDS ?? 24 * 3600, 60, 30 * 24 * 3600),
     pendingMaxPerSigner: integerSetting('pending provenance per signer', env.CAIRN_PENDING_MAX_PER_SIGNER ?? 200, 1, 1_000_000),
     // At most 24 per file: with an upload's own 8 attestations the binding stays within the
     // 32 first-party attestations a file may carry. CAIRN_PENDING_MAX_PER_FILENAME is the

@@ -13,6 +13,7 @@ import { jsonApiRoutes } from './routes/json-api.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { oidcRoutes } from './routes/oidc.ts';
 import { provenanceRoutes } from './routes/provenance.ts';
+import { publishingSessionRoutes } from './routes/publishing-sessions.ts';
 import { rssRoutes } from './routes/rss.ts';
 import { simpleRoutes } from './routes/simple.ts';
 import { tufRoutes } from './routes/tuf.ts';
@@ -66,6 +67,7 @@ export async function buildApp(services: CairnServices, options: AppOptions = {}
   await app.register(uploadRoutes, { services });
   await app.register(oidcRoutes, { services });
   await app.register(provenanceRoutes, { services });
+  await app.register(publishingSessionRoutes, { services });
   await app.register(jsonApiRoutes, { services });
   await app.register(tufRoutes, { services });
   await app.register(uiRoutes, { services });
