@@ -204,6 +204,7 @@ export async function openServices(config: ServerConfig, options: ComposeOptions
     // The sessions' check runs last: its hook reads the attestations the first one bound.
     prechecks: [uploadAttestationsPrecheck(verifier.verifyReceived, attestations, pendingProvenance, publisherOf, clock), sessions.legacyUploadPrecheck()],
     changes,
+    releaseCloseDays: config.releaseCloseDays,
   });
   const oidcExchange = new OidcExchangeService({
     db,
@@ -213,6 +214,7 @@ export async function openServices(config: ServerConfig, options: ComposeOptions
     issuers: () => (devTrust ? [...config.trustedOidcIssuers, `${devTrustBase()}/oidc`] : config.trustedOidcIssuers),
     audience: config.oidcAudience,
     clock,
+    singleUseOnly: config.publishingSingleUse,
   });
   return {
     config,

@@ -16,6 +16,7 @@ import { provenanceRoutes } from './routes/provenance.ts';
 import { publishingSessionRoutes } from './routes/publishing-sessions.ts';
 import { rssRoutes } from './routes/rss.ts';
 import { simpleRoutes } from './routes/simple.ts';
+import { trustedPublishingDiscoveryRoutes } from './routes/trusted-publishing-discovery.ts';
 import { tufRoutes } from './routes/tuf.ts';
 import { uiRoutes } from './routes/ui.ts';
 import { uploadRoutes } from './routes/upload.ts';
@@ -66,6 +67,7 @@ export async function buildApp(services: CairnServices, options: AppOptions = {}
   await app.register(fileRoutes, { services });
   await app.register(uploadRoutes, { services });
   await app.register(oidcRoutes, { services });
+  await app.register(trustedPublishingDiscoveryRoutes, { services });
   await app.register(provenanceRoutes, { services });
   await app.register(publishingSessionRoutes, { services });
   await app.register(jsonApiRoutes, { services });

@@ -401,6 +401,23 @@ function publishingSessions(dialect: DialectName): Migration {
 }
 
 /**
+ * PEP 792 project status: one marker per project (`active` when never set), the operator's reason,
+ * and when it was set (shown in the UI beside the reason).
+ */
+function projectStatus(): Migration {
+  return {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('projects').addColumn('status', 'text', (c) => c.notNull().defaultTo('active')).execute();
+      await db.schema.alterTable('projects').addColumn('status_reason', 'text').execute();
+      await db.schema.alterTable('projects').addColumn('status_changed_at', 'text').execute();
+      // Issue 15 shares this migration (one name per helper): single-use Trusted Publishing tokens.
+      await db.schema.alterTable('publishing_tokens').addColumn('single_use', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+      await db.schema.alterTable('publishing_tokens').addColumn('used_at', 'text').execute();
+    },
+  };
+}
+
+/**
  * Issue 11: attestations bound after their file was public are third-party and never count for a
  * release's provenance state; rows bound by the upload were first-party. Earlier rows submitted
  * after the upload are recorded as third-party, since nothing recorded who they came from then.
@@ -435,6 +452,7 @@ export function migrationProvider(dialect: DialectName): MigrationProvider {
         '0006_rendered_pages': renderedPages(dialect),
         '0007_tuf_in_database': tufInDatabase(dialect),
         '0008_provenance_hardening': provenanceHardening(),
+        '0010_project_status': projectStatus(),
         '0011_publishing_sessions': publishingSessions(dialect),
       };
     },

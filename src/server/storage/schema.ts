@@ -1,4 +1,5 @@
 import type { Generated, Insertable, Selectable } from 'kysely';
+import type { ProjectStatus } from '../../formats/project-status.ts';
 
 /**
  * One schema for SQLite and PostgreSQL. Portable choices: booleans are 0/1 integers, timestamps are
@@ -41,6 +42,10 @@ export interface ProjectsTable {
   created_at: string;
   /** Bumped on every change visible in the simple API; keys the rendered-page cache. */
   serial: number;
+  /** PEP 792 status marker (`active`, `archived`, `quarantined`, `deprecated`). */
+  status: Generated<ProjectStatus>;
+  status_reason: Generated<string | null>;
+  status_changed_at: Generated<string | null>;
 }
 
 export interface ReleasesTable {
@@ -144,6 +149,9 @@ export interface PublishingTokensTable {
   token_id: number;
   publisher_id: number;
   claims_json: string;
+  /** 1: the token authorises one upload; its second use is refused (`auth.token_used`). */
+  single_use: Generated<number>;
+  used_at: Generated<string | null>;
 }
 
 export interface AttestationsTable {

@@ -10,6 +10,7 @@ import {
 } from '../../formats/dist-filename.ts';
 import { assertValidProjectName, normalizeProjectName } from '../../formats/project-name.ts';
 import { normalizeVersion } from '../../formats/pep440.ts';
+import { statusAllowsUploads } from '../../formats/project-status.ts';
 import { createHash } from 'node:crypto';
 import type { BlobStore, ReceivedBlob } from '../storage/blob-store.ts';
 import { isUniqueViolation } from '../storage/database.ts';
@@ -130,6 +131,8 @@ export interface UploadServiceOptions {
   prechecks?: readonly UploadPrecheck[];
   /** Renders the project's pages inside the upload's transaction (pages rendered on write). */
   changes: CatalogueChanges;
+  /** Days after a release's first file when it takes no new files; 0 never closes (issue 15). */
+  releaseCloseDays?: number;
 }
 
 export class UploadService {
@@ -139,6 +142,7 @@ export class UploadService {
   private readonly clock: () => Date;
   private readonly prechecks: readonly UploadPrecheck[];
   private readonly changes: CatalogueChanges;
+  private readonly releaseCloseDays: number;
 
   constructor(options: UploadServiceOptions) {
     this.db = options.db;
@@ -147,6 +151,36 @@ export class UploadService {
     this.clock = options.clock;
     this.prechecks = options.prechecks ?? [];
     this.changes = options.changes;
+    this.releaseCloseDays = options.releaseCloseDays ?? 0;
+  }
+
+  /**
+   * Refuses a new file for a project whose PEP 792 status takes none (archived, quarantined) and
+   * for a release past the closing age (after a compromise, an attacker with a stolen token must
+   * not slip a file into an old, trusted release). Run before anything is stored and again inside
+   * the transaction, where a status set meanwhile is seen.
+   */
+  private async assertOpenForFiles(db: Kysely<Database>, normalizedName: string, version: string, filename: string): Promise<void> {
+    const project = await db.selectFrom('projects').select(['id', 'name', 'status', 'status_reason']).where('normalized_name', '=', normalizedName).executeTakeFirst();
+    if (!project) return;
+    if (!statusAllowsUploads(project.status)) {
+      const why = project.status_reason ? ` (${project.status_reason})` : '';
+      throw new CairnError(
+        project.status === 'quarantined' ? 'upload.project_quarantined' : 'upload.project_archived',
+        `Project '${project.name}' is ${project.status}${why} and accepts no new files (PEP 792); an index operator can set it active again`,
+      );
+    }
+    if (this.releaseCloseDays === 0) return;
+    const release = await db.selectFrom('releases').select('created_at').where('project_id', '=', project.id).where('version', '=', version).executeTakeFirst();
+    if (!release) return;
+    const closesAt = Date.parse(release.created_at) + this.releaseCloseDays * 86_400_000;
+    if (this.clock().getTime() >= closesAt) {
+      throw new CairnError(
+        'upload.release_closed',
+        `Release ${project.name} ${version} was created ${release.created_at} and closed for new files after ${this.releaseCloseDays} days; upload ${filename} in a new version`,
+        { closed_after_days: this.releaseCloseDays, release_created_at: release.created_at },
+      );
+    }
   }
 
   /**
@@ -204,6 +238,8 @@ export class UploadService {
       throw new CairnError('upload.filename_reused', `This filename has already been used ('${filename}'), use a different version`);
     }
 
+    // After the identical re-upload answer: `twine --skip-existing` adds nothing, so it still succeeds.
+    await this.assertOpenForFiles(this.db, normalizeProjectName(name), normalizedVersion, filename);
     const { raw, metadata } = await readDistributionMetadata(blob.tempPath, parsed);
     const hooks: UploadTransactionHook[] = [];
     for (const check of this.prechecks) {
@@ -252,6 +288,7 @@ export class UploadService {
             projectId = raced.id;
           }
         }
+        if (!projectCreated) await this.assertOpenForFiles(trx, normalizeProjectName(name), normalizedVersion, filename);
         let release = await trx
           .selectFrom('releases')
           .select('id')
@@ -303,6 +340,7 @@ export class UploadService {
           .returning('id')
           .executeTakeFirstOrThrow();
         await trx.insertInto('burned_filenames').values({ filename, burned_at: now }).execute();
+        await this.tokens.spendSingleUse(trx, principal, this.clock());
         await this.changes.filesAdded(trx, [
           {
             id: file.id,
