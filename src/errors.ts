@@ -33,6 +33,12 @@ const CODES = {
   'database.unavailable': { status: 503, exit: 3 },
   /** The disk (or quota) is full: the client did nothing wrong, and may retry once an operator made room. */
   'storage.full': { status: 507, exit: 3 },
+  // the blob store (S3-compatible object storage, or the file system)
+  'blobstore.unavailable': { status: 503, exit: 3 },
+  'blobstore.denied': { status: 500, exit: 2 },
+  'blobstore.bucket_missing': { status: 500, exit: 2 },
+  'blobstore.failed': { status: 502, exit: 3 },
+  'blob.missing': { status: 500, exit: 3 },
 
   // names, versions, filenames (formats/)
   'name.invalid': { status: 400, exit: 2 },
@@ -71,6 +77,20 @@ const CODES = {
   'upload.file_exists': { status: 400, exit: 2 },
   'upload.filename_reused': { status: 400, exit: 2 },
   'upload.metadata_mismatch': { status: 400, exit: 2 },
+  /** The project requires verified build provenance and none binds to the file (docs/staged-publishing.md). */
+  'upload.provenance_required': { status: 400, exit: 1 },
+
+  // publishing sessions (PEP 694 draft; docs/staged-publishing.md)
+  'session.malformed': { status: 400, exit: 2 },
+  'session.not_found': { status: 404, exit: 2 },
+  'session.expired': { status: 410, exit: 2 },
+  'session.canceled': { status: 409, exit: 2 },
+  'session.published': { status: 409, exit: 2 },
+  'session.exists': { status: 409, exit: 2 },
+  'session.name_reserved': { status: 403, exit: 2 },
+  'session.file_exists': { status: 409, exit: 2 },
+  /** Publish refused: `details.missing` lists each file and what it lacks. */
+  'session.incomplete': { status: 409, exit: 1 },
   /** PEP 792: archived and quarantined projects take no new files. */
   'upload.project_archived': { status: 400, exit: 2 },
   'upload.project_quarantined': { status: 400, exit: 2 },

@@ -9,18 +9,21 @@ import { IndexMetrics } from './metrics.ts';
 import { CatalogueViews } from './pages/catalogue-views.ts';
 import { FeedService } from './pages/feeds.ts';
 import { indexUrls, type IndexUrls } from './pages/index-urls.ts';
+import { CachePurge } from './pages/cache-purge.ts';
 import { CatalogueChanges } from './pages/catalogue-changes.ts';
 import { PageRenderer } from './pages/page-renderer.ts';
 import { PageStore } from './pages/page-store.ts';
 import { AttestationStore } from './provenance/attestation-store.ts';
 import { IndexVerifier } from './provenance/index-verifier.ts';
 import { DEFAULT_PENDING_LIMITS, PendingProvenanceService } from './provenance/pending-provenance.ts';
-import { uploadAttestationsPrecheck } from './provenance/upload-attestations.ts';
+import { formAttestationsVerifier, uploadAttestationsPrecheck } from './provenance/upload-attestations.ts';
+import { PublishingSessionService } from './publishing-sessions/publishing-sessions.ts';
+import { StageIndex } from './publishing-sessions/stage-index.ts';
 import { OidcExchangeService } from './publishing/oidc-exchange.ts';
 import { TrustedPublisherService } from './publishing/trusted-publishers.ts';
 import { IndexHealth } from './health.ts';
 import { ListenAddress } from './listen-address.ts';
-import { FileSystemBlobStore, type BlobStore } from './storage/blob-store.ts';
+import { openBlobStore, type BlobStore } from './storage/blob-store.ts';
 import { openDatabase } from './storage/database.ts';
 import type { DialectName } from './storage/migrations.ts';
 import type { Database } from './storage/schema.ts';
@@ -65,6 +68,10 @@ export interface CairnServices {
   tufTargets: TufTargets;
   /** Trusted Publishing: which CI identities may publish which projects. */
   publishers: TrustedPublisherService;
+  /** Publishing sessions (PEP 694 draft): staged files made public together, or never. */
+  sessions: PublishingSessionService;
+  /** A session's stage preview: the simple index pip installs staged files from. */
+  stageIndex: StageIndex;
   /** Attestations bound to files: the integrity API, and which files carry provenance (simple and JSON APIs). */
   attestations: AttestationStore;
   urls: IndexUrls;
@@ -92,6 +99,21 @@ export interface ComposeOptions {
 }
 
 /**
+ * The configured blob store, checked before anything else opens: an unreachable endpoint, refused
+ * credentials or a missing bucket stop `serve` at once with a message naming them.
+ */
+async function openConfiguredBlobStore(config: ServerConfig): Promise<BlobStore> {
+  const blobs = await openBlobStore(config.blobStore.kind === 'filesystem' ? { kind: 'filesystem', root: config.dataDir } : config.blobStore);
+  try {
+    await blobs.verify();
+  } catch (error) {
+    await blobs.close();
+    throw error;
+  }
+  return blobs;
+}
+
+/**
  * The composition root: every service of the index is built here, once, from the configuration.
  * Nothing is patched after construction; what a service needs from another comes in through its
  * constructor.
@@ -109,16 +131,19 @@ export async function openServices(config: ServerConfig, options: ComposeOptions
     : null;
   const verifier = IndexVerifier.forConfig(config.trustedRootFiles, { dynamicRoots: devTrust ? [() => devTrust.trustedRoot()] : [] });
 
-  const opened = await openDatabase(config.databaseUrl, { postgresTimeouts: config.postgresTimeouts });
+  const blobs = await openConfiguredBlobStore(config);
+  const opened = await openDatabase(config.databaseUrl, { postgresTimeouts: config.postgresTimeouts }).catch(async (error: unknown) => {
+    await blobs.close();
+    throw error;
+  });
   const db = opened.db;
-  const blobs: BlobStore = new FileSystemBlobStore(config.dataDir);
   const urls = indexUrls(config.baseUrl);
   const attestations = new AttestationStore(db);
   const tufTargets = new TufTargets(db);
   // The gauges are read at each scrape, from services built below.
   const metrics = new IndexMetrics(async () => {
-    const [counts, attestationCount, pendingCount] = await Promise.all([index.counts(), index.attestationCount(), pendingProvenance.countPending()]);
-    return { projects: counts.projects, files: counts.files, attestations: attestationCount, pendingProvenance: pendingCount, pageCacheBytes: pages.stats().bytes };
+    const [counts, attestationCount, pendingCount, sessionCount] = await Promise.all([index.counts(), index.attestationCount(), pendingProvenance.countPending(), sessions.countPending()]);
+    return { projects: counts.projects, files: counts.files, attestations: attestationCount, pendingProvenance: pendingCount, publishingSessions: sessionCount, pageCacheBytes: pages.stats().bytes };
   });
   const onRefreshed = (outcome: TufRefreshOutcome) => metrics.tufRefreshDuration.observe({ published: String(outcome.written.length > 0) }, outcome.seconds);
   const tufInline = new TufRepository({ dataDir: config.dataDir, db, clock, settings: config.tuf, warn: (message) => log.warn(message), onRefreshed });
@@ -129,7 +154,17 @@ export async function openServices(config: ServerConfig, options: ComposeOptions
       ? new BackgroundTuf(tufInline, { databaseUrl: config.databaseUrl, postgresTimeouts: config.postgresTimeouts, dataDir: config.dataDir, settings: config.tuf, warn: (message) => log.warn(message), onRefreshed })
       : tufInline;
   const pages = new PageStore(db, { cacheBytes: config.pageCacheBytes, pollMs: config.pagePollMs });
-  const changes = new CatalogueChanges(db, new PageRenderer(urls, opened.dialect, clock), pages, clock, config.baseUrl, [attestations, tufTargets], () => tuf.changed());
+  const purge = config.purge ? new CachePurge({ ...config.purge, warn: (message) => log.warn(message) }) : null;
+  const changes = new CatalogueChanges(
+    db,
+    new PageRenderer(urls, opened.dialect, clock),
+    pages,
+    clock,
+    config.baseUrl,
+    [attestations, tufTargets],
+    () => tuf.changed(),
+    (changed) => purge?.changed(changed),
+  );
   const index = new IndexService(db, changes);
   const tokens = new TokenService(db);
   const publishers = new TrustedPublisherService(db);
@@ -149,12 +184,25 @@ export async function openServices(config: ServerConfig, options: ComposeOptions
     changes,
     (trx, projectId, facts) => publishers.projectVouches(trx, projectId, facts),
   );
+  const publisherOf = (p: Parameters<TrustedPublisherService['publisherForPrincipal']>[0]) => publishers.publisherForPrincipal(p);
+  const sessions = new PublishingSessionService({
+    db,
+    blobs,
+    tokens,
+    changes,
+    attestations,
+    pending: pendingProvenance,
+    verifyFormAttestations: formAttestationsVerifier(verifier.verifyReceived, pendingProvenance, publisherOf),
+    clock,
+    ttlSeconds: config.sessionTtlSeconds,
+  });
   const uploads = new UploadService({
     db,
     blobs,
     tokens,
     clock,
-    prechecks: [uploadAttestationsPrecheck(verifier.verifyReceived, attestations, pendingProvenance, (p) => publishers.publisherForPrincipal(p), clock)],
+    // The sessions' check runs last: its hook reads the attestations the first one bound.
+    prechecks: [uploadAttestationsPrecheck(verifier.verifyReceived, attestations, pendingProvenance, publisherOf, clock), sessions.legacyUploadPrecheck()],
     changes,
     releaseCloseDays: config.releaseCloseDays,
   });
@@ -187,6 +235,8 @@ export async function openServices(config: ServerConfig, options: ComposeOptions
     tuf,
     tufTargets,
     publishers,
+    sessions,
+    stageIndex: new StageIndex(db, sessions, urls, config.baseUrl),
     attestations,
     urls,
     listenAddress,
@@ -197,6 +247,7 @@ export async function openServices(config: ServerConfig, options: ComposeOptions
     clock,
     close: async () => {
       pages.stopPolling();
+      await purge?.settle();
       await tuf.close();
       await opened.close();
       await blobs.close();

@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { answerCachedPage } from './fast-pages.ts';
+import { pageCacheControl } from '../pages/page-caching.ts';
 import type { CairnServices } from '../composition.ts';
 import type { HttpLimits, ServerConfig } from '../config.ts';
 import { enforceMinimumBodyRate } from '../../http/body-rate.ts';
@@ -12,6 +13,7 @@ import { jsonApiRoutes } from './routes/json-api.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { oidcRoutes } from './routes/oidc.ts';
 import { provenanceRoutes } from './routes/provenance.ts';
+import { publishingSessionRoutes } from './routes/publishing-sessions.ts';
 import { rssRoutes } from './routes/rss.ts';
 import { simpleRoutes } from './routes/simple.ts';
 import { trustedPublishingDiscoveryRoutes } from './routes/trusted-publishing-discovery.ts';
@@ -44,9 +46,10 @@ export async function buildApp(services: CairnServices, options: AppOptions = {}
     // its timeout options to a server it did not create, so the limits are set on this one.
     serverFactory: (handler) => {
       const limits = services.config.http;
+      const cacheControl = pageCacheControl(services.config.pageCaching);
       return limitedServer(limits, (request, response) => {
         enforceMinimumBodyRate(request, { minBytesPerSecond: limits.minBodyBytesPerSecond, windowMs: limits.bodyRateWindowMs });
-        if (!answerCachedPage(request, response, services.pages, services.metrics, handler)) handler(request, response);
+        if (!answerCachedPage(request, response, services.pages, services.metrics, handler, cacheControl)) handler(request, response);
       });
     },
   });
@@ -66,6 +69,7 @@ export async function buildApp(services: CairnServices, options: AppOptions = {}
   await app.register(oidcRoutes, { services });
   await app.register(trustedPublishingDiscoveryRoutes, { services });
   await app.register(provenanceRoutes, { services });
+  await app.register(publishingSessionRoutes, { services });
   await app.register(jsonApiRoutes, { services });
   await app.register(tufRoutes, { services });
   await app.register(uiRoutes, { services });

@@ -51,6 +51,14 @@ export type UploadPrecheck = (
   file: { parsed: ParsedDistributionFilename; sha256: string; principal: TokenPrincipal },
 ) => Promise<UploadTransactionHook | void>;
 
+/** Whether a public file or a file staged in a publishing session still needs the blob. */
+export async function blobReferenced(db: Kysely<Database>, sha256: string): Promise<boolean> {
+  const file = await db.selectFrom('files').select('id').where('sha256', '=', sha256).executeTakeFirst();
+  if (file) return true;
+  const staged = await db.selectFrom('session_files').select('id').where('sha256', '=', sha256).executeTakeFirst();
+  return staged !== undefined;
+}
+
 const HEX = (length: number) => new RegExp(`^[0-9a-f]{${length}}$`);
 
 function required(form: UploadForm, name: string): string {
@@ -74,6 +82,44 @@ function checkDigestField(form: UploadForm, field: string, actual: string, lengt
       `The digest supplied does not match a digest calculated from the uploaded file (${field}: sent ${claimed}, computed ${actual})`,
     );
   }
+}
+
+/** The upload form checked on its own, before any storage is consulted (also a staged upload's first step). */
+export interface ValidatedUpload {
+  name: string;
+  normalizedVersion: string;
+  filename: string;
+  parsed: ParsedDistributionFilename;
+  blob: ReceivedBlob;
+}
+
+export function validateUploadForm(form: UploadForm): ValidatedUpload {
+  const action = required(form, ':action');
+  if (action !== 'file_upload') {
+    throw new CairnError('upload.unsupported_action', `Unknown :action '${action}': only file_upload is supported`);
+  }
+  const protocol = form.fields.get('protocol_version');
+  if (protocol !== undefined && protocol !== '1') {
+    throw new CairnError('upload.unsupported_action', `Unknown protocol_version '${protocol}': only 1 is supported`);
+  }
+  const name = required(form, 'name');
+  const version = required(form, 'version');
+  const filetype = required(form, 'filetype');
+  if (!form.content) throw new CairnError('upload.missing_field', "Upload payload does not have a file: the 'content' part is missing");
+  assertValidProjectName(name);
+  const normalizedVersion = normalizeVersion(version);
+
+  const { filename, blob } = form.content;
+  const parsed = parseDistributionFilename(filename);
+  assertFilenameMatchesRelease(parsed, name, version);
+  if (packageTypeOf(parsed) !== filetype) {
+    throw new CairnError('upload.filename_mismatch', `filetype '${filetype}' does not match the file ${filename} (a ${packageTypeOf(parsed)})`);
+  }
+  if (blob.size === 0) throw new CairnError('upload.invalid_archive', `Invalid distribution file: ${filename} is empty`);
+  checkDigestField(form, 'sha256_digest', blob.sha256, 64);
+  checkDigestField(form, 'md5_digest', blob.md5, 32);
+  checkDigestField(form, 'blake2_256_digest', blob.blake2b256, 64);
+  return { name, normalizedVersion, filename, parsed, blob };
 }
 
 export interface UploadServiceOptions {
@@ -151,31 +197,7 @@ export class UploadService {
   }
 
   private async validateAndStore(principal: TokenPrincipal, form: UploadForm): Promise<UploadOutcome> {
-    const action = required(form, ':action');
-    if (action !== 'file_upload') {
-      throw new CairnError('upload.unsupported_action', `Unknown :action '${action}': only file_upload is supported`);
-    }
-    const protocol = form.fields.get('protocol_version');
-    if (protocol !== undefined && protocol !== '1') {
-      throw new CairnError('upload.unsupported_action', `Unknown protocol_version '${protocol}': only 1 is supported`);
-    }
-    const name = required(form, 'name');
-    const version = required(form, 'version');
-    const filetype = required(form, 'filetype');
-    if (!form.content) throw new CairnError('upload.missing_field', "Upload payload does not have a file: the 'content' part is missing");
-    assertValidProjectName(name);
-    const normalizedVersion = normalizeVersion(version);
-
-    const { filename, blob } = form.content;
-    const parsed = parseDistributionFilename(filename);
-    assertFilenameMatchesRelease(parsed, name, version);
-    if (packageTypeOf(parsed) !== filetype) {
-      throw new CairnError('upload.filename_mismatch', `filetype '${filetype}' does not match the file ${filename} (a ${packageTypeOf(parsed)})`);
-    }
-    if (blob.size === 0) throw new CairnError('upload.invalid_archive', `Invalid distribution file: ${filename} is empty`);
-    checkDigestField(form, 'sha256_digest', blob.sha256, 64);
-    checkDigestField(form, 'md5_digest', blob.md5, 32);
-    checkDigestField(form, 'blake2_256_digest', blob.blake2b256, 64);
+    const { name, normalizedVersion, filename, parsed, blob } = validateUploadForm(form);
 
     const existingProject = await this.db
       .selectFrom('projects')
@@ -232,7 +254,7 @@ export class UploadService {
     try {
       await this.blobs.commit(blob);
     } catch (error) {
-      // Nothing was stored (a full disk, a failed fsync): the intent is withdrawn with it.
+      // Nothing was stored (a full disk, a failed fsync, object storage unreachable mid-write): the intent is withdrawn with it.
       await this.releaseOrphanBlob(blob.sha256);
       throw error;
     }
@@ -354,8 +376,11 @@ export class UploadService {
 
   /** Removes a committed blob that no file row references (failed transaction, crash recovery). */
   private async releaseOrphanBlob(sha256: string): Promise<void> {
-    const referenced = await this.db.selectFrom('files').select('id').where('sha256', '=', sha256).executeTakeFirst();
-    if (!referenced) await this.blobs.remove(sha256);
+    if (!(await blobReferenced(this.db, sha256))) {
+      // A store that cannot delete now (unreachable) keeps the intent: a later recovery or sweep retries.
+      const removed = await this.blobs.remove(sha256).then(() => true, () => false);
+      if (!removed) return;
+    }
     await this.db.deleteFrom('blob_intents').where('sha256', '=', sha256).execute();
   }
 
@@ -364,6 +389,42 @@ export class UploadService {
    * never committed. With `olderThan`, only what was left before then: what a process running
    * beside uploads (`cairn admin import`) may clean without touching work still in flight.
    */
+  /**
+   * `cairn admin blobs sweep`: recovery, then every stored blob written before `olderThan` that no
+   * file row references and no live intent names is deleted (a crash between PUT and intent
+   * cleanup, a release deleted while the store was unreachable, a restored database backup).
+   * Blobs written since the cut-off may belong to an upload still committing and are kept.
+   */
+  async sweepOrphanBlobs(options: { olderThan: Date; dryRun?: boolean }): Promise<{ intentsReleased: number; orphans: string[] }> {
+    const intentsReleased = options.dryRun ? 0 : await this.recoverInterruptedUploads({ olderThan: options.olderThan });
+    const orphans: string[] = [];
+    let candidates: string[] = [];
+    const check = async () => {
+      const part = candidates;
+      candidates = [];
+      if (part.length === 0) return;
+      // Public files, files staged in a publishing session, and writes not yet committed keep theirs.
+      const [files, staged, intents] = await Promise.all([
+        this.db.selectFrom('files').select('sha256').where('sha256', 'in', part).execute(),
+        this.db.selectFrom('session_files').select('sha256').where('sha256', 'in', part).execute(),
+        this.db.selectFrom('blob_intents').select('sha256').where('sha256', 'in', part).execute(),
+      ]);
+      const kept = new Set([...files, ...staged, ...intents].map((row) => row.sha256));
+      for (const sha256 of part) {
+        if (kept.has(sha256)) continue;
+        if (!options.dryRun) await this.blobs.remove(sha256);
+        orphans.push(sha256);
+      }
+    };
+    for await (const blob of this.blobs.list()) {
+      if (blob.written >= options.olderThan) continue;
+      candidates.push(blob.sha256);
+      if (candidates.length >= 500) await check();
+    }
+    await check();
+    return { intentsReleased, orphans };
+  }
+
   async recoverInterruptedUploads(options: { olderThan?: Date } = {}): Promise<number> {
     await this.blobs.cleanTemp(options);
     let query = this.db.selectFrom('blob_intents').select('sha256');
