@@ -203,3 +203,52 @@ describe('release closing', () => {
     assert.equal(integrity.status, 200);
   });
 });
+
+describe('publishing sessions honour the status and the closing age', () => {
+  let server: TestServer;
+  let auth: string;
+  const UPLOAD_V2 = 'application/vnd.pypi.upload.v2+json';
+  const first = makeDistribution(work, { name: 'sesspkg', version: '1.0', kind: 'wheel' });
+  const staged = makeDistribution(work, { name: 'sesspkg', version: '2.0', kind: 'wheel' });
+
+  before(async () => {
+    server = await startTestServer('sqlite', { releaseCloseDays: 14 });
+    auth = basicAuth(await server.token('new_projects'));
+    assert.equal((await uploadFile(server.url, first.path, auth)).status, 200);
+  });
+  after(async () => server?.stop());
+
+  async function createSession(version: string) {
+    const response = await fetch(`${server.url}/_/sessions/`, {
+      method: 'POST',
+      headers: { 'content-type': UPLOAD_V2, authorization: auth },
+      body: JSON.stringify({ meta: { 'api-version': '2.0' }, name: 'sesspkg', version }),
+    });
+    return { status: response.status, body: (await response.json()) as { code?: string; links: { session: string; publish: string } } };
+  }
+
+  test('a project archived while files were staged: publish refused with the code, nothing public; no new session', async () => {
+    const session = await createSession('2.0');
+    assert.equal(session.status, 201, JSON.stringify(session.body));
+    assert.equal((await uploadFile(session.body.links.session, staged.path, auth)).status, 200);
+    await server.services.index.setProjectStatus('sesspkg', 'archived', null, new Date());
+
+    const published = await fetch(session.body.links.publish, { method: 'POST', headers: { authorization: auth } });
+    assert.equal(published.status, 400);
+    assert.equal(((await published.json()) as { code: string }).code, 'upload.project_archived');
+    assert.equal(await server.services.index.fileByName(staged.filename), undefined, 'nothing made public');
+
+    const refused = await createSession('3.0');
+    assert.equal(refused.status, 400);
+    assert.equal(refused.body.code, 'upload.project_archived');
+    await server.services.index.setProjectStatus('sesspkg', 'active', null, new Date());
+  });
+
+  test('a session for a closed release is refused at once', async () => {
+    const closed = await server.services.db.updateTable('releases').set({ created_at: '2020-01-01T00:00:00.000Z' }).where('version', '=', '1.0').execute();
+    assert.equal(Number(closed[0]!.numUpdatedRows), 1);
+    const refused = await createSession('1.0');
+    assert.equal(refused.status, 400);
+    assert.equal(refused.body.code, 'upload.release_closed');
+  });
+});

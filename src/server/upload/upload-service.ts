@@ -10,7 +10,6 @@ import {
 } from '../../formats/dist-filename.ts';
 import { assertValidProjectName, normalizeProjectName } from '../../formats/project-name.ts';
 import { normalizeVersion } from '../../formats/pep440.ts';
-import { statusAllowsUploads } from '../../formats/project-status.ts';
 import { createHash } from 'node:crypto';
 import type { BlobStore, ReceivedBlob } from '../storage/blob-store.ts';
 import { isUniqueViolation } from '../storage/database.ts';
@@ -19,6 +18,7 @@ import type { TokenPrincipal, TokenService } from '../auth/tokens.ts';
 import type { CatalogueChanges, RecordedChange } from '../pages/catalogue-changes.ts';
 import { assertNotAwaitedByPublisher, assertNotConfusable } from '../catalogue/project-names.ts';
 import { readDistributionMetadata } from './dist-metadata.ts';
+import { assertOpenForFiles } from './open-for-files.ts';
 
 /** The form of a twine upload (`POST /legacy/`), already parsed from multipart. */
 export interface UploadForm {
@@ -154,33 +154,8 @@ export class UploadService {
     this.releaseCloseDays = options.releaseCloseDays ?? 0;
   }
 
-  /**
-   * Refuses a new file for a project whose PEP 792 status takes none (archived, quarantined) and
-   * for a release past the closing age (after a compromise, an attacker with a stolen token must
-   * not slip a file into an old, trusted release). Run before anything is stored and again inside
-   * the transaction, where a status set meanwhile is seen.
-   */
   private async assertOpenForFiles(db: Kysely<Database>, normalizedName: string, version: string, filename: string): Promise<void> {
-    const project = await db.selectFrom('projects').select(['id', 'name', 'status', 'status_reason']).where('normalized_name', '=', normalizedName).executeTakeFirst();
-    if (!project) return;
-    if (!statusAllowsUploads(project.status)) {
-      const why = project.status_reason ? ` (${project.status_reason})` : '';
-      throw new CairnError(
-        project.status === 'quarantined' ? 'upload.project_quarantined' : 'upload.project_archived',
-        `Project '${project.name}' is ${project.status}${why} and accepts no new files (PEP 792); an index operator can set it active again`,
-      );
-    }
-    if (this.releaseCloseDays === 0) return;
-    const release = await db.selectFrom('releases').select('created_at').where('project_id', '=', project.id).where('version', '=', version).executeTakeFirst();
-    if (!release) return;
-    const closesAt = Date.parse(release.created_at) + this.releaseCloseDays * 86_400_000;
-    if (this.clock().getTime() >= closesAt) {
-      throw new CairnError(
-        'upload.release_closed',
-        `Release ${project.name} ${version} was created ${release.created_at} and closed for new files after ${this.releaseCloseDays} days; upload ${filename} in a new version`,
-        { closed_after_days: this.releaseCloseDays, release_created_at: release.created_at },
-      );
-    }
+    await assertOpenForFiles(db, { normalizedName, version, filename }, { now: this.clock(), releaseCloseDays: this.releaseCloseDays });
   }
 
   /**
