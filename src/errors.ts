@@ -33,12 +33,20 @@ const CODES = {
   'database.unavailable': { status: 503, exit: 3 },
   /** The disk (or quota) is full: the client did nothing wrong, and may retry once an operator made room. */
   'storage.full': { status: 507, exit: 3 },
+  // the blob store (S3-compatible object storage, or the file system)
+  'blobstore.unavailable': { status: 503, exit: 3 },
+  'blobstore.denied': { status: 500, exit: 2 },
+  'blobstore.bucket_missing': { status: 500, exit: 2 },
+  'blobstore.failed': { status: 502, exit: 3 },
+  'blob.missing': { status: 500, exit: 3 },
 
   // names, versions, filenames (formats/)
   'name.invalid': { status: 400, exit: 2 },
   'version.invalid': { status: 400, exit: 2 },
   'filename.invalid': { status: 400, exit: 2 },
   'metadata.invalid': { status: 400, exit: 2 },
+  /** A new project's name reads like an existing one's (PyPI's ultranormalized comparison). */
+  'name.confusable': { status: 400, exit: 2 },
 
   // auth
   'auth.missing': { status: 401, exit: 2 },
@@ -49,6 +57,8 @@ const CODES = {
   // projects / index
   'project.not_found': { status: 404, exit: 2 },
   'project.exists': { status: 409, exit: 2 },
+  /** A pending trusted publisher waits for this name; only it may create the project. */
+  'project.reserved': { status: 403, exit: 2 },
   'release.not_found': { status: 404, exit: 2 },
   'file.not_found': { status: 404, exit: 2 },
 

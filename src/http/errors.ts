@@ -24,9 +24,15 @@ export function toCairnError(error: unknown): CairnError {
   return new CairnError('internal.error', 'internal server error');
 }
 
+/** A failure on the index's side (5xx) is for the operator: logged with its code, not only answered. */
+function logServerSide(request: FastifyRequest, cairnError: CairnError, error: unknown): void {
+  if (cairnError.code === 'internal.error') request.log.error({ err: error }, 'unhandled error');
+  else if (httpStatusFor(cairnError.code) >= 500) request.log.error({ code: cairnError.code }, cairnError.message);
+}
+
 export function sendError(request: FastifyRequest, reply: FastifyReply, error: unknown): FastifyReply {
   const cairnError = toCairnError(error);
-  if (cairnError.code === 'internal.error') request.log.error({ err: error }, 'unhandled error');
+  logServerSide(request, cairnError, error);
   return reply.code(httpStatusFor(cairnError.code)).type('application/json').send(errorBody(cairnError));
 }
 
@@ -36,7 +42,7 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, error: u
  */
 export function sendLegacyError(request: FastifyRequest, reply: FastifyReply, error: unknown): FastifyReply {
   const cairnError = toCairnError(error);
-  if (cairnError.code === 'internal.error') request.log.error({ err: error }, 'unhandled error');
+  logServerSide(request, cairnError, error);
   const phrase = cairnError.message.replace(/[^\x20-\x7e]/g, '?').slice(0, 900);
   reply.raw.statusMessage = phrase;
   return reply.code(httpStatusFor(cairnError.code)).type('application/json').send(errorBody(cairnError));

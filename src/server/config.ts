@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { CairnError } from '../errors.ts';
 import { isValidBinCount } from '../tuf/hashed-bins.ts';
 import { DEFAULT_POSTGRES_TIMEOUTS, type PostgresTimeouts } from './storage/postgres-pool.ts';
+import type { S3Location } from './storage/s3-location.ts';
 import { DEFAULT_TUF_SETTINGS, type TufSettings } from './tuf/tuf-repository.ts';
 
 /**
@@ -51,8 +52,10 @@ export interface ServerConfig {
   pendingProvenanceTtlSeconds: number;
   /** Live pending submissions one signing identity may hold (DESIGN §4 caps). */
   pendingMaxPerSigner: number;
-  /** Live pending submissions one filename may hold. */
-  pendingMaxPerFilename: number;
+  /** Live pending submissions one (filename, sha256) may hold. */
+  pendingMaxPerFile: number;
+  /** Live pending submissions one signer may hold for one (filename, sha256). */
+  pendingMaxPerSignerPerFile: number;
   /** OIDC issuers whose tokens the Trusted Publishing exchange accepts (exact `iss` values). */
   trustedOidcIssuers: string[];
   /** The `aud` the exchange demands; distinct per index so a token minted for one is useless at another. */
@@ -67,6 +70,21 @@ export interface ServerConfig {
   http: HttpLimits;
   /** Statement and connection timeouts and TCP keepalive towards PostgreSQL. */
   postgresTimeouts: PostgresTimeouts;
+  /** Where blobs live: files under dataDir (default), or an S3-compatible bucket (CAIRN_BLOB_STORE=s3://…). */
+  blobStore: { kind: 'filesystem' } | S3Location;
+  /**
+   * Blobs of uploads whose transaction has not committed are left alone this long by start-up
+   * recovery and sweeps: another instance on the same database may still be committing them.
+   */
+  recoveryGraceSeconds: number;
+  /** Cache-Control of pages, for browsers (max-age) and shared caches / CDNs (s-maxage, stale-if-error). */
+  pageCaching: { maxAgeSeconds: number; sharedMaxAgeSeconds: number; staleIfErrorSeconds: number };
+  /**
+   * Purge hook (CAIRN_PURGE_URL): after every committed change, a request to each URL template,
+   * once per changed project ({project}: its normalized name); a template without {project} is
+   * requested when the `/simple/` root changed. Null: no shared cache to purge.
+   */
+  purge: { urlTemplates: string[]; method: string } | null;
 }
 
 export interface ConfigOverrides {
@@ -134,7 +152,11 @@ export function loadServerConfig(flags: ConfigOverrides = {}, env: NodeJS.Proces
       30 * 24 * 3600,
     ),
     pendingMaxPerSigner: integerSetting('pending provenance per signer', env.CAIRN_PENDING_MAX_PER_SIGNER ?? 200, 1, 1_000_000),
-    pendingMaxPerFilename: integerSetting('pending provenance per filename', env.CAIRN_PENDING_MAX_PER_FILENAME ?? 16, 1, 1000),
+    // At most 24 per file: with an upload's own 8 attestations the binding stays within the
+    // 32 first-party attestations a file may carry. CAIRN_PENDING_MAX_PER_FILENAME is the
+    // name this setting had when it counted per filename.
+    pendingMaxPerFile: integerSetting('pending provenance per file', env.CAIRN_PENDING_MAX_PER_FILE ?? env.CAIRN_PENDING_MAX_PER_FILENAME ?? 16, 1, 24),
+    pendingMaxPerSignerPerFile: integerSetting('pending provenance per signer and file', env.CAIRN_PENDING_MAX_PER_SIGNER_PER_FILE ?? 4, 1, 24),
     trustedOidcIssuers: env.CAIRN_OIDC_ISSUERS
       ? env.CAIRN_OIDC_ISSUERS.split(',').map((s) => s.trim()).filter(Boolean)
       : [...DEFAULT_OIDC_ISSUERS],
@@ -144,6 +166,20 @@ export function loadServerConfig(flags: ConfigOverrides = {}, env: NodeJS.Proces
     pagePollMs: integerSetting('page journal poll interval in ms (CAIRN_PAGE_POLL_MS)', env.CAIRN_PAGE_POLL_MS ?? 250, 10, 60_000),
     http: httpLimits(flags, env),
     postgresTimeouts: postgresTimeouts(flags, env),
+    blobStore: blobStoreSetting(env, dataDir),
+    // SQLite is one machine's (today's single-process recovery); a PostgreSQL database may be shared by instances.
+    recoveryGraceSeconds: integerSetting(
+      'recovery grace in seconds (CAIRN_RECOVERY_GRACE_SECONDS)',
+      env.CAIRN_RECOVERY_GRACE_SECONDS ?? (databaseUrl.startsWith('sqlite:') ? 0 : 900),
+      0,
+      7 * 24 * 3600,
+    ),
+    pageCaching: {
+      maxAgeSeconds: integerSetting('page max-age (CAIRN_PAGE_MAX_AGE)', env.CAIRN_PAGE_MAX_AGE ?? 60, 0, 31_536_000),
+      sharedMaxAgeSeconds: integerSetting('page s-maxage (CAIRN_PAGE_SHARED_MAX_AGE)', env.CAIRN_PAGE_SHARED_MAX_AGE ?? 86_400, 0, 31_536_000),
+      staleIfErrorSeconds: integerSetting('page stale-if-error (CAIRN_PAGE_STALE_IF_ERROR)', env.CAIRN_PAGE_STALE_IF_ERROR ?? 86_400, 0, 31_536_000),
+    },
+    purge: purgeSetting(env),
   };
 }
 
@@ -169,6 +205,58 @@ function postgresTimeouts(flags: ConfigOverrides, env: NodeJS.ProcessEnv): Postg
     connectTimeoutMs: integerSetting('PostgreSQL connect timeout in ms (--db-connect-timeout, CAIRN_DB_CONNECT_TIMEOUT_MS)', flags.dbConnectTimeout ?? env.CAIRN_DB_CONNECT_TIMEOUT_MS ?? d.connectTimeoutMs, 100, HOUR_MS),
     keepAliveMs: integerSetting('PostgreSQL TCP keepalive idle time in ms (CAIRN_DB_KEEPALIVE_MS)', env.CAIRN_DB_KEEPALIVE_MS ?? d.keepAliveMs, 1000, HOUR_MS),
   };
+}
+
+/**
+ * CAIRN_BLOB_STORE=s3://BUCKET/PREFIX picks object storage; CAIRN_S3_ENDPOINT names an
+ * S3-compatible server (path-style addressing then, unless CAIRN_S3_PATH_STYLE=0), the region
+ * comes from CAIRN_S3_REGION or AWS_REGION, credentials from the AWS SDK's usual variables.
+ */
+function blobStoreSetting(env: NodeJS.ProcessEnv, dataDir: string): ServerConfig['blobStore'] {
+  const raw = env.CAIRN_BLOB_STORE?.trim();
+  if (!raw || raw === 'filesystem' || raw === 'file') return { kind: 'filesystem' };
+  const match = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:\/(.*))?$/.exec(raw);
+  if (!match) {
+    throw new CairnError('config.invalid', `CAIRN_BLOB_STORE must be 'filesystem' or s3://BUCKET/PREFIX (a bucket name of 3 to 63 lowercase letters, digits, dots, hyphens), got ${JSON.stringify(raw)}`);
+  }
+  const prefix = (match[2] ?? '').replace(/^\/+|\/+$/g, '');
+  const endpoint = env.CAIRN_S3_ENDPOINT?.trim() || null;
+  if (endpoint !== null && !/^https?:\/\/[^/]+\/?$/.test(endpoint)) {
+    throw new CairnError('config.invalid', `CAIRN_S3_ENDPOINT must be an http(s) URL without a path, got ${JSON.stringify(endpoint)}`);
+  }
+  const downloads = env.CAIRN_S3_DOWNLOADS?.trim() || 'stream';
+  if (downloads !== 'stream' && downloads !== 'redirect') {
+    throw new CairnError('config.invalid', `CAIRN_S3_DOWNLOADS must be 'stream' or 'redirect', got ${JSON.stringify(downloads)}`);
+  }
+  const pathStyle = env.CAIRN_S3_PATH_STYLE?.trim();
+  return {
+    kind: 's3',
+    bucket: match[1]!,
+    prefix: prefix === '' ? '' : `${prefix}/`,
+    endpoint: endpoint?.replace(/\/$/, '') ?? null,
+    region: env.CAIRN_S3_REGION?.trim() || env.AWS_REGION?.trim() || 'us-east-1',
+    forcePathStyle: pathStyle === undefined || pathStyle === '' ? endpoint !== null : pathStyle === '1' || pathStyle === 'true',
+    spoolDir: resolve(dataDir, 'tmp'),
+    downloads:
+      downloads === 'redirect'
+        ? { mode: 'redirect', expiresSeconds: integerSetting('presigned URL lifetime (CAIRN_S3_PRESIGN_SECONDS)', env.CAIRN_S3_PRESIGN_SECONDS ?? 300, 1, 7 * 24 * 3600) }
+        : { mode: 'stream' },
+  };
+}
+
+/** CAIRN_PURGE_URL=http://cache/simple/{project}/,http://cache/pypi/{project}/json (method CAIRN_PURGE_METHOD, default PURGE). */
+function purgeSetting(env: NodeJS.ProcessEnv): ServerConfig['purge'] {
+  const raw = env.CAIRN_PURGE_URL?.trim();
+  if (!raw) return null;
+  const urlTemplates = raw.split(',').map((t) => t.trim()).filter(Boolean);
+  for (const template of urlTemplates) {
+    if (!/^https?:\/\/[^/]+/.test(template)) {
+      throw new CairnError('config.invalid', `CAIRN_PURGE_URL must be http(s) URL templates separated by commas ({project} is replaced by the normalized project name), got ${JSON.stringify(template)}`);
+    }
+  }
+  const method = env.CAIRN_PURGE_METHOD?.trim() || 'PURGE';
+  if (!/^[A-Z]+$/.test(method)) throw new CairnError('config.invalid', `CAIRN_PURGE_METHOD must be an HTTP method in capitals, got ${JSON.stringify(method)}`);
+  return { urlTemplates, method };
 }
 
 /** PostgreSQL's own databases: cairn's tables must never be migrated into one of them. */
@@ -206,5 +294,6 @@ function tufSettings(env: NodeJS.ProcessEnv): TufSettings {
     }
   }
   const maxTargetsPerBin = integerSetting('TUF targets per bin (CAIRN_TUF_MAX_TARGETS_PER_BIN)', env.CAIRN_TUF_MAX_TARGETS_PER_BIN ?? DEFAULT_TUF_SETTINGS.maxTargetsPerBin, 2, 100_000);
-  return { ...DEFAULT_TUF_SETTINGS, binCount, maxTargetsPerBin };
+  const keysDir = env.CAIRN_TUF_KEYS_DIR?.trim();
+  return { ...DEFAULT_TUF_SETTINGS, binCount, maxTargetsPerBin, ...(keysDir ? { keysDir: resolve(keysDir) } : {}) };
 }

@@ -130,9 +130,10 @@ function reportOf(source: string, facts: AttestationFacts): AttestationReport {
     kind: facts.kind,
     issuer: facts.issuer,
     identity: facts.identity,
-    builder: facts.builderId ?? facts.buildSignerUri,
-    sourceRepository: facts.statementRepository ?? facts.sourceRepositoryUri,
-    sourceCommit: facts.statementCommit ?? facts.sourceRepositoryDigest,
+    // What the certificate says first: the statement's builder.id is the signer's own claim.
+    builder: facts.buildSignerUri,
+    sourceRepository: facts.sourceRepositoryUri ?? facts.statementRepository,
+    sourceCommit: facts.sourceRepositoryDigest ?? facts.statementCommit,
     logIndex: facts.logIndex,
     integratedTime: facts.integratedTime,
     facts,

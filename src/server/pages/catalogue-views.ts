@@ -108,6 +108,8 @@ export interface ReleaseFileAttestation {
   facts: AttestationFacts;
   publisher: Record<string, unknown> | null;
   submittedBeforeUpload: boolean;
+  /** False for a third party's attestation, shown apart ("also attested by"). */
+  firstParty: boolean;
   boundAt: string;
   /** The statement's parameters (SLSA `buildDefinition.externalParameters`), if it has any. */
   parameters: unknown;
@@ -415,6 +417,7 @@ export class CatalogueViews {
             'attestations.facts_json',
             'attestations.publisher_json',
             'attestations.submitted_before_upload',
+            'attestations.first_party',
             'attestations.bound_at',
           ])
           .where('files.release_id', '=', release.id)
@@ -431,6 +434,7 @@ export class CatalogueViews {
           facts: JSON.parse(a.facts_json) as AttestationFacts,
           publisher: parseJsonObject(a.publisher_json),
           submittedBeforeUpload: a.submitted_before_upload === 1,
+          firstParty: a.first_party === 1,
           boundAt: a.bound_at,
           parameters: a.kind === 'build' ? statementParameters(a.raw_json) : null,
         });

@@ -16,6 +16,7 @@ import { isUniqueViolation } from '../storage/database.ts';
 import type { Database } from '../storage/schema.ts';
 import type { TokenPrincipal, TokenService } from '../auth/tokens.ts';
 import type { CatalogueChanges, RecordedChange } from '../pages/catalogue-changes.ts';
+import { assertNotAwaitedByPublisher, assertNotConfusable } from '../catalogue/project-names.ts';
 import { readDistributionMetadata } from './dist-metadata.ts';
 
 /** The form of a twine upload (`POST /legacy/`), already parsed from multipart. */
@@ -153,6 +154,12 @@ export class UploadService {
       name,
     );
 
+    if (!existingProject) {
+      // Before anything is stored: a refused new project leaves no trace.
+      await assertNotAwaitedByPublisher(this.db, name);
+      await assertNotConfusable(this.db, name);
+    }
+
     const existing = await this.db
       .selectFrom('files')
       .select(['id', 'sha256', 'filename'])
@@ -189,7 +196,7 @@ export class UploadService {
     try {
       await this.blobs.commit(blob);
     } catch (error) {
-      // Nothing was stored (a full disk, a failed fsync): the intent is withdrawn with it.
+      // Nothing was stored (a full disk, a failed fsync, object storage unreachable mid-write): the intent is withdrawn with it.
       await this.releaseOrphanBlob(blob.sha256);
       throw error;
     }
@@ -199,6 +206,10 @@ export class UploadService {
         let projectId = existingProject?.id;
         let projectCreated = false;
         if (projectId === undefined) {
+          // Again inside the transaction: a look-alike or a pending publisher's name may have
+          // appeared since the check above (exact on SQLite, whose writers are serialised).
+          await assertNotAwaitedByPublisher(trx, name);
+          await assertNotConfusable(trx, name);
           const created = await trx
             .insertInto('projects')
             .values({ name: metadata.name || name, normalized_name: normalizeProjectName(name), created_at: now, serial: 1 })
@@ -306,7 +317,11 @@ export class UploadService {
   /** Removes a committed blob that no file row references (failed transaction, crash recovery). */
   private async releaseOrphanBlob(sha256: string): Promise<void> {
     const referenced = await this.db.selectFrom('files').select('id').where('sha256', '=', sha256).executeTakeFirst();
-    if (!referenced) await this.blobs.remove(sha256);
+    if (!referenced) {
+      // A store that cannot delete now (unreachable) keeps the intent: a later recovery or sweep retries.
+      const removed = await this.blobs.remove(sha256).then(() => true, () => false);
+      if (!removed) return;
+    }
     await this.db.deleteFrom('blob_intents').where('sha256', '=', sha256).execute();
   }
 
@@ -315,6 +330,40 @@ export class UploadService {
    * never committed. With `olderThan`, only what was left before then: what a process running
    * beside uploads (`cairn admin import`) may clean without touching work still in flight.
    */
+  /**
+   * `cairn admin blobs sweep`: recovery, then every stored blob written before `olderThan` that no
+   * file row references and no live intent names is deleted (a crash between PUT and intent
+   * cleanup, a release deleted while the store was unreachable, a restored database backup).
+   * Blobs written since the cut-off may belong to an upload still committing and are kept.
+   */
+  async sweepOrphanBlobs(options: { olderThan: Date; dryRun?: boolean }): Promise<{ intentsReleased: number; orphans: string[] }> {
+    const intentsReleased = options.dryRun ? 0 : await this.recoverInterruptedUploads({ olderThan: options.olderThan });
+    const orphans: string[] = [];
+    let candidates: string[] = [];
+    const check = async () => {
+      const part = candidates;
+      candidates = [];
+      if (part.length === 0) return;
+      const [files, intents] = await Promise.all([
+        this.db.selectFrom('files').select('sha256').where('sha256', 'in', part).execute(),
+        this.db.selectFrom('blob_intents').select('sha256').where('sha256', 'in', part).execute(),
+      ]);
+      const kept = new Set([...files, ...intents].map((row) => row.sha256));
+      for (const sha256 of part) {
+        if (kept.has(sha256)) continue;
+        if (!options.dryRun) await this.blobs.remove(sha256);
+        orphans.push(sha256);
+      }
+    };
+    for await (const blob of this.blobs.list()) {
+      if (blob.written >= options.olderThan) continue;
+      candidates.push(blob.sha256);
+      if (candidates.length >= 500) await check();
+    }
+    await check();
+    return { intentsReleased, orphans };
+  }
+
   async recoverInterruptedUploads(options: { olderThan?: Date } = {}): Promise<number> {
     await this.blobs.cleanTemp(options);
     let query = this.db.selectFrom('blob_intents').select('sha256');
