@@ -7,7 +7,7 @@ import { runVerifyBench, type ProcessTiming } from './verify-bench.ts';
 /**
  * `npm run bench`: every figure is a ratio against a baseline measured in the same run, and the
  * report lands in docs/benchmarks.md with the command that produced it. `npm run bench -- NAME…`
- * runs only the named sections (index, provenance, verify, ui, import).
+ * runs only the named sections (index, scale, scale-out, provenance, verify, ui, import).
  */
 const only = new Set(process.argv.slice(2));
 const wanted = (name: string) => only.size === 0 || only.has(name);
@@ -38,6 +38,23 @@ if (wanted('scale')) {
     '',
     '```json',
     JSON.stringify(scale.rows, null, 2),
+    '```',
+    '',
+  );
+}
+
+if (wanted('scale-out')) {
+  const { runScaleOutBench } = await import('./scale-out-bench.ts');
+  const scaleOut = await runScaleOutBench();
+  sections.push(
+    '## Scale-out: several instances, S3 (issue 12)',
+    '',
+    ...scaleOut.lines,
+    '',
+    `Goals: three instances behind the balancer reported against one in the same run (${scaleOut.figures.threeOverOne}×), with the balancer's per-request overhead; a 100 MiB upload through S3 at ≥ 0.5× the file system store's speed (${scaleOut.figures.upload100MiB.ratio}×).`,
+    '',
+    '```json',
+    JSON.stringify(scaleOut.figures, null, 2),
     '```',
     '',
   );

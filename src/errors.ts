@@ -31,6 +31,14 @@ const CODES = {
   // the index's storage (cairn serve, cairn admin)
   'storage.not_found': { status: 500, exit: 2 },
   'database.unavailable': { status: 503, exit: 3 },
+  /** The disk (or quota) is full: the client did nothing wrong, and may retry once an operator made room. */
+  'storage.full': { status: 507, exit: 3 },
+  // the blob store (S3-compatible object storage, or the file system)
+  'blobstore.unavailable': { status: 503, exit: 3 },
+  'blobstore.denied': { status: 500, exit: 2 },
+  'blobstore.bucket_missing': { status: 500, exit: 2 },
+  'blobstore.failed': { status: 502, exit: 3 },
+  'blob.missing': { status: 500, exit: 3 },
 
   // names, versions, filenames (formats/)
   'name.invalid': { status: 400, exit: 2 },
@@ -127,6 +135,8 @@ const CODES = {
   'lockfile.invalid': { status: 400, exit: 2 },
   'proxy.file_hidden': { status: 403, exit: 1 },
   'proxy.no_digest': { status: 502, exit: 1 },
+  /** The upstream index failed, stalled, or sent more than the proxy accepts; the message names the URL. */
+  'proxy.upstream_error': { status: 502, exit: 3 },
 
   // builder
   'build.failed': { status: 500, exit: 1 },

@@ -100,6 +100,26 @@ export function registerAdmin(program: Command): void {
     });
   });
 
+  const blobs = admin.command('blobs').description('the blob store (files, or S3-compatible object storage)');
+  withStorageOptions(
+    blobs
+      .command('sweep')
+      .description('delete stored blobs no file references (left by crashes or an unreachable store)')
+      .option('--older-than <age>', 'only blobs written this long ago or earlier (30s, 15m, 2h): uploads in flight are kept', '1h')
+      .option('--dry-run', 'list the orphans, delete nothing'),
+  ).action(async (options: StorageFlags & { olderThan: string; dryRun?: boolean }) => {
+    const age = /^(\d+)(s|m|h)$/.exec(options.olderThan.trim());
+    if (!age || Number(age[1]) === 0) {
+      throw new CairnError('usage.invalid_argument', `--older-than must be an age such as 90s, 15m or 2h (an upload may be in flight: keep it above the longest upload), got ${JSON.stringify(options.olderThan)}`);
+    }
+    const ms = Number(age[1]) * { s: 1000, m: 60_000, h: 3_600_000 }[age[2] as 's' | 'm' | 'h'];
+    await withServices(options, async (s) => {
+      const swept = await s.uploads.sweepOrphanBlobs({ olderThan: new Date(s.clock().getTime() - ms), dryRun: options.dryRun });
+      for (const sha256 of swept.orphans) console.log(`${options.dryRun ? 'orphan' : 'deleted'} ${sha256}`);
+      console.log(`${swept.orphans.length} orphan blob(s) ${options.dryRun ? 'found' : 'deleted'}; ${swept.intentsReleased} interrupted upload(s) released`);
+    });
+  });
+
   withStorageOptions(
     admin
       .command('yank <name> <version>')

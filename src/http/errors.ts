@@ -4,8 +4,15 @@ import { CairnError, errorBody, httpStatusFor, isCairnError } from '../errors.ts
 import { installInvalidInputFormatter } from './invalid-input.ts';
 
 /** Converts anything thrown in a route into `{code, message}` with the status from errors.ts. */
+/** Codes of a full disk or quota from the file system, SQLite and PostgreSQL (SQLSTATE 53100). */
+const STORAGE_FULL = new Set(['ENOSPC', 'EDQUOT', 'SQLITE_FULL', '53100']);
+
 export function toCairnError(error: unknown): CairnError {
   if (isCairnError(error)) return error;
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && STORAGE_FULL.has(code)) {
+    return new CairnError('storage.full', `the server's storage is full (${code}): nothing was stored; try again later`, { code });
+  }
   const fastifyError = error as Partial<FastifyError>;
   if (fastifyError.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new CairnError('request.too_large', 'request body is too large');
   if (fastifyError.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
@@ -17,9 +24,15 @@ export function toCairnError(error: unknown): CairnError {
   return new CairnError('internal.error', 'internal server error');
 }
 
+/** A failure on the index's side (5xx) is for the operator: logged with its code, not only answered. */
+function logServerSide(request: FastifyRequest, cairnError: CairnError, error: unknown): void {
+  if (cairnError.code === 'internal.error') request.log.error({ err: error }, 'unhandled error');
+  else if (httpStatusFor(cairnError.code) >= 500) request.log.error({ code: cairnError.code }, cairnError.message);
+}
+
 export function sendError(request: FastifyRequest, reply: FastifyReply, error: unknown): FastifyReply {
   const cairnError = toCairnError(error);
-  if (cairnError.code === 'internal.error') request.log.error({ err: error }, 'unhandled error');
+  logServerSide(request, cairnError, error);
   return reply.code(httpStatusFor(cairnError.code)).type('application/json').send(errorBody(cairnError));
 }
 
@@ -29,7 +42,7 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, error: u
  */
 export function sendLegacyError(request: FastifyRequest, reply: FastifyReply, error: unknown): FastifyReply {
   const cairnError = toCairnError(error);
-  if (cairnError.code === 'internal.error') request.log.error({ err: error }, 'unhandled error');
+  logServerSide(request, cairnError, error);
   const phrase = cairnError.message.replace(/[^\x20-\x7e]/g, '?').slice(0, 900);
   reply.raw.statusMessage = phrase;
   return reply.code(httpStatusFor(cairnError.code)).type('application/json').send(errorBody(cairnError));

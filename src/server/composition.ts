@@ -9,6 +9,7 @@ import { IndexMetrics } from './metrics.ts';
 import { CatalogueViews } from './pages/catalogue-views.ts';
 import { FeedService } from './pages/feeds.ts';
 import { indexUrls, type IndexUrls } from './pages/index-urls.ts';
+import { CachePurge } from './pages/cache-purge.ts';
 import { CatalogueChanges } from './pages/catalogue-changes.ts';
 import { PageRenderer } from './pages/page-renderer.ts';
 import { PageStore } from './pages/page-store.ts';
@@ -18,8 +19,9 @@ import { DEFAULT_PENDING_LIMITS, PendingProvenanceService } from './provenance/p
 import { uploadAttestationsPrecheck } from './provenance/upload-attestations.ts';
 import { OidcExchangeService } from './publishing/oidc-exchange.ts';
 import { TrustedPublisherService } from './publishing/trusted-publishers.ts';
+import { IndexHealth } from './health.ts';
 import { ListenAddress } from './listen-address.ts';
-import { FileSystemBlobStore, type BlobStore } from './storage/blob-store.ts';
+import { openBlobStore, type BlobStore } from './storage/blob-store.ts';
 import { openDatabase } from './storage/database.ts';
 import type { DialectName } from './storage/migrations.ts';
 import type { Database } from './storage/schema.ts';
@@ -74,6 +76,8 @@ export interface CairnServices {
   /** Its BASE URL, else null. */
   devTrustBaseUrl(): string | null;
   metrics: IndexMetrics;
+  /** Whether the database and the blob store answer (`/healthz`). */
+  health: IndexHealth;
   clock: () => Date;
   close(): Promise<void>;
 }
@@ -86,6 +90,21 @@ export interface ComposeOptions {
    * admin commands, and when a test's clock must reach the signer.
    */
   backgroundTuf?: boolean;
+}
+
+/**
+ * The configured blob store, checked before anything else opens: an unreachable endpoint, refused
+ * credentials or a missing bucket stop `serve` at once with a message naming them.
+ */
+async function openConfiguredBlobStore(config: ServerConfig): Promise<BlobStore> {
+  const blobs = await openBlobStore(config.blobStore.kind === 'filesystem' ? { kind: 'filesystem', root: config.dataDir } : config.blobStore);
+  try {
+    await blobs.verify();
+  } catch (error) {
+    await blobs.close();
+    throw error;
+  }
+  return blobs;
 }
 
 /**
@@ -106,9 +125,12 @@ export async function openServices(config: ServerConfig, options: ComposeOptions
     : null;
   const verifier = IndexVerifier.forConfig(config.trustedRootFiles, { dynamicRoots: devTrust ? [() => devTrust.trustedRoot()] : [] });
 
-  const opened = await openDatabase(config.databaseUrl);
+  const blobs = await openConfiguredBlobStore(config);
+  const opened = await openDatabase(config.databaseUrl, { postgresTimeouts: config.postgresTimeouts }).catch(async (error: unknown) => {
+    await blobs.close();
+    throw error;
+  });
   const db = opened.db;
-  const blobs: BlobStore = new FileSystemBlobStore(config.dataDir);
   const urls = indexUrls(config.baseUrl);
   const attestations = new AttestationStore(db);
   const tufTargets = new TufTargets(db);
@@ -123,14 +145,24 @@ export async function openServices(config: ServerConfig, options: ComposeOptions
   const inMemory = config.databaseUrl === 'sqlite::memory:' || config.databaseUrl === ':memory:';
   const tuf: TufService =
     options.backgroundTuf && !inMemory
-      ? new BackgroundTuf(tufInline, { databaseUrl: config.databaseUrl, dataDir: config.dataDir, settings: config.tuf, warn: (message) => log.warn(message), onRefreshed })
+      ? new BackgroundTuf(tufInline, { databaseUrl: config.databaseUrl, postgresTimeouts: config.postgresTimeouts, dataDir: config.dataDir, settings: config.tuf, warn: (message) => log.warn(message), onRefreshed })
       : tufInline;
   const pages = new PageStore(db, { cacheBytes: config.pageCacheBytes, pollMs: config.pagePollMs });
-  const changes = new CatalogueChanges(db, new PageRenderer(urls, opened.dialect, clock), pages, clock, config.baseUrl, [attestations, tufTargets], () => tuf.changed());
+  const purge = config.purge ? new CachePurge({ ...config.purge, warn: (message) => log.warn(message) }) : null;
+  const changes = new CatalogueChanges(
+    db,
+    new PageRenderer(urls, opened.dialect, clock),
+    pages,
+    clock,
+    config.baseUrl,
+    [attestations, tufTargets],
+    () => tuf.changed(),
+    (changed) => purge?.changed(changed),
+  );
   const index = new IndexService(db, changes);
   const tokens = new TokenService(db);
   const publishers = new TrustedPublisherService(db);
-  const views = new CatalogueViews(db, index, urls);
+  const views = new CatalogueViews(db, urls);
   const pendingProvenance = new PendingProvenanceService(
     db,
     attestations,
@@ -188,9 +220,11 @@ export async function openServices(config: ServerConfig, options: ComposeOptions
     devTrust,
     devTrustBaseUrl: () => (devTrust ? devTrustBase() : null),
     metrics,
+    health: new IndexHealth(db, blobs),
     clock,
     close: async () => {
       pages.stopPolling();
+      await purge?.settle();
       await tuf.close();
       await opened.close();
       await blobs.close();

@@ -32,6 +32,8 @@ function files(dir: string): string[] {
 async function startChild(dataDir: string, databaseUrl: string): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(process.execPath, [join(ROOT, 'bin/cairn.mjs'), 'serve', '--quiet', '--port', '0', '--data-dir', dataDir, '--database-url', databaseUrl], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    // One instance owns this database: recovery need not wait for another to commit.
+    env: { ...process.env, CAIRN_RECOVERY_GRACE_SECONDS: '0' },
   });
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';

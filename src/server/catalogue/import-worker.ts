@@ -11,7 +11,7 @@ import type { AnalysisJob, AnalysisMessage, AnalysisWorkerData } from './import-
 
 const { maxBytes, store: location } = workerData as AnalysisWorkerData;
 const ANSWERS_PER_MESSAGE = 16;
-const store = openBlobStore(location);
+const store = await openBlobStore(location);
 const hasher = new DistributionHasher();
 const queue: AnalysisJob[] = [];
 let running = false;

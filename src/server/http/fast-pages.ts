@@ -5,6 +5,7 @@ import { ifNoneMatchMatches } from '../../http/conditional.ts';
 import { acceptsGzip } from '../../http/content-encoding.ts';
 import type { IndexMetrics } from '../metrics.ts';
 import type { PageStore, StoredPage } from '../pages/page-store.ts';
+import { projectSurrogateKey } from '../pages/page-caching.ts';
 
 const SIMPLE_PAGE = /^\/simple\/([^/?#]+)\/$/;
 
@@ -30,7 +31,6 @@ class ParsedHeaders<T> {
 const formats = new ParsedHeaders((accept) => negotiateSimpleFormat(accept, undefined));
 const gzipAccepted = new ParsedHeaders((acceptEncoding) => acceptsGzip(acceptEncoding));
 const JSON_API_PAGE = /^\/pypi\/([^/?#]+)\/json$/;
-const PAGE_CACHE = 'max-age=60, public';
 
 /**
  * The answer most requests to an index get — a project's simple page or JSON document, cached,
@@ -47,6 +47,7 @@ export function answerCachedPage(
   pages: PageStore,
   metrics: IndexMetrics,
   fallback: (request: IncomingMessage, response: ServerResponse) => void,
+  cacheControl: string,
 ): boolean {
   const method = request.method;
   if (method !== 'GET' && method !== 'HEAD') return false;
@@ -81,14 +82,14 @@ export function answerCachedPage(
   const cached = pages.cachedPage(name, kind);
   if (cached === null) return false;
   if (cached !== undefined) {
-    writeStoredPage(request, response, cached, { route, contentType, etagSuffix, vary }, metrics);
+    writeStoredPage(request, response, cached, { route, contentType, etagSuffix, vary, cacheControl, surrogateKey: projectSurrogateKey(name) }, metrics);
     return true;
   }
   // Not cached: one indexed lookup, still without the framework. A page that does not exist
   // (a 404, a redirect to the normalised name) is the framework's to answer.
   pages.projectPage(name, kind).then(
     (page) => {
-      if (page) writeStoredPage(request, response, page, { route, contentType, etagSuffix, vary }, metrics);
+      if (page) writeStoredPage(request, response, page, { route, contentType, etagSuffix, vary, cacheControl, surrogateKey: projectSurrogateKey(name) }, metrics);
       else fallback(request, response);
     },
     () => fallback(request, response),
@@ -98,6 +99,8 @@ export function answerCachedPage(
 
 interface PageAnswer {
   route: string;
+  cacheControl: string;
+  surrogateKey: string;
   contentType: string;
   etagSuffix: string;
   vary: string;
@@ -107,7 +110,7 @@ function writeStoredPage(request: IncomingMessage, response: ServerResponse, pag
   const started = performance.now();
   const method = request.method!;
   const etag = `"${page.sha256.slice(0, 32)}${answer.etagSuffix}-gz"`;
-  const headers: Record<string, string | number> = { Vary: answer.vary, ETag: etag, 'Cache-Control': PAGE_CACHE };
+  const headers: Record<string, string | number> = { Vary: answer.vary, ETag: etag, 'Cache-Control': answer.cacheControl, 'Surrogate-Key': answer.surrogateKey };
   let status = 200;
   const ifNoneMatch = request.headers['if-none-match'];
   if (ifNoneMatch !== undefined && ifNoneMatchMatches(ifNoneMatch, etag)) {

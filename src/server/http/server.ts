@@ -13,6 +13,9 @@ export interface RunningServer {
 /** How often expired pending provenance is swept (DESIGN §4). */
 const SWEEP_INTERVAL_MS = 10 * 60 * 1000;
 
+/** Longer than any upload may take to arrive (the request timeout defaults to 1 h). */
+const INTERRUPTED_UPLOAD_AGE_MS = 2 * 60 * 60 * 1000;
+
 /** Opens storage, recovers from any interrupted upload, and listens. */
 export async function startServer(config: ServerConfig, options: { logger?: boolean; clock?: () => Date } = {}): Promise<RunningServer> {
   // The logger exists once the app does; services that warn before that (none at start-up) go to stderr.
@@ -23,7 +26,10 @@ export async function startServer(config: ServerConfig, options: { logger?: bool
     backgroundTuf: options.clock === undefined,
     log: { warn: (message) => (app ? app.log.warn(message) : console.warn(`cairn: ${message}`)) },
   });
-  const recovered = await services.uploads.recoverInterruptedUploads();
+  // Only what was left before the grace: another instance on the same database may be between
+  // storing a blob and committing its row right now.
+  const recoveryCutoff = () => new Date(services.clock().getTime() - config.recoveryGraceSeconds * 1000);
+  const recovered = await services.uploads.recoverInterruptedUploads({ olderThan: recoveryCutoff() });
   // Pages are rendered on write; after an upgrade (or a new base URL) they are rendered once here.
   const rendered = await services.changes.renderStale();
   await services.tufTargets.backfill();
@@ -41,6 +47,15 @@ export async function startServer(config: ServerConfig, options: { logger?: bool
       if (removed > 0) built.log.info({ removed }, 'expired pending provenance swept');
     } catch (error) {
       built.log.error({ err: error }, 'pending provenance sweep failed');
+    }
+    try {
+      // Blobs of uploads whose transaction had an unknown outcome (the connection broke) or that
+      // another instance may still be committing: only those older than both bounds.
+      const olderThan = new Date(Math.min(services.clock().getTime() - INTERRUPTED_UPLOAD_AGE_MS, recoveryCutoff().getTime()));
+      const released = await services.uploads.recoverInterruptedUploads({ olderThan });
+      if (released > 0) built.log.info({ released }, 'blobs of interrupted uploads checked');
+    } catch (error) {
+      built.log.error({ err: error }, 'interrupted upload recovery failed');
     }
   };
   await sweep();

@@ -9,6 +9,8 @@ export interface StoredPageAnswer {
   etagSuffix: string;
   cacheControl: string;
   vary: string;
+  /** What a CDN purges the page by. */
+  surrogateKey: string;
 }
 
 /**
@@ -19,7 +21,7 @@ export interface StoredPageAnswer {
 export async function sendStoredPage(request: FastifyRequest, reply: FastifyReply, pages: PageStore, page: StoredPage, answer: StoredPageAnswer): Promise<FastifyReply> {
   const gzip = acceptsGzip(request.headers['accept-encoding']);
   const etag = `"${page.sha256.slice(0, 32)}${answer.etagSuffix}${gzip ? '-gz' : ''}"`;
-  reply.header('Vary', answer.vary).header('ETag', etag).header('Cache-Control', answer.cacheControl);
+  reply.header('Vary', answer.vary).header('ETag', etag).header('Cache-Control', answer.cacheControl).header('Surrogate-Key', answer.surrogateKey);
   if (answerConditional(request, reply, etag)) return reply;
   reply.type(answer.contentType);
   if (gzip) return reply.header('Content-Encoding', 'gzip').send(page.gzip);

@@ -62,6 +62,8 @@ export class CatalogueChanges {
     private readonly listeners: readonly CatalogueListener[] = [],
     /** Told after every commit that changed the catalogue (the TUF repository refreshes soon after). */
     private readonly onPublished: () => void = () => undefined,
+    /** Told which projects changed after every commit (a shared cache's purge hook). */
+    private readonly afterCommit: (changes: readonly RecordedChange[]) => void = () => undefined,
   ) {}
 
   /** Files inserted by an upload or an import, inside its transaction. */
@@ -130,6 +132,7 @@ export class CatalogueChanges {
       this.store.evictProject(change.normalizedName);
       if (change.chunk !== null) this.store.evictRootChunk(change.chunk);
     }
+    if (changes.length > 0) this.afterCommit(changes);
   }
 
   /**

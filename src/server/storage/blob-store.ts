@@ -1,13 +1,13 @@
-import { once } from 'node:events';
 import { execFile } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, mkdirSync, statSync, writeFileSync } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { mkdirSync, statSync } from 'node:fs';
+import { mkdir, open, opendir, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { CairnError } from '../../errors.ts';
 import { isSha256Hex } from '../../formats/digests.ts';
 import { DigestWorkers } from './digest-workers.ts';
+import type { S3Location } from './s3-location.ts';
+import { TempSpool, type ReceivedBlob } from './temp-spool.ts';
 
 /** Digests computed while a blob streams in; hex strings. */
 export interface BlobDigests {
@@ -16,11 +16,7 @@ export interface BlobDigests {
   blake2b256: string;
 }
 
-/** A blob written to a temporary file, not yet visible anywhere. */
-export interface ReceivedBlob extends BlobDigests {
-  tempPath: string;
-  size: number;
-}
+export type { ReceivedBlob } from './temp-spool.ts';
 
 /** Bytes put aside by `stage`, not visible anywhere until `commitStaged`. */
 export interface StagedBlob extends BlobDigests {
@@ -36,7 +32,7 @@ export interface StagedBlob extends BlobDigests {
  * How another thread opens the same store (structured-cloneable): a bulk import's workers stage
  * blobs themselves. An S3-compatible store would name its endpoint and bucket here.
  */
-export type BlobStoreLocation = { kind: 'filesystem'; root: string };
+export type BlobStoreLocation = { kind: 'filesystem'; root: string } | S3Location;
 
 /**
  * Where distribution bytes live. Content-addressed by sha256 so the same bytes are stored once and
@@ -53,7 +49,15 @@ export interface BlobStore {
   remove(sha256: string): Promise<void>;
   exists(sha256: string): Promise<boolean>;
   size(sha256: string): Promise<number | null>;
-  openRead(sha256: string, range?: { start: number; end: number }): Readable;
+  /**
+   * The blob's bytes (a range of them, both ends included). Rejects with `blob.missing` when the
+   * store has lost a blob the catalogue references, before any byte is sent.
+   */
+  read(sha256: string, range?: { start: number; end: number }): Promise<Readable>;
+  /** Where a client may fetch the blob itself (a presigned URL), or null: cairn streams it. */
+  downloadUrl(sha256: string, filename: string): Promise<string | null>;
+  /** Every stored blob with when it was written: what an orphan sweep walks. */
+  list(): AsyncIterable<{ sha256: string; written: Date }>;
   /**
    * Puts bytes aside whose digests the caller computed from these very bytes (a bulk import hashes
    * them on worker threads); nothing serves them until `commitStaged`. When the store holds these
@@ -77,26 +81,28 @@ export interface BlobStore {
    * those untouched since `olderThan` (while uploads or another import may be writing).
    */
   cleanTemp(options?: { olderThan?: Date }): Promise<void>;
+  /** Resolves when the store can take a write now (`/healthz`); rejects with the reason otherwise. */
+  checkWritable(): Promise<void>;
+  /** Start-up check that the store is reachable and writable as configured. */
+  verify(): Promise<void>;
   /** Stops the digest worker threads. */
   close(): Promise<void>;
 }
 
 
-const STAGE_ID = /^stage-[0-9a-f]{24,32}$/;
-
-export function openBlobStore(location: BlobStoreLocation): BlobStore {
-  return new FileSystemBlobStore(location.root);
+/** Opens the store a location names; the S3 client is loaded only when one is configured. */
+export async function openBlobStore(location: BlobStoreLocation): Promise<BlobStore> {
+  if (location.kind === 'filesystem') return new FileSystemBlobStore(location.root);
+  const { S3BlobStore } = await import('./s3-blob-store.ts');
+  return new S3BlobStore(location);
 }
 
 export class FileSystemBlobStore implements BlobStore {
   readonly location: BlobStoreLocation;
   private readonly blobDir: string;
-  private readonly tempDir: string;
+  private readonly spool: TempSpool;
   /** Fan-out directories known to exist, so a batch commit does not mkdir for every blob. */
   private readonly knownDirs = new Set<string>();
-  /** Names of staged files: random per store instance (one per thread), then a counter. */
-  private readonly stagePrefix = randomBytes(8).toString('hex');
-  private staged = 0;
   /** Whether `sync -f` (syncfs(2)) works here; learnt on the first batch commit. */
   private syncfsWorks: boolean | null = null;
 
@@ -106,9 +112,8 @@ export class FileSystemBlobStore implements BlobStore {
   ) {
     this.location = { kind: 'filesystem', root };
     this.blobDir = join(root, 'blobs', 'sha256');
-    this.tempDir = join(root, 'tmp');
     mkdirSync(this.blobDir, { recursive: true });
-    mkdirSync(this.tempDir, { recursive: true });
+    this.spool = new TempSpool(join(root, 'tmp'), digests);
   }
 
   pathOf(sha256: string): string {
@@ -116,47 +121,12 @@ export class FileSystemBlobStore implements BlobStore {
     return join(this.blobDir, sha256.slice(0, 2), sha256.slice(2, 4), sha256);
   }
 
-  async receive(source: Readable, maxBytes: number): Promise<ReceivedBlob> {
-    const tempPath = join(this.tempDir, `${Date.now()}-${randomBytes(8).toString('hex')}.part`);
-    const sha256 = createHash('sha256');
-    const others = this.digests.start();
-    // Up to 4 MiB waits in memory for the disk, so a slow write does not stall the socket.
-    const out = createWriteStream(tempPath, { flags: 'wx', highWaterMark: 4 * 1024 * 1024 });
-    // Every error of the temp file is kept and rethrown below: without a listener, a failed write
-    // (a full disk), or a buffered one cut short by destroy(), would crash the process.
-    let writeError: Error | null = null;
-    out.on('error', (error) => (writeError ??= error));
-    let size = 0;
-    try {
-      for await (const chunk of source as AsyncIterable<Buffer>) {
-        size += chunk.length;
-        // Keep reading to the end without storing: leaving the loop would destroy the source, and
-        // a multipart parser waiting on that part would then never finish the request.
-        if (size > maxBytes || writeError) continue;
-        sha256.update(chunk);
-        const workersKeepUp = others.update(chunk);
-        // events.once removes its listeners when settled; hand-rolled once() pairs would pile up.
-        if (!out.write(chunk)) await once(out, 'drain').catch(() => undefined);
-        if (!workersKeepUp) await others.drained();
-      }
-      if (writeError) throw new CairnError('internal.error', `writing the upload to disk failed: ${(writeError as Error).message}`);
-      if (size > maxBytes) {
-        throw new CairnError('upload.too_large', `file exceeds the upload limit of ${maxBytes} bytes`, { limit: maxBytes });
-      }
-      const [{ md5, blake2b256 }] = await Promise.all([
-        others.finish(),
-        new Promise<void>((resolve, reject) => {
-          out.once('error', reject);
-          out.end((error?: Error | null) => (error ? reject(error) : resolve()));
-        }),
-      ]);
-      return { tempPath, size, sha256: sha256.digest('hex'), md5, blake2b256 };
-    } catch (error) {
-      others.abort();
-      out.destroy();
-      await rm(tempPath, { force: true });
-      throw error;
-    }
+  receive(source: Readable, maxBytes: number): Promise<ReceivedBlob> {
+    return this.spool.receive(source, maxBytes);
+  }
+
+  checkWritable(): Promise<void> {
+    return this.spool.checkWritable();
   }
 
   async commit(blob: ReceivedBlob): Promise<void> {
@@ -179,13 +149,8 @@ export class FileSystemBlobStore implements BlobStore {
     }
   }
 
-  async discard(blob: ReceivedBlob): Promise<void> {
-    await rm(blob.tempPath, { force: true });
-  }
-
-  private stagedPath(stageId: string): string {
-    if (!STAGE_ID.test(stageId)) throw new CairnError('internal.error', `not a staged blob of this store: ${stageId}`);
-    return join(this.tempDir, `${stageId}.part`);
+  discard(blob: ReceivedBlob): Promise<void> {
+    return this.spool.discard(blob);
   }
 
   private dirOf(sha256: string): string {
@@ -207,9 +172,7 @@ export class FileSystemBlobStore implements BlobStore {
     const madeNow = !this.knownDirs.has(dir) && mkdirSync(dir, { recursive: true }) !== undefined;
     this.knownDirs.add(dir);
     if (!madeNow && statSync(target, { throwIfNoEntry: false })?.isFile()) return { ...blob, stageId: null };
-    const stageId = `stage-${this.stagePrefix}${(this.staged++).toString(16).padStart(8, '0')}`;
-    writeFileSync(this.stagedPath(stageId), bytes, { flag: 'wx' });
-    return { ...blob, stageId };
+    return { ...blob, stageId: this.spool.writeStaged(bytes) };
   }
 
   async commitStaged(blobs: readonly StagedBlob[]): Promise<void> {
@@ -219,7 +182,7 @@ export class FileSystemBlobStore implements BlobStore {
     await Promise.all(
       blobs.map(async (blob) => {
         if (blob.stageId === null) return;
-        const from = this.stagedPath(blob.stageId);
+        const from = this.spool.stagedPath(blob.stageId);
         const to = this.pathOf(blob.sha256);
         await rename(from, to).catch(async (error: NodeJS.ErrnoException) => {
           // Staged by a store that did not make the directory (or it was removed since).
@@ -260,7 +223,7 @@ export class FileSystemBlobStore implements BlobStore {
   }
 
   async discardStaged(blobs: readonly StagedBlob[]): Promise<void> {
-    await Promise.all(blobs.map((blob) => (blob.stageId === null ? undefined : rm(this.stagedPath(blob.stageId), { force: true }))));
+    await Promise.all(blobs.map((blob) => (blob.stageId === null ? undefined : this.spool.discardStaged(blob.stageId))));
   }
 
   async remove(sha256: string): Promise<void> {
@@ -281,23 +244,42 @@ export class FileSystemBlobStore implements BlobStore {
     }
   }
 
-  openRead(sha256: string, range?: { start: number; end: number }): Readable {
-    return createReadStream(this.pathOf(sha256), range);
+  async read(sha256: string, range?: { start: number; end: number }): Promise<Readable> {
+    const path = this.pathOf(sha256);
+    // Opened before the stream is handed out, so a lost blob is an error answer, not a cut-off body.
+    const handle = await open(path, 'r').catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') throw new CairnError('blob.missing', `the blob store has lost blob ${sha256} (${path} is gone)`, { sha256 });
+      throw error;
+    });
+    return handle.createReadStream(range);
+  }
+
+  async verify(): Promise<void> {}
+
+  async downloadUrl(): Promise<string | null> {
+    return null;
+  }
+
+  async *list(): AsyncIterable<{ sha256: string; written: Date }> {
+    for await (const first of await opendir(this.blobDir)) {
+      if (!first.isDirectory()) continue;
+      for await (const second of await opendir(join(this.blobDir, first.name))) {
+        if (!second.isDirectory()) continue;
+        const dir = join(this.blobDir, first.name, second.name);
+        for await (const entry of await opendir(dir)) {
+          if (!entry.isFile() || !isSha256Hex(entry.name)) continue;
+          const info = await stat(join(dir, entry.name)).catch(() => null);
+          if (info) yield { sha256: entry.name, written: info.mtime };
+        }
+      }
+    }
   }
 
   async close(): Promise<void> {
     await this.digests.close();
   }
 
-  async cleanTemp(options: { olderThan?: Date } = {}): Promise<void> {
-    const cutoff = options.olderThan?.getTime();
-    for (const entry of await readdir(this.tempDir)) {
-      const path = join(this.tempDir, entry);
-      if (cutoff !== undefined) {
-        const modified = await stat(path).then((s) => s.mtimeMs, () => null);
-        if (modified === null || modified >= cutoff) continue;
-      }
-      await rm(path, { force: true });
-    }
+  cleanTemp(options: { olderThan?: Date } = {}): Promise<void> {
+    return this.spool.clean(options);
   }
 }

@@ -32,6 +32,12 @@ export interface TufSettings {
   policy: TufExpiryPolicy;
   /** How long a superseded consistent snapshot stays downloadable (PEP 458 suggests about an hour). */
   retentionSeconds: number;
+  /**
+   * Where the signing keys are read (CAIRN_TUF_KEYS_DIR); `<dataDir>/tuf/keys` when unset. Every
+   * instance of one index reads the same keys (a shared secret mount): an instance with keys of
+   * its own would sign with a key the root does not name.
+   */
+  keysDir?: string;
 }
 
 export const DEFAULT_TUF_SETTINGS: TufSettings = { binCount: 256, maxTargetsPerBin: 1024, policy: DEFAULT_EXPIRY_POLICY, retentionSeconds: 3600 };
@@ -105,7 +111,7 @@ export class TufRepository implements TufService {
       onRefreshed?: (outcome: TufRefreshOutcome) => void;
     },
   ) {
-    this.keysDir = join(options.dataDir, 'tuf', 'keys');
+    this.keysDir = options.settings?.keysDir ?? join(options.dataDir, 'tuf', 'keys');
   }
 
   private get settings(): TufSettings {
@@ -221,16 +227,20 @@ export class TufRepository implements TufService {
           .onConflict((oc) => oc.column('name').doUpdateSet({ bytes: pointer.bytes, created_at: now.toISOString() }))
           .execute();
       }
-      // Only the generation read is cleared: a slot marked again meanwhile waits for the next refresh.
-      for (const { slot, generation } of dirty) {
-        await trx.deleteFrom('tuf_dirty_slots').where('slot', '=', slot).where('generation', '=', generation).execute();
-      }
       await trx
         .updateTable('tuf_state')
         .set({ next_renewal: nextRenewal(result.state, this.settings.policy), timestamp_version: result.state.timestamp.version })
         .where('id', '=', 1)
         .execute();
     });
+    // Only the generation read is cleared: a slot marked again meanwhile waits for the next refresh.
+    // One slot per statement, after the commit: writers mark slots in their own order inside
+    // their transactions, and a refresh holding several slots while waiting for another could
+    // deadlock with them (seen on PostgreSQL with an instance backfilling beside a refresh). A
+    // crash before these deletes only makes the next refresh sign those bins again.
+    for (const { slot, generation } of dirty) {
+      await this.db.deleteFrom('tuf_dirty_slots').where('slot', '=', slot).where('generation', '=', generation).execute();
+    }
     this.state = result.state;
     for (const f of remaining) written.add(f.name);
     if (written.size > 0 && Date.now() - this.lastPrune > PRUNE_INTERVAL_MS) {

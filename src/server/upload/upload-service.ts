@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { CairnError } from '../../errors.ts';
+import { CairnError, isCairnError } from '../../errors.ts';
 import { coreMetadataToJsonInfo } from '../../formats/core-metadata.ts';
 import {
   assertFilenameMatchesRelease,
@@ -193,7 +193,13 @@ export class UploadService {
     const coreMetadata = raw.toString('utf8');
     const coreMetadataSha256 = createHash('sha256').update(raw).digest('hex');
     await this.db.insertInto('blob_intents').values({ sha256: blob.sha256, created_at: now }).onConflict((oc) => oc.doNothing()).execute();
-    await this.blobs.commit(blob);
+    try {
+      await this.blobs.commit(blob);
+    } catch (error) {
+      // Nothing was stored (a full disk, a failed fsync, object storage unreachable mid-write): the intent is withdrawn with it.
+      await this.releaseOrphanBlob(blob.sha256);
+      throw error;
+    }
     let stored: { fileId: number; change: RecordedChange };
     try {
       stored = await this.db.transaction().execute(async (trx) => {
@@ -294,6 +300,10 @@ export class UploadService {
         return { fileId: file.id, change };
       });
     } catch (error) {
+      // A connection that broke mid-transaction leaves the outcome unknown: its COMMIT may still
+      // reach the server (a partition that heals), so the blob stays, with its intent, for the
+      // periodic recovery to judge once the database answers again.
+      if (isCairnError(error) && error.code === 'database.unavailable') throw error;
       await this.releaseOrphanBlob(blob.sha256);
       if (isUniqueViolation(error)) {
         throw new CairnError('upload.file_exists', `File already exists ('${filename}'): a concurrent upload stored it first`);
@@ -307,7 +317,11 @@ export class UploadService {
   /** Removes a committed blob that no file row references (failed transaction, crash recovery). */
   private async releaseOrphanBlob(sha256: string): Promise<void> {
     const referenced = await this.db.selectFrom('files').select('id').where('sha256', '=', sha256).executeTakeFirst();
-    if (!referenced) await this.blobs.remove(sha256);
+    if (!referenced) {
+      // A store that cannot delete now (unreachable) keeps the intent: a later recovery or sweep retries.
+      const removed = await this.blobs.remove(sha256).then(() => true, () => false);
+      if (!removed) return;
+    }
     await this.db.deleteFrom('blob_intents').where('sha256', '=', sha256).execute();
   }
 
@@ -316,6 +330,40 @@ export class UploadService {
    * never committed. With `olderThan`, only what was left before then: what a process running
    * beside uploads (`cairn admin import`) may clean without touching work still in flight.
    */
+  /**
+   * `cairn admin blobs sweep`: recovery, then every stored blob written before `olderThan` that no
+   * file row references and no live intent names is deleted (a crash between PUT and intent
+   * cleanup, a release deleted while the store was unreachable, a restored database backup).
+   * Blobs written since the cut-off may belong to an upload still committing and are kept.
+   */
+  async sweepOrphanBlobs(options: { olderThan: Date; dryRun?: boolean }): Promise<{ intentsReleased: number; orphans: string[] }> {
+    const intentsReleased = options.dryRun ? 0 : await this.recoverInterruptedUploads({ olderThan: options.olderThan });
+    const orphans: string[] = [];
+    let candidates: string[] = [];
+    const check = async () => {
+      const part = candidates;
+      candidates = [];
+      if (part.length === 0) return;
+      const [files, intents] = await Promise.all([
+        this.db.selectFrom('files').select('sha256').where('sha256', 'in', part).execute(),
+        this.db.selectFrom('blob_intents').select('sha256').where('sha256', 'in', part).execute(),
+      ]);
+      const kept = new Set([...files, ...intents].map((row) => row.sha256));
+      for (const sha256 of part) {
+        if (kept.has(sha256)) continue;
+        if (!options.dryRun) await this.blobs.remove(sha256);
+        orphans.push(sha256);
+      }
+    };
+    for await (const blob of this.blobs.list()) {
+      if (blob.written >= options.olderThan) continue;
+      candidates.push(blob.sha256);
+      if (candidates.length >= 500) await check();
+    }
+    await check();
+    return { intentsReleased, orphans };
+  }
+
   async recoverInterruptedUploads(options: { olderThan?: Date } = {}): Promise<number> {
     await this.blobs.cleanTemp(options);
     let query = this.db.selectFrom('blob_intents').select('sha256');

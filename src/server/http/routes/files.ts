@@ -68,6 +68,9 @@ export async function fileRoutes(app: FastifyInstance, { services }: { services:
         .header('Content-Disposition', `attachment; filename="${filename.replace(/["\\]/g, '_')}"`)
         .type('application/octet-stream');
       if (answerConditional(request, reply, etag)) return reply;
+      // Object storage may hand the bytes out itself (a presigned URL); a HEAD is answered here.
+      const elsewhere = request.method === 'GET' ? await services.blobs.downloadUrl(file.sha256, filename) : null;
+      if (elsewhere !== null) return reply.code(302).header('Location', elsewhere).header('Cache-Control', 'private, no-store').send();
       const range = parseRange(request.headers.range, file.size);
       if (range === 'unsatisfiable') {
         return reply.code(416).header('Content-Range', `bytes */${file.size}`).send();
@@ -75,11 +78,11 @@ export async function fileRoutes(app: FastifyInstance, { services }: { services:
       if (range) {
         reply.code(206).header('Content-Range', `bytes ${range.start}-${range.end}/${file.size}`).header('Content-Length', range.end - range.start + 1);
         if (request.method === 'HEAD') return reply.send();
-        return reply.send(services.blobs.openRead(file.sha256, range));
+        return reply.send(await services.blobs.read(file.sha256, range));
       }
       reply.header('Content-Length', file.size);
       if (request.method === 'HEAD') return reply.send();
-      return reply.send(services.blobs.openRead(file.sha256));
+      return reply.send(await services.blobs.read(file.sha256));
     },
   });
 }

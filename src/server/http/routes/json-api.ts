@@ -3,6 +3,7 @@ import { CairnError } from '../../../errors.ts';
 import { normalizeProjectName } from '../../../formats/project-name.ts';
 import { paramsSchema, PROJECT_NAME_SPELLING_PARAM, VERSION_PARAM } from '../../../http/param-schemas.ts';
 import type { CairnServices } from '../../composition.ts';
+import { pageCacheControl, projectSurrogateKey } from '../../pages/page-caching.ts';
 import { sendStoredPage } from '../stored-page.ts';
 
 /** PyPI-compatible JSON API: `/pypi/<project>/json` is rendered on write; per-version documents on request. */
@@ -24,8 +25,9 @@ export async function jsonApiRoutes(app: FastifyInstance, { services }: { servic
       return sendStoredPage(request, reply, pages, page, {
         contentType: 'application/json; charset=utf-8',
         etagSuffix: '',
-        cacheControl: 'max-age=60, public',
+        cacheControl: pageCacheControl(services.config.pageCaching),
         vary: 'Accept-Encoding',
+        surrogateKey: projectSurrogateKey(normalized),
       });
     },
   );

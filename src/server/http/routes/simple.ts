@@ -6,10 +6,9 @@ import { answerConditional } from '../../../http/conditional.ts';
 import { acceptsGzip } from '../../../http/content-encoding.ts';
 import { paramsSchema, PROJECT_NAME_SPELLING_PARAM } from '../../../http/param-schemas.ts';
 import type { CairnServices } from '../../composition.ts';
+import { pageCacheControl, projectSurrogateKey, ROOT_SURROGATE_KEY } from '../../pages/page-caching.ts';
 import { sendStoredPage } from '../stored-page.ts';
 
-/** Pages change with every upload; a minute at any cache keeps them fresh enough for installers. */
-const SIMPLE_CACHE = 'max-age=60, public';
 /** A page by digest (a TUF target, PEP 458) never changes. */
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 const TARGET_FILE = /^(?:([0-9a-f]{64})\.)?index\.(html|json)$/;
@@ -18,6 +17,7 @@ const TARGET_FILE = /^(?:([0-9a-f]{64})\.)?index\.(html|json)$/;
 export async function simpleRoutes(app: FastifyInstance, { services }: { services: CairnServices }): Promise<void> {
   const chooseFormat = (accept: string | undefined, query: unknown) => requireSimpleFormat(accept, (query as { format?: string }).format);
   const { pages } = services;
+  const SIMPLE_CACHE = pageCacheControl(services.config.pageCaching);
 
   app.get('/simple', async (_request, reply) => reply.redirect('/simple/', 301));
 
@@ -29,7 +29,7 @@ export async function simpleRoutes(app: FastifyInstance, { services }: { service
     const document = format === SIMPLE_JSON ? roots.json : roots.html;
     const gzip = acceptsGzip(request.headers['accept-encoding']);
     const etag = `"${document.etag}${format === SIMPLE_HTML ? '-v' : ''}${gzip ? '-gz' : ''}"`;
-    reply.header('Vary', 'Accept, Accept-Encoding').header('ETag', etag).header('Cache-Control', SIMPLE_CACHE);
+    reply.header('Vary', 'Accept, Accept-Encoding').header('ETag', etag).header('Cache-Control', SIMPLE_CACHE).header('Surrogate-Key', ROOT_SURROGATE_KEY);
     if (answerConditional(request, reply, etag)) return reply;
     const buffers = gzip ? document.gzip : document.identity;
     reply.hijack();
@@ -71,6 +71,7 @@ export async function simpleRoutes(app: FastifyInstance, { services }: { service
         etagSuffix: format === SIMPLE_HTML ? '-v' : '',
         cacheControl: SIMPLE_CACHE,
         vary: 'Accept, Accept-Encoding',
+        surrogateKey: projectSurrogateKey(normalized),
       });
     },
   );
@@ -94,6 +95,7 @@ export async function simpleRoutes(app: FastifyInstance, { services }: { service
         etagSuffix: '',
         cacheControl: digest ? IMMUTABLE : SIMPLE_CACHE,
         vary: 'Accept-Encoding',
+        surrogateKey: projectSurrogateKey(normalized),
       });
     },
   );
