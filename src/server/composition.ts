@@ -195,6 +195,7 @@ export async function openServices(config: ServerConfig, options: ComposeOptions
     verifyFormAttestations: formAttestationsVerifier(verifier.verifyReceived, pendingProvenance, publisherOf),
     clock,
     ttlSeconds: config.sessionTtlSeconds,
+    releaseCloseDays: config.releaseCloseDays,
   });
   const uploads = new UploadService({
     db,

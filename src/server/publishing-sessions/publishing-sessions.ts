@@ -15,7 +15,7 @@ import type { BlobStore } from '../storage/blob-store.ts';
 import { isUniqueViolation } from '../storage/database.ts';
 import type { Database, PublishingSessionsTable } from '../storage/schema.ts';
 import { readDistributionMetadata } from '../upload/dist-metadata.ts';
-import { blobReferenced, validateUploadForm, type UploadForm, type UploadPrecheck } from '../upload/upload-service.ts';
+import { assertOpenForFiles, blobReferenced, validateUploadForm, type UploadForm, type UploadPrecheck } from '../upload/upload-service.ts';
 
 export type SessionRow = { [K in keyof PublishingSessionsTable]: K extends 'id' ? number : PublishingSessionsTable[K] };
 
@@ -67,6 +67,8 @@ export interface PublishingSessionOptions {
   verifyFormAttestations: FormAttestationsVerifier;
   clock: () => Date;
   ttlSeconds: number;
+  /** Days after which a release takes no new files (0: never), as for uploads. */
+  releaseCloseDays: number;
 }
 
 /** 32 random bytes: the PEP asks for a token that cannot be guessed, since the stage is readable with it alone. */
@@ -186,6 +188,7 @@ export class PublishingSessionService {
     }
     const burned = await this.db.selectFrom('burned_filenames').select('filename').where('filename', '=', filename).executeTakeFirst();
     if (burned) throw new CairnError('upload.filename_reused', `This filename has already been used ('${filename}'), use a different version`);
+    await assertOpenForFiles(this.db, { normalizedName: session.normalized_name, version: session.version, filename, releaseCloseDays: this.options.releaseCloseDays, now: this.now() });
 
     const { raw, metadata } = await readDistributionMetadata(blob.tempPath, parsed);
     const items = await this.options.verifyFormAttestations(form, { parsed, sha256: blob.sha256, principal });
@@ -283,6 +286,8 @@ export class PublishingSessionService {
         // Read after the claim: a staged upload committing meanwhile is either listed here or refused.
         const staged = await trx.selectFrom('session_files').selectAll().where('session_id', '=', session.id).orderBy('id').execute();
 
+        // A status set or a release closed while the files were staged holds here too.
+        await assertOpenForFiles(trx, { normalizedName: session.normalized_name, version: session.version, filename: staged[0]?.filename ?? session.project_name, releaseCloseDays: this.options.releaseCloseDays, now });
         let project = await trx.selectFrom('projects').select(['id', 'normalized_name']).where('normalized_name', '=', session.normalized_name).executeTakeFirst();
         let created = false;
         if (!project) {
