@@ -21,7 +21,7 @@ export interface ProvenanceBenchResult {
 }
 
 export async function runProvenanceBench(): Promise<ProvenanceBenchResult> {
-  const server = await startTestServer('sqlite', { devTrust: true, pendingMaxPerSigner: 100_000, pendingMaxPerFilename: 100_000 });
+  const server = await startTestServer('sqlite', { devTrust: true, pendingMaxPerSigner: 100_000, pendingMaxPerFile: 24 });
   try {
     const token = await devToken(server, { sha: COMMIT });
     const now = new Date();

@@ -31,6 +31,8 @@ const CODES = {
   // the index's storage (cairn serve, cairn admin)
   'storage.not_found': { status: 500, exit: 2 },
   'database.unavailable': { status: 503, exit: 3 },
+  /** The disk (or quota) is full: the client did nothing wrong, and may retry once an operator made room. */
+  'storage.full': { status: 507, exit: 3 },
   // the blob store (S3-compatible object storage, or the file system)
   'blobstore.unavailable': { status: 503, exit: 3 },
   'blobstore.denied': { status: 500, exit: 2 },
@@ -43,6 +45,8 @@ const CODES = {
   'version.invalid': { status: 400, exit: 2 },
   'filename.invalid': { status: 400, exit: 2 },
   'metadata.invalid': { status: 400, exit: 2 },
+  /** A new project's name reads like an existing one's (PyPI's ultranormalized comparison). */
+  'name.confusable': { status: 400, exit: 2 },
 
   // auth
   'auth.missing': { status: 401, exit: 2 },
@@ -53,6 +57,8 @@ const CODES = {
   // projects / index
   'project.not_found': { status: 404, exit: 2 },
   'project.exists': { status: 409, exit: 2 },
+  /** A pending trusted publisher waits for this name; only it may create the project. */
+  'project.reserved': { status: 403, exit: 2 },
   'release.not_found': { status: 404, exit: 2 },
   'file.not_found': { status: 404, exit: 2 },
 
@@ -129,6 +135,8 @@ const CODES = {
   'lockfile.invalid': { status: 400, exit: 2 },
   'proxy.file_hidden': { status: 403, exit: 1 },
   'proxy.no_digest': { status: 502, exit: 1 },
+  /** The upstream index failed, stalled, or sent more than the proxy accepts; the message names the URL. */
+  'proxy.upstream_error': { status: 502, exit: 3 },
 
   // builder
   'build.failed': { status: 500, exit: 1 },

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { CairnError } from '../errors.ts';
 import { startProxyServer } from '../client/proxy/proxy-app.ts';
 import { loadPolicy } from '../client/load-policy.ts';
-import { formatProxyEvent, VerifyingProxy, type ProxyEvent } from '../client/proxy/index.ts';
+import { DEFAULT_UPSTREAM_LIMITS, formatProxyEvent, VerifyingProxy, type ProxyEvent } from '../client/proxy/index.ts';
 import { defaultCacheDir, loadExtraRoots, VerifyCache } from '../client/verify/index.ts';
 import { listenFailure } from './listen-errors.ts';
 import { policyPath } from './policy.ts';
@@ -18,6 +18,8 @@ interface ProxyFlags {
   cacheTtl: string;
   history: string;
   jobs: string;
+  upstreamTimeout: string;
+  maxFilesPerPage: string;
   baseUrl?: string;
   quiet?: boolean;
 }
@@ -57,6 +59,8 @@ export function registerProxy(program: Command): void {
     .option('--cache-ttl <seconds>', 'how long verdicts, upstream pages and provenance stay fresh', '300')
     .option('--history <n>', 'earlier releases compared for identity continuity (0: off)', '1')
     .option('--jobs <n>', 'concurrent upstream requests per project', '8')
+    .option('--upstream-timeout <seconds>', 'deadline of each upstream page or provenance read; a download is cut after this long without bytes (x2)', '30')
+    .option('--max-files-per-page <n>', 'an upstream page listing more files is refused (502 proxy.upstream_error)', String(DEFAULT_UPSTREAM_LIMITS.maxFilesPerPage))
     .option('--base-url <url>', 'the proxy\'s public URL, for the commands and links on its pages')
     .option('--quiet', 'log only hidden files, aborted downloads and upstream errors')
     .action(async (flags: ProxyFlags) => {
@@ -81,6 +85,11 @@ export function registerProxy(program: Command): void {
         ttlMs: integerFlag(flags.cacheTtl, '--cache-ttl', 0) * 1000,
         history: integerFlag(flags.history, '--history', 0),
         concurrency: integerFlag(flags.jobs, '--jobs', 1),
+        limits: {
+          timeoutMs: integerFlag(flags.upstreamTimeout, '--upstream-timeout', 1) * 1000,
+          downloadIdleMs: integerFlag(flags.upstreamTimeout, '--upstream-timeout', 1) * 2000,
+          maxFilesPerPage: integerFlag(flags.maxFilesPerPage, '--max-files-per-page', 1),
+        },
         onEvent: log,
       });
       const server = await startProxyServer(proxy, { host: flags.host, port, ...(flags.baseUrl ? { baseUrl: flags.baseUrl } : {}) }).catch((error: unknown) => {

@@ -15,6 +15,13 @@ interface ServeOptions {
   baseUrl?: string;
   devTrust?: boolean;
   trustedRoot?: string[];
+  headersTimeout?: string;
+  requestTimeout?: string;
+  keepaliveTimeout?: string;
+  minBodyRate?: string;
+  maxConnections?: string;
+  dbStatementTimeout?: string;
+  dbConnectTimeout?: string;
   quiet?: boolean;
 }
 
@@ -37,6 +44,13 @@ export function registerServe(program: Command): void {
       .option('--base-url <url>', 'public URL of the index, for absolute links (env CAIRN_BASE_URL)')
       .option('--dev-trust', 'mount the dev trust domain at /_/dev and trust it (development only; env CAIRN_DEV_TRUST=1)')
       .option('--trusted-root <file...>', 'extra Sigstore trusted_root.json files to accept provenance from (env CAIRN_TRUSTED_ROOT, comma-separated)')
+      .option('--headers-timeout <ms>', 'time a client has to send its request headers (env CAIRN_HEADERS_TIMEOUT_MS; default 20000)')
+      .option('--request-timeout <ms>', 'time a client has to send a whole request, 0 for none (env CAIRN_REQUEST_TIMEOUT_MS; default 3600000)')
+      .option('--keepalive-timeout <ms>', 'how long an idle keep-alive connection stays open (env CAIRN_KEEPALIVE_TIMEOUT_MS; default 72000)')
+      .option('--min-body-rate <bytes/s>', 'slowest accepted request body, over each 30 s, 0 for none (env CAIRN_MIN_BODY_RATE; default 1024)')
+      .option('--max-connections <n>', 'connections open at once (env CAIRN_MAX_CONNECTIONS; default 1000)')
+      .option('--db-statement-timeout <ms>', 'PostgreSQL statement timeout, 0 for none (env CAIRN_DB_STATEMENT_TIMEOUT_MS; default 30000)')
+      .option('--db-connect-timeout <ms>', 'PostgreSQL connect timeout (env CAIRN_DB_CONNECT_TIMEOUT_MS; default 10000)')
       .option('--quiet', 'no request log'),
     { alwaysCreates: true },
   ).action(async (options: ServeOptions) => {

@@ -20,3 +20,13 @@ export function assertValidProjectName(name: string): void {
     );
   }
 }
+
+/**
+ * The form in which two names look alike to a reader, as PyPI compares them (warehouse's
+ * `ultranormalize_name`): lowercase, separators removed, `o` read as `0` and `l`, `i` as `1`.
+ * `examp1e`, `exampl-e` and `Example` all fold to `examp1e`. The server's SQL index uses the
+ * same folding (storage/migrations.ts `ULTRANORMALIZED_NAME_SQL`).
+ */
+export function ultranormalizeProjectName(name: string): string {
+  return normalizeProjectName(name).replace(/-/g, '').replace(/o/g, '0').replace(/[li]/g, '1');
+}

@@ -38,6 +38,8 @@ export interface StoredAttestation {
   facts: AttestationFacts;
   publisher: Record<string, unknown> | null;
   submittedBeforeUpload: boolean;
+  /** False for a third party's attestation: served apart, never counted as the project's provenance. */
+  firstParty: boolean;
   boundAt: string;
 }
 
@@ -96,15 +98,11 @@ function factsJson(a: StoredAttestation): Record<string, unknown> {
     invocation_id: f.invocationId,
     bound_at: a.boundAt,
     submitted_before_upload: a.submittedBeforeUpload,
+    first_party: a.firstParty,
   };
 }
 
-/**
- * The PEP 740 provenance object as JSON text: one bundle per distinct publisher. Each attestation
- * is the stored text spliced in unchanged, so a client receives the bytes the signer's tool sent
- * (DESIGN §4), not a re-serialisation; the stored text is JSON that passed verification.
- */
-export function provenanceObjectText(attestations: StoredAttestation[]): string {
+function bundlesText(attestations: readonly StoredAttestation[]): string {
   const bundles = new Map<string, { publisher: Record<string, unknown>; attestations: string[]; cairn_verified: Record<string, unknown>[] }>();
   for (const a of attestations) {
     const publisher = a.publisher ?? publisherOfSigner(a.facts);
@@ -117,5 +115,22 @@ export function provenanceObjectText(attestations: StoredAttestation[]): string 
   const bundleTexts = [...bundles.values()].map(
     (b) => `{"publisher":${JSON.stringify(b.publisher)},"attestations":[${b.attestations.join(',')}],"cairn_verified":${JSON.stringify(b.cairn_verified)}}`,
   );
-  return `{"version":1,"attestation_bundles":[${bundleTexts.join(',')}]}`;
+  return `[${bundleTexts.join(',')}]`;
+}
+
+/**
+ * The PEP 740 provenance object as JSON text: one bundle per distinct publisher. Each attestation
+ * is the stored text spliced in unchanged, so a client receives the bytes the signer's tool sent
+ * (DESIGN §4), not a re-serialisation; the stored text is JSON that passed verification.
+ *
+ * Only first-party attestations are `attestation_bundles`, what PEP 740 clients (and `cairn
+ * verify`) read as the file's provenance. Third parties' attestations ("also attested by") sit
+ * apart under `cairn_third_party.attestation_bundles`, in the same shape, so nobody who merely
+ * knows a public file's digest can change what its provenance says (issue 11).
+ */
+export function provenanceObjectText(attestations: StoredAttestation[]): string {
+  const first = attestations.filter((a) => a.firstParty);
+  const third = attestations.filter((a) => !a.firstParty);
+  const apart = third.length > 0 ? `,"cairn_third_party":{"attestation_bundles":${bundlesText(third)}}` : '';
+  return `{"version":1,"attestation_bundles":${bundlesText(first)}${apart}}`;
 }

@@ -5,6 +5,8 @@
  * every reader that subscribes to it.
  */
 
+import { stripBidiControls } from './bidi.ts';
+
 export interface RssChannel {
   title: string;
   /** The HTML page the feed is about. */
@@ -26,8 +28,12 @@ export interface RssItem {
 // eslint-disable-next-line no-control-regex -- these are exactly the characters XML 1.0 forbids
 const NOT_XML_CHAR = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
+/**
+ * Bidi controls are stripped rather than isolated: feed readers render titles with whatever bidi
+ * support their toolkit has, and one without isolates would let an override run on (issue 11).
+ */
 export function xmlText(value: string): string {
-  return value
+  return stripBidiControls(value)
     .replace(NOT_XML_CHAR, '')
     .replace(/&/g, '&amp;')
     .replace(/</g, '&lt;')

@@ -4,8 +4,15 @@ import { CairnError, errorBody, httpStatusFor, isCairnError } from '../errors.ts
 import { installInvalidInputFormatter } from './invalid-input.ts';
 
 /** Converts anything thrown in a route into `{code, message}` with the status from errors.ts. */
+/** Codes of a full disk or quota from the file system, SQLite and PostgreSQL (SQLSTATE 53100). */
+const STORAGE_FULL = new Set(['ENOSPC', 'EDQUOT', 'SQLITE_FULL', '53100']);
+
 export function toCairnError(error: unknown): CairnError {
   if (isCairnError(error)) return error;
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && STORAGE_FULL.has(code)) {
+    return new CairnError('storage.full', `the server's storage is full (${code}): nothing was stored; try again later`, { code });
+  }
   const fastifyError = error as Partial<FastifyError>;
   if (fastifyError.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new CairnError('request.too_large', 'request body is too large');
   if (fastifyError.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {

@@ -15,13 +15,24 @@ export function lingerOnRefusal(request: IncomingMessage, response: ServerRespon
   if (request.complete) return;
   const socket = request.socket;
   // The refusal keeps the connection alive (no `Connection: close`): Node then reads the body to
-  // its end instead of destroying the socket right after the response.
+  // its end instead of destroying the socket right after the response. A client that sent
+  // `Connection: close` (its whole body in one write, typically) would otherwise have the socket
+  // destroyed under it as soon as the refusal is out, and see EPIPE instead of the refusal.
+  const clientCloses = !response.shouldKeepAlive;
+  if (!response.headersSent) response.shouldKeepAlive = true;
   response.once('finish', () => {
-    if (request.complete) return;
+    if (request.complete) {
+      if (clientCloses) socket.end();
+      return;
+    }
     const cut = setTimeout(() => socket.destroy(), lingerMs);
     cut.unref();
     const stop = () => clearTimeout(cut);
-    request.once('end', stop);
+    request.once('end', () => {
+      stop();
+      // As the client asked: closed once its body is in, so it has read the refusal by then.
+      if (clientCloses) socket.end();
+    });
     request.once('close', stop);
     socket.once('close', stop);
     request.resume();

@@ -165,9 +165,10 @@ function sourceProblem(expected: string, facts: AttestationFacts): string | null
 }
 
 function describeFacts(facts: AttestationFacts, index: number): Partial<PolicyVerdict> {
-  const builder = facts.builderId ?? facts.buildSignerUri ?? undefined;
-  const sourceRepository = facts.statementRepository ?? facts.sourceRepositoryUri ?? undefined;
-  const sourceCommit = facts.statementCommit ?? facts.sourceRepositoryDigest ?? undefined;
+  // The certificate's facts first: the statement's builder.id is the signer's own claim.
+  const builder = facts.buildSignerUri ?? undefined;
+  const sourceRepository = facts.sourceRepositoryUri ?? facts.statementRepository ?? undefined;
+  const sourceCommit = facts.sourceRepositoryDigest ?? facts.statementCommit ?? undefined;
   return {
     kind: facts.kind,
     signer: { issuer: facts.issuer, identity: facts.identity },

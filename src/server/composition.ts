@@ -19,6 +19,7 @@ import { DEFAULT_PENDING_LIMITS, PendingProvenanceService } from './provenance/p
 import { uploadAttestationsPrecheck } from './provenance/upload-attestations.ts';
 import { OidcExchangeService } from './publishing/oidc-exchange.ts';
 import { TrustedPublisherService } from './publishing/trusted-publishers.ts';
+import { IndexHealth } from './health.ts';
 import { ListenAddress } from './listen-address.ts';
 import { openBlobStore, type BlobStore } from './storage/blob-store.ts';
 import { openDatabase } from './storage/database.ts';
@@ -75,6 +76,8 @@ export interface CairnServices {
   /** Its BASE URL, else null. */
   devTrustBaseUrl(): string | null;
   metrics: IndexMetrics;
+  /** Whether the database and the blob store answer (`/healthz`). */
+  health: IndexHealth;
   clock: () => Date;
   close(): Promise<void>;
 }
@@ -123,7 +126,7 @@ export async function openServices(config: ServerConfig, options: ComposeOptions
   const verifier = IndexVerifier.forConfig(config.trustedRootFiles, { dynamicRoots: devTrust ? [() => devTrust.trustedRoot()] : [] });
 
   const blobs = await openConfiguredBlobStore(config);
-  const opened = await openDatabase(config.databaseUrl).catch(async (error: unknown) => {
+  const opened = await openDatabase(config.databaseUrl, { postgresTimeouts: config.postgresTimeouts }).catch(async (error: unknown) => {
     await blobs.close();
     throw error;
   });
@@ -142,7 +145,7 @@ export async function openServices(config: ServerConfig, options: ComposeOptions
   const inMemory = config.databaseUrl === 'sqlite::memory:' || config.databaseUrl === ':memory:';
   const tuf: TufService =
     options.backgroundTuf && !inMemory
-      ? new BackgroundTuf(tufInline, { databaseUrl: config.databaseUrl, dataDir: config.dataDir, settings: config.tuf, warn: (message) => log.warn(message), onRefreshed })
+      ? new BackgroundTuf(tufInline, { databaseUrl: config.databaseUrl, postgresTimeouts: config.postgresTimeouts, dataDir: config.dataDir, settings: config.tuf, warn: (message) => log.warn(message), onRefreshed })
       : tufInline;
   const pages = new PageStore(db, { cacheBytes: config.pageCacheBytes, pollMs: config.pagePollMs });
   const purge = config.purge ? new CachePurge({ ...config.purge, warn: (message) => log.warn(message) }) : null;
@@ -159,7 +162,7 @@ export async function openServices(config: ServerConfig, options: ComposeOptions
   const index = new IndexService(db, changes);
   const tokens = new TokenService(db);
   const publishers = new TrustedPublisherService(db);
-  const views = new CatalogueViews(db, index, urls);
+  const views = new CatalogueViews(db, urls);
   const pendingProvenance = new PendingProvenanceService(
     db,
     attestations,
@@ -169,9 +172,11 @@ export async function openServices(config: ServerConfig, options: ComposeOptions
       ...DEFAULT_PENDING_LIMITS,
       ttlSeconds: config.pendingProvenanceTtlSeconds,
       maxPerSigner: config.pendingMaxPerSigner,
-      maxPerFilename: config.pendingMaxPerFilename,
+      maxPerFile: config.pendingMaxPerFile,
+      maxPerSignerPerFile: config.pendingMaxPerSignerPerFile,
     },
     changes,
+    (trx, projectId, facts) => publishers.projectVouches(trx, projectId, facts),
   );
   const uploads = new UploadService({
     db,
@@ -215,6 +220,7 @@ export async function openServices(config: ServerConfig, options: ComposeOptions
     devTrust,
     devTrustBaseUrl: () => (devTrust ? devTrustBase() : null),
     metrics,
+    health: new IndexHealth(db, blobs),
     clock,
     close: async () => {
       pages.stopPolling();

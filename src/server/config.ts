@@ -2,7 +2,38 @@ import { resolve } from 'node:path';
 import { CairnError } from '../errors.ts';
 import { isValidBinCount } from '../tuf/hashed-bins.ts';
 import type { S3Location } from './storage/s3-location.ts';
+import { DEFAULT_POSTGRES_TIMEOUTS, type PostgresTimeouts } from './storage/postgres-pool.ts';
 import { DEFAULT_TUF_SETTINGS, type TufSettings } from './tuf/tuf-repository.ts';
+
+/**
+ * What the HTTP server allows a slow, silent or idle client (docs/decisions.md, "Hardening").
+ * Set on the node:http server itself: fastify never sees it (app.ts, `serverFactory`).
+ */
+export interface HttpLimits {
+  /** From a connection's first byte (or the end of the previous request) to the end of the headers. */
+  headersTimeoutMs: number;
+  /** A whole request, headers and body; 0 turns it off. */
+  requestTimeoutMs: number;
+  /** How long an idle keep-alive connection waits for its next request. */
+  keepAliveTimeoutMs: number;
+  /** A connection on which nothing moves either way this long is closed (a stalled download). */
+  socketIdleTimeoutMs: number;
+  /** A request body must arrive at least this fast, measured over each `bodyRateWindowMs`; 0 turns it off. */
+  minBodyBytesPerSecond: number;
+  bodyRateWindowMs: number;
+  /** Connections open at once; further ones are closed as they arrive. */
+  maxConnections: number;
+}
+
+export const DEFAULT_HTTP_LIMITS: HttpLimits = {
+  headersTimeoutMs: 20_000,
+  requestTimeoutMs: 60 * 60_000,
+  keepAliveTimeoutMs: 72_000,
+  socketIdleTimeoutMs: 120_000,
+  minBodyBytesPerSecond: 1024,
+  bodyRateWindowMs: 30_000,
+  maxConnections: 1000,
+};
 
 /** Everything `cairn serve` and `cairn admin` need to know; flags override CAIRN_* variables. */
 export interface ServerConfig {
@@ -21,8 +52,10 @@ export interface ServerConfig {
   pendingProvenanceTtlSeconds: number;
   /** Live pending submissions one signing identity may hold (DESIGN §4 caps). */
   pendingMaxPerSigner: number;
-  /** Live pending submissions one filename may hold. */
-  pendingMaxPerFilename: number;
+  /** Live pending submissions one (filename, sha256) may hold. */
+  pendingMaxPerFile: number;
+  /** Live pending submissions one signer may hold for one (filename, sha256). */
+  pendingMaxPerSignerPerFile: number;
   /** OIDC issuers whose tokens the Trusted Publishing exchange accepts (exact `iss` values). */
   trustedOidcIssuers: string[];
   /** The `aud` the exchange demands; distinct per index so a token minted for one is useless at another. */
@@ -48,6 +81,10 @@ export interface ServerConfig {
    * requested when the `/simple/` root changed. Null: no shared cache to purge.
    */
   purge: { urlTemplates: string[]; method: string } | null;
+  /** The HTTP server's timeouts, minimum body rate and connection cap. */
+  http: HttpLimits;
+  /** Statement and connection timeouts and TCP keepalive towards PostgreSQL. */
+  postgresTimeouts: PostgresTimeouts;
 }
 
 export interface ConfigOverrides {
@@ -59,6 +96,13 @@ export interface ConfigOverrides {
   baseUrl?: string | undefined;
   devTrust?: boolean | undefined;
   trustedRoot?: string[] | undefined;
+  headersTimeout?: string | undefined;
+  requestTimeout?: string | undefined;
+  keepaliveTimeout?: string | undefined;
+  minBodyRate?: string | undefined;
+  maxConnections?: string | undefined;
+  dbStatementTimeout?: string | undefined;
+  dbConnectTimeout?: string | undefined;
 }
 
 export const DEFAULT_PORT = 8470;
@@ -108,7 +152,11 @@ export function loadServerConfig(flags: ConfigOverrides = {}, env: NodeJS.Proces
       30 * 24 * 3600,
     ),
     pendingMaxPerSigner: integerSetting('pending provenance per signer', env.CAIRN_PENDING_MAX_PER_SIGNER ?? 200, 1, 1_000_000),
-    pendingMaxPerFilename: integerSetting('pending provenance per filename', env.CAIRN_PENDING_MAX_PER_FILENAME ?? 16, 1, 1000),
+    // At most 24 per file: with an upload's own 8 attestations the binding stays within the
+    // 32 first-party attestations a file may carry. CAIRN_PENDING_MAX_PER_FILENAME is the
+    // name this setting had when it counted per filename.
+    pendingMaxPerFile: integerSetting('pending provenance per file', env.CAIRN_PENDING_MAX_PER_FILE ?? env.CAIRN_PENDING_MAX_PER_FILENAME ?? 16, 1, 24),
+    pendingMaxPerSignerPerFile: integerSetting('pending provenance per signer and file', env.CAIRN_PENDING_MAX_PER_SIGNER_PER_FILE ?? 4, 1, 24),
     trustedOidcIssuers: env.CAIRN_OIDC_ISSUERS
       ? env.CAIRN_OIDC_ISSUERS.split(',').map((s) => s.trim()).filter(Boolean)
       : [...DEFAULT_OIDC_ISSUERS],
@@ -117,10 +165,12 @@ export function loadServerConfig(flags: ConfigOverrides = {}, env: NodeJS.Proces
     pageCacheBytes: integerSetting('page cache size in MiB (CAIRN_PAGE_CACHE_MB)', env.CAIRN_PAGE_CACHE_MB ?? 256, 0, 1 << 20) * 1024 * 1024,
     pagePollMs: integerSetting('page journal poll interval in ms (CAIRN_PAGE_POLL_MS)', env.CAIRN_PAGE_POLL_MS ?? 250, 10, 60_000),
     blobStore: blobStoreSetting(env, dataDir),
-    // SQLite is one machine's (today's single-process recovery); a PostgreSQL database may be shared by instances.
+    // SQLite is one machine's (today's single-process recovery); a PostgreSQL database may be shared
+    // by instances, and an upload's COMMIT may land late after a broken connection: as long as the
+    // periodic recovery waits (server.ts).
     recoveryGraceSeconds: integerSetting(
       'recovery grace in seconds (CAIRN_RECOVERY_GRACE_SECONDS)',
-      env.CAIRN_RECOVERY_GRACE_SECONDS ?? (databaseUrl.startsWith('sqlite:') ? 0 : 900),
+      env.CAIRN_RECOVERY_GRACE_SECONDS ?? (databaseUrl.startsWith('sqlite:') ? 0 : 7200),
       0,
       7 * 24 * 3600,
     ),
@@ -130,6 +180,32 @@ export function loadServerConfig(flags: ConfigOverrides = {}, env: NodeJS.Proces
       staleIfErrorSeconds: integerSetting('page stale-if-error (CAIRN_PAGE_STALE_IF_ERROR)', env.CAIRN_PAGE_STALE_IF_ERROR ?? 86_400, 0, 31_536_000),
     },
     purge: purgeSetting(env),
+    http: httpLimits(flags, env),
+    postgresTimeouts: postgresTimeouts(flags, env),
+  };
+}
+
+const HOUR_MS = 3600_000;
+
+function httpLimits(flags: ConfigOverrides, env: NodeJS.ProcessEnv): HttpLimits {
+  const d = DEFAULT_HTTP_LIMITS;
+  return {
+    headersTimeoutMs: integerSetting('headers timeout in ms (--headers-timeout, CAIRN_HEADERS_TIMEOUT_MS)', flags.headersTimeout ?? env.CAIRN_HEADERS_TIMEOUT_MS ?? d.headersTimeoutMs, 100, HOUR_MS),
+    requestTimeoutMs: integerSetting('request timeout in ms (--request-timeout, CAIRN_REQUEST_TIMEOUT_MS)', flags.requestTimeout ?? env.CAIRN_REQUEST_TIMEOUT_MS ?? d.requestTimeoutMs, 0, 24 * HOUR_MS),
+    keepAliveTimeoutMs: integerSetting('keep-alive timeout in ms (--keepalive-timeout, CAIRN_KEEPALIVE_TIMEOUT_MS)', flags.keepaliveTimeout ?? env.CAIRN_KEEPALIVE_TIMEOUT_MS ?? d.keepAliveTimeoutMs, 100, HOUR_MS),
+    socketIdleTimeoutMs: integerSetting('idle connection timeout in ms (CAIRN_SOCKET_IDLE_TIMEOUT_MS)', env.CAIRN_SOCKET_IDLE_TIMEOUT_MS ?? d.socketIdleTimeoutMs, 1000, HOUR_MS),
+    minBodyBytesPerSecond: integerSetting('minimum body rate in bytes/s (--min-body-rate, CAIRN_MIN_BODY_RATE)', flags.minBodyRate ?? env.CAIRN_MIN_BODY_RATE ?? d.minBodyBytesPerSecond, 0, 1 << 30),
+    bodyRateWindowMs: integerSetting('body rate window in ms (CAIRN_BODY_RATE_WINDOW_MS)', env.CAIRN_BODY_RATE_WINDOW_MS ?? d.bodyRateWindowMs, 100, HOUR_MS),
+    maxConnections: integerSetting('connection cap (--max-connections, CAIRN_MAX_CONNECTIONS)', flags.maxConnections ?? env.CAIRN_MAX_CONNECTIONS ?? d.maxConnections, 1, 1_000_000),
+  };
+}
+
+function postgresTimeouts(flags: ConfigOverrides, env: NodeJS.ProcessEnv): PostgresTimeouts {
+  const d = DEFAULT_POSTGRES_TIMEOUTS;
+  return {
+    statementTimeoutMs: integerSetting('PostgreSQL statement timeout in ms (--db-statement-timeout, CAIRN_DB_STATEMENT_TIMEOUT_MS)', flags.dbStatementTimeout ?? env.CAIRN_DB_STATEMENT_TIMEOUT_MS ?? d.statementTimeoutMs, 0, HOUR_MS),
+    connectTimeoutMs: integerSetting('PostgreSQL connect timeout in ms (--db-connect-timeout, CAIRN_DB_CONNECT_TIMEOUT_MS)', flags.dbConnectTimeout ?? env.CAIRN_DB_CONNECT_TIMEOUT_MS ?? d.connectTimeoutMs, 100, HOUR_MS),
+    keepAliveMs: integerSetting('PostgreSQL TCP keepalive idle time in ms (CAIRN_DB_KEEPALIVE_MS)', env.CAIRN_DB_KEEPALIVE_MS ?? d.keepAliveMs, 1000, HOUR_MS),
   };
 }
 

@@ -265,6 +265,33 @@ export function publisherClaimMismatch(publisher: PublisherIdentity, issuer: str
   return claimRulesMismatch(CLAIM_RULES[publisher.kind], publisher, claims);
 }
 
+/**
+ * Which claim of the token failed this publisher's rules, in general terms that name the token's
+ * claim and nothing of the publisher (its project, repository, workflow or environment): what a
+ * refusal may tell anyone holding a token from the same issuer (issue 11). Null when it matches.
+ */
+export function mismatchedClaim(publisher: PublisherIdentity, issuer: string, claims: OidcClaims): string | null {
+  if (issuer !== publisher.issuer) return 'iss';
+  for (const rule of CLAIM_RULES[publisher.kind]) {
+    if (ruleMismatch(rule, publisher, claims) === null) continue;
+    switch (rule.rule) {
+      case 'sub-names':
+        return 'sub';
+      case 'environment':
+        return 'environment';
+      default:
+        return rule.claim;
+    }
+  }
+  return null;
+}
+
+/** The claim naming the repository (or account) for tokens of this issuer: its kind's first rule. */
+export function repositoryClaimFor(issuer: string): string {
+  const first = CLAIM_RULES[kindForIssuer(issuer)][0];
+  return first && 'claim' in first ? first.claim : 'sub';
+}
+
 /** The claims PyPI keeps with a publisher in PEP 740 provenance (`stored_claims`). */
 export function storedClaims(kind: PublisherKind, claims: OidcClaims): Record<string, unknown> {
   return Object.fromEntries(STORED_CLAIMS[kind].map((name) => [name, claims[name] ?? null]));
@@ -295,6 +322,17 @@ export function pep740Publisher(publisher: PublisherIdentity, claims: OidcClaims
 
 // ---------------------------------------------------------------------------------------------
 // Certificates: the signer of a PEP 740 publish attestation
+
+/**
+ * Whether a Fulcio certificate was issued to a CI run in this publisher's repository (any
+ * workflow of it): the project's own repository vouching for a file, as certified by the CA,
+ * which is what makes an attestation bound after the upload first-party (docs/decisions.md).
+ */
+export function signedFromPublisherRepository(publisher: PublisherIdentity, facts: AttestationFacts): boolean {
+  if (facts.issuer !== publisher.issuer) return false;
+  if (publisher.kind === 'google') return facts.identity === publisher.repository;
+  return facts.sourceRepositoryUri !== null && repositoryKey(facts.sourceRepositoryUri) === repositoryKey(publisher.repository);
+}
 
 /**
  * Whether a Fulcio certificate was issued to this publisher's CI identity. The workflow is read

@@ -1,3 +1,4 @@
+import { isolateBidi } from '../formats/bidi.ts';
 import { escapeHtml } from '../formats/html-escape.ts';
 
 /**
@@ -19,7 +20,8 @@ function renderValue(value: HtmlValue): string {
   if (value === null || value === undefined || value === false) return '';
   if (value instanceof SafeHtml) return value.value;
   if (Array.isArray(value)) return value.map(renderValue).join('');
-  return escapeHtml(String(value));
+  // Metadata with bidi controls is isolated, so it cannot reorder the page around it (issue 11).
+  return escapeHtml(isolateBidi(String(value)));
 }
 
 export function html(strings: TemplateStringsArray, ...values: HtmlValue[]): SafeHtml {
@@ -52,7 +54,7 @@ export function safeUrl(url: string | null | undefined, options: { allowRelative
   const trimmed = url.replace(/^ +| +$/g, '');
   if (trimmed === '' || trimmed.length > 2048) return null;
   // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200f\u2028-\u202f\u205f-\u2064\u3000\ufeff\\]/.test(trimmed)) return null;
+  if (/[\u0000-\u0020\u007f-\u00a0\u061c\u1680\u2000-\u200f\u2028-\u202f\u205f-\u2069\u3000\ufeff\\]/.test(trimmed)) return null;
   const scheme = SCHEME.exec(trimmed)?.[1]?.toLowerCase();
   if (scheme === undefined) {
     if (options.allowRelative === false) return null;

@@ -235,7 +235,10 @@ describe('web UI in a browser', { skip }, () => {
     }
     // The long identity is all there, wrapped.
     const escaped = LONG_BUILDER_WORKFLOW.replace(/[.?*+^$()[\]{}|\\]/g, '\\$&');
-    assert.match(await page.locator('[data-fact="builder"]').innerText(), new RegExp(escaped));
+    assert.match(await page.locator('[data-fact="builder"]').first().innerText(), new RegExp(escaped));
+    // The stranger's rebuild is listed apart, its long identity wrapped too.
+    assert.match(await page.locator('.third-party [data-fact="builder"]').innerText(), /an-independent-rebuilder-collective/);
+    assert.match(await page.locator('.prov-third-party').innerText(), /^Also attested by an-independent-rebuilder-collective\//);
     await page.screenshot({ path: `${SCREENSHOTS}release-long-builder-phone.png`, fullPage: true });
 
     // The verifying proxy's page, where pip users land to learn why a file is listed or hidden.

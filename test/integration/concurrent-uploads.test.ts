@@ -36,6 +36,46 @@ for (const { engine, skip } of await testEngines()) {
       }
     });
 
+    test('pages read while releases land: every read answers from one snapshot, never a 500', async () => {
+      const server = await startTestServer(engine);
+      try {
+        const auth = basicAuth(await server.token('new_projects'));
+        const files = Array.from({ length: 16 }, (_, i) => makeDistribution(work, { name: 'busy-pkg', version: `2.${i}`, kind: 'wheel' }));
+        assert.equal((await uploadFile(server.url, files[0]!.path, auth)).status, 200);
+        const pages = ['/', '/project/busy-pkg/', '/rss/updates.xml', '/rss/packages.xml', '/rss/project/busy-pkg/releases.xml', '/search?q=busy', '/pypi/busy-pkg/json', '/simple/busy-pkg/'];
+        let landing = 1;
+        let uploading = true;
+        const failures: string[] = [];
+        let reads = 0;
+        // Most readers ask for the release being committed right now: its page is read while it lands.
+        const readers = Array.from({ length: 8 }, async (_, r) => {
+          while (uploading) {
+            const version = `2.${landing}`;
+            const path = r < 6 ? [`/project/busy-pkg/${version}/`, `/pypi/busy-pkg/${version}/json`][r % 2]! : pages[(reads + r) % pages.length]!;
+            const response = await fetch(`${server.url}${path}`);
+            const text = await response.text();
+            reads++;
+            const notYet = response.status === 404 && path.includes(`/${version}/`);
+            if (response.status !== 200 && !notYet) failures.push(`${path}: ${response.status} ${text.slice(0, 200)}`);
+          }
+        });
+        const answers = [];
+        for (const [i, f] of files.entries()) {
+          if (i === 0) continue;
+          landing = i;
+          answers.push(await uploadFile(server.url, f.path, auth));
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+        uploading = false;
+        await Promise.all(readers);
+        assert.deepEqual(answers.map((a) => a.status), answers.map(() => 200), JSON.stringify(answers));
+        assert.deepEqual(failures, []);
+        assert.ok(reads > pages.length, `only ${reads} reads`);
+      } finally {
+        await server.stop();
+      }
+    });
+
     test('two tokens racing to create the same project: exactly one owns it, the other is refused', async () => {
       const server = await startTestServer(engine);
       try {

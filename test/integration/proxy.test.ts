@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startProxyServer, type RunningProxy } from '../../src/client/proxy/proxy-app.ts';
 import { parsePolicy } from '../../src/policy/index.ts';
-import { formatProxyEvent, VerifyingProxy, type ProxyEvent } from '../../src/client/proxy/index.ts';
+import { formatProxyEvent, VerifyingProxy, type ProxyEvent, type UpstreamLimits } from '../../src/client/proxy/index.ts';
 import { loadExtraRoots, VerifyCache } from '../../src/client/verify/index.ts';
 import type { TrustedRootJson } from '../../src/trust/trusted-roots.ts';
 import { CAIRN_BIN, runCommand } from '../support/commands.ts';
@@ -58,13 +58,14 @@ function untrustedReason(filename: string): string {
   return `${filename}: build attestation signed by https://github.com/${UNTRUSTED_BUILDER} (issuer ${base}/oidc) matches no [[builders]] entry of the policy`;
 }
 
-async function startProxy(upstream: string, cacheName: string, sink: ProxyEvent[] = events): Promise<RunningProxy> {
+async function startProxy(upstream: string, cacheName: string, sink: ProxyEvent[] = events, limits: Partial<UpstreamLimits> = {}): Promise<RunningProxy> {
   const proxy = new VerifyingProxy({
     upstream,
     policy: parsePolicy(policyText(), 'proxy-policy.toml'),
     trustedRoots: roots,
     cacheDir: join(work, cacheName),
     onEvent: (event) => sink.push(event),
+    limits,
   });
   return startProxyServer(proxy, { port: 0 });
 }
@@ -299,6 +300,28 @@ describe('cairn proxy in front of an upstream serving other bytes than its attes
       assert.ok(sink.some((e) => e.type === 'download_rejected' && e.record.code === 'verify.digest_mismatch'));
     } finally {
       await fresh.close();
+    }
+  });
+
+  test('an upstream download that stalls is cut at the idle deadline, and nothing is cached', async () => {
+    fake.routes.set(`/dl/${genuine.filename}`, {
+      body: '',
+      handle: (_request, response) => {
+        response.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': genuine.bytes.length });
+        response.write(genuine.bytes.subarray(0, 256 * 1024));
+      },
+    });
+    const stalled = await startProxy(fake.url, 'stalled-cache', [], { downloadIdleMs: 1000 });
+    try {
+      const start = performance.now();
+      const download = await rawGet(`${stalled.url}/files/proxy-big/${genuine.sha256}/${genuine.filename}`);
+      const ms = performance.now() - start;
+      assert.equal(download.status, 200);
+      assert.equal(download.complete, false, 'the response must not complete');
+      assert.ok(ms < 4000, `cut after ${ms} ms`);
+      assert.equal(existsSync(join(work, 'stalled-cache', 'files', genuine.sha256.slice(0, 2), genuine.sha256)), false, 'nothing cached');
+    } finally {
+      await stalled.close();
     }
   });
 

@@ -110,6 +110,24 @@ describe('a refused upload body is read to its end, not reset', () => {
     assert.deepEqual(connection.errors, []);
     connection.socket.destroy();
   });
+
+  test('an oversized provenance body sent in one write, with Connection: close, gets its 413 and no EPIPE', async () => {
+    const body = Buffer.alloc(8 * 1024 * 1024, ' ');
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const connection = await RawConnection.open(port);
+      const head = `POST /_/provenance HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`;
+      const written = connection.write(Buffer.concat([Buffer.from(head), body])).catch((error: Error) => error);
+      await connection.waitFor(() => connection.closed, 'the server to close the connection once the body is in');
+      assert.match(connection.received, /^HTTP\/1\.1 413 /);
+      assert.match(connection.received, /request\.too_large/);
+      assert.equal(await written, undefined, 'the client could not finish sending');
+      assert.deepEqual(connection.errors, []);
+    }
+    // The same through fetch, which sends the body in one go.
+    const response = await fetch(`${server.url}/_/provenance`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    assert.equal(response.status, 413);
+    assert.equal(((await response.json()) as { code: string }).code, 'request.too_large');
+  });
 });
 
 describe('lingerOnRefusal', () => {

@@ -12,6 +12,8 @@ export interface StaticRoute {
   contentType?: string;
   /** Send only this many bytes of the body, and no Content-Length (a connection cut short). */
   truncateTo?: number;
+  /** Answers in its own way instead (a hostile upstream: stalls, endless bodies, resets); `body` is then unused. */
+  handle?: (request: IncomingMessage, response: ServerResponse) => void;
 }
 
 export interface StaticIndex {
@@ -33,6 +35,10 @@ export async function startStaticIndex(): Promise<StaticIndex> {
       response.writeHead(404, { 'content-type': 'application/json' }).end('{"code":"request.not_found","message":"not here"}');
       return;
     }
+    if (route.handle) {
+      route.handle(request, response);
+      return;
+    }
     const body = typeof route.body === 'string' ? Buffer.from(route.body) : route.body;
     if (route.truncateTo !== undefined) {
       response.writeHead(route.status ?? 200, { 'content-type': route.contentType ?? 'application/octet-stream' });
@@ -48,6 +54,11 @@ export async function startStaticIndex(): Promise<StaticIndex> {
     url: `http://127.0.0.1:${port}`,
     routes,
     requests,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        // A stalled answer would otherwise keep its connection, and close() waiting, forever.
+        server.closeAllConnections();
+      }),
   };
 }

@@ -29,6 +29,9 @@ export const LONG_BUILDER_PROJECT = 'long-builder-urls';
 export const LONG_BUILDER_WORKFLOW =
   'an-organisation-with-a-rather-long-name/reusable-python-distribution-builders-for-every-team/.github/workflows/build-sign-and-submit-python-distributions-with-provenance.yml@refs/tags/v12.345.6789';
 export const LONG_BUILDER_REPOSITORY = 'an-organisation-with-a-rather-long-name/a-python-library-with-an-unusually-long-repository-name';
+/** A stranger who rebuilds the long-named project's file after its upload: shown apart, as third-party. */
+export const THIRD_PARTY_REPOSITORY = 'an-independent-rebuilder-collective/rebuilds-of-other-peoples-python-distributions';
+export const THIRD_PARTY_WORKFLOW = `${THIRD_PARTY_REPOSITORY}/.github/workflows/rebuild-and-attest-every-distribution-we-can-find.yml@refs/heads/main`;
 
 /** Hostile values: each one would run script or make a javascript: link if it reached the page raw. */
 export const HOSTILE = {
@@ -153,6 +156,10 @@ export async function seedUiCorpus(server: TestServer): Promise<UiCorpus> {
     await server.services.index.setYanked(ALL_YANKED_PROJECT, '2.0', true, 'withdrawn');
     // Uploaded last (its provenance waits, pending), so it leads the home page's recent uploads.
     await uploadDistribution(server, token, long);
+    const rebuilt = await provideBuildProvenance(server, long.path, {
+      claims: { repository: THIRD_PARTY_REPOSITORY, sha: BUILD_COMMIT, job_workflow_ref: THIRD_PARTY_WORKFLOW, workflow_ref: THIRD_PARTY_WORKFLOW },
+    });
+    if (rebuilt.submitted.status !== 200) throw new Error(`third-party submission failed: ${JSON.stringify(rebuilt.submitted.body)}`);
     return { provenanceFiles, provenanceVersion: '1.1' };
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_PORT, loadServerConfig } from '../../src/server/config.ts';
+import { DEFAULT_HTTP_LIMITS, DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_PORT, loadServerConfig } from '../../src/server/config.ts';
+import { DEFAULT_POSTGRES_TIMEOUTS } from '../../src/server/storage/postgres-pool.ts';
 import { isCairnError } from '../../src/errors.ts';
 
 test('defaults: 127.0.0.1:8470, SQLite under ./data, 100 MiB uploads', () => {
@@ -19,6 +20,24 @@ test('flags win over CAIRN_* variables', () => {
   assert.equal(config.baseUrl, 'https://pkgs.example');
 });
 
+test('HTTP limits and PostgreSQL timeouts: safe defaults, flags over CAIRN_* variables', () => {
+  const defaults = loadServerConfig({}, {});
+  assert.deepEqual(defaults.http, DEFAULT_HTTP_LIMITS);
+  assert.ok(defaults.http.headersTimeoutMs > 0 && defaults.http.requestTimeoutMs > 0 && defaults.http.minBodyBytesPerSecond > 0);
+  assert.deepEqual(defaults.postgresTimeouts, DEFAULT_POSTGRES_TIMEOUTS);
+  assert.ok(defaults.postgresTimeouts.statementTimeoutMs > 0);
+  const config = loadServerConfig(
+    { headersTimeout: '5000', maxConnections: '50', dbStatementTimeout: '2500' },
+    { CAIRN_HEADERS_TIMEOUT_MS: '9000', CAIRN_REQUEST_TIMEOUT_MS: '0', CAIRN_KEEPALIVE_TIMEOUT_MS: '1000', CAIRN_MIN_BODY_RATE: '0', CAIRN_DB_CONNECT_TIMEOUT_MS: '3000', CAIRN_DB_KEEPALIVE_MS: '5000' },
+  );
+  assert.equal(config.http.headersTimeoutMs, 5000);
+  assert.equal(config.http.requestTimeoutMs, 0);
+  assert.equal(config.http.keepAliveTimeoutMs, 1000);
+  assert.equal(config.http.minBodyBytesPerSecond, 0);
+  assert.equal(config.http.maxConnections, 50);
+  assert.deepEqual(config.postgresTimeouts, { statementTimeoutMs: 2500, connectTimeoutMs: 3000, keepAliveMs: 5000 });
+});
+
 const invalid: [string, Parameters<typeof loadServerConfig>[0], NodeJS.ProcessEnv, RegExp][] = [
   ['port out of range', { port: '99999' }, {}, /port must be a whole number from 0 to 65535/],
   ['port not a number', {}, { CAIRN_PORT: 'http' }, /port must be a whole number/],
@@ -26,6 +45,9 @@ const invalid: [string, Parameters<typeof loadServerConfig>[0], NodeJS.ProcessEn
   ['base URL not http', { baseUrl: 'ftp://x' }, {}, /base URL must be an http\(s\) URL/],
   ['unknown database scheme', { databaseUrl: 'mysql://db/cairn' }, {}, /database URL must be sqlite:PATH or postgres/],
   ['empty sqlite path', {}, { CAIRN_DATABASE_URL: 'sqlite:' }, /database URL must be/],
+  ['headers timeout below 100 ms', { headersTimeout: '10' }, {}, /headers timeout in ms/],
+  ['connection cap zero', {}, { CAIRN_MAX_CONNECTIONS: '0' }, /connection cap/],
+  ['statement timeout not a number', { dbStatementTimeout: '30s' }, {}, /PostgreSQL statement timeout/],
   ['pending TTL beyond 30 days', {}, { CAIRN_PENDING_TTL_SECONDS: String(31 * 24 * 3600) }, /pending provenance TTL/],
 ];
 for (const [name, flags, env, message] of invalid) {

@@ -43,6 +43,7 @@ const build: ReleaseFileAttestation = {
   facts: facts({ builderId: 'https://github.com/org/builder/.github/workflows/build.yml@refs/tags/v2', statementRepository: 'https://github.com/org/app', statementCommit: COMMIT }),
   publisher: null,
   submittedBeforeUpload: false,
+  firstParty: true,
   boundAt: '2025-03-01T11:00:00.000Z',
   parameters: { source: { repository: 'https://github.com/org/app', commit: COMMIT } },
 };
@@ -54,6 +55,7 @@ const publish: ReleaseFileAttestation = {
   facts: facts({ kind: 'publish', predicateType: 'https://docs.pypi.org/attestations/publish/v1', identity: 'https://github.com/org/app/.github/workflows/release.yml@refs/tags/v1.0' }),
   publisher: { kind: 'GitHub', repository: 'org/app', workflow: 'release.yml', environment: 'pypi', claims: null },
   submittedBeforeUpload: true,
+  firstParty: true,
   boundAt: '2025-03-01T11:00:00.000Z',
   parameters: null,
 };
@@ -70,6 +72,21 @@ describe('provenance summaries', () => {
   test('without statement fields the certified builder and source are used', () => {
     const certified = { ...build, facts: facts({ buildSignerUri: 'https://github.com/org/b/.github/workflows/x.yml@refs/heads/main' }) };
     assert.equal(attestationSummary(certified), `Built by org/b/.github/workflows/x.yml@refs/heads/main from org/app@ccccccc (submitted after upload)`);
+  });
+
+  test("the statement's builder.id and source never stand in for the certificate's", () => {
+    const forged = {
+      ...build,
+      facts: facts({
+        identity: 'https://github.com/mallory/x/.github/workflows/evil.yml@refs/heads/main',
+        sourceRepositoryUri: 'https://github.com/mallory/x',
+        builderId: 'https://github.com/builders/cairn/.github/workflows/build.yml@refs/tags/v1',
+        statementRepository: 'https://github.com/org/app',
+      }),
+    };
+    assert.equal(attestationSummary(forged), `Built by mallory/x/.github/workflows/evil.yml@refs/heads/main from mallory/x@ccccccc (submitted after upload)`);
+    const uncertified = { ...build, facts: facts({ sourceRepositoryUri: null, sourceRepositoryDigest: null, statementRepository: 'https://github.com/org/app', statementCommit: COMMIT }) };
+    assert.equal(attestationSummary(uncertified), `Built by org/builder/.github/workflows/build.yml@refs/tags/v2 (submitted after upload)`);
   });
 
   test('publish attestations name the trusted publisher', () => {

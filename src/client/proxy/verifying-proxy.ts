@@ -10,7 +10,7 @@ import type { Policy } from '../../policy/types.ts';
 import type { TrustedRootJson } from '../../trust/trusted-roots.ts';
 import { verifierFor, type AttestationVerifier } from '../../trust/verify-attestation.ts';
 import { defaultCacheDir, VerifyCache } from '../verify/disk-cache.ts';
-import { concurrencyLimit, fetchProvenance, indexBase, integrityUrl, type FetchOptions } from '../verify/index-fetch.ts';
+import { concurrencyLimit, DEFAULT_FETCH_LIMITS, fetchProvenance, indexBase, integrityUrl, type FetchOptions } from '../verify/index-fetch.ts';
 import { createVerifySession, type DistributionRequest, type DistributionResult } from '../verify/verify-distribution.ts';
 import { CacheSink, digestCheckedChunks } from './checked-stream.ts';
 import { fetchUpstreamProject, type UpstreamFile } from './upstream-page.ts';
@@ -44,7 +44,44 @@ export interface ProxyOptions {
   history?: number;
   onEvent?: (event: ProxyEvent) => void;
   now?: () => Date;
+  /** What the proxy reads from its upstream at most, and how long it waits (docs/decisions.md). */
+  limits?: Partial<UpstreamLimits>;
 }
+
+export interface UpstreamLimits {
+  /** Deadline of a page or provenance request, body included. */
+  timeoutMs: number;
+  /** A download whose bytes stop arriving this long is cut. */
+  downloadIdleMs: number;
+  /** Largest project page, counted after decompression. */
+  maxPageBytes: number;
+  /** Largest provenance object, counted after decompression. */
+  maxProvenanceBytes: number;
+  /** Files one project page may list. */
+  maxFilesPerPage: number;
+  /** Largest download when the page does not give the file's size. */
+  maxFileBytes: number;
+}
+
+export const DEFAULT_UPSTREAM_LIMITS: UpstreamLimits = {
+  timeoutMs: 30_000,
+  downloadIdleMs: 60_000,
+  maxPageBytes: DEFAULT_FETCH_LIMITS.maxPageBytes,
+  maxProvenanceBytes: DEFAULT_FETCH_LIMITS.maxProvenanceBytes,
+  maxFilesPerPage: 20_000,
+  maxFileBytes: 4 * 1024 * 1024 * 1024,
+};
+
+/** What went wrong upstream, as the proxy's client is told: 502, naming the URL that failed. */
+function upstreamFault(error: unknown, fallbackUrl: string): CairnError {
+  if (isCairnError(error) && error.code === 'proxy.upstream_error') return error;
+  const url = isCairnError(error) && typeof error.details?.url === 'string' ? error.details.url : fallbackUrl;
+  const cause = isCairnError(error) ? error.message : error instanceof Error ? error.message : String(error);
+  return new CairnError('proxy.upstream_error', `the upstream index failed at ${url}: ${cause}`, { url });
+}
+
+/** Codes that mean the upstream (not the policy, not the request) failed. */
+const UPSTREAM_FAILURES: ReadonlySet<ErrorCode> = new Set(['network.error', 'server.error', 'internal.error']);
 
 export type ProxyFileStatus = 'listed' | 'hidden';
 
@@ -144,14 +181,27 @@ export class VerifyingProxy {
   private readonly hidden = new Map<string, HiddenFileRecord>();
   private readonly recordPath: string;
   private readonly now: () => Date;
+  private readonly limits: UpstreamLimits;
 
   constructor(private readonly options: ProxyOptions) {
+    this.limits = { ...DEFAULT_UPSTREAM_LIMITS, ...options.limits };
     this.upstream = indexBase(options.upstream);
     this.policy = options.policy;
     this.cache = new VerifyCache(options.cacheDir ?? defaultCacheDir());
     // One verifier for the proxy's lifetime: it caches imported keys and verified chains.
     this.verifier = verifierFor({ publicGood: options.publicGood, extra: options.trustedRoots ?? [] });
-    this.fetch = { cache: this.cache, offline: false, ttlMs: this.ttlMs, limit: concurrencyLimit(options.concurrency ?? 8) };
+    this.fetch = {
+      cache: this.cache,
+      offline: false,
+      ttlMs: this.ttlMs,
+      limit: concurrencyLimit(options.concurrency ?? 8),
+      timeoutMs: this.limits.timeoutMs,
+      maxPageBytes: this.limits.maxPageBytes,
+      maxProvenanceBytes: this.limits.maxProvenanceBytes,
+      // Each file costs a verification and memory for its verdict: a page listing an absurd
+      // number of them is an upstream fault, refused before any file is looked at.
+      maxFilesPerPage: this.limits.maxFilesPerPage,
+    };
     this.recordPath = join(this.cache.dir, 'proxy', 'hidden.jsonl');
     this.now = options.now ?? (() => new Date());
   }
@@ -186,9 +236,10 @@ export class VerifyingProxy {
     } catch (error) {
       // A failed upstream fetch is not remembered: the next request tries again.
       if (this.views.get(project) === slot) this.views.delete(project);
-      const e = isCairnError(error) ? error : new CairnError('internal.error', (error as Error).message);
+      const known = isCairnError(error) ? error : null;
+      if (known?.code === 'verify.not_found') throw new CairnError('project.not_found', `the upstream index ${this.upstream} has no project ${project}`);
+      const e = known && !UPSTREAM_FAILURES.has(known.code) ? known : upstreamFault(error, `${this.upstream}/simple/${project}/`);
       this.emit({ type: 'upstream_error', project, code: e.code, message: e.message });
-      if (e.code === 'verify.not_found') throw new CairnError('project.not_found', `the upstream index ${this.upstream} has no project ${project}`);
       throw e;
     }
   }
@@ -239,6 +290,7 @@ export class VerifyingProxy {
       cacheTtlMs: this.ttlMs,
       concurrency: this.options.concurrency ?? 8,
       history: this.options.history ?? 1,
+      fetchLimits: { timeoutMs: this.limits.timeoutMs, maxPageBytes: this.limits.maxPageBytes, maxProvenanceBytes: this.limits.maxProvenanceBytes, maxFilesPerPage: this.limits.maxFilesPerPage },
     });
     const results = await session.verifyRequests(requests.map((r) => r.request));
     results.forEach((result, i) => {
@@ -330,21 +382,25 @@ export class VerifyingProxy {
       return { filename, sha256, size: cachedSize, from: 'cache', chunks };
     }
     const controller = new AbortController();
+    // Until the headers arrive, the page deadline; then the body may take as long as it keeps moving.
+    const headersDeadline = setTimeout(() => controller.abort(new Error(`no answer within ${this.limits.timeoutMs} ms`)), this.limits.timeoutMs);
     let response: Response;
     try {
       // `identity`: a transfer encoding decoded on the way would change the bytes that are hashed.
       response = await fetch(entry.upstreamUrl, { headers: { 'Accept-Encoding': 'identity', 'User-Agent': 'cairn-proxy' }, redirect: 'follow', signal: controller.signal });
     } catch (error) {
       const cause = (error as { cause?: { message?: string } }).cause?.message;
-      throw new CairnError('network.error', `cannot reach ${entry.upstreamUrl}: ${cause ?? (error as Error).message}`);
+      throw upstreamFault(new Error(`cannot reach it: ${cause ?? (error as Error).message}`), entry.upstreamUrl);
+    } finally {
+      clearTimeout(headersDeadline);
     }
     if (!response.ok || !response.body) {
       await response.body?.cancel();
-      throw new CairnError(response.status >= 500 ? 'server.error' : 'network.error', `the upstream answered HTTP ${response.status} for ${entry.upstreamUrl}`);
+      throw upstreamFault(new Error(`it answered HTTP ${response.status}`), entry.upstreamUrl);
     }
     const declared = Number(response.headers.get('content-length'));
     const size = response.headers.has('content-length') && Number.isSafeInteger(declared) && declared >= 0 ? declared : null;
-    const body = response.body as unknown as AsyncIterable<Uint8Array>;
+    const body = boundedDownload(response.body as unknown as AsyncIterable<Uint8Array>, entry.upstreamUrl, entry.size ?? this.limits.maxFileBytes, this.limits.downloadIdleMs, controller);
     const checked = digestCheckedChunks(body, sha256, `${filename} from ${entry.upstreamUrl}`, new CacheSink(cachePath));
     const chunks = this.reported(checked, normalized, entry, 'upstream', cachePath, () => controller.abort());
     return { filename, sha256, size, from: 'upstream', chunks };
@@ -389,7 +445,41 @@ export class VerifyingProxy {
     if (!entry) throw new CairnError('file.not_found', `${project} on ${this.upstream} has no file ${filename}`);
     const url = entry.provenanceUrl === undefined ? (entry.version ? integrityUrl(this.upstream, project, entry.version, filename) : null) : entry.provenanceUrl;
     if (!url) return null;
-    return fetchProvenance(url, this.fetch);
+    try {
+      return await fetchProvenance(url, this.fetch);
+    } catch (error) {
+      if (isCairnError(error) && !UPSTREAM_FAILURES.has(error.code)) throw error;
+      throw upstreamFault(error, url);
+    }
+  }
+}
+
+/**
+ * An upstream download's bytes, cut when they stop arriving for `idleMs` (a stalled upstream
+ * would hold the client and a connection forever) or run past `maxBytes` (the size the page
+ * gave, else the proxy's cap: an endless file must not fill the cache's disk).
+ */
+async function* boundedDownload(body: AsyncIterable<Uint8Array>, url: string, maxBytes: number, idleMs: number, controller: AbortController): AsyncGenerator<Uint8Array, void, undefined> {
+  let idle: NodeJS.Timeout | undefined;
+  const arm = () => {
+    clearTimeout(idle);
+    idle = setTimeout(() => controller.abort(new Error(`no bytes for ${idleMs} ms`)), idleMs);
+  };
+  let size = 0;
+  try {
+    arm();
+    for await (const chunk of body) {
+      size += chunk.byteLength;
+      if (size > maxBytes) throw upstreamFault(new Error(`the download exceeds ${maxBytes} bytes`), url);
+      arm();
+      yield chunk;
+    }
+  } catch (error) {
+    if (isCairnError(error)) throw error;
+    const reason = controller.signal.aborted && controller.signal.reason instanceof Error ? controller.signal.reason.message : (error as Error).message;
+    throw upstreamFault(new Error(`the download broke off after ${size} bytes: ${reason}`), url);
+  } finally {
+    clearTimeout(idle);
   }
 }
 

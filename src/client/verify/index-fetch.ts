@@ -35,9 +35,23 @@ export interface FetchOptions {
   ttlMs: number;
   /** Limits concurrent HTTP requests. */
   limit: <T>(task: () => Promise<T>) => Promise<T>;
-  /** Per-request timeout. */
+  /** Deadline of a page or provenance request, body included (default 60 s). */
   timeoutMs?: number;
+  /** Largest project page accepted, counted after decompression (default 32 MiB). */
+  maxPageBytes?: number;
+  /** Largest provenance object accepted, counted after decompression (default 4 MiB). */
+  maxProvenanceBytes?: number;
+  /** Files a project page may list; checked before any of them is read (default: no cap). */
+  maxFilesPerPage?: number;
 }
+
+export type FetchLimits = Pick<FetchOptions, 'timeoutMs' | 'maxPageBytes' | 'maxProvenanceBytes' | 'maxFilesPerPage'>;
+
+/**
+ * What a hostile or broken index can make a reader hold (docs/decisions.md, "Hardening"). PyPI's
+ * largest project pages are a few MiB of JSON; provenance objects a few KiB.
+ */
+export const DEFAULT_FETCH_LIMITS: Required<Omit<FetchLimits, 'maxFilesPerPage'>> = { timeoutMs: 60_000, maxPageBytes: 32 * 1024 * 1024, maxProvenanceBytes: 4 * 1024 * 1024 };
 
 /**
  * `https://pypi.org/simple/`, `https://pypi.org/legacy/` and `https://pypi.org` name the same
@@ -77,17 +91,43 @@ export function concurrencyLimit(n: number): <T>(task: () => Promise<T>) => Prom
     });
 }
 
+/** The reason behind a failed fetch: undici hides the socket's error in `cause`. */
+function fetchFailure(error: unknown): string {
+  const cause = (error as { cause?: { message?: string; code?: string } }).cause;
+  return cause?.message ?? cause?.code ?? (error as Error).message ?? String(error);
+}
+
 async function httpGet(url: string, accept: string, options: FetchOptions): Promise<Response> {
   try {
-    return await fetch(url, { headers: { Accept: accept, 'User-Agent': 'cairn-verify' }, signal: AbortSignal.timeout(options.timeoutMs ?? 60_000), redirect: 'follow' });
+    // The deadline covers the body as well: a server that sends headers and then stalls is cut.
+    return await fetch(url, { headers: { Accept: accept, 'User-Agent': 'cairn-verify' }, signal: AbortSignal.timeout(options.timeoutMs ?? DEFAULT_FETCH_LIMITS.timeoutMs), redirect: 'follow' });
   } catch (error) {
-    const cause = (error as { cause?: { message?: string } }).cause?.message;
-    throw new CairnError('network.error', `cannot reach ${url}: ${cause ?? (error as Error).message}`);
+    throw new CairnError('network.error', `cannot reach ${url}: ${fetchFailure(error)}`, { url });
   }
 }
 
 function serverError(url: string, response: Response): CairnError {
-  return new CairnError(response.status >= 500 ? 'server.error' : 'network.error', `${url} answered HTTP ${response.status} ${response.statusText}`);
+  return new CairnError(response.status >= 500 ? 'server.error' : 'network.error', `${url} answered HTTP ${response.status} ${response.statusText}`, { url, status: response.status });
+}
+
+/**
+ * Reads a response body up to `maxBytes`, counted as decoded (a gzip bomb is refused by what it
+ * expands to, not by what it weighs on the wire); leaving the loop early cancels the download.
+ */
+async function readBoundedText(response: Response, url: string, maxBytes: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of (response.body ?? []) as AsyncIterable<Uint8Array>) {
+      size += chunk.byteLength;
+      if (size > maxBytes) throw new CairnError('server.error', `${url} is larger than ${maxBytes} bytes (decompressed): refused`, { url, limit: maxBytes });
+      chunks.push(Buffer.from(chunk));
+    }
+  } catch (error) {
+    if (error instanceof CairnError) throw error;
+    throw new CairnError('network.error', `reading ${url} broke off after ${size} bytes: ${fetchFailure(error)}`, { url });
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** Fetches a text resource through the cache; null when the server says 404 (remembered as such). */
@@ -108,21 +148,43 @@ async function cachedText(area: 'pages' | 'provenance', url: string, accept: str
       await response.body?.cancel();
       throw serverError(url, response);
     }
-    const text = await response.text();
+    const limit = area === 'pages' ? (options.maxPageBytes ?? DEFAULT_FETCH_LIMITS.maxPageBytes) : (options.maxProvenanceBytes ?? DEFAULT_FETCH_LIMITS.maxProvenanceBytes);
+    const text = await readBoundedText(response, url, limit);
     options.cache.putText(area, url, text);
     return text;
   });
 }
 
-function parseProjectJson(text: string, pageUrl: string): IndexProject {
+/**
+ * JSON objects an honest page holds per file (the file, `hashes`, `core-metadata` and its
+ * predecessor's key, with room to spare). Counting `{` is an upper bound of the objects.
+ */
+const OBJECTS_PER_FILE = 8;
+
+/** Whether `text` has more than `limit` `{`: a scan costs milliseconds where parsing costs seconds. */
+function moreObjectsThan(text: string, limit: number): boolean {
+  let count = 0;
+  for (let i = text.indexOf('{'); i !== -1; i = text.indexOf('{', i + 1)) if (++count > limit) return true;
+  return false;
+}
+
+function parseProjectJson(text: string, pageUrl: string, maxFiles = Number.POSITIVE_INFINITY): IndexProject {
+  // Parsing a page of hundreds of thousands of tiny objects blocks the event loop for seconds: a
+  // page that cannot be within the file cap is refused before it is parsed.
+  if (Number.isFinite(maxFiles) && moreObjectsThan(text, maxFiles * OBJECTS_PER_FILE + 64)) {
+    throw new CairnError('server.error', `${pageUrl} holds more JSON objects than ${maxFiles} files would: more files than the cap of ${maxFiles}`, { url: pageUrl, limit: maxFiles });
+  }
   let body: unknown;
   try {
     body = JSON.parse(text);
   } catch {
-    throw new CairnError('server.error', `${pageUrl} is not a PEP 691 JSON page (does the index speak the JSON simple API?)`);
+    throw new CairnError('server.error', `${pageUrl} is not a PEP 691 JSON page (does the index speak the JSON simple API?)`, { url: pageUrl });
   }
   const b = body as { name?: unknown; files?: unknown };
-  if (!Array.isArray(b.files)) throw new CairnError('server.error', `${pageUrl}: the JSON page has no files list`);
+  if (!Array.isArray(b.files)) throw new CairnError('server.error', `${pageUrl}: the JSON page has no files list`, { url: pageUrl });
+  if (b.files.length > maxFiles) {
+    throw new CairnError('server.error', `${pageUrl} lists ${b.files.length} files, more than the cap of ${maxFiles}`, { url: pageUrl, limit: maxFiles });
+  }
   const files = b.files.flatMap((f): IndexFile[] => {
     const file = f as Record<string, unknown>;
     if (typeof file.filename !== 'string' || typeof file.url !== 'string') return [];
@@ -174,7 +236,7 @@ export async function fetchProjectPage(index: string, project: string, options: 
     }
     throw new CairnError('verify.not_found', `the index ${base} has no project ${project}`);
   }
-  return parseProjectJson(text, pageUrl);
+  return parseProjectJson(text, pageUrl, options.maxFilesPerPage);
 }
 
 /** The PEP 740 provenance object, or null when the index has none for the file. */

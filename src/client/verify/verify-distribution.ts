@@ -14,7 +14,7 @@ import type { TrustedRootJson } from '../../trust/trusted-roots.ts';
 import { verifierFor, type AttestationVerifier } from '../../trust/verify-attestation.ts';
 import { attestationsFromJson, attestationsOfProvenanceObject, parseJsonText } from './attestation-input.ts';
 import { defaultCacheDir, VerifyCache } from './disk-cache.ts';
-import { concurrencyLimit, downloadDistribution, fetchProjectPage, fetchProvenance, integrityUrl, type FetchOptions, type IndexProject } from './index-fetch.ts';
+import { concurrencyLimit, downloadDistribution, fetchProjectPage, fetchProvenance, integrityUrl, type FetchLimits, type FetchOptions, type IndexProject } from './index-fetch.ts';
 
 /**
  * `cairn verify` as a service: for each distribution file, establish its sha256 (hash the local
@@ -108,6 +108,8 @@ export interface VerifyOptions {
   history?: number;
   /** Called after each file's download and verification. */
   onProgress?: (done: number, total: number, filename: string) => void;
+  /** Deadlines and size caps of page and provenance reads (defaults: DEFAULT_FETCH_LIMITS). */
+  fetchLimits?: FetchLimits;
 }
 
 interface Gathered {
@@ -128,9 +130,10 @@ function reportOf(source: string, facts: AttestationFacts): AttestationReport {
     kind: facts.kind,
     issuer: facts.issuer,
     identity: facts.identity,
-    builder: facts.builderId ?? facts.buildSignerUri,
-    sourceRepository: facts.statementRepository ?? facts.sourceRepositoryUri,
-    sourceCommit: facts.statementCommit ?? facts.sourceRepositoryDigest,
+    // What the certificate says first: the statement's builder.id is the signer's own claim.
+    builder: facts.buildSignerUri,
+    sourceRepository: facts.sourceRepositoryUri ?? facts.statementRepository,
+    sourceCommit: facts.sourceRepositoryDigest ?? facts.statementCommit,
     logIndex: facts.logIndex,
     integratedTime: facts.integratedTime,
     facts,
@@ -159,6 +162,7 @@ export class VerifySession {
       offline: options.offline ?? false,
       ttlMs: options.cacheTtlMs ?? 10 * 60_000,
       limit: concurrencyLimit(options.concurrency ?? 8),
+      ...options.fetchLimits,
     };
   }
 

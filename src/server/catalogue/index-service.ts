@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import { CairnError } from '../../errors.ts';
 import { assertValidProjectName, normalizeProjectName } from '../../formats/project-name.ts';
+import { assertNotConfusable } from './project-names.ts';
 import { normalizeVersion } from '../../formats/pep440.ts';
 import type { CatalogueChanges } from '../pages/catalogue-changes.ts';
 import type { Database, FileRow, ProjectRow, ReleaseRow } from '../storage/schema.ts';
@@ -45,6 +46,9 @@ export class IndexService {
     if (await this.findProject(normalized)) {
       throw new CairnError('project.exists', `project '${name}' already exists (as '${normalized}')`);
     }
+    // The operator may create a name a pending publisher waits for (and then add the publisher
+    // to the project), but not one that reads like another project's.
+    await assertNotConfusable(this.db, name);
     const { project, change } = await this.db.transaction().execute(async (trx) => {
       const inserted = await trx
         .insertInto('projects')

@@ -1,9 +1,10 @@
-import { createServer } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { answerCachedPage } from './fast-pages.ts';
 import { pageCacheControl } from '../pages/page-caching.ts';
 import type { CairnServices } from '../composition.ts';
-import type { ServerConfig } from '../config.ts';
+import type { HttpLimits, ServerConfig } from '../config.ts';
+import { enforceMinimumBodyRate } from '../../http/body-rate.ts';
 import { cairnErrorHandling } from '../../http/errors.ts';
 import { devTrustRoutes } from './dev-trust-mount.ts';
 import { lingerOnEveryRefusal } from '../../http/linger.ts';
@@ -33,26 +34,21 @@ export function listeningUrl(app: FastifyInstance, config: Pick<ServerConfig, 'h
 
 /** The index's HTTP surface (DESIGN §3). Routes are thin: they parse, call a service, answer. */
 export async function buildApp(services: CairnServices, options: AppOptions = {}): Promise<FastifyInstance> {
-  // Upload streams can be long; a slow client must still finish a 100 MiB upload.
-  const timeouts = { connectionTimeout: 0, keepAliveTimeout: 72_000, requestTimeout: 0 };
   const app = Fastify({
     logger: options.logger ? { level: 'info' } : false,
     bodyLimit: 1024 * 1024,
-    ...timeouts,
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 500 },
     // A schema checks a body, it never rewrites it: `{"token": 5}` is refused, not read as "5".
     ajv: { customOptions: { coerceTypes: false } },
-    // Cached project pages are answered before routing (fast-pages.ts); the server's timeouts are
-    // set here as fastify would set them on a server of its own.
+    // Cached project pages are answered before routing (fast-pages.ts). Fastify applies none of
+    // its timeout options to a server it did not create, so the limits are set on this one.
     serverFactory: (handler) => {
+      const limits = services.config.http;
       const cacheControl = pageCacheControl(services.config.pageCaching);
-      const server = createServer((request, response) => {
+      return limitedServer(limits, (request, response) => {
+        enforceMinimumBodyRate(request, { minBytesPerSecond: limits.minBodyBytesPerSecond, windowMs: limits.bodyRateWindowMs });
         if (!answerCachedPage(request, response, services.pages, services.metrics, handler, cacheControl)) handler(request, response);
       });
-      server.keepAliveTimeout = timeouts.keepAliveTimeout;
-      server.requestTimeout = timeouts.requestTimeout;
-      server.setTimeout(timeouts.connectionTimeout);
-      return server;
     },
   });
   // First of the onListen hooks: the dev trust domain's hook already needs the listening URL.
@@ -76,6 +72,35 @@ export async function buildApp(services: CairnServices, options: AppOptions = {}
   await app.register(rssRoutes, { services });
   await app.register(wrongUrlRoutes, { services });
 
-  app.get('/healthz', async () => ({ status: 'ok' }));
+  // Readiness: the database and the blob store answer. Liveness: the process serves HTTP.
+  app.get('/healthz', async (_request, reply) => {
+    const report = await services.health.check();
+    return reply.code(report.status === 'ok' ? 200 : 503).send(report);
+  });
+  app.get('/livez', async () => ({ status: 'ok' }));
   return app;
+}
+
+/**
+ * A node:http server that bounds what slow, silent and idle clients hold (docs/decisions.md,
+ * "Hardening"): headers and whole requests have deadlines, idle keep-alive connections and
+ * connections on which nothing moves are closed, and the number of connections is capped.
+ */
+function limitedServer(limits: HttpLimits, listener: Parameters<typeof createServer>[1]): Server {
+  const requestTimeout = limits.requestTimeoutMs;
+  const server = createServer(
+    {
+      // Node refuses a headers deadline later than the request's.
+      headersTimeout: requestTimeout > 0 ? Math.min(limits.headersTimeoutMs, requestTimeout) : limits.headersTimeoutMs,
+      requestTimeout,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      // The deadlines above are checked at this interval (30 s by default, which would let a
+      // connection outlive a 20 s headers timeout by half a minute).
+      connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(limits.headersTimeoutMs / 2))),
+    },
+    listener,
+  );
+  server.maxConnections = limits.maxConnections;
+  server.setTimeout(limits.socketIdleTimeoutMs);
+  return server;
 }

@@ -47,7 +47,7 @@ export async function readUploadForm(
 
   const fields = new Map<string, string>();
   // Mutated from parser callbacks; a holder keeps TypeScript's narrowing honest.
-  const state: { content: { filename: string; received: Promise<ReceivedBlob> } | null; problem: CairnError | null } = {
+  const state: { content: { filename: string; received: Promise<ReceivedBlob>; stream: Readable } | null; problem: CairnError | null } = {
     content: null,
     problem: null,
   };
@@ -86,7 +86,7 @@ export async function readUploadForm(
         stream.resume();
         fail(error instanceof CairnError ? error : new CairnError('upload.malformed', `reading the file failed: ${String(error)}`));
       });
-      state.content = { filename, received };
+      state.content = { filename, received, stream };
     });
     parser.on('fieldsLimit', () => fail(new CairnError('upload.malformed', `the form has more than ${limits.maxFields} fields`)));
     parser.on('filesLimit', () => fail(new CairnError('upload.malformed', 'the form has too many file parts')));
@@ -109,6 +109,9 @@ export async function readUploadForm(
   } catch (error) {
     body.unpipe(parser);
     body.resume();
+    // A body cut off mid-file (the client vanished, or was cut for sending too slowly) never ends
+    // the file part: ending it here lets the blob store remove its temp file.
+    if (state.content && !state.content.stream.readableEnded) state.content.stream.destroy(new Error('the request body ended inside the file'));
     const leftover = blob ?? (state.content ? await state.content.received.catch(() => null) : null);
     if (leftover) await blobs.discard(leftover);
     throw error;

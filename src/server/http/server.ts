@@ -13,6 +13,9 @@ export interface RunningServer {
 /** How often expired pending provenance is swept (DESIGN §4). */
 const SWEEP_INTERVAL_MS = 10 * 60 * 1000;
 
+/** Longer than any upload may take to arrive (the request timeout defaults to 1 h). */
+const INTERRUPTED_UPLOAD_AGE_MS = 2 * 60 * 60 * 1000;
+
 /** Opens storage, recovers from any interrupted upload, and listens. */
 export async function startServer(config: ServerConfig, options: { logger?: boolean; clock?: () => Date } = {}): Promise<RunningServer> {
   // The logger exists once the app does; services that warn before that (none at start-up) go to stderr.
@@ -25,8 +28,7 @@ export async function startServer(config: ServerConfig, options: { logger?: bool
   });
   // Only what was left before the grace: another instance on the same database may be between
   // storing a blob and committing its row right now.
-  const recoveryCutoff = () => new Date(services.clock().getTime() - config.recoveryGraceSeconds * 1000);
-  const recovered = await services.uploads.recoverInterruptedUploads({ olderThan: recoveryCutoff() });
+  const recovered = await services.uploads.recoverInterruptedUploads({ olderThan: new Date(services.clock().getTime() - config.recoveryGraceSeconds * 1000) });
   // Pages are rendered on write; after an upgrade (or a new base URL) they are rendered once here.
   const rendered = await services.changes.renderStale();
   await services.tufTargets.backfill();
@@ -46,8 +48,10 @@ export async function startServer(config: ServerConfig, options: { logger?: bool
       built.log.error({ err: error }, 'pending provenance sweep failed');
     }
     try {
-      const released = await services.uploads.recoverInterruptedUploads({ olderThan: recoveryCutoff() });
-      if (released > 0) built.log.warn({ released }, 'removed blobs of uploads that never committed');
+      // Blobs of uploads whose database transaction had an unknown outcome (the connection broke);
+      // old enough that no upload still running can own them.
+      const released = await services.uploads.recoverInterruptedUploads({ olderThan: new Date(Date.now() - INTERRUPTED_UPLOAD_AGE_MS) });
+      if (released > 0) built.log.info({ released }, 'blobs of interrupted uploads checked');
     } catch (error) {
       built.log.error({ err: error }, 'interrupted upload recovery failed');
     }

@@ -4,7 +4,6 @@ import { normalizeVersion } from '../../formats/pep440.ts';
 import { normalizeProjectName } from '../../formats/project-name.ts';
 import type { AttestationFacts } from '../../formats/provenance-object.ts';
 import type { AttestationSignerSummary, ProvenanceState } from '../../formats/provenance-state.ts';
-import type { IndexService } from '../catalogue/index-service.ts';
 import type { Database, ProjectRow, ReleaseListing, ReleaseRow } from '../storage/schema.ts';
 import type { IndexUrls } from './index-urls.ts';
 import { buildProjectJson, chooseJsonApiRelease, latestRelease } from './json-api.ts';
@@ -109,6 +108,8 @@ export interface ReleaseFileAttestation {
   facts: AttestationFacts;
   publisher: Record<string, unknown> | null;
   submittedBeforeUpload: boolean;
+  /** False for a third party's attestation, shown apart ("also attested by"). */
+  firstParty: boolean;
   boundAt: string;
   /** The statement's parameters (SLSA `buildDefinition.externalParameters`), if it has any. */
   parameters: unknown;
@@ -169,9 +170,17 @@ function signerIssuersByRelease(files: readonly { id: number; release_id: number
 export class CatalogueViews {
   constructor(
     private readonly db: Kysely<Database>,
-    private readonly catalogue: IndexService,
     private readonly urls: IndexUrls,
   ) {}
+
+  /**
+   * Every page is read in one snapshot: a repeatable-read, read-only transaction on PostgreSQL
+   * (under read committed, a release committed between two of a page's queries is listed by one
+   * and missing from the other: a 500 while rendering); SQLite's transactions are snapshots.
+   */
+  private readSnapshot<T>(read: (db: Kysely<Database>) => Promise<T>): Promise<T> {
+    return this.db.transaction().setIsolationLevel('repeatable read').setAccessMode('read only').execute(read);
+  }
 
   /**
    * `/pypi/<project>/<version>/json`, read in one snapshot of the project: a repeatable-read
@@ -180,7 +189,7 @@ export class CatalogueViews {
    * The project-level document is rendered on write; per-version ones are asked for rarely.
    */
   async releaseJsonDocument(name: string, version: string): Promise<Record<string, unknown>> {
-    return this.db.transaction().setIsolationLevel('repeatable read').execute(async (trx) => {
+    return this.readSnapshot(async (trx) => {
       const project = await trx.selectFrom('projects').select('id').where('normalized_name', '=', normalizeProjectName(name)).executeTakeFirst();
       const snapshot = project ? await loadProjectSnapshot(trx, project.id) : undefined;
       if (!snapshot) throw new CairnError('project.not_found', `no project named '${name}'`);
@@ -193,32 +202,33 @@ export class CatalogueViews {
     });
   }
 
-  /**
-   * Provenance state of every release of a project, in two queries: the project's file ids and the
-   * signer columns of its attestations (never the attestation bodies).
-   */
   /** Provenance state of every release of a project, in at most two queries (never the attestation bodies). */
-  async projectProvenanceStates(
+  private async projectProvenanceStates(
+    db: Kysely<Database>,
     projectId: number,
     releasesOldestFirst: readonly Pick<ReleaseRow, 'id' | 'version'>[],
     knownFiles?: readonly { id: number; release_id: number }[],
   ): Promise<Map<number, ProvenanceState>> {
     const [files, signers] = await Promise.all([
-      knownFiles ?? this.db.selectFrom('files').select(['id', 'release_id']).where('project_id', '=', projectId).execute(),
-      attestationSignersOfProject(this.db, projectId),
+      knownFiles ?? db.selectFrom('files').select(['id', 'release_id']).where('project_id', '=', projectId).execute(),
+      attestationSignersOfProject(db, projectId),
     ]);
     return releaseProvenanceStates(releasesOldestFirst, files, signers);
   }
 
-  private async releaseListings(projectId: number): Promise<ReleaseListing[]> {
-    const rows = await this.db.selectFrom('releases').select(RELEASE_LISTING_COLUMNS).where('project_id', '=', projectId).orderBy('id').execute();
+  private async releaseListings(db: Kysely<Database>, projectId: number): Promise<ReleaseListing[]> {
+    const rows = await db.selectFrom('releases').select(RELEASE_LISTING_COLUMNS).where('project_id', '=', projectId).orderBy('id').execute();
     return sortByVersion(rows);
   }
 
   /** The newest releases across the index, newest first (home page, `/rss/updates.xml`). */
   async recentReleases(limit: number): Promise<RecentRelease[]> {
+    return this.readSnapshot((db) => this.recentReleasesIn(db, limit));
+  }
+
+  private async recentReleasesIn(db: Kysely<Database>, limit: number): Promise<RecentRelease[]> {
     // Release ids grow with time, and the primary key orders them without a sort.
-    const rows = await this.db
+    const rows = await db
       .selectFrom('releases')
       .innerJoin('projects', 'projects.id', 'releases.project_id')
       .select(['releases.id', 'releases.project_id', 'projects.name', 'projects.normalized_name', 'releases.version', 'releases.summary', 'releases.created_at', 'releases.yanked'])
@@ -232,9 +242,9 @@ export class CatalogueViews {
       projectIds.length === 0
         ? [[], [], new Map<number, AttestationSignerSummary[]>()]
         : await Promise.all([
-            this.db.selectFrom('releases').select(['id', 'project_id', 'version']).where('project_id', 'in', projectIds).orderBy('id').execute(),
-            this.db.selectFrom('files').select(['id', 'release_id', 'project_id']).where('project_id', 'in', projectIds).execute(),
-            attestationSignersOfProjects(this.db, projectIds),
+            db.selectFrom('releases').select(['id', 'project_id', 'version']).where('project_id', 'in', projectIds).orderBy('id').execute(),
+            db.selectFrom('files').select(['id', 'release_id', 'project_id']).where('project_id', 'in', projectIds).execute(),
+            attestationSignersOfProjects(db, projectIds),
           ]);
     const states = new Map<number, ProvenanceState>();
     for (const projectId of projectIds) {
@@ -255,188 +265,201 @@ export class CatalogueViews {
   }
 
   async homePageData(limit = 12): Promise<HomePageData> {
-    const [{ projects, releases, files }, recent] = await Promise.all([this.catalogue.counts(), this.recentReleases(limit)]);
-    return { counts: { projects, releases, files }, recent };
+    return this.readSnapshot(async (db) => {
+      const count = async (table: 'projects' | 'releases' | 'files') => Number((await db.selectFrom(table).select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+      const [projects, releases, files, recent] = await Promise.all([count('projects'), count('releases'), count('files'), this.recentReleasesIn(db, limit)]);
+      return { counts: { projects, releases, files }, recent };
+    });
   }
 
   /** The newest projects, newest first (`/rss/packages.xml`), in two queries. */
   async newestProjects(limit: number): Promise<NewProject[]> {
-    const projects = await this.db.selectFrom('projects').select(['id', 'name', 'normalized_name', 'created_at']).orderBy('id', 'desc').limit(limit).execute();
-    const firstSummary = new Map<number, string | null>();
-    if (projects.length > 0) {
-      const releases = await this.db
-        .selectFrom('releases')
-        .select(['project_id', 'summary'])
-        .where('project_id', 'in', projects.map((p) => p.id))
-        .orderBy('id')
-        .execute();
-      for (const r of releases) if (!firstSummary.has(r.project_id)) firstSummary.set(r.project_id, r.summary);
-    }
-    return projects.map((p) => ({ name: p.name, normalizedName: p.normalized_name, createdAt: p.created_at, summary: firstSummary.get(p.id) ?? null }));
+    return this.readSnapshot(async (db) => {
+      const projects = await db.selectFrom('projects').select(['id', 'name', 'normalized_name', 'created_at']).orderBy('id', 'desc').limit(limit).execute();
+      const firstSummary = new Map<number, string | null>();
+      if (projects.length > 0) {
+        const releases = await db
+          .selectFrom('releases')
+          .select(['project_id', 'summary'])
+          .where('project_id', 'in', projects.map((p) => p.id))
+          .orderBy('id')
+          .execute();
+        for (const r of releases) if (!firstSummary.has(r.project_id)) firstSummary.set(r.project_id, r.summary);
+      }
+      return projects.map((p) => ({ name: p.name, normalizedName: p.normalized_name, createdAt: p.created_at, summary: firstSummary.get(p.id) ?? null }));
+    });
   }
 
   /** Projects whose name or any release summary contains the query (case-insensitive), exact names first. */
   async searchProjects(rawQuery: string, page: number, perPage = 20): Promise<SearchResults> {
-    const query = rawQuery.trim().slice(0, MAX_QUERY_CHARS);
-    if (query === '') return { query, page: 1, perPage, total: 0, hits: [] };
-    // Every word must appear in the name or in some release's summary; names compare in PEP 503 form.
-    const terms = query.split(/\s+/).filter(Boolean).slice(0, MAX_QUERY_TERMS);
-    const nameQuery = normalizeProjectName(terms.join('-'));
-    const namePattern = likePattern(nameQuery);
-    // LIKE with an explicit escape character behaves the same on SQLite and PostgreSQL; lower() makes
-    // PostgreSQL's case-sensitive LIKE match as SQLite's does.
-    const termMatches = terms.map(
-      (term) =>
-        sql<boolean>`(projects.normalized_name like ${likePattern(normalizeProjectName(term))} escape '\\' or exists (select 1 from releases r where r.project_id = projects.id and lower(r.summary) like ${likePattern(term.toLowerCase())} escape '\\'))`,
-    );
-    const matches = sql<boolean>`(${sql.join(termMatches, sql` and `)})`;
-    const total = Number(
-      (await this.db.selectFrom('projects').select((eb) => eb.fn.countAll().as('n')).where(matches).executeTakeFirstOrThrow()).n,
-    );
-    const pages = Math.max(1, Math.ceil(total / perPage));
-    const current = Math.min(Math.max(1, page), pages);
-    const rank = sql<number>`case when projects.normalized_name = ${nameQuery} then 0 when projects.normalized_name like ${`${nameQuery.replace(/[\\%_]/g, (c) => `\\${c}`)}%`} escape '\\' then 1 when projects.normalized_name like ${namePattern} escape '\\' then 2 else 3 end`;
-    const projects = await this.db
-      .selectFrom('projects')
-      .select(['id', 'name', 'normalized_name'])
-      .where(matches)
-      .orderBy(rank)
-      .orderBy('normalized_name')
-      .limit(perPage)
-      .offset((current - 1) * perPage)
-      .execute();
-    const releases =
-      projects.length === 0
-        ? []
-        : await this.db
-            .selectFrom('releases')
-            .select(['project_id', 'version', 'summary', 'yanked'])
-            .where(
-              'project_id',
-              'in',
-              projects.map((p) => p.id),
-            )
-            .orderBy('id')
-            .execute();
-    const byProject = new Map<number, typeof releases>();
-    for (const r of releases) {
-      const list = byProject.get(r.project_id) ?? [];
-      list.push(r);
-      byProject.set(r.project_id, list);
-    }
-    return {
-      query,
-      page: current,
-      perPage,
-      total,
-      hits: projects.map((p) => {
-        const latest = latestRelease(sortByVersion(byProject.get(p.id) ?? []));
-        return { name: p.name, normalizedName: p.normalized_name, version: latest?.version ?? null, summary: latest?.summary ?? null };
-      }),
-    };
+    return this.readSnapshot(async (db) => {
+      const query = rawQuery.trim().slice(0, MAX_QUERY_CHARS);
+      if (query === '') return { query, page: 1, perPage, total: 0, hits: [] };
+      // Every word must appear in the name or in some release's summary; names compare in PEP 503 form.
+      const terms = query.split(/\s+/).filter(Boolean).slice(0, MAX_QUERY_TERMS);
+      const nameQuery = normalizeProjectName(terms.join('-'));
+      const namePattern = likePattern(nameQuery);
+      // LIKE with an explicit escape character behaves the same on SQLite and PostgreSQL; lower() makes
+      // PostgreSQL's case-sensitive LIKE match as SQLite's does.
+      const termMatches = terms.map(
+        (term) =>
+          sql<boolean>`(projects.normalized_name like ${likePattern(normalizeProjectName(term))} escape '\\' or exists (select 1 from releases r where r.project_id = projects.id and lower(r.summary) like ${likePattern(term.toLowerCase())} escape '\\'))`,
+      );
+      const matches = sql<boolean>`(${sql.join(termMatches, sql` and `)})`;
+      const total = Number(
+        (await db.selectFrom('projects').select((eb) => eb.fn.countAll().as('n')).where(matches).executeTakeFirstOrThrow()).n,
+      );
+      const pages = Math.max(1, Math.ceil(total / perPage));
+      const current = Math.min(Math.max(1, page), pages);
+      const rank = sql<number>`case when projects.normalized_name = ${nameQuery} then 0 when projects.normalized_name like ${`${nameQuery.replace(/[\\%_]/g, (c) => `\\${c}`)}%`} escape '\\' then 1 when projects.normalized_name like ${namePattern} escape '\\' then 2 else 3 end`;
+      const projects = await db
+        .selectFrom('projects')
+        .select(['id', 'name', 'normalized_name'])
+        .where(matches)
+        .orderBy(rank)
+        .orderBy('normalized_name')
+        .limit(perPage)
+        .offset((current - 1) * perPage)
+        .execute();
+      const releases =
+        projects.length === 0
+          ? []
+          : await db
+              .selectFrom('releases')
+              .select(['project_id', 'version', 'summary', 'yanked'])
+              .where(
+                'project_id',
+                'in',
+                projects.map((p) => p.id),
+              )
+              .orderBy('id')
+              .execute();
+      const byProject = new Map<number, typeof releases>();
+      for (const r of releases) {
+        const list = byProject.get(r.project_id) ?? [];
+        list.push(r);
+        byProject.set(r.project_id, list);
+      }
+      return {
+        query,
+        page: current,
+        perPage,
+        total,
+        hits: projects.map((p) => {
+          const latest = latestRelease(sortByVersion(byProject.get(p.id) ?? []));
+          return { name: p.name, normalizedName: p.normalized_name, version: latest?.version ?? null, summary: latest?.summary ?? null };
+        }),
+      };
+    });
   }
 
   async projectPageData(name: string): Promise<ProjectPageData | undefined> {
-    const project = await this.catalogue.findProject(name);
-    if (!project) return undefined;
-    const [releases, files] = await Promise.all([
-      this.releaseListings(project.id),
-      this.db.selectFrom('files').select(['id', 'release_id']).where('project_id', '=', project.id).execute(),
-    ]);
-    const latestListing = latestRelease(releases);
-    const [signers, latestInfo] = await Promise.all([
-      attestationSignersOfProject(this.db, project.id),
-      latestListing ? this.db.selectFrom('releases').select('info_json').where('id', '=', latestListing.id).executeTakeFirst() : undefined,
-    ]);
-    const states = releaseProvenanceStates(releases, files, signers);
-    const issuers = signerIssuersByRelease(files, signers);
-    const fileCounts = new Map<number, number>();
-    for (const f of files) fileCounts.set(f.release_id, (fileCounts.get(f.release_id) ?? 0) + 1);
-    const history: ReleaseHistoryEntry[] = releases.map((r) => ({ ...r, fileCount: fileCounts.get(r.id) ?? 0, provenance: states.get(r.id)!, signerIssuers: issuers.get(r.id) ?? [] }));
-    history.reverse();
-    return {
-      project,
-      releases: history,
-      latest: history.find((r) => r.id === latestListing?.id) ?? null,
-      info: parseJsonObject(latestInfo?.info_json ?? null) ?? {},
-    };
+    return this.readSnapshot(async (db) => {
+      const project = await db.selectFrom('projects').selectAll().where('normalized_name', '=', normalizeProjectName(name)).executeTakeFirst();
+      if (!project) return undefined;
+      const [releases, files] = await Promise.all([
+        this.releaseListings(db, project.id),
+        db.selectFrom('files').select(['id', 'release_id']).where('project_id', '=', project.id).execute(),
+      ]);
+      const latestListing = latestRelease(releases);
+      const [signers, latestInfo] = await Promise.all([
+        attestationSignersOfProject(db, project.id),
+        latestListing ? db.selectFrom('releases').select('info_json').where('id', '=', latestListing.id).executeTakeFirst() : undefined,
+      ]);
+      const states = releaseProvenanceStates(releases, files, signers);
+      const issuers = signerIssuersByRelease(files, signers);
+      const fileCounts = new Map<number, number>();
+      for (const f of files) fileCounts.set(f.release_id, (fileCounts.get(f.release_id) ?? 0) + 1);
+      const history: ReleaseHistoryEntry[] = releases.map((r) => ({ ...r, fileCount: fileCounts.get(r.id) ?? 0, provenance: states.get(r.id)!, signerIssuers: issuers.get(r.id) ?? [] }));
+      history.reverse();
+      return {
+        project,
+        releases: history,
+        latest: history.find((r) => r.id === latestListing?.id) ?? null,
+        info: parseJsonObject(latestInfo?.info_json ?? null) ?? {},
+      };
+    });
   }
 
   async releasePageData(name: string, version: string): Promise<ReleasePageData | undefined> {
-    const project = await this.catalogue.findProject(name);
-    if (!project) return undefined;
-    let wanted: string;
-    try {
-      wanted = normalizeVersion(version);
-    } catch {
-      return undefined;
-    }
-    const [releases, projectFiles, release] = await Promise.all([
-      this.releaseListings(project.id),
-      this.db.selectFrom('files').select(['id', 'release_id']).where('project_id', '=', project.id).execute(),
-      this.db.selectFrom('releases').selectAll().where('project_id', '=', project.id).where('version', '=', wanted).executeTakeFirst(),
-    ]);
-    if (!release) return undefined;
-    const [states, files, attestations] = await Promise.all([
-      this.projectProvenanceStates(project.id, releases, projectFiles),
-      this.db
-        .selectFrom('files')
-        .select(['id', 'filename', 'packagetype', 'python_version', 'size', 'sha256', 'upload_time', 'requires_python'])
-        .where('release_id', '=', release.id)
-        .orderBy('filename')
-        .execute(),
-      this.db
-        .selectFrom('attestations')
-        .innerJoin('files', 'files.id', 'attestations.file_id')
-        .select([
-          'attestations.id',
-          'attestations.file_id',
-          'attestations.kind',
-          'attestations.predicate_type',
-          'attestations.raw_json',
-          'attestations.facts_json',
-          'attestations.publisher_json',
-          'attestations.submitted_before_upload',
-          'attestations.bound_at',
-        ])
-        .where('files.release_id', '=', release.id)
-        .orderBy('attestations.id')
-        .execute(),
-    ]);
-    const byFile = new Map<number, ReleaseFileAttestation[]>();
-    for (const a of attestations) {
-      const list = byFile.get(a.file_id) ?? [];
-      list.push({
-        id: a.id,
-        kind: a.kind,
-        predicateType: a.predicate_type,
-        facts: JSON.parse(a.facts_json) as AttestationFacts,
-        publisher: parseJsonObject(a.publisher_json),
-        submittedBeforeUpload: a.submitted_before_upload === 1,
-        boundAt: a.bound_at,
-        parameters: a.kind === 'build' ? statementParameters(a.raw_json) : null,
-      });
-      byFile.set(a.file_id, list);
-    }
-    const latest = latestRelease(releases);
-    return {
-      project,
-      release,
-      info: parseJsonObject(release.info_json) ?? {},
-      latestVersion: latest?.version ?? null,
-      versions: [...releases].reverse().map((r) => ({ version: r.version, yanked: r.yanked === 1 })),
-      files: files.map((f) => ({
-        id: f.id,
-        filename: f.filename,
-        packagetype: f.packagetype,
-        pythonVersion: f.python_version,
-        size: Number(f.size),
-        sha256: f.sha256,
-        uploadTime: f.upload_time,
-        requiresPython: f.requires_python,
-        attestations: byFile.get(f.id) ?? [],
-      })),
-      provenance: states.get(release.id)!,
-    };
+    return this.readSnapshot(async (db) => {
+      const project = await db.selectFrom('projects').selectAll().where('normalized_name', '=', normalizeProjectName(name)).executeTakeFirst();
+      if (!project) return undefined;
+      let wanted: string;
+      try {
+        wanted = normalizeVersion(version);
+      } catch {
+        return undefined;
+      }
+      const [releases, projectFiles, release] = await Promise.all([
+        this.releaseListings(db, project.id),
+        db.selectFrom('files').select(['id', 'release_id']).where('project_id', '=', project.id).execute(),
+        db.selectFrom('releases').selectAll().where('project_id', '=', project.id).where('version', '=', wanted).executeTakeFirst(),
+      ]);
+      if (!release) return undefined;
+      const [states, files, attestations] = await Promise.all([
+        this.projectProvenanceStates(db, project.id, releases, projectFiles),
+        db
+          .selectFrom('files')
+          .select(['id', 'filename', 'packagetype', 'python_version', 'size', 'sha256', 'upload_time', 'requires_python'])
+          .where('release_id', '=', release.id)
+          .orderBy('filename')
+          .execute(),
+        db
+          .selectFrom('attestations')
+          .innerJoin('files', 'files.id', 'attestations.file_id')
+          .select([
+            'attestations.id',
+            'attestations.file_id',
+            'attestations.kind',
+            'attestations.predicate_type',
+            'attestations.raw_json',
+            'attestations.facts_json',
+            'attestations.publisher_json',
+            'attestations.submitted_before_upload',
+            'attestations.first_party',
+            'attestations.bound_at',
+          ])
+          .where('files.release_id', '=', release.id)
+          .orderBy('attestations.id')
+          .execute(),
+      ]);
+      const byFile = new Map<number, ReleaseFileAttestation[]>();
+      for (const a of attestations) {
+        const list = byFile.get(a.file_id) ?? [];
+        list.push({
+          id: a.id,
+          kind: a.kind,
+          predicateType: a.predicate_type,
+          facts: JSON.parse(a.facts_json) as AttestationFacts,
+          publisher: parseJsonObject(a.publisher_json),
+          submittedBeforeUpload: a.submitted_before_upload === 1,
+          firstParty: a.first_party === 1,
+          boundAt: a.bound_at,
+          parameters: a.kind === 'build' ? statementParameters(a.raw_json) : null,
+        });
+        byFile.set(a.file_id, list);
+      }
+      const latest = latestRelease(releases);
+      return {
+        project,
+        release,
+        info: parseJsonObject(release.info_json) ?? {},
+        latestVersion: latest?.version ?? null,
+        versions: [...releases].reverse().map((r) => ({ version: r.version, yanked: r.yanked === 1 })),
+        files: files.map((f) => ({
+          id: f.id,
+          filename: f.filename,
+          packagetype: f.packagetype,
+          pythonVersion: f.python_version,
+          size: Number(f.size),
+          sha256: f.sha256,
+          uploadTime: f.upload_time,
+          requiresPython: f.requires_python,
+          attestations: byFile.get(f.id) ?? [],
+        })),
+        provenance: states.get(release.id)!,
+      };
+    });
   }
 }

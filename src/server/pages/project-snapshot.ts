@@ -38,7 +38,11 @@ export function parseJsonObject(text: string | null): Record<string, unknown> | 
   }
 }
 
-/** Attestation signer rows of a project, by file id: what provenance states are derived from. */
+/**
+ * First-party attestation signer rows of a project, by file id: what provenance states, badges,
+ * feeds and the simple API's provenance links are derived from. Third-party attestations are left
+ * out, so a stranger who binds one to a public file changes none of them (issue 11).
+ */
 export async function attestationSignersOfProject(db: Kysely<Database>, projectId: number): Promise<Map<number, AttestationSignerSummary[]>> {
   return attestationSignersOfProjects(db, [projectId]);
 }
@@ -50,6 +54,7 @@ export async function attestationSignersOfProjects(db: Kysely<Database>, project
     .innerJoin('files', 'files.id', 'attestations.file_id')
     .select(['attestations.file_id', 'attestations.kind', 'attestations.signer_issuer', 'attestations.signer_identity', 'attestations.publisher_json'])
     .where('files.project_id', 'in', projectIds)
+    .where('attestations.first_party', '=', 1)
     .orderBy('attestations.id')
     .execute();
   const byFile = new Map<number, AttestationSignerSummary[]>();

@@ -17,13 +17,21 @@ export interface VerifiedForIndex extends IndexVerification {
   receivedText: string;
 }
 
-/** Files are immutable and attestations append-only; a cap keeps one file's list bounded. */
-export const MAX_ATTESTATIONS_PER_FILE = 32;
-
 /**
- * The `attestations` table: attestations bound to files. Files are immutable and attestations
- * append-only, so nothing here updates or deletes a row.
+ * Files are immutable and attestations append-only, so caps keep one file's list bounded: at most
+ * 32 first-party attestations and 32 third-party ones, of which one signer may hold only 4 — a
+ * stranger with one identity cannot fill the list and lock out real rebuilders (issue 11).
  */
+export const MAX_ATTESTATIONS_PER_FILE = 32;
+export const MAX_THIRD_PARTY_PER_SIGNER = 4;
+
+export interface AppendOptions {
+  submittedBeforeUpload: boolean;
+  /** Whether the project vouches for these attestations (docs/decisions.md, "first-party"). */
+  firstParty: boolean;
+  now: Date;
+}
+
 export class AttestationStore implements CatalogueListener {
   constructor(private readonly db: Kysely<Database>) {}
 
@@ -37,19 +45,33 @@ export class AttestationStore implements CatalogueListener {
    * submission's, so the file and its provenance commit together). The same statement from the
    * same signer is stored once (idempotent), so a retried submission does not duplicate rows.
    */
-  async append(trx: Kysely<Database>, fileId: number, items: VerifiedForIndex[], options: { submittedBeforeUpload: boolean; now: Date }): Promise<number> {
+  async append(trx: Kysely<Database>, fileId: number, items: VerifiedForIndex[], options: AppendOptions): Promise<number> {
     const existing = await trx
       .selectFrom('attestations')
-      .select(['statement_sha256', 'signer_identity'])
+      .select(['statement_sha256', 'signer_issuer', 'signer_identity', 'first_party'])
       .where('file_id', '=', fileId)
       .execute();
     const seen = new Set(existing.map((e) => `${e.statement_sha256} ${e.signer_identity}`));
+    const party = options.firstParty ? 1 : 0;
+    const ofParty = existing.filter((e) => e.first_party === party);
+    let partyCount = ofParty.length;
+    const bySigner = new Map<string, number>();
+    for (const e of ofParty) bySigner.set(`${e.signer_issuer} ${e.signer_identity}`, (bySigner.get(`${e.signer_issuer} ${e.signer_identity}`) ?? 0) + 1);
     let added = 0;
     for (const item of items) {
       const key = `${item.statementSha256} ${item.facts.identity}`;
       if (seen.has(key)) continue;
-      if (existing.length + added >= MAX_ATTESTATIONS_PER_FILE) {
-        throw new CairnError('provenance.cap_reached', `the file already carries ${MAX_ATTESTATIONS_PER_FILE} attestations, the most one file may have`);
+      const who = options.firstParty ? 'first-party' : 'third-party';
+      if (partyCount >= MAX_ATTESTATIONS_PER_FILE) {
+        throw new CairnError('provenance.cap_reached', `the file already carries ${MAX_ATTESTATIONS_PER_FILE} ${who} attestations, the most one file may have`);
+      }
+      const signer = `${item.facts.issuer} ${item.facts.identity}`;
+      const signerCount = bySigner.get(signer) ?? 0;
+      if (!options.firstParty && signerCount >= MAX_THIRD_PARTY_PER_SIGNER) {
+        throw new CairnError(
+          'provenance.cap_reached',
+          `signer ${item.facts.identity} already has ${MAX_THIRD_PARTY_PER_SIGNER} attestations on this file, the most one third-party signer may add`,
+        );
       }
       await trx
         .insertInto('attestations')
@@ -64,10 +86,13 @@ export class AttestationStore implements CatalogueListener {
           facts_json: JSON.stringify(item.facts),
           publisher_json: item.publisher ? JSON.stringify(item.publisher) : null,
           submitted_before_upload: options.submittedBeforeUpload ? 1 : 0,
+          first_party: party,
           bound_at: options.now.toISOString(),
         })
         .execute();
       seen.add(key);
+      bySigner.set(signer, signerCount + 1);
+      partyCount++;
       added++;
     }
     return added;
@@ -80,6 +105,7 @@ export class AttestationStore implements CatalogueListener {
       facts: JSON.parse(r.facts_json) as AttestationFacts,
       publisher: r.publisher_json ? (JSON.parse(r.publisher_json) as Record<string, unknown>) : null,
       submittedBeforeUpload: r.submitted_before_upload === 1,
+      firstParty: r.first_party === 1,
       boundAt: r.bound_at,
     }));
   }
@@ -90,7 +116,7 @@ export class AttestationStore implements CatalogueListener {
     return attestations.length === 0 ? null : provenanceObjectText(attestations);
   }
 
-  /** Which of these files carry at least one attestation (for the simple API's `provenance` key). */
+  /** Which of these files carry at least one first-party attestation (the simple API's `provenance` key). */
   async filesWithAttestations(fileIds: number[]): Promise<Set<number>> {
     if (fileIds.length === 0) return new Set();
     const found = new Set<number>();
@@ -99,6 +125,7 @@ export class AttestationStore implements CatalogueListener {
         .selectFrom('attestations')
         .select('file_id')
         .distinct()
+        .where('first_party', '=', 1)
         .where('file_id', 'in', fileIds.slice(i, i + 500))
         .execute();
       for (const r of rows) found.add(r.file_id);

@@ -14,16 +14,47 @@ import type { AttestationStore, VerifiedForIndex } from './attestation-store.ts'
  */
 export type VerifyForIndex = (attestation: ReceivedJson, artifact: { filename: string; sha256: string }) => VerifiedForIndex;
 
+/**
+ * Caps on live pending entries (issue 11). None counts per filename alone: filenames are
+ * predictable, and a cap any stranger could fill for the next release's name would block the real
+ * builder's submission. The per-file cap counts one (filename, sha256) — a digest nobody knows
+ * before the build — and no signer may take more than a few of its places.
+ */
 export interface PendingLimits {
   ttlSeconds: number;
   /** Live pending entries one signing identity may hold (a runaway builder cannot fill the table). */
   maxPerSigner: number;
-  /** Live pending entries for one filename (different builders of the same file). */
-  maxPerFilename: number;
+  /** Live pending entries for one (filename, sha256): different builders of the same file. */
+  maxPerFile: number;
+  /** Live pending entries one signer may hold for one (filename, sha256). */
+  maxPerSignerPerFile: number;
   maxAttestationsPerSubmission: number;
 }
 
-export const DEFAULT_PENDING_LIMITS: PendingLimits = { ttlSeconds: 24 * 3600, maxPerSigner: 200, maxPerFilename: 16, maxAttestationsPerSubmission: 8 };
+export const DEFAULT_PENDING_LIMITS: PendingLimits = { ttlSeconds: 24 * 3600, maxPerSigner: 200, maxPerFile: 16, maxPerSignerPerFile: 4, maxAttestationsPerSubmission: 8 };
+
+/**
+ * Whether the project vouches for an attestation bound after its file was public: the certificate
+ * says it was signed in a repository of one of the project's trusted publishers.
+ */
+export type ProjectVouching = (trx: Kysely<Database>, projectId: number, facts: VerifiedForIndex['facts']) => Promise<boolean>;
+
+/** What `cairn admin provenance purge` selects; given fields must all match. */
+export interface PendingSelector {
+  id?: number;
+  filename?: string;
+  signer?: string;
+}
+
+export interface PendingEntry {
+  id: number;
+  filename: string;
+  sha256: string;
+  signer_issuer: string;
+  signer_identity: string;
+  created_at: string;
+  expires_at: string;
+}
 
 export interface SubmissionResult {
   status: 'pending' | 'bound';
@@ -32,6 +63,8 @@ export interface SubmissionResult {
   expires_at: string | null;
   signer: { issuer: string; identity: string }[];
   submitted_before_upload: boolean;
+  /** False when bound after the upload as a third party's: listed apart, changing nothing the index says of the release. */
+  first_party: boolean;
 }
 
 function asSubmission(body: ReceivedJson, maxAttestations: number): { filename: string; sha256: string; attestations: ReceivedJson[] } {
@@ -65,6 +98,7 @@ export class PendingProvenanceService {
     private readonly limits: PendingLimits,
     /** Re-renders the pages of a project whose listed file gains provenance (the link appears). */
     private readonly changes: CatalogueChanges,
+    private readonly projectVouches: ProjectVouching,
   ) {}
 
   /** Verification of build provenance with the checks specific to a builder's submission. */
@@ -111,10 +145,23 @@ export class PendingProvenanceService {
         if (file.sha256 !== submission.sha256) {
           throw new CairnError('provenance.digest_mismatch', `the index holds ${submission.filename} with sha256 ${file.sha256}, not ${submission.sha256}`);
         }
-        // A rebuilder vouching for a file already published: bound at once, flagged as such.
-        await this.attestations.append(trx, file.id, verified, { submittedBeforeUpload: false, now });
+        // A rebuilder vouching for a file already published: bound at once, flagged as such, and
+        // third-party unless the certificate says it comes from the project's own repository.
+        const firstParty: VerifiedForIndex[] = [];
+        const thirdParty: VerifiedForIndex[] = [];
+        for (const item of verified) (await this.projectVouches(trx, file.project_id, item.facts) ? firstParty : thirdParty).push(item);
+        if (firstParty.length > 0) await this.attestations.append(trx, file.id, firstParty, { submittedBeforeUpload: false, firstParty: true, now });
+        if (thirdParty.length > 0) await this.attestations.append(trx, file.id, thirdParty, { submittedBeforeUpload: false, firstParty: false, now });
         change = await this.changes.projectChanged(trx, file.project_id);
-        return { status: 'bound', filename: submission.filename, sha256: submission.sha256, expires_at: null, signer: signers, submitted_before_upload: false };
+        return {
+          status: 'bound',
+          filename: submission.filename,
+          sha256: submission.sha256,
+          expires_at: null,
+          signer: signers,
+          submitted_before_upload: false,
+          first_party: thirdParty.length === 0,
+        };
       }
 
       const expiresAt = new Date(now.getTime() + this.limits.ttlSeconds * 1000).toISOString();
@@ -141,12 +188,20 @@ export class PendingProvenanceService {
         if (Number(bySigner.n) >= this.limits.maxPerSigner) {
           throw new CairnError('provenance.rate_limited', `signer ${item.facts.identity} already has ${this.limits.maxPerSigner} pending submissions; upload the files or wait for entries to expire`);
         }
-        const byFile = await live(trx.selectFrom('pending_provenance'))
-          .select((eb) => eb.fn.countAll().as('n'))
+        const forFile = await live(trx.selectFrom('pending_provenance'))
+          .select(['signer_issuer', 'signer_identity'])
           .where('filename', '=', submission.filename)
-          .executeTakeFirstOrThrow();
-        if (Number(byFile.n) >= this.limits.maxPerFilename) {
-          throw new CairnError('provenance.rate_limited', `${submission.filename} already has ${this.limits.maxPerFilename} pending submissions`);
+          .where('sha256', '=', submission.sha256)
+          .execute();
+        if (forFile.length >= this.limits.maxPerFile) {
+          throw new CairnError('provenance.rate_limited', `${submission.filename} with sha256 ${submission.sha256} already has ${this.limits.maxPerFile} pending submissions`);
+        }
+        const mine = forFile.filter((r) => r.signer_issuer === item.facts.issuer && r.signer_identity === item.facts.identity).length;
+        if (mine >= this.limits.maxPerSignerPerFile) {
+          throw new CairnError(
+            'provenance.rate_limited',
+            `signer ${item.facts.identity} already has ${this.limits.maxPerSignerPerFile} pending submissions for ${submission.filename} with this sha256, the most one signer may hold for one file`,
+          );
         }
         await trx
           .insertInto('pending_provenance')
@@ -164,7 +219,7 @@ export class PendingProvenanceService {
           })
           .execute();
       }
-      return { status: 'pending', filename: submission.filename, sha256: submission.sha256, expires_at: expiry, signer: signers, submitted_before_upload: true };
+      return { status: 'pending', filename: submission.filename, sha256: submission.sha256, expires_at: expiry, signer: signers, submitted_before_upload: true, first_party: true };
     });
     if (change) this.changes.published(change);
     return result;
@@ -185,19 +240,41 @@ export class PendingProvenanceService {
       trx,
       file.id,
       pending.map((p) => ({ receivedText: p.raw_json, statementSha256: p.statement_sha256, facts: JSON.parse(p.facts_json), publisher: null })),
-      { submittedBeforeUpload: true, now },
+      { submittedBeforeUpload: true, firstParty: true, now },
     );
     await trx.deleteFrom('pending_provenance').where('filename', '=', file.filename).where('sha256', '=', file.sha256).execute();
     return bound;
   }
 
-  async listPending(): Promise<{ filename: string; sha256: string; signer_identity: string; expires_at: string }[]> {
+  async listPending(): Promise<PendingEntry[]> {
     return this.db
       .selectFrom('pending_provenance')
-      .select(['filename', 'sha256', 'signer_identity', 'expires_at'])
+      .select(['id', 'filename', 'sha256', 'signer_issuer', 'signer_identity', 'created_at', 'expires_at'])
       .where('expires_at', '>', this.clock().toISOString())
       .orderBy('id')
       .execute();
+  }
+
+  /**
+   * Removes the pending entries (live or expired) that match every field given, and returns them:
+   * the operator's answer to junk that holds places a real builder needs. A selector naming
+   * nothing is refused, so a slip cannot empty the table.
+   */
+  async purge(selector: PendingSelector): Promise<PendingEntry[]> {
+    if (selector.id === undefined && selector.filename === undefined && selector.signer === undefined) {
+      throw new CairnError('usage.invalid_argument', 'say what to purge: --signer IDENTITY, --filename NAME or --id ID (several narrow the selection)');
+    }
+    return this.db.transaction().execute(async (trx) => {
+      let query = trx.selectFrom('pending_provenance').select(['id', 'filename', 'sha256', 'signer_issuer', 'signer_identity', 'created_at', 'expires_at']);
+      if (selector.id !== undefined) query = query.where('id', '=', selector.id);
+      if (selector.filename !== undefined) query = query.where('filename', '=', selector.filename);
+      if (selector.signer !== undefined) query = query.where('signer_identity', '=', selector.signer);
+      const rows = await query.orderBy('id').execute();
+      for (let i = 0; i < rows.length; i += 500) {
+        await trx.deleteFrom('pending_provenance').where('id', 'in', rows.slice(i, i + 500).map((r) => r.id)).execute();
+      }
+      return rows;
+    });
   }
 
   async countPending(): Promise<number> {

@@ -85,7 +85,7 @@ export function uploadAttestationsPrecheck(
       }
     }
     return async (trx, stored) => {
-      if (items.length > 0) await attestations.append(trx, stored.id, items, { submittedBeforeUpload: true, now: clock() });
+      if (items.length > 0) await attestations.append(trx, stored.id, items, { submittedBeforeUpload: true, firstParty: true, now: clock() });
       await pending.bindOnUpload(trx, stored);
     };
   };

@@ -3,6 +3,7 @@ import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify, type J
 import { CairnError } from '../../errors.ts';
 import { normalizeProjectName } from '../../formats/project-name.ts';
 import { oidcErrorFromJose } from '../../trust/jose-errors.ts';
+import { repositoryClaimFor } from '../../trust/publisher-claims.ts';
 import { isUniqueViolation } from '../storage/database.ts';
 import type { Database } from '../storage/schema.ts';
 import type { TokenService } from '../auth/tokens.ts';
@@ -75,11 +76,14 @@ export class OidcExchangeService {
       .executeTakeFirst();
     if (seen) throw new CairnError('oidc.replayed', `this OIDC token (jti ${jti}) was already exchanged; a token is exchanged once: mint a new one (in CI, request a fresh token)`);
 
-    const { matches, refusals } = await this.options.publishers.matching(issuer, claims);
+    const { matches, mismatchedClaims } = await this.options.publishers.matching(issuer, claims);
     if (matches.length === 0) {
+      // An issuer with no publisher at all reads like one whose publishers name other repositories.
+      const claimNames = mismatchedClaims.length > 0 ? mismatchedClaims : [repositoryClaimFor(issuer)];
       throw new CairnError(
         'oidc.no_matching_publisher',
-        `no trusted publisher matches this token's claims${refusals.length ? `: ${refusals.join('; ')}` : ` (no publisher is registered for issuer ${issuer})`}`,
+        `no trusted publisher matches this token: its ${claimNames.map((c) => `'${c}'`).join(', ')} claim${claimNames.length === 1 ? '' : 's'} did not match what a publisher requires. ` +
+          "Check that the project's trusted publisher names this repository, workflow file and environment exactly",
       );
     }
 

@@ -3,15 +3,18 @@ import { CairnError } from '../../errors.ts';
 import { assertValidProjectName, normalizeProjectName } from '../../formats/project-name.ts';
 import {
   kindForIssuer,
+  mismatchedClaim,
   pep740Publisher,
-  publisherClaimMismatch,
+  signedFromPublisherRepository,
   signerMismatch,
   validatePublisherIdentity,
   type OidcClaims,
   type PublisherIdentity,
   type PublisherKind,
 } from '../../trust/publisher-claims.ts';
+import type { AttestationFacts } from '../../formats/provenance-object.ts';
 import type { TokenPrincipal } from '../auth/tokens.ts';
+import { assertNotConfusable } from '../catalogue/project-names.ts';
 import type { UploadPublisher } from '../provenance/upload-attestations.ts';
 import type { Database, TrustedPublisherRow } from '../storage/schema.ts';
 
@@ -84,6 +87,8 @@ export class TrustedPublisherService {
     const environment = input.environment?.trim() ? input.environment.trim() : null;
     const normalized = normalizeProjectName(input.project);
     const project = await this.db.selectFrom('projects').select(['id', 'name']).where('normalized_name', '=', normalized).executeTakeFirst();
+    // A pending publisher will create its project: the name must not read like another project's.
+    if (!project) await assertNotConfusable(this.db, input.project);
 
     const existing = (await this.list(input.project)).find(
       (p) =>
@@ -149,19 +154,21 @@ export class TrustedPublisherService {
 
   /**
    * Every publisher the claims satisfy, environment-constrained ones first (Warehouse prefers the
-   * most specific publisher), with the reasons the others were refused for the error message.
+   * most specific publisher). For the refusal, only the names of the token's claims that failed
+   * (`repository`, `workflow_ref`, …), never which publisher they failed against: anyone holding
+   * a token from the issuer (any GitHub Actions job) may ask, and must learn nothing of the others.
    */
-  async matching(issuer: string, claims: OidcClaims): Promise<{ matches: TrustedPublisher[]; refusals: string[] }> {
+  async matching(issuer: string, claims: OidcClaims): Promise<{ matches: TrustedPublisher[]; mismatchedClaims: string[] }> {
     const rows = await this.query().where('trusted_publishers.issuer', '=', issuer).orderBy('trusted_publishers.id').execute();
     const matches: TrustedPublisher[] = [];
-    const refusals: string[] = [];
+    const mismatched = new Set<string>();
     for (const publisher of rows.map(toPublisher)) {
-      const why = publisherClaimMismatch(publisher, issuer, claims);
-      if (why === null) matches.push(publisher);
-      else refusals.push(`publisher ${publisher.id} (${publisher.projectName}): ${why}`);
+      const claim = mismatchedClaim(publisher, issuer, claims);
+      if (claim === null) matches.push(publisher);
+      else mismatched.add(claim);
     }
     matches.sort((a, b) => Number(b.environment !== null) - Number(a.environment !== null));
-    return { matches, refusals };
+    return { matches, mismatchedClaims: [...mismatched].sort() };
   }
 
   /**
@@ -182,6 +189,8 @@ export class TrustedPublisherService {
         `the pending publisher ${pending.id} may only create project '${pending.projectName}', which already exists; ask an operator to add a publisher to it`,
       );
     }
+    // A look-alike may have been created since the publisher was registered.
+    await assertNotConfusable(trx, pending.projectName);
     const project = await trx
       .insertInto('projects')
       .values({ name: pending.projectName, normalized_name: normalized, created_at: now.toISOString(), serial: 0 })
@@ -200,6 +209,16 @@ export class TrustedPublisherService {
     const stale = others.filter((o) => o.pending_project_name !== null && normalizeProjectName(o.pending_project_name) === normalized);
     if (stale.length > 0) await trx.deleteFrom('trusted_publishers').where('id', 'in', stale.map((o) => o.id)).execute();
     return [{ ...pending, projectId: project.id, pending: false }];
+  }
+
+  /**
+   * Whether a certificate was issued to a run in the repository of one of the project's trusted
+   * publishers (pending ones excluded: they belong to no project yet). Such attestations are the
+   * project's own even when they arrive after the upload (docs/decisions.md, "first-party").
+   */
+  async projectVouches(trx: Kysely<Database>, projectId: number, facts: AttestationFacts): Promise<boolean> {
+    const rows = await this.query(trx).where('trusted_publishers.project_id', '=', projectId).execute();
+    return rows.map(toPublisher).some((p) => signedFromPublisherRepository(p, facts));
   }
 
   /**

@@ -16,7 +16,7 @@ export interface BlobDigests {
   blake2b256: string;
 }
 
-export type { ReceivedBlob } from './temp-spool.ts';
+export { blobWriteFailure, type ReceivedBlob } from './temp-spool.ts';
 
 /** Bytes put aside by `stage`, not visible anywhere until `commitStaged`. */
 export interface StagedBlob extends BlobDigests {
@@ -83,6 +83,12 @@ export interface BlobStore {
   cleanTemp(options?: { olderThan?: Date }): Promise<void>;
   /** Start-up check that the store is reachable and writable as configured. */
   verify(): Promise<void>;
+  /**
+   * Resolves when this instance can take a write now (`/healthz`); rejects with the reason
+   * otherwise. Checks what is the instance's own (its spool); a shared object store being down is
+   * not fixed by sending requests to another instance, and uploads then answer its code.
+   */
+  checkWritable(): Promise<void>;
   /** Stops the digest worker threads. */
   close(): Promise<void>;
 }
@@ -249,6 +255,10 @@ export class FileSystemBlobStore implements BlobStore {
   }
 
   async verify(): Promise<void> {}
+
+  checkWritable(): Promise<void> {
+    return this.spool.checkWritable();
+  }
 
   async downloadUrl(): Promise<string | null> {
     return null;

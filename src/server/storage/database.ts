@@ -5,6 +5,7 @@ import { CompiledQuery, Kysely, Migrator, PostgresDialect, SqliteDialect, Sqlite
 import pg from 'pg';
 import { CairnError } from '../../errors.ts';
 import { migrationProvider, type DialectName } from './migrations.ts';
+import { DEFAULT_POSTGRES_TIMEOUTS, ResilientPostgresPool, type PostgresTimeouts } from './postgres-pool.ts';
 import type { Database } from './schema.ts';
 
 export interface OpenedDatabase {
@@ -21,17 +22,24 @@ pg.types.setTypeParser(20, (value: string) => Number(value));
  * Opens the metadata database named by `url`: `postgres://…` / `postgresql://…` for PostgreSQL,
  * `sqlite:PATH` or a bare path for SQLite (WAL mode). Runs pending migrations before returning.
  */
-export async function openDatabase(url: string, options: { migrate?: boolean; poolSize?: number } = {}): Promise<OpenedDatabase> {
-  const opened = url.startsWith('postgres://') || url.startsWith('postgresql://') ? openPostgres(url, options.poolSize ?? 10) : openSqlite(url);
+export async function openDatabase(
+  url: string,
+  options: { migrate?: boolean; poolSize?: number; postgresTimeouts?: PostgresTimeouts } = {},
+): Promise<OpenedDatabase> {
+  const postgres = url.startsWith('postgres://') || url.startsWith('postgresql://');
+  const timeouts = options.postgresTimeouts ?? DEFAULT_POSTGRES_TIMEOUTS;
   // A second connection of a process that has migrated already (a worker thread) skips the check.
-  if (options.migrate === false) return opened;
-  const migrator = new Migrator({ db: opened.db as Kysely<unknown>, provider: migrationProvider(opened.dialect) });
-  const { error } = await migrator.migrateToLatest();
-  if (error) {
-    await opened.close();
-    throw databaseOpenFailure(error, url);
+  if (options.migrate !== false) {
+    // Migrations run on a connection of their own with no statement timeout: building an index on
+    // a large table may rightly take longer than any request should.
+    const migrating = postgres ? openPostgres(url, 1, { ...timeouts, statementTimeoutMs: 0 }) : openSqlite(url);
+    const migrator = new Migrator({ db: migrating.db as Kysely<unknown>, provider: migrationProvider(migrating.dialect) });
+    const { error } = await migrator.migrateToLatest();
+    if (error || postgres) await migrating.close();
+    if (error) throw databaseOpenFailure(error, url);
+    if (!postgres) return migrating;
   }
-  return opened;
+  return postgres ? openPostgres(url, options.poolSize ?? 10, timeouts) : openSqlite(url);
 }
 
 /** Errors of connecting that mean "not reachable now" (exit 3), not "configured wrong" (exit 2). */
@@ -40,7 +48,13 @@ const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUN
 /** The first migration is the first query: a failure here is usually the connection's. */
 function databaseOpenFailure(error: unknown, url: string): CairnError {
   const failure = error as { code?: unknown; message?: string; errors?: { code?: unknown }[] };
-  const code = typeof failure.code === 'string' ? failure.code : failure.errors?.find((e) => typeof e.code === 'string')?.code;
+  // A broken connection arrives as database.unavailable already (postgres-pool.ts), carrying the driver's code.
+  const translated = error instanceof CairnError && error.code === 'database.unavailable';
+  const code = translated
+    ? (error.details?.code ?? 'ECONNRESET')
+    : typeof failure.code === 'string'
+      ? failure.code
+      : failure.errors?.find((e) => typeof e.code === 'string')?.code;
   const where = /^postgres(ql)?:\/\//.test(url) ? `PostgreSQL at ${new URL(url).host || 'localhost'}` : 'the database';
   const detail = failure.message || String(code ?? error);
   if (typeof code === 'string' && UNREACHABLE.has(code)) {
@@ -116,12 +130,8 @@ class ImmediateTransactionsSqliteDriver extends SqliteDriver {
   }
 }
 
-function openPostgres(url: string, max: number): OpenedDatabase {
-  const pool = new pg.Pool({ connectionString: url, max });
-  // An idle connection the server drops (restart, failover, pg_terminate_backend) is reported
-  // here; the pool discards it and opens another on the next query. Unhandled, it would crash
-  // the process.
-  pool.on('error', (error) => console.warn(`cairn: an idle PostgreSQL connection closed: ${error.message}`));
+function openPostgres(url: string, max: number, timeouts: PostgresTimeouts): OpenedDatabase {
+  const pool = new ResilientPostgresPool(url, max, timeouts, (message) => console.warn(`cairn: ${message}`));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return { db, dialect: 'postgres', close: () => db.destroy() };
 }

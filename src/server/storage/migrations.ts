@@ -321,6 +321,29 @@ function tufInDatabase(dialect: DialectName): Migration {
   };
 }
 
+/**
+ * Issue 11: attestations bound after their file was public are third-party and never count for a
+ * release's provenance state; rows bound by the upload were first-party. Earlier rows submitted
+ * after the upload are recorded as third-party, since nothing recorded who they came from then.
+ * Confusable project names are found through an index on their "ultranormalized" form (the same
+ * folding as `ultranormalizeProjectName`), so the check at project creation is one index lookup.
+ */
+function provenanceHardening(): Migration {
+  return {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .alterTable('attestations')
+        .addColumn('first_party', 'integer', (c) => c.notNull().defaultTo(1).check(sql`first_party in (0, 1)`))
+        .execute();
+      await sql`update attestations set first_party = submitted_before_upload`.execute(db);
+      await sql`create index projects_ultranormalized_idx on projects ((${ULTRANORMALIZED_NAME_SQL}))`.execute(db);
+    },
+  };
+}
+
+/** SQL for `ultranormalizeProjectName(normalized_name)`: PEP 503 names hold only [a-z0-9-]. */
+export const ULTRANORMALIZED_NAME_SQL = sql.raw(`replace(replace(replace(replace(normalized_name, '-', ''), 'o', '0'), 'l', '1'), 'i', '1')`);
+
 export function migrationProvider(dialect: DialectName): MigrationProvider {
   return {
     async getMigrations() {
@@ -332,6 +355,7 @@ export function migrationProvider(dialect: DialectName): MigrationProvider {
         '0005_token_last_used': tokenLastUsed(),
         '0006_rendered_pages': renderedPages(dialect),
         '0007_tuf_in_database': tufInDatabase(dialect),
+        '0008_provenance_hardening': provenanceHardening(),
       };
     },
   };

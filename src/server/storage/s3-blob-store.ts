@@ -75,6 +75,10 @@ export class S3BlobStore implements BlobStore {
     }
   }
 
+  checkWritable(): Promise<void> {
+    return this.spool.checkWritable();
+  }
+
   receive(source: Readable, maxBytes: number): Promise<ReceivedBlob> {
     return this.spool.receive(source, maxBytes);
   }

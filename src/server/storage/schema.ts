@@ -155,6 +155,8 @@ export interface AttestationsTable {
   facts_json: string;
   publisher_json: string | null;
   submitted_before_upload: number;
+  /** 1 when the project itself vouches for it (issue 11, docs/decisions.md); 0 for a third party. */
+  first_party: Generated<number>;
   bound_at: string;
 }
 

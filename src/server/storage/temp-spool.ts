@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
-import { readdir, rm, stat } from 'node:fs/promises';
+import { readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { CairnError } from '../../errors.ts';
@@ -15,6 +15,15 @@ export interface ReceivedBlob extends BlobDigests {
 }
 
 const STAGE_ID = /^stage-[0-9a-f]{24,32}$/;
+
+/** A failed write of blob bytes: a full disk is `storage.full` (507), not the client's fault. */
+export function blobWriteFailure(error: Error): CairnError {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ENOSPC' || code === 'EDQUOT') {
+    return new CairnError('storage.full', `the index's storage is full (${code}): the upload was not stored; try again once the operator has made room`, { code });
+  }
+  return new CairnError('internal.error', `writing the upload to disk failed: ${error.message}`);
+}
 
 /**
  * Local temporary files where bytes wait while they are hashed and checked, before a blob store
@@ -56,15 +65,15 @@ export class TempSpool {
         if (!out.write(chunk)) await once(out, 'drain').catch(() => undefined);
         if (!workersKeepUp) await others.drained();
       }
-      if (writeError) throw new CairnError('internal.error', `writing the upload to disk failed: ${(writeError as Error).message}`);
+      if (writeError) throw blobWriteFailure(writeError);
       if (size > maxBytes) {
         throw new CairnError('upload.too_large', `file exceeds the upload limit of ${maxBytes} bytes`, { limit: maxBytes });
       }
       const [{ md5, blake2b256 }] = await Promise.all([
         others.finish(),
         new Promise<void>((resolve, reject) => {
-          out.once('error', reject);
-          out.end((error?: Error | null) => (error ? reject(error) : resolve()));
+          out.once('error', (error) => reject(blobWriteFailure(error)));
+          out.end((error?: Error | null) => (error ? reject(blobWriteFailure(error)) : resolve()));
         }),
       ]);
       return { tempPath, size, sha256: sha256.digest('hex'), md5, blake2b256 };
@@ -73,6 +82,16 @@ export class TempSpool {
       out.destroy();
       await rm(tempPath, { force: true });
       throw error;
+    }
+  }
+
+  /** A small write and delete in the spool: whether this instance can take an upload now. */
+  async checkWritable(): Promise<void> {
+    const probe = join(this.dir, `health-${randomBytes(8).toString('hex')}.part`);
+    try {
+      await writeFile(probe, 'ok', { flag: 'wx' });
+    } finally {
+      await rm(probe, { force: true });
     }
   }
 

@@ -1,3 +1,4 @@
+import type { PostgresTimeouts } from '../storage/postgres-pool.ts';
 import type { Worker } from 'node:worker_threads';
 import { CairnError, isErrorCode } from '../../errors.ts';
 import { startWorker } from '../worker-entry.ts';
@@ -25,6 +26,7 @@ export class BackgroundTuf implements TufService {
     private readonly reader: TufRepository,
     private readonly options: {
       databaseUrl: string;
+      postgresTimeouts?: PostgresTimeouts;
       dataDir: string;
       settings: TufSettings;
       warn(message: string): void;
@@ -94,7 +96,7 @@ export class BackgroundTuf implements TufService {
 
   private ensureWorker(): Worker {
     if (this.worker) return this.worker;
-    const data: TufWorkerData = { databaseUrl: this.options.databaseUrl, dataDir: this.options.dataDir, settings: this.options.settings };
+    const data: TufWorkerData = { databaseUrl: this.options.databaseUrl, postgresTimeouts: this.options.postgresTimeouts, dataDir: this.options.dataDir, settings: this.options.settings };
     const worker = startWorker(import.meta.url, './tuf-worker.ts', { workerData: data });
     worker.unref();
     worker.on('message', (reply: TufWorkerReply) => {

@@ -1,6 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { isCairnError } from '../../errors.ts';
 import { openDatabase } from '../storage/database.ts';
+import type { PostgresTimeouts } from '../storage/postgres-pool.ts';
 import { TufRepository, type TufSettings } from './tuf-repository.ts';
 
 /**
@@ -9,6 +10,7 @@ import { TufRepository, type TufSettings } from './tuf-repository.ts';
  */
 export interface TufWorkerData {
   databaseUrl: string;
+  postgresTimeouts?: PostgresTimeouts | undefined;
   dataDir: string;
   settings: TufSettings;
 }
@@ -20,7 +22,7 @@ export type TufWorkerReply =
 
 const data = workerData as TufWorkerData;
 const port = parentPort!;
-const opened = await openDatabase(data.databaseUrl, { migrate: false });
+const opened = await openDatabase(data.databaseUrl, { migrate: false, ...(data.postgresTimeouts ? { postgresTimeouts: data.postgresTimeouts } : {}) });
 const repository = new TufRepository({
   dataDir: data.dataDir,
   db: opened.db,

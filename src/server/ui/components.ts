@@ -44,16 +44,22 @@ export function copyableCommand(command: string, what: string): SafeHtml {
   return html`<div class="command"><code>${command}</code>${copyButton(command, what)}</div>`;
 }
 
-/** The builder as the statement names it (SLSA `runDetails.builder.id`), else the certified signer. */
+/**
+ * The builder as the verified certificate names it: Fulcio's Build Signer URI, else the signing
+ * identity. Never the statement's `runDetails.builder.id`, which the signer writes freely: a
+ * stranger's provenance could claim any builder there (issue 11).
+ */
 export function builderOf(facts: AttestationFacts): string {
-  return facts.builderId ?? facts.buildSignerUri ?? facts.identity;
+  return facts.buildSignerUri ?? facts.identity;
 }
 
+/**
+ * The source as the certificate vouches for it (Source Repository URI and Digest). The statement's
+ * repository and commit were checked against these at submission; where the certificate has none,
+ * nothing vouches for the statement's, and they are not shown as the source.
+ */
 export function sourceOf(facts: AttestationFacts): { repository: string | null; commit: string | null } {
-  return {
-    repository: facts.statementRepository ?? facts.sourceRepositoryUri,
-    commit: facts.statementCommit ?? facts.sourceRepositoryDigest,
-  };
+  return { repository: facts.sourceRepositoryUri, commit: facts.sourceRepositoryDigest };
 }
 
 /** The trusted publisher in PyPI's words: `GitHub owner/repo (release.yml)`. */
@@ -82,6 +88,15 @@ export function attestationSummary(a: ReleaseFileAttestation): string {
   }
   if (a.kind === 'publish') return `Published by ${publisherLabel(a)}`;
   return `Attested by ${a.facts.identity} (${a.predicateType})`;
+}
+
+/**
+ * Third parties' attestations in one line: who signed them (certified identities), apart from the
+ * project's own provenance, which they never change.
+ */
+export function thirdPartySummary(attestations: readonly Pick<ReleaseFileAttestation, 'facts'>[]): string {
+  const signers = [...new Set(attestations.map((a) => shortForgeUrl(a.facts.buildSignerUri ?? a.facts.identity)))];
+  return `Also attested by ${signers.join(', ')} (third party, after upload)`;
 }
 
 /** A commit link where the forge's URL scheme is known; elsewhere (or for `asText`) the commit as text. */

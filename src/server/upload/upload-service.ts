@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { CairnError } from '../../errors.ts';
+import { CairnError, isCairnError } from '../../errors.ts';
 import { coreMetadataToJsonInfo } from '../../formats/core-metadata.ts';
 import {
   assertFilenameMatchesRelease,
@@ -16,6 +16,7 @@ import { isUniqueViolation } from '../storage/database.ts';
 import type { Database } from '../storage/schema.ts';
 import type { TokenPrincipal, TokenService } from '../auth/tokens.ts';
 import type { CatalogueChanges, RecordedChange } from '../pages/catalogue-changes.ts';
+import { assertNotAwaitedByPublisher, assertNotConfusable } from '../catalogue/project-names.ts';
 import { readDistributionMetadata } from './dist-metadata.ts';
 
 /** The form of a twine upload (`POST /legacy/`), already parsed from multipart. */
@@ -153,6 +154,12 @@ export class UploadService {
       name,
     );
 
+    if (!existingProject) {
+      // Before anything is stored: a refused new project leaves no trace.
+      await assertNotAwaitedByPublisher(this.db, name);
+      await assertNotConfusable(this.db, name);
+    }
+
     const existing = await this.db
       .selectFrom('files')
       .select(['id', 'sha256', 'filename'])
@@ -189,7 +196,8 @@ export class UploadService {
     try {
       await this.blobs.commit(blob);
     } catch (error) {
-      // The store failed mid-write (object storage unreachable): nothing references the blob.
+      // Nothing was stored (a full disk, a failed fsync, object storage unreachable): the intent
+      // is withdrawn with it (kept when the store cannot even delete, for recovery to retry).
       await this.releaseOrphanBlob(blob.sha256);
       throw error;
     }
@@ -199,6 +207,10 @@ export class UploadService {
         let projectId = existingProject?.id;
         let projectCreated = false;
         if (projectId === undefined) {
+          // Again inside the transaction: a look-alike or a pending publisher's name may have
+          // appeared since the check above (exact on SQLite, whose writers are serialised).
+          await assertNotAwaitedByPublisher(trx, name);
+          await assertNotConfusable(trx, name);
           const created = await trx
             .insertInto('projects')
             .values({ name: metadata.name || name, normalized_name: normalizeProjectName(name), created_at: now, serial: 1 })
@@ -289,6 +301,10 @@ export class UploadService {
         return { fileId: file.id, change };
       });
     } catch (error) {
+      // A connection that broke mid-transaction leaves the outcome unknown: its COMMIT may still
+      // reach the server (a partition that heals), so the blob stays, with its intent, for the
+      // periodic recovery to judge once the database answers again.
+      if (isCairnError(error) && error.code === 'database.unavailable') throw error;
       await this.releaseOrphanBlob(blob.sha256);
       if (isUniqueViolation(error)) {
         throw new CairnError('upload.file_exists', `File already exists ('${filename}'): a concurrent upload stored it first`);

@@ -13,6 +13,7 @@ import {
   publisherLabel,
   signedByDevTrust,
   sourceOf,
+  thirdPartySummary,
   urlFact,
   DEV_TRUST_LABEL,
 } from '../components.ts';
@@ -46,9 +47,12 @@ function attestationFacts(a: ReleaseFileAttestation, devTrust: boolean): SafeHtm
     rows.push(
       factRow('Builder', html`<span class="url" data-fact="builder">${builderOf(f)}</span>`),
       factRow('Build signer URI', f.buildSignerUri ? html`${urlFact(f.buildSignerUri, { asText })}${f.buildSignerDigest ? html` <code class="digest-inline">${f.buildSignerDigest}</code>` : ''}` : html`<span class="muted">not in certificate</span>`),
-      factRow('Source repository', html`<span data-fact="repository">${urlFact(repository, { asText })}</span>`),
-      factRow('Source commit', html`<span data-fact="commit">${commitLink(repository, commit, { asText })}</span>`),
+      factRow('Source repository', html`<span data-fact="repository">${repository ? urlFact(repository, { asText }) : html`<span class="muted">not in certificate</span>`}</span>`),
+      factRow('Source commit', html`<span data-fact="commit">${commit ? commitLink(repository, commit, { asText }) : html`<span class="muted">not in certificate</span>`}</span>`),
     );
+    // What only the statement says is shown as such: the signer wrote it, no CA vouched for it.
+    if (!repository && f.statementRepository) rows.push(factRow('Source stated (not certified)', html`<span class="url">${f.statementRepository}${f.statementCommit ? html` @ <code>${f.statementCommit}</code>` : ''}</span>`));
+    if (f.builderId && f.builderId !== builderOf(f)) rows.push(factRow('Builder stated (not certified)', html`<span class="url" data-fact="stated-builder">${f.builderId}</span>`));
     if (f.sourceRepositoryRef) rows.push(factRow('Source ref', html`<code>${f.sourceRepositoryRef}</code>`));
     if (f.buildType) rows.push(factRow('Build type', html`<span class="url">${f.buildType}</span>`));
   } else if (a.kind === 'publish') {
@@ -64,6 +68,7 @@ function attestationFacts(a: ReleaseFileAttestation, devTrust: boolean): SafeHtm
     factRow('Integrated time', timeFact(integratedTimeIso(f.integratedTime))),
     factRow('Certificate valid', html`${timeFact(f.certificateNotBefore)} to ${timeFact(f.certificateNotAfter)}`),
     factRow('Submitted', a.submittedBeforeUpload ? 'before upload (bound when the file arrived)' : 'after upload'),
+    factRow('Party', a.firstParty ? 'first party (the project vouches for it)' : 'third party (shown apart; it changes none of the release’s provenance)'),
     factRow('Bound to file', timeFact(a.boundAt)),
     factRow('Predicate type', html`<span class="url">${a.predicateType}</span>`),
   );
@@ -75,8 +80,8 @@ function attestationFacts(a: ReleaseFileAttestation, devTrust: boolean): SafeHtm
             : html`<pre class="parameters">${JSON.stringify(a.parameters, null, 2)}</pre>`
         }`
       : '';
-  return html`<section class="attestation attestation-${a.kind}">
-  <h4>${KIND_TITLES[a.kind]} ${
+  return html`<section class="attestation attestation-${a.kind}${a.firstParty ? '' : ' attestation-third-party'}">
+  <h4>${a.firstParty ? '' : 'Third-party '}${a.firstParty ? KIND_TITLES[a.kind] : KIND_TITLES[a.kind].toLowerCase()} ${
     devTrust
       ? html`<span class="verified verified-devtrust">verified against the ${DEV_TRUST_LABEL}</span>`
       : html`<span class="verified">verified at submission</span>`
@@ -95,8 +100,11 @@ function verifyCommand(data: ReleasePageData, ctx: PageContext, options: Release
 function fileRows(file: ReleaseFile, data: ReleasePageData, ctx: PageContext, options: ReleasePageOptions, command: string): SafeHtml {
   const download = safeUrl(options.urls.fileUrl(file.sha256, file.filename));
   const integrity = options.urls.provenanceUrl(data.project.normalized_name, data.release.version, file.filename);
-  const summaries = file.attestations.map(attestationSummary);
-  const devTrust = file.attestations.map((a) => signedByDevTrust(a.facts.issuer, options.devTrustBase));
+  // Third parties' attestations are listed apart and never read as the file's provenance.
+  const own = file.attestations.filter((a) => a.firstParty);
+  const others = file.attestations.filter((a) => !a.firstParty);
+  const summaries = own.map(attestationSummary);
+  const devTrust = own.map((a) => signedByDevTrust(a.facts.issuer, options.devTrustBase));
   const anchor = `file-${file.id}`;
   return html`<tr class="file-row" id="${anchor}">
   <th scope="row" class="filename">${download ? html`<a href="${download}">${file.filename}</a>` : file.filename}</th>
@@ -114,9 +122,10 @@ function fileRows(file: ReleaseFile, data: ReleasePageData, ctx: PageContext, op
         ${
           summaries.length === 0
             ? html`<span class="prov-line prov-none">No provenance</span>`
-            : summaries.map((s, i) => html`<span class="prov-line prov-${file.attestations[i]!.kind}${devTrust[i] ? ' prov-devtrust' : ''}">${s}</span>`)
+            : summaries.map((s, i) => html`<span class="prov-line prov-${own[i]!.kind}${devTrust[i] ? ' prov-devtrust' : ''}">${s}</span>`)
         }
         ${devTrust.some(Boolean) ? devTrustTag() : ''}
+        ${others.length > 0 ? html`<span class="prov-line prov-third-party" data-third-party="${others.length}">${thirdPartySummary(others)}</span>` : ''}
       </summary>
       <div class="panel-body">
         <h3 class="visually-hidden">Details of ${file.filename}</h3>
@@ -124,7 +133,16 @@ function fileRows(file: ReleaseFile, data: ReleasePageData, ctx: PageContext, op
           ${factRow('SHA-256', html`<code class="digest-full">${file.sha256}</code>`)}
           ${file.requiresPython ? factRow('Requires Python', html`<code>${file.requiresPython}</code>`) : ''}
         </dl>
-        ${file.attestations.map((a, i) => attestationFacts(a, devTrust[i]!))}
+        ${own.map((a, i) => attestationFacts(a, devTrust[i]!))}
+        ${
+          others.length > 0
+            ? html`<section class="third-party" aria-label="Third-party attestations of ${file.filename}">
+          <h4>Also attested by third parties</h4>
+          <p class="muted">Bound after the file was public by signers the project does not vouch for. They change neither this release's provenance state nor its badge or feed.</p>
+          ${others.map((a) => attestationFacts(a, signedByDevTrust(a.facts.issuer, options.devTrustBase)))}
+        </section>`
+            : ''
+        }
         ${
           file.attestations.length === 0
             ? html`<p>No attestation is bound to this file. Nothing says who built it or from which source.</p>`
@@ -144,7 +162,7 @@ export function releasePage(ctx: PageContext, data: ReleasePageData, options: Re
   const command = verifyCommand(data, ctx, options);
   const summary = release.summary ?? (typeof info.summary === 'string' ? info.summary : null);
   const isLatest = data.latestVersion === release.version;
-  const devTrust = files.some((f) => f.attestations.some((a) => signedByDevTrust(a.facts.issuer, options.devTrustBase)));
+  const devTrust = files.some((f) => f.attestations.some((a) => a.firstParty && signedByDevTrust(a.facts.issuer, options.devTrustBase)));
   const main = html`
 <nav class="breadcrumb" aria-label="Breadcrumb"><ol>
   <li><a href="/project/${name}/">${project.name}</a></li>
