@@ -1,8 +1,8 @@
 import { resolve } from 'node:path';
 import { CairnError } from '../errors.ts';
 import { isValidBinCount } from '../tuf/hashed-bins.ts';
-import type { S3Location } from './storage/s3-location.ts';
 import { DEFAULT_POSTGRES_TIMEOUTS, type PostgresTimeouts } from './storage/postgres-pool.ts';
+import type { S3Location } from './storage/s3-location.ts';
 import { DEFAULT_TUF_SETTINGS, type TufSettings } from './tuf/tuf-repository.ts';
 
 /**
@@ -66,6 +66,10 @@ export interface ServerConfig {
   pageCacheBytes: number;
   /** How often the page-change journal is polled for changes made by other processes, in ms. */
   pagePollMs: number;
+  /** The HTTP server's timeouts, minimum body rate and connection cap. */
+  http: HttpLimits;
+  /** Statement and connection timeouts and TCP keepalive towards PostgreSQL. */
+  postgresTimeouts: PostgresTimeouts;
   /** Where blobs live: files under dataDir (default), or an S3-compatible bucket (CAIRN_BLOB_STORE=s3://…). */
   blobStore: { kind: 'filesystem' } | S3Location;
   /**
@@ -81,10 +85,6 @@ export interface ServerConfig {
    * requested when the `/simple/` root changed. Null: no shared cache to purge.
    */
   purge: { urlTemplates: string[]; method: string } | null;
-  /** The HTTP server's timeouts, minimum body rate and connection cap. */
-  http: HttpLimits;
-  /** Statement and connection timeouts and TCP keepalive towards PostgreSQL. */
-  postgresTimeouts: PostgresTimeouts;
 }
 
 export interface ConfigOverrides {
@@ -164,13 +164,13 @@ export function loadServerConfig(flags: ConfigOverrides = {}, env: NodeJS.Proces
     tuf: tufSettings(env),
     pageCacheBytes: integerSetting('page cache size in MiB (CAIRN_PAGE_CACHE_MB)', env.CAIRN_PAGE_CACHE_MB ?? 256, 0, 1 << 20) * 1024 * 1024,
     pagePollMs: integerSetting('page journal poll interval in ms (CAIRN_PAGE_POLL_MS)', env.CAIRN_PAGE_POLL_MS ?? 250, 10, 60_000),
+    http: httpLimits(flags, env),
+    postgresTimeouts: postgresTimeouts(flags, env),
     blobStore: blobStoreSetting(env, dataDir),
-    // SQLite is one machine's (today's single-process recovery); a PostgreSQL database may be shared
-    // by instances, and an upload's COMMIT may land late after a broken connection: as long as the
-    // periodic recovery waits (server.ts).
+    // SQLite is one machine's (today's single-process recovery); a PostgreSQL database may be shared by instances.
     recoveryGraceSeconds: integerSetting(
       'recovery grace in seconds (CAIRN_RECOVERY_GRACE_SECONDS)',
-      env.CAIRN_RECOVERY_GRACE_SECONDS ?? (databaseUrl.startsWith('sqlite:') ? 0 : 7200),
+      env.CAIRN_RECOVERY_GRACE_SECONDS ?? (databaseUrl.startsWith('sqlite:') ? 0 : 900),
       0,
       7 * 24 * 3600,
     ),
@@ -180,8 +180,6 @@ export function loadServerConfig(flags: ConfigOverrides = {}, env: NodeJS.Proces
       staleIfErrorSeconds: integerSetting('page stale-if-error (CAIRN_PAGE_STALE_IF_ERROR)', env.CAIRN_PAGE_STALE_IF_ERROR ?? 86_400, 0, 31_536_000),
     },
     purge: purgeSetting(env),
-    http: httpLimits(flags, env),
-    postgresTimeouts: postgresTimeouts(flags, env),
   };
 }
 

@@ -43,7 +43,7 @@ describe('scale-out settings', () => {
     assert.equal(load({}).purge, null);
     refused({ CAIRN_PURGE_URL: 'http://cache/{project}/', CAIRN_PURGE_METHOD: 'purge' }, /CAIRN_PURGE_METHOD must be an HTTP method in capitals/);
     assert.equal(load({}).recoveryGraceSeconds, 0);
-    assert.equal(load({ CAIRN_DATABASE_URL: 'postgres://cairn@db/cairn' }).recoveryGraceSeconds, 7200);
+    assert.equal(load({ CAIRN_DATABASE_URL: 'postgres://cairn@db/cairn' }).recoveryGraceSeconds, 900);
     refused({ CAIRN_RECOVERY_GRACE_SECONDS: 'soon' }, /CAIRN_RECOVERY_GRACE_SECONDS/);
     assert.equal(load({ CAIRN_TUF_KEYS_DIR: '/run/secrets/tuf' }).tuf.keysDir, '/run/secrets/tuf');
   });

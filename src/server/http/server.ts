@@ -28,7 +28,8 @@ export async function startServer(config: ServerConfig, options: { logger?: bool
   });
   // Only what was left before the grace: another instance on the same database may be between
   // storing a blob and committing its row right now.
-  const recovered = await services.uploads.recoverInterruptedUploads({ olderThan: new Date(services.clock().getTime() - config.recoveryGraceSeconds * 1000) });
+  const recoveryCutoff = () => new Date(services.clock().getTime() - config.recoveryGraceSeconds * 1000);
+  const recovered = await services.uploads.recoverInterruptedUploads({ olderThan: recoveryCutoff() });
   // Pages are rendered on write; after an upgrade (or a new base URL) they are rendered once here.
   const rendered = await services.changes.renderStale();
   await services.tufTargets.backfill();
@@ -48,9 +49,10 @@ export async function startServer(config: ServerConfig, options: { logger?: bool
       built.log.error({ err: error }, 'pending provenance sweep failed');
     }
     try {
-      // Blobs of uploads whose database transaction had an unknown outcome (the connection broke);
-      // old enough that no upload still running can own them.
-      const released = await services.uploads.recoverInterruptedUploads({ olderThan: new Date(Date.now() - INTERRUPTED_UPLOAD_AGE_MS) });
+      // Blobs of uploads whose transaction had an unknown outcome (the connection broke) or that
+      // another instance may still be committing: only those older than both bounds.
+      const olderThan = new Date(Math.min(services.clock().getTime() - INTERRUPTED_UPLOAD_AGE_MS, recoveryCutoff().getTime()));
+      const released = await services.uploads.recoverInterruptedUploads({ olderThan });
       if (released > 0) built.log.info({ released }, 'blobs of interrupted uploads checked');
     } catch (error) {
       built.log.error({ err: error }, 'interrupted upload recovery failed');

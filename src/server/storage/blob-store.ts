@@ -16,7 +16,7 @@ export interface BlobDigests {
   blake2b256: string;
 }
 
-export { blobWriteFailure, type ReceivedBlob } from './temp-spool.ts';
+export type { ReceivedBlob } from './temp-spool.ts';
 
 /** Bytes put aside by `stage`, not visible anywhere until `commitStaged`. */
 export interface StagedBlob extends BlobDigests {
@@ -81,14 +81,10 @@ export interface BlobStore {
    * those untouched since `olderThan` (while uploads or another import may be writing).
    */
   cleanTemp(options?: { olderThan?: Date }): Promise<void>;
+  /** Resolves when the store can take a write now (`/healthz`); rejects with the reason otherwise. */
+  checkWritable(): Promise<void>;
   /** Start-up check that the store is reachable and writable as configured. */
   verify(): Promise<void>;
-  /**
-   * Resolves when this instance can take a write now (`/healthz`); rejects with the reason
-   * otherwise. Checks what is the instance's own (its spool); a shared object store being down is
-   * not fixed by sending requests to another instance, and uploads then answer its code.
-   */
-  checkWritable(): Promise<void>;
   /** Stops the digest worker threads. */
   close(): Promise<void>;
 }
@@ -127,6 +123,10 @@ export class FileSystemBlobStore implements BlobStore {
 
   receive(source: Readable, maxBytes: number): Promise<ReceivedBlob> {
     return this.spool.receive(source, maxBytes);
+  }
+
+  checkWritable(): Promise<void> {
+    return this.spool.checkWritable();
   }
 
   async commit(blob: ReceivedBlob): Promise<void> {
@@ -255,10 +255,6 @@ export class FileSystemBlobStore implements BlobStore {
   }
 
   async verify(): Promise<void> {}
-
-  checkWritable(): Promise<void> {
-    return this.spool.checkWritable();
-  }
 
   async downloadUrl(): Promise<string | null> {
     return null;

@@ -75,8 +75,10 @@ export class S3BlobStore implements BlobStore {
     }
   }
 
-  checkWritable(): Promise<void> {
-    return this.spool.checkWritable();
+  /** The local spool takes writes and the bucket answers (`/healthz`). */
+  async checkWritable(): Promise<void> {
+    await this.spool.checkWritable();
+    await this.verify();
   }
 
   receive(source: Readable, maxBytes: number): Promise<ReceivedBlob> {

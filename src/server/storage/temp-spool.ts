@@ -65,7 +65,7 @@ export class TempSpool {
         if (!out.write(chunk)) await once(out, 'drain').catch(() => undefined);
         if (!workersKeepUp) await others.drained();
       }
-      if (writeError) throw blobWriteFailure(writeError);
+      if (writeError) throw blobWriteFailure(writeError as Error);
       if (size > maxBytes) {
         throw new CairnError('upload.too_large', `file exceeds the upload limit of ${maxBytes} bytes`, { limit: maxBytes });
       }
@@ -85,7 +85,7 @@ export class TempSpool {
     }
   }
 
-  /** A small write and delete in the spool: whether this instance can take an upload now. */
+  /** Resolves when a file can be written here now (`/healthz`): a full or read-only disk rejects. */
   async checkWritable(): Promise<void> {
     const probe = join(this.dir, `health-${randomBytes(8).toString('hex')}.part`);
     try {

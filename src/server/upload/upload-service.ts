@@ -196,8 +196,7 @@ export class UploadService {
     try {
       await this.blobs.commit(blob);
     } catch (error) {
-      // Nothing was stored (a full disk, a failed fsync, object storage unreachable): the intent
-      // is withdrawn with it (kept when the store cannot even delete, for recovery to retry).
+      // Nothing was stored (a full disk, a failed fsync, object storage unreachable mid-write): the intent is withdrawn with it.
       await this.releaseOrphanBlob(blob.sha256);
       throw error;
     }
