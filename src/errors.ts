@@ -53,6 +53,8 @@ const CODES = {
   'auth.invalid_token': { status: 403, exit: 2 },
   'auth.forbidden': { status: 403, exit: 2 },
   'token.not_found': { status: 404, exit: 2 },
+  /** A single-use Trusted Publishing token already authorised an upload. */
+  'auth.token_used': { status: 403, exit: 2 },
 
   // projects / index
   'project.not_found': { status: 404, exit: 2 },
@@ -61,6 +63,8 @@ const CODES = {
   'project.reserved': { status: 403, exit: 2 },
   'release.not_found': { status: 404, exit: 2 },
   'file.not_found': { status: 404, exit: 2 },
+  /** PEP 792: a quarantined project's files are not served. */
+  'file.quarantined': { status: 403, exit: 1 },
 
   // upload (POST /legacy/)
   'upload.malformed': { status: 400, exit: 2 },
@@ -73,6 +77,25 @@ const CODES = {
   'upload.file_exists': { status: 400, exit: 2 },
   'upload.filename_reused': { status: 400, exit: 2 },
   'upload.metadata_mismatch': { status: 400, exit: 2 },
+  /** The project requires verified build provenance and none binds to the file (docs/staged-publishing.md). */
+  'upload.provenance_required': { status: 400, exit: 1 },
+
+  // publishing sessions (PEP 694 draft; docs/staged-publishing.md)
+  'session.malformed': { status: 400, exit: 2 },
+  'session.not_found': { status: 404, exit: 2 },
+  'session.expired': { status: 410, exit: 2 },
+  'session.canceled': { status: 409, exit: 2 },
+  'session.published': { status: 409, exit: 2 },
+  'session.exists': { status: 409, exit: 2 },
+  'session.name_reserved': { status: 403, exit: 2 },
+  'session.file_exists': { status: 409, exit: 2 },
+  /** Publish refused: `details.missing` lists each file and what it lacks. */
+  'session.incomplete': { status: 409, exit: 1 },
+  /** PEP 792: archived and quarantined projects take no new files. */
+  'upload.project_archived': { status: 400, exit: 2 },
+  'upload.project_quarantined': { status: 400, exit: 2 },
+  /** The release is older than the configured closing age: no new files (issue 15). */
+  'upload.release_closed': { status: 400, exit: 2 },
 
   // bulk import (cairn admin import): per-file refusals reuse the upload codes where they fit
   'import.outside_directory': { status: 400, exit: 2 },
@@ -130,6 +153,10 @@ const CODES = {
   'verify.digest_mismatch': { status: 400, exit: 1 },
   'policy.identity_changed': { status: 400, exit: 1 },
   'policy.lock_identity_mismatch': { status: 400, exit: 1 },
+  /** The project's PEP 792 status is one the policy refuses (quarantined, deprecated, …). */
+  'policy.project_status': { status: 400, exit: 1 },
+  /** `cairn verify --vsa`: no Verification Summary Attestation is written for a file that failed. */
+  'vsa.not_verified': { status: 400, exit: 1 },
   'verify.not_found': { status: 404, exit: 1 },
   'verify.offline_miss': { status: 400, exit: 3 },
   'lockfile.invalid': { status: 400, exit: 2 },
@@ -173,6 +200,46 @@ export function httpStatusFor(code: ErrorCode): number {
 
 export function exitCodeFor(code: ErrorCode): ExitCode {
   return CODES[code].exit;
+}
+
+/**
+ * RFC 9457 problem details for an error, the body of the PEP 807 endpoints (and of any new
+ * endpoint that wants it): `type` names the cairn code as a URI, `title` is the same for every
+ * occurrence of the code, `status` and `detail` as RFC 9457 §3.1 says. Extension members carry the
+ * stable `code` and PEP 807's own error shape (`message`, `errors[{code, description}]`), so a
+ * client written against either reads it.
+ */
+export function problemBody(error: CairnError): {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  code: string;
+  message: string;
+  errors: { code: string; description: string }[];
+  details?: Record<string, unknown>;
+} {
+  return {
+    type: `${PROBLEM_TYPE_BASE}${error.code}`,
+    title: problemTitle(error.code),
+    status: httpStatusFor(error.code),
+    detail: error.message,
+    code: error.code,
+    message: error.message,
+    errors: [{ code: error.code, description: error.message }],
+    ...(error.details === undefined ? {} : { details: error.details }),
+  };
+}
+
+export const PROBLEM_MEDIA_TYPE = 'application/problem+json';
+/** Problem types are cairn's error codes under this URI (docs/decisions.md). */
+export const PROBLEM_TYPE_BASE = 'https://cairn.dev/errors/';
+
+/** A code as a short human title: `oidc.bad_audience` becomes "OIDC: bad audience". */
+function problemTitle(code: ErrorCode): string {
+  const [domain, name] = code.split('.') as [string, string];
+  const area = domain === 'oidc' ? 'OIDC' : domain[0]!.toUpperCase() + domain.slice(1);
+  return `${area}: ${name.replace(/_/g, ' ')}`;
 }
 
 /** The JSON body every non-legacy route answers an error with (DESIGN §3). */

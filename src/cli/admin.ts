@@ -1,10 +1,12 @@
 import type { Command } from 'commander';
 import { CairnError } from '../errors.ts';
+import { parseProjectStatus } from '../formats/project-status.ts';
 import type { ApiTokenInfo } from '../server/auth/tokens.ts';
 import { registerImportAdmin } from './import-admin.ts';
 import { parseRowId, printListing } from './output.ts';
 import { registerProvenanceAdmin } from './provenance-admin.ts';
 import { registerPublisherAdmin } from './publisher.ts';
+import { registerSessionAdmin } from './session-admin.ts';
 import { registerTufAdmin } from './tuf-admin.ts';
 import { describeDatabaseUrl, withServices, withStorageOptions } from './storage-options.ts';
 
@@ -26,6 +28,20 @@ export function registerAdmin(program: Command): void {
       });
     },
   );
+
+  registerSessionAdmin(admin, project);
+  withStorageOptions(
+    project
+      .command('status <name> <status>')
+      .description('set the PEP 792 status: active, archived (no new files), quarantined (no uploads, no downloads, hidden), deprecated')
+      .option('--reason <text>', 'why, shown to users in the index, its APIs and cairn verify'),
+  ).action(async (name: string, status: string, options: StorageFlags & { reason?: string }) => {
+    const parsed = parseProjectStatus(status);
+    await withServices(options, async (s) => {
+      const row = await s.index.setProjectStatus(name, parsed, options.reason?.trim() || null, s.clock());
+      console.log(`project ${row.name} is now ${row.status}${row.status_reason ? `: ${row.status_reason}` : ''}`);
+    });
+  });
 
   const token = admin.command('token').description('API tokens');
   withStorageOptions(

@@ -26,6 +26,7 @@ interface TokenOptions {
   aud?: string;
   environment?: string;
   runId?: string;
+  runnerEnvironment?: string;
   ttl?: string;
 }
 
@@ -70,6 +71,7 @@ export function registerDevTrust(program: Command): void {
     .option('--aud <audience>', 'token audience (default sigstore)')
     .option('--environment <env>', 'deployment environment claim')
     .option('--run-id <id>', 'run id claim')
+    .option('--runner-environment <kind>', 'runner_environment claim, certified as Fulcio extension 1.3.6.1.4.1.57264.1.11: github-hosted (default) or self-hosted')
     .option('--ttl <seconds>', 'token lifetime (default 600)')
     .action(async (options: TokenOptions) => {
       const { token } = await devIssuerToken(options.url, {
@@ -81,6 +83,7 @@ export function registerDevTrust(program: Command): void {
         aud: options.aud,
         environment: options.environment,
         run_id: options.runId,
+        runner_environment: options.runnerEnvironment,
         ttl: options.ttl === undefined ? undefined : Number(options.ttl),
       });
       console.log(token);

@@ -21,6 +21,7 @@ interface ProxyFlags {
   upstreamTimeout: string;
   maxFilesPerPage: string;
   baseUrl?: string;
+  vsaDir?: string;
   quiet?: boolean;
 }
 
@@ -62,6 +63,7 @@ export function registerProxy(program: Command): void {
     .option('--upstream-timeout <seconds>', 'deadline of each upstream page or provenance read; a download is cut after this long without bytes (x2)', '30')
     .option('--max-files-per-page <n>', 'an upstream page listing more files is refused (502 proxy.upstream_error)', String(DEFAULT_UPSTREAM_LIMITS.maxFilesPerPage))
     .option('--base-url <url>', 'the proxy\'s public URL, for the commands and links on its pages')
+    .option('--vsa-dir <dir>', 'serve the Verification Summary Attestations `cairn verify --vsa DIR` wrote, at each file URL + .vsa.sigstore.json')
     .option('--quiet', 'log only hidden files, aborted downloads and upstream errors')
     .action(async (flags: ProxyFlags) => {
       const upstream = upstreamUrl(flags.upstream);
@@ -92,7 +94,7 @@ export function registerProxy(program: Command): void {
         },
         onEvent: log,
       });
-      const server = await startProxyServer(proxy, { host: flags.host, port, ...(flags.baseUrl ? { baseUrl: flags.baseUrl } : {}) }).catch((error: unknown) => {
+      const server = await startProxyServer(proxy, { host: flags.host, port, ...(flags.baseUrl ? { baseUrl: flags.baseUrl } : {}), ...(flags.vsaDir ? { vsaDir: flags.vsaDir } : {}) }).catch((error: unknown) => {
         throw listenFailure(error, { host: flags.host, port, option: '--port' });
       });
       publicUrl = server.url;

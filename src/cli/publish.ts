@@ -5,6 +5,7 @@ import { parseDistributionFilename } from '../formats/dist-filename.ts';
 import { exchangeOidcToken, fetchAudience, indexUrl, parseIndexOption } from '../client/index-client.ts';
 import { obtainOidcToken, peekClaims } from '../client/oidc-credentials.ts';
 import { assertDistributionFiles, attestForPublish, uploadDistribution } from '../client/publish/publish-distributions.ts';
+import { publishStaged } from './publish-staged.ts';
 import { signingEndpoints, withSigningOptions, type SigstoreFlags } from './sigstore-options.ts';
 
 /** The audience Sigstore's CA (Fulcio, and the dev trust domain's) demands of a signing token. */
@@ -44,10 +45,27 @@ export function registerPublish(program: Command): void {
       .option('--token <token>', 'an API token (instead of trusted publishing; env CAIRN_TOKEN)')
       .option('--oidc-token-file <file>', "OIDC token for the trusted-publishing exchange, audience: the index's (GET /_/oidc/audience; cairn by default) (default: CI ambient credential)")
       .option('--signing-token-file <file>', 'OIDC token for signing attestations, audience sigstore (default: the CI ambient credential)')
-      .option('--attest', 'sign a PEP 740 publish attestation for each distribution'),
+      .option('--attest', 'sign a PEP 740 publish attestation for each distribution')
+      .option('--stage', 'publish through a publishing session (PEP 694): stage every file, then make them public together, or none (docs/staged-publishing.md)')
+      .option('--require-provenance <kind>', "with --stage: 'build' refuses the publish while a file lacks verified build provenance")
+      .option('--wait <seconds>', 'with --stage: wait up to this long for build provenance of every staged file before publishing', '0')
+      .option('--no-publish', 'with --stage: stage only; print the stage index to test with pip and the URLs that publish or cancel'),
   ).action(
-    async (dists: string[], options: SigstoreFlags & { index: string; token?: string; oidcTokenFile?: string; signingTokenFile?: string; attest?: boolean }) => {
+    async (
+      dists: string[],
+      options: SigstoreFlags & { index: string; token?: string; oidcTokenFile?: string; signingTokenFile?: string; attest?: boolean; stage?: boolean; requireProvenance?: string; wait: string; publish: boolean },
+    ) => {
       const index = parseIndexOption(options.index);
+      if (!options.stage && (options.requireProvenance !== undefined || options.wait !== '0' || !options.publish)) {
+        throw new CairnError('usage.invalid_argument', '--require-provenance, --wait and --no-publish apply to a staged publish: add --stage');
+      }
+      if (options.requireProvenance !== undefined && options.requireProvenance !== 'build') {
+        throw new CairnError('usage.invalid_argument', `--require-provenance takes 'build', got '${options.requireProvenance}'`);
+      }
+      const waitSeconds = Number(options.wait);
+      if (!Number.isInteger(waitSeconds) || waitSeconds < 0 || waitSeconds > 24 * 3600) {
+        throw new CairnError('usage.invalid_argument', `--wait takes whole seconds from 0 to 86400, got '${options.wait}'`);
+      }
       await assertDistributionFiles(dists);
       let token = options.token ?? process.env.CAIRN_TOKEN;
       // Both credentials are found and checked before either is used: one exchange spends its token.
@@ -89,6 +107,22 @@ export function registerPublish(program: Command): void {
             throw error;
           })
         ).token;
+      }
+      if (options.stage) {
+        await publishStaged(dists, {
+          index,
+          token: token!,
+          requireProvenance: options.requireProvenance === 'build' ? 'build' : undefined,
+          waitSeconds,
+          publish: options.publish,
+          attest: async (path) => {
+            if (!signing) return [];
+            const attestation = await attestForPublish(path, signing.token, signingEndpoints(options));
+            console.log(`• signed a publish attestation for ${path}`);
+            return [attestation];
+          },
+        });
+        return;
       }
       const failures: CairnError[] = [];
       const releases = new Map<string, string>();

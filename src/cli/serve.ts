@@ -15,6 +15,7 @@ interface ServeOptions {
   baseUrl?: string;
   devTrust?: boolean;
   trustedRoot?: string[];
+  releaseCloseDays?: string;
   headersTimeout?: string;
   requestTimeout?: string;
   keepaliveTimeout?: string;
@@ -44,6 +45,7 @@ export function registerServe(program: Command): void {
       .option('--base-url <url>', 'public URL of the index, for absolute links (env CAIRN_BASE_URL)')
       .option('--dev-trust', 'mount the dev trust domain at /_/dev and trust it (development only; env CAIRN_DEV_TRUST=1)')
       .option('--trusted-root <file...>', 'extra Sigstore trusted_root.json files to accept provenance from (env CAIRN_TRUSTED_ROOT, comma-separated)')
+      .option('--release-close-days <days>', 'days after which a release takes no new files; 0 = never (default 14; env CAIRN_RELEASE_CLOSE_DAYS)')
       .option('--headers-timeout <ms>', 'time a client has to send its request headers (env CAIRN_HEADERS_TIMEOUT_MS; default 20000)')
       .option('--request-timeout <ms>', 'time a client has to send a whole request, 0 for none (env CAIRN_REQUEST_TIMEOUT_MS; default 3600000)')
       .option('--keepalive-timeout <ms>', 'how long an idle keep-alive connection stays open (env CAIRN_KEEPALIVE_TIMEOUT_MS; default 72000)')

@@ -5,7 +5,16 @@ import { verdictFieldsJson } from '../policy/verdict-json.ts';
 import { attestationReportJson } from '../client/verify/report-json.ts';
 import { defaultCacheDir, loadExtraRoots, VerifyCache, verifyTargets, type DistributionResult, type VerifyRun } from '../client/verify/index.ts';
 import { parseIndexOption } from '../client/index-client.ts';
-import { CairnError } from '../errors.ts';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { resolve as resolvePath } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { devIssuerToken, obtainOidcToken } from '../client/oidc-credentials.ts';
+import { signStatement } from '../client/signing.ts';
+import { writeVerificationSummaries, type VsaOutcome } from '../client/verify/vsa.ts';
+import { CairnError, isCairnError } from '../errors.ts';
+import { CAIRN_VERIFIER_ID } from '../formats/vsa.ts';
+import { signingEndpoints } from './sigstore-options.ts';
 import { policyPath } from './policy.ts';
 
 interface VerifyFlags {
@@ -24,6 +33,12 @@ interface VerifyFlags {
   history: string;
   download?: boolean;
   wide?: boolean;
+  explain?: boolean;
+  vsa?: string;
+  vsaVerifierId: string;
+  oidcTokenFile?: string;
+  fulcioUrl?: string;
+  rekorUrl?: string;
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -88,6 +103,68 @@ export function renderTable(results: DistributionResult[], wide = false): string
   const errors = results.length - passed - failed;
   out.push('', `${results.length} file(s): ${passed} passed, ${failed} failed${errors ? `, ${errors} not checked (errors)` : ''}`);
   return out.join('\n');
+}
+
+/**
+ * `--explain`: for each file, every policy entry tried against every attestation of the required
+ * kind, and why it matched or the first condition that did not hold; then the project status and
+ * the verdict.
+ */
+export function renderExplanation(results: DistributionResult[]): string {
+  const out: string[] = [];
+  for (const r of results) {
+    out.push(`${r.filename}:`);
+    const v = r.verdict;
+    if (!v) {
+      out.push(`  not evaluated: [${r.code}] ${r.reason}`);
+      continue;
+    }
+    out.push(`  require = "${v.required}"`);
+    const verifiedFacts = r.attestations.filter((a) => a.verified);
+    if (v.ruleChecks.length === 0) out.push('  no policy entry was tried (no verified attestation of the required kind, or nothing is required)');
+    let last = -1;
+    for (const check of v.ruleChecks) {
+      if (check.attestationIndex !== last) {
+        const a = verifiedFacts[check.attestationIndex];
+        out.push(`  attestation ${check.attestationIndex}: ${a?.kind ?? '?'} signed by ${a?.identity ?? '?'}`);
+        last = check.attestationIndex;
+      }
+      out.push(`    ${check.rule}${check.line !== undefined ? ` (line ${check.line})` : ''}: ${check.matched ? 'matched' : 'no'} — ${check.reason}`);
+    }
+    if (v.projectStatus) out.push(`  project status (PEP 792): ${v.projectStatus.status}${v.projectStatus.reason ? ` (${v.projectStatus.reason})` : ''}`);
+    out.push(`  verdict: ${r.status === 'pass' ? 'PASS' : `FAIL [${r.code}]`} ${r.reason}`);
+  }
+  return out.join('\n');
+}
+
+/**
+ * `--vsa DIR`: signs one VSA per passing file with the verifier's own keyless identity (the CI's
+ * OIDC credential, or the dev issuer with --dev-trust), naming the policy file by digest.
+ */
+async function writeSummaries(results: DistributionResult[], flags: VerifyFlags, policyFile: string): Promise<VsaOutcome[]> {
+  const policyPathAbsolute = resolvePath(policyFile);
+  // The credential is asked for once, and only when some file passed: nothing is signed otherwise.
+  let credential: Promise<{ token: string }> | undefined;
+  const signingToken = () =>
+    (credential ??= obtainOidcToken({ tokenFile: flags.oidcTokenFile, audience: 'sigstore' }).catch((error: unknown) => {
+      if (!flags.devTrust || flags.oidcTokenFile || !isCairnError(error) || error.code !== 'usage.invalid_argument') throw error;
+      return devIssuerToken(flags.devTrust, { repository: DEV_VERIFIER_REPOSITORY, workflow_ref: `${DEV_VERIFIER_REPOSITORY}/.github/workflows/verify.yml@refs/heads/main`, sha: '0'.repeat(40), aud: 'sigstore' });
+    }));
+  const endpoints = signingEndpoints({ devTrust: flags.devTrust, fulcioUrl: flags.fulcioUrl, rekorUrl: flags.rekorUrl });
+  return writeVerificationSummaries(results, {
+    dir: flags.vsa!,
+    verifier: { id: flags.vsaVerifierId, version: { cairn: cairnVersion() } },
+    policy: { uri: pathToFileURL(policyPathAbsolute).href, digest: { sha256: createHash('sha256').update(readFileSync(policyPathAbsolute)).digest('hex') } },
+    sign: async (statement) => signStatement(statement, (await signingToken()).token, endpoints),
+    now: () => new Date(),
+  });
+}
+
+/** The repository the dev issuer certifies for a verifier run on a developer machine. */
+const DEV_VERIFIER_REPOSITORY = 'cairn-dev/verifier';
+
+function cairnVersion(): string {
+  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 }
 
 export const DEV_TRUST_WARNING = 'dev trust domain — not for production';
@@ -160,6 +237,12 @@ export function registerVerify(program: Command): void {
     .option('--jobs <n>', 'concurrent downloads', '8')
     .option('--history <n>', 'earlier releases compared for identity continuity (0: off)', '1')
     .option('--wide', 'do not shorten table cells on a terminal')
+    .option('--explain', 'after the table, show for each file which policy entry matched, or why each one failed')
+    .option('--vsa <dir>', 'write a signed SLSA Verification Summary Attestation (Sigstore bundle) per file that passed into DIR')
+    .option('--vsa-verifier-id <uri>', 'the verifier id the VSAs name', CAIRN_VERIFIER_ID)
+    .option('--oidc-token-file <file>', 'OIDC token to sign the VSAs with (default: the CI ambient credential; with --dev-trust, the dev issuer)')
+    .option('--fulcio-url <url>', 'certificate authority for signing VSAs (env CAIRN_FULCIO_URL; default public-good, or BASE/fulcio with --dev-trust)')
+    .option('--rekor-url <url>', 'transparency log for signing VSAs (env CAIRN_REKOR_URL; default public-good, or BASE/rekor with --dev-trust)')
     .action(async (targets: string[], flags: VerifyFlags) => {
       const policyFile = policyPath(flags.policy);
       const policy = loadPolicy(policyFile, { as: 'path' });
@@ -194,14 +277,20 @@ export function registerVerify(program: Command): void {
         },
       }).finally(() => bar?.stop());
       markDevTrust(run.results, flags.devTrust);
+      const summaries = flags.vsa ? await writeSummaries(run.results, flags, policyFile) : [];
 
       if (flags.json) {
-        process.stdout.write(`${JSON.stringify(verifyJson(run, policy.source), null, 2)}\n`);
+        const document = verifyJson(run, policy.source);
+        if (flags.vsa) document.vsa = summaries.map((s) => ('path' in s ? { filename: s.filename, path: s.path, code: null } : { filename: s.filename, path: null, code: s.code, message: s.message }));
+        process.stdout.write(`${JSON.stringify(document, null, 2)}\n`);
       } else {
         // Shortened cells are for a terminal; piped output keeps every value whole for grep and logs.
         console.log(renderTable(run.results, flags.wide === true || !process.stdout.isTTY));
+        if (flags.explain) console.log(`\n${renderExplanation(run.results)}`);
         for (const update of run.lockUpdates) console.log(`wrote attestation-identities for ${update.packages.length} package(s) into ${update.path}`);
+        for (const s of summaries) if ('path' in s) console.log(`wrote verification summary ${s.path}`);
       }
+      for (const s of summaries) if (!('path' in s)) console.error(`cairn: ${s.code}: ${s.message}`);
       process.exitCode = run.exitCode;
     });
 }

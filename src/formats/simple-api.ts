@@ -1,11 +1,13 @@
 import { CairnError } from '../errors.ts';
 import { escapeHtml } from './html-escape.ts';
+import { projectStatusJson, type ProjectStatus } from './project-status.ts';
 
 /**
  * The simple repository API (PEP 503 HTML, PEP 691 JSON) rendered from plain values. API version
- * 1.1 covers PEP 700 (`versions`, `size`, `upload-time`); 1.3 adds PEP 740 `provenance`.
+ * 1.1 covers PEP 700 (`versions`, `size`, `upload-time`); 1.3 adds PEP 740 `provenance`; 1.4 adds
+ * PEP 792 `project-status`.
  */
-export const SIMPLE_API_VERSION = '1.3';
+export const SIMPLE_API_VERSION = '1.4';
 
 export const SIMPLE_JSON = 'application/vnd.pypi.simple.v1+json';
 export const SIMPLE_HTML = 'application/vnd.pypi.simple.v1+html';
@@ -32,12 +34,15 @@ export interface SimpleProject {
   name: string;
   versions: string[];
   files: SimpleFile[];
+  /** PEP 792: absent means the page says nothing (a proxy re-serving an upstream that did not). */
+  status?: { status: ProjectStatus; reason: string | null };
 }
 
 export function renderProjectJson(project: SimpleProject): string {
   return JSON.stringify({
     meta: { 'api-version': SIMPLE_API_VERSION },
     name: project.name,
+    ...(project.status ? { 'project-status': projectStatusJson(project.status.status, project.status.reason) } : {}),
     versions: project.versions,
     files: project.files.map((f) => ({
       filename: f.filename,
@@ -67,11 +72,18 @@ export function renderProjectHtml(project: SimpleProject): string {
     return `    <a${attrs}>${escapeHtml(f.filename)}</a><br />`;
   });
   const title = `Links for ${escapeHtml(project.name)}`;
+  const statusMeta = project.status
+    ? [
+        `    <meta name="pypi:project-status" content="${project.status.status}">`,
+        ...(project.status.reason ? [`    <meta name="pypi:project-status-reason" content="${escapeHtml(project.status.reason)}">`] : []),
+      ]
+    : [];
   return [
     '<!DOCTYPE html>',
     '<html>',
     '  <head>',
     `    <meta name="pypi:repository-version" content="${SIMPLE_API_VERSION}">`,
+    ...statusMeta,
     `    <title>${title}</title>`,
     '  </head>',
     '  <body>',

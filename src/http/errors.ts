@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import fastifyPlugin from 'fastify-plugin';
-import { CairnError, errorBody, httpStatusFor, isCairnError } from '../errors.ts';
+import { CairnError, errorBody, httpStatusFor, isCairnError, PROBLEM_MEDIA_TYPE, problemBody } from '../errors.ts';
 import { installInvalidInputFormatter } from './invalid-input.ts';
 
 /** Converts anything thrown in a route into `{code, message}` with the status from errors.ts. */
@@ -34,6 +34,17 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, error: u
   const cairnError = toCairnError(error);
   logServerSide(request, cairnError, error);
   return reply.code(httpStatusFor(cairnError.code)).type('application/json').send(errorBody(cairnError));
+}
+
+/**
+ * RFC 9457: the failure as `application/problem+json`. A route answers this way by setting
+ * `errorHandler: (error, request, reply) => sendProblem(request, reply, error)`; the body keeps
+ * the cairn code (see problemBody).
+ */
+export function sendProblem(request: FastifyRequest, reply: FastifyReply, error: unknown): FastifyReply {
+  const cairnError = toCairnError(error);
+  if (cairnError.code === 'internal.error') request.log.error({ err: error }, 'unhandled error');
+  return reply.code(httpStatusFor(cairnError.code)).type(PROBLEM_MEDIA_TYPE).send(problemBody(cairnError));
 }
 
 /**

@@ -2,8 +2,10 @@ import type { ErrorCode } from '../errors.ts';
 import { normalizeProjectName } from '../formats/project-name.ts';
 import type { AttestationFacts } from '../formats/provenance-object.ts';
 import { matchesGlob } from './glob.ts';
+import type { ProjectStatus } from '../formats/project-status.ts';
 import type {
   BuilderRule,
+  CertificateConditions,
   ContinuityMode,
   ContinuityReport,
   Policy,
@@ -11,6 +13,7 @@ import type {
   PolicyVerdict,
   PublisherRule,
   RequiredKind,
+  RuleCheck,
   SignerIdentity,
 } from './types.ts';
 
@@ -27,9 +30,12 @@ export interface EffectiveRule {
   require: RequiredKind;
   sourceRepository: string | null;
   identityContinuity: ContinuityMode;
+  /** PEP 792 statuses that fail the project's files. */
+  failOnStatus: ProjectStatus[];
   /** Where each value comes from, e.g. `[projects.sampleproject]` or `[defaults]`. */
   requireFrom: string;
   continuityFrom: string;
+  failOnStatusFrom: string;
 }
 
 export function effectiveRule(policy: Policy, project: string): EffectiveRule {
@@ -41,8 +47,10 @@ export function effectiveRule(policy: Policy, project: string): EffectiveRule {
     require: rule?.require ?? policy.defaults.require,
     sourceRepository: rule?.sourceRepository ?? null,
     identityContinuity: rule?.identityContinuity ?? policy.defaults.identityContinuity,
+    failOnStatus: rule?.failOnStatus ?? policy.defaults.failOnStatus,
     requireFrom: rule?.require !== undefined ? projectTable : '[defaults]',
     continuityFrom: rule?.identityContinuity !== undefined ? projectTable : '[defaults]',
+    failOnStatusFrom: rule?.failOnStatus !== undefined ? projectTable : '[defaults]',
   };
 }
 
@@ -135,19 +143,50 @@ function workflowOf(facts: AttestationFacts): string | null {
   return file === '' ? null : file;
 }
 
-function builderMatches(rule: BuilderRule, facts: AttestationFacts): boolean {
-  return facts.issuer === rule.issuer && matchesGlob(rule.identity, facts.identity);
+/** Null when every condition the entry sets holds for the attestation; else the first that does not. */
+function conditionProblem(rule: CertificateConditions, facts: AttestationFacts): string | null {
+  if (rule.runner !== undefined && facts.runnerEnvironment !== rule.runner) {
+    return facts.runnerEnvironment === null
+      ? `runner = "${rule.runner}", but the certificate names no runner environment`
+      : `runner = "${rule.runner}", but the certificate says ${facts.runnerEnvironment}`;
+  }
+  if (rule.sourceRef !== undefined && (facts.sourceRepositoryRef === null || !matchesGlob(rule.sourceRef, facts.sourceRepositoryRef))) {
+    return facts.sourceRepositoryRef === null
+      ? `source-ref = "${rule.sourceRef}", but the certificate names no source repository ref`
+      : `source-ref = "${rule.sourceRef}" does not match the certificate's ref ${facts.sourceRepositoryRef}`;
+  }
+  if (rule.predicateType !== undefined && facts.predicateType !== rule.predicateType) {
+    return `predicate-type = "${rule.predicateType}", but the statement's is ${facts.predicateType}`;
+  }
+  if (rule.signerDigest !== undefined && facts.buildSignerDigest?.toLowerCase() !== rule.signerDigest.toLowerCase()) {
+    return facts.buildSignerDigest === null
+      ? `signer-digest = "${rule.signerDigest}", but the certificate names no build signer digest`
+      : `signer-digest = "${rule.signerDigest}", but the certificate's is ${facts.buildSignerDigest}`;
+  }
+  return null;
 }
 
-function publisherMatches(rule: PublisherRule, facts: AttestationFacts): boolean {
-  if (facts.issuer !== rule.issuer) return false;
-  if (rule.identity !== undefined) return matchesGlob(rule.identity, facts.identity);
-  if (rule.repository === undefined) return false;
+function builderProblem(rule: BuilderRule, facts: AttestationFacts): string | null {
+  if (facts.issuer !== rule.issuer) return `issuer ${facts.issuer} is not ${rule.issuer}`;
+  if (!matchesGlob(rule.identity, facts.identity)) return `identity ${facts.identity} does not match ${rule.identity}`;
+  return conditionProblem(rule, facts);
+}
+
+function publisherProblem(rule: PublisherRule, facts: AttestationFacts): string | null {
+  if (facts.issuer !== rule.issuer) return `issuer ${facts.issuer} is not ${rule.issuer}`;
+  if (rule.identity !== undefined) {
+    if (!matchesGlob(rule.identity, facts.identity)) return `identity ${facts.identity} does not match ${rule.identity}`;
+    return conditionProblem(rule, facts);
+  }
+  if (rule.repository === undefined) return 'the entry names no repository';
   const repository = repositoryPathOf(facts);
-  if (repository === null || !matchesGlob(rule.repository, repository, { caseInsensitive: true })) return false;
-  if (rule.workflow === undefined) return true;
-  const workflow = workflowOf(facts);
-  return workflow !== null && matchesGlob(rule.workflow, workflow);
+  if (repository === null) return 'the certificate names no source repository';
+  if (!matchesGlob(rule.repository, repository, { caseInsensitive: true })) return `repository ${repository} does not match ${rule.repository}`;
+  if (rule.workflow !== undefined) {
+    const workflow = workflowOf(facts);
+    if (workflow === null || !matchesGlob(rule.workflow, workflow)) return `workflow ${workflow ?? '(none)'} does not match ${rule.workflow}`;
+  }
+  return conditionProblem(rule, facts);
 }
 
 /** Repositories an attestation names: the statement's source and the certificate's Source Repository URI. */
@@ -192,18 +231,29 @@ interface Candidate {
   problem: string | null;
 }
 
-function candidatesFor(policy: Policy, rule: EffectiveRule, attestations: AttestationFacts[]): Candidate[] {
+function candidatesFor(policy: Policy, rule: EffectiveRule, attestations: AttestationFacts[], checks: RuleCheck[]): Candidate[] {
   const kinds = rule.require === 'any' ? ['build', 'publish'] : [rule.require];
   const out: Candidate[] = [];
   attestations.forEach((facts, index) => {
     if (!kinds.includes(facts.kind)) return;
     let matchedRule: string | null = null;
-    if (facts.kind === 'build') {
-      const i = policy.builders.findIndex((b) => builderMatches(b, facts));
-      if (i >= 0) matchedRule = `builders[${i}]`;
-    } else {
-      const i = policy.publishers.findIndex((p) => publisherMatches(p, facts));
-      if (i >= 0) matchedRule = `publishers[${i}]`;
+    const entries =
+      facts.kind === 'build'
+        ? policy.builders.map((b, i) => ({ name: `builders[${i}]`, line: b.line, problem: () => builderProblem(b, facts) }))
+        : policy.publishers.map((p, i) => ({ name: `publishers[${i}]`, line: p.line, problem: () => publisherProblem(p, facts) }));
+    for (const entry of entries) {
+      const problem = entry.problem();
+      checks.push({
+        rule: entry.name,
+        ...(entry.line !== undefined ? { line: entry.line } : {}),
+        attestationIndex: index,
+        matched: problem === null,
+        reason: problem ?? `${facts.kind} attestation signed by ${facts.identity} (${facts.issuer}) meets every condition`,
+      });
+      if (problem === null) {
+        matchedRule = entry.name;
+        break;
+      }
     }
     const problem = matchedRule !== null && rule.sourceRepository !== null ? sourceProblem(rule.sourceRepository, facts) : null;
     out.push({ index, facts, matchedRule, problem });
@@ -227,7 +277,8 @@ export function evaluatePolicy(policy: Policy, input: PolicyInput): PolicyVerdic
   const rule = effectiveRule(policy, input.project);
   const continuity = continuityOf(input);
   const warnings: string[] = [];
-  const base = { required: rule.require, continuity, warnings };
+  const ruleChecks: RuleCheck[] = [];
+  const base = { required: rule.require, continuity, warnings, ruleChecks, ...(input.projectStatus ? { projectStatus: input.projectStatus } : {}) };
 
   const verdict = ((): PolicyVerdict => {
     if (rule.require === 'none') {
@@ -243,7 +294,7 @@ export function evaluatePolicy(policy: Policy, input: PolicyInput): PolicyVerdic
         reason: `the policy ${policy.source} names ${missing}, so nothing can satisfy require = "${rule.require}" (${rule.requireFrom}) for ${rule.project}; failing closed — add the signers you trust`,
       };
     }
-    const candidates = candidatesFor(policy, rule, input.attestations);
+    const candidates = candidatesFor(policy, rule, input.attestations, ruleChecks);
     const good = candidates.find((c) => c.matchedRule !== null && c.problem === null);
     if (good) {
       return {
@@ -279,6 +330,20 @@ export function evaluatePolicy(policy: Policy, input: PolicyInput): PolicyVerdic
       reason: `${input.filename} ${present}; ${rule.requireFrom} requires ${KIND_WORDS[rule.require]} for ${rule.project}`,
     };
   })();
+
+  const status = input.projectStatus;
+  if (status && status.status !== 'active') {
+    const why = status.reason ? ` (${status.reason})` : '';
+    if (rule.failOnStatus.includes(status.status) && verdict.pass) {
+      return {
+        ...verdict,
+        pass: false,
+        code: 'policy.project_status',
+        reason: `the index marks ${rule.project} ${status.status}${why} (PEP 792), and ${rule.failOnStatusFrom} fail-on-status lists it`,
+      };
+    }
+    warnings.push(`the index marks ${rule.project} ${status.status}${why} (PEP 792)`);
+  }
 
   const broken = continuity.status === 'changed' || continuity.status === 'lost' || continuity.status === 'inconsistent';
   if (broken && rule.identityContinuity === 'fail' && verdict.pass) {

@@ -17,12 +17,19 @@ require = "any"
 # When a release is signed by other identities than earlier releases of the project
 # (changed, lost or inconsistent provenance): "off", "warn" (report it) or "fail".
 identity-continuity = "warn"
+# PEP 792 statuses the project's index may report that fail its files ("archived",
+# "quarantined", "deprecated"); other statuses are warnings.
+fail-on-status = ["quarantined"]
 
 # Build provenance signers you trust. issuer is compared exactly; identity is a glob on the
 # signing certificate's identity: * matches within one path segment, ** across segments.
 [[builders]]
 issuer = "https://token.actions.githubusercontent.com"
 identity = "https://github.com/example-org/builder/.github/workflows/build.yml@refs/tags/v*"
+# Optional conditions on the signing certificate (all must hold):
+# runner = "github-hosted"          # refuse builds on self-hosted runners
+# source-ref = "refs/tags/v*"       # only builds of a release tag
+# predicate-type = "https://slsa.dev/provenance/v1"
 
 # Publish-attestation signers you trust, named as PyPI trusted publishers are.
 [[publishers]]

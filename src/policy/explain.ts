@@ -1,5 +1,5 @@
 import { effectiveRule } from './evaluate.ts';
-import type { Policy } from './types.ts';
+import type { CertificateConditions, Policy } from './types.ts';
 
 /** What the policy demands of one project's files and which lines of the policy say so. */
 export interface PolicyExplanation {
@@ -10,6 +10,16 @@ export interface PolicyExplanation {
 
 function at(line: number | undefined): string {
   return line === undefined ? '' : ` (line ${line})`;
+}
+
+/** The optional conditions of an entry, as words (empty when it sets none). */
+function conditionWords(rule: CertificateConditions): string {
+  const parts: string[] = [];
+  if (rule.runner) parts.push(`runner ${rule.runner}`);
+  if (rule.sourceRef) parts.push(`source ref matching ${rule.sourceRef}`);
+  if (rule.predicateType) parts.push(`predicate type ${rule.predicateType}`);
+  if (rule.signerDigest) parts.push(`build signer digest ${rule.signerDigest}`);
+  return parts.length === 0 ? '' : `; only with ${parts.join(', ')}`;
 }
 
 /** Plain-language account of the rule for `project`, for `cairn policy explain NAME`. Pure. */
@@ -26,14 +36,14 @@ export function explainPolicy(policy: Policy, project: string): PolicyExplanatio
 
   const builders = () => {
     if (policy.builders.length === 0) return ['    (none: the policy trusts no builder)'];
-    return policy.builders.map((b, i) => `    builders[${i}]${at(b.line)}: issuer ${b.issuer}, identity matching ${b.identity}`);
+    return policy.builders.map((b, i) => `    builders[${i}]${at(b.line)}: issuer ${b.issuer}, identity matching ${b.identity}${conditionWords(b)}`);
   };
   const publishers = () => {
     if (policy.publishers.length === 0) return ['    (none: the policy trusts no publisher)'];
     return policy.publishers.map((p, i) =>
       p.identity !== undefined
-        ? `    publishers[${i}]${at(p.line)}: issuer ${p.issuer}, identity matching ${p.identity}`
-        : `    publishers[${i}]${at(p.line)}: issuer ${p.issuer}, repository ${p.repository}${p.workflow ? `, workflow ${p.workflow}` : ', any workflow'}`,
+        ? `    publishers[${i}]${at(p.line)}: issuer ${p.issuer}, identity matching ${p.identity}${conditionWords(p)}`
+        : `    publishers[${i}]${at(p.line)}: issuer ${p.issuer}, repository ${p.repository}${p.workflow ? `, workflow ${p.workflow}` : ', any workflow'}${conditionWords(p)}`,
     );
   };
 
@@ -72,5 +82,10 @@ export function explainPolicy(policy: Policy, project: string): PolicyExplanatio
     fail: 'a release signed by different identities than earlier releases (changed, lost or inconsistent provenance) fails.',
   }[rule.identityContinuity];
   out.push(`  identity-continuity = "${rule.identityContinuity}" (${rule.continuityFrom}): ${continuity}`);
+  out.push(
+    rule.failOnStatus.length === 0
+      ? `  fail-on-status = [] (${rule.failOnStatusFrom}): a PEP 792 status the index reports is a warning, never a failure.`
+      : `  fail-on-status = [${rule.failOnStatus.map((s) => `"${s}"`).join(', ')}] (${rule.failOnStatusFrom}): files fail when the index marks ${rule.project} so (PEP 792); other statuses are warnings.`,
+  );
   return { project: rule.project, require: rule.require, text: out.join('\n') };
 }

@@ -2,7 +2,8 @@ import { parse, TomlError } from 'smol-toml';
 import { CairnError } from '../errors.ts';
 import { isValidProjectName, normalizeProjectName } from '../formats/project-name.ts';
 import { TomlKeyLines } from './toml-key-lines.ts';
-import type { BuilderRule, ContinuityMode, Policy, ProjectRule, PublisherRule, RequiredKind } from './types.ts';
+import { PROJECT_STATUSES, type ProjectStatus } from '../formats/project-status.ts';
+import type { BuilderRule, CertificateConditions, ContinuityMode, Policy, ProjectRule, PublisherRule, RequiredKind, RunnerEnvironment } from './types.ts';
 
 /**
  * Parses and validates the consumer policy (DESIGN §10, docs/policy.md). Every error names the
@@ -14,14 +15,20 @@ const REQUIRED_KINDS: readonly RequiredKind[] = ['build', 'publish', 'any', 'non
 const CONTINUITY_MODES: readonly ContinuityMode[] = ['off', 'warn', 'fail'];
 
 const TOP_KEYS = ['version', 'defaults', 'builders', 'publishers', 'projects'] as const;
-const DEFAULTS_KEYS = ['require', 'identity-continuity'] as const;
-const BUILDER_KEYS = ['issuer', 'identity'] as const;
-const PUBLISHER_KEYS = ['issuer', 'repository', 'workflow', 'identity'] as const;
-const PROJECT_KEYS = ['require', 'source-repository', 'identity-continuity'] as const;
+const DEFAULTS_KEYS = ['require', 'identity-continuity', 'fail-on-status'] as const;
+const CONDITION_KEYS = ['runner', 'source-ref', 'predicate-type', 'signer-digest'] as const;
+const BUILDER_KEYS = ['issuer', 'identity', ...CONDITION_KEYS] as const;
+const PUBLISHER_KEYS = ['issuer', 'repository', 'workflow', 'identity', ...CONDITION_KEYS] as const;
+const PROJECT_KEYS = ['require', 'source-repository', 'identity-continuity', 'fail-on-status'] as const;
+const RUNNERS: readonly RunnerEnvironment[] = ['github-hosted', 'self-hosted'];
+/** Statuses a policy may fail on: `active` is every project's default and is no warning sign. */
+const FAILABLE_STATUSES = PROJECT_STATUSES.filter((s) => s !== 'active');
 
 /** `require` when neither the project nor `[defaults]` says: some trusted signer of either kind. */
 export const DEFAULT_REQUIRE: RequiredKind = 'any';
 export const DEFAULT_CONTINUITY: ContinuityMode = 'warn';
+/** A quarantined project is one its index considers unsafe (PEP 792): failing on it is the safe default. */
+export const DEFAULT_FAIL_ON_STATUS: readonly ProjectStatus[] = ['quarantined'];
 
 type Table = Record<string, unknown>;
 
@@ -110,6 +117,37 @@ class PolicyReader {
     return value;
   }
 
+  statusList(table: Table, key: string, path: string): ProjectStatus[] | undefined {
+    const value = table[key];
+    if (value === undefined) return undefined;
+    const keyPath = `${path}.${key}`;
+    const hint = `a list of PEP 792 statuses, e.g. ["quarantined", "deprecated"]; allowed: ${FAILABLE_STATUSES.map((s) => `"${s}"`).join(', ')}`;
+    if (!Array.isArray(value)) this.fail(keyPath, `must be ${hint}, got ${describe(value)}`);
+    for (const item of value) {
+      if (typeof item !== 'string' || !(FAILABLE_STATUSES as readonly string[]).includes(item)) this.fail(keyPath, `${describe(item)} is not allowed: ${hint}`);
+    }
+    return [...new Set(value as ProjectStatus[])];
+  }
+
+  /** The certificate conditions any builder or publisher entry may add. */
+  conditions(table: Table, path: string): CertificateConditions {
+    const runner = this.oneOf(table, 'runner', path, RUNNERS);
+    const sourceRef = this.string(table, 'source-ref', path, { required: false, hint: 'a glob on the certificate\'s source repository ref, e.g. "refs/tags/v*"' });
+    if (sourceRef !== undefined && !sourceRef.startsWith('refs/') && !/^[*?]/.test(sourceRef)) {
+      this.fail(`${path}.source-ref`, `is a git ref as the certificate names it, starting with refs/ (e.g. "refs/tags/v*"), got ${JSON.stringify(sourceRef)}`);
+    }
+    const predicateType = this.string(table, 'predicate-type', path, { required: false, hint: 'the exact predicate type URI, e.g. "https://slsa.dev/provenance/v1"' });
+    if (predicateType !== undefined && !/^[a-z][a-z0-9+.-]*:\S+$/i.test(predicateType)) this.fail(`${path}.predicate-type`, `must be a URI, got ${JSON.stringify(predicateType)}`);
+    const signerDigest = this.string(table, 'signer-digest', path, { required: false, hint: 'the build signer digest (a 40- or 64-hex commit)' });
+    if (signerDigest !== undefined && !/^([0-9a-f]{40}|[0-9a-f]{64})$/i.test(signerDigest)) this.fail(`${path}.signer-digest`, `must be a 40- or 64-hex digest, got ${JSON.stringify(signerDigest)}`);
+    return {
+      ...(runner !== undefined ? { runner } : {}),
+      ...(sourceRef !== undefined ? { sourceRef } : {}),
+      ...(predicateType !== undefined ? { predicateType } : {}),
+      ...(signerDigest !== undefined ? { signerDigest } : {}),
+    };
+  }
+
   array(value: unknown, path: string, what: string): unknown[] {
     if (!Array.isArray(value)) this.fail(path, `must be an array of tables (write [[${path}]] per ${what}), got ${describe(value)}`);
     return value;
@@ -130,7 +168,7 @@ function readBuilder(reader: PolicyReader, value: unknown, path: string, line: n
   reader.onlyKeys(t, path, BUILDER_KEYS);
   const issuer = reader.issuer(t, path);
   const identity = reader.pattern(t, 'identity', path, 'a glob on the signing identity, e.g. "https://github.com/ORG/builder/.github/workflows/build.yml@refs/tags/v*"', true)!;
-  return { issuer, identity, ...(line !== undefined ? { line } : {}) };
+  return { issuer, identity, ...reader.conditions(t, path), ...(line !== undefined ? { line } : {}) };
 }
 
 function readPublisher(reader: PolicyReader, value: unknown, path: string, line: number | undefined): PublisherRule {
@@ -150,6 +188,7 @@ function readPublisher(reader: PolicyReader, value: unknown, path: string, line:
     ...(repository !== undefined ? { repository } : {}),
     ...(identity !== undefined ? { identity } : {}),
     ...(workflow !== undefined ? { workflow } : {}),
+    ...reader.conditions(t, path),
     ...(line !== undefined ? { line } : {}),
   };
 }
@@ -167,8 +206,10 @@ function readProject(reader: PolicyReader, name: string, value: unknown, path: s
     reader.fail(`${path}.source-repository`, 'cannot be checked when `require = "none"` (no attestation is required to name it)');
   }
   const identityContinuity = reader.oneOf(t, 'identity-continuity', path, CONTINUITY_MODES);
+  const failOnStatus = reader.statusList(t, 'fail-on-status', path);
   return {
     name: normalizeProjectName(name),
+    ...(failOnStatus !== undefined ? { failOnStatus } : {}),
     ...(require !== undefined ? { require } : {}),
     ...(sourceRepository !== undefined ? { sourceRepository } : {}),
     ...(identityContinuity !== undefined ? { identityContinuity } : {}),
@@ -197,11 +238,13 @@ export function parsePolicy(text: string, source = '<policy>'): Policy {
 
   let require = DEFAULT_REQUIRE;
   let identityContinuity = DEFAULT_CONTINUITY;
+  let failOnStatus = [...DEFAULT_FAIL_ON_STATUS];
   if (document.defaults !== undefined) {
     const defaults = reader.table(document.defaults, 'defaults', 'write [defaults]');
     reader.onlyKeys(defaults, 'defaults', DEFAULTS_KEYS);
     require = reader.oneOf(defaults, 'require', 'defaults', REQUIRED_KINDS) ?? require;
     identityContinuity = reader.oneOf(defaults, 'identity-continuity', 'defaults', CONTINUITY_MODES) ?? identityContinuity;
+    failOnStatus = reader.statusList(defaults, 'fail-on-status', 'defaults') ?? failOnStatus;
   }
 
   const builders = document.builders === undefined ? [] : reader.array(document.builders, 'builders', 'trusted builder');
@@ -223,7 +266,7 @@ export function parsePolicy(text: string, source = '<policy>'): Policy {
 
   return {
     version: 1,
-    defaults: { require, identityContinuity },
+    defaults: { require, identityContinuity, failOnStatus },
     builders: builders.map((b, i) => readBuilder(reader, b, `builders[${i}]`, locator.lineOf(`builders[${i}]`))),
     publishers: publishers.map((p, i) => readPublisher(reader, p, `publishers[${i}]`, locator.lineOf(`publishers[${i}]`))),
     projects,

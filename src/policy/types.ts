@@ -1,4 +1,5 @@
 import type { ErrorCode } from '../errors.ts';
+import type { ProjectStatus } from '../formats/project-status.ts';
 import type { AttestationFacts } from '../formats/provenance-object.ts';
 
 /**
@@ -15,8 +16,26 @@ export type RequiredKind = 'build' | 'publish' | 'any' | 'none';
  */
 export type ContinuityMode = 'off' | 'warn' | 'fail';
 
+/** Runner environments Fulcio certifies (extension 1.3.6.1.4.1.57264.1.11). */
+export type RunnerEnvironment = 'github-hosted' | 'self-hosted';
+
+/**
+ * Conditions any `[[builders]]` or `[[publishers]]` entry may add on the signing certificate and
+ * the statement: all that are set must hold for the entry to match.
+ */
+export interface CertificateConditions {
+  /** The certificate's runner environment must be this (`github-hosted` refuses self-hosted runners). */
+  runner?: RunnerEnvironment;
+  /** Glob on the certificate's Source Repository Ref (e.g. `refs/tags/v*`). */
+  sourceRef?: string;
+  /** The statement's predicate type, exactly. */
+  predicateType?: string;
+  /** The certificate's Build Signer Digest (the builder workflow's commit), exactly. */
+  signerDigest?: string;
+}
+
 /** A trusted build-provenance signer: exact OIDC issuer, glob on the certificate's identity (SAN). */
-export interface BuilderRule {
+export interface BuilderRule extends CertificateConditions {
   issuer: string;
   /** Glob: `*` any run of characters except `/`, `**` any run including `/`, `?` one character except `/`. */
   identity: string;
@@ -29,7 +48,7 @@ export interface BuilderRule {
  * optionally its workflow), or, for issuers that certify people or service accounts (Google,
  * GitHub OAuth), an identity glob.
  */
-export interface PublisherRule {
+export interface PublisherRule extends CertificateConditions {
   issuer: string;
   /** OWNER/REPO (glob allowed), compared with the certificate's source repository. */
   repository?: string;
@@ -47,12 +66,14 @@ export interface ProjectRule {
   /** The repository the attestation that satisfies the rule must name (https URL). */
   sourceRepository?: string;
   identityContinuity?: ContinuityMode;
+  /** PEP 792 statuses that fail the project's files. */
+  failOnStatus?: ProjectStatus[];
   line?: number;
 }
 
 export interface Policy {
   version: 1;
-  defaults: { require: RequiredKind; identityContinuity: ContinuityMode };
+  defaults: { require: RequiredKind; identityContinuity: ContinuityMode; failOnStatus: ProjectStatus[] };
   builders: BuilderRule[];
   publishers: PublisherRule[];
   /** Keyed by normalised project name. */
@@ -82,6 +103,20 @@ export interface PolicyInput {
   previousIdentities?: SignerIdentity[];
   /** Signer identities of the other files of the same release, for the `inconsistent` check. */
   siblingIdentities?: { filename: string; identities: SignerIdentity[] }[];
+  /** The project's PEP 792 status as its index reports it; undefined when not known. */
+  projectStatus?: { status: ProjectStatus; reason: string | null };
+}
+
+/** One policy entry tried against one attestation, for `cairn verify --explain`. */
+export interface RuleCheck {
+  /** `builders[0]`, `publishers[1]`. */
+  rule: string;
+  line?: number;
+  /** Index into `input.attestations`. */
+  attestationIndex: number;
+  matched: boolean;
+  /** Why it matched, or the first condition that did not hold. */
+  reason: string;
 }
 
 /**
@@ -118,6 +153,10 @@ export interface PolicyVerdict {
   attestationIndex?: number;
   /** Which policy entry matched (e.g. `builders[0]`). */
   matchedRule?: string;
+  /** Every entry tried against every attestation of the required kind, in order. */
+  ruleChecks: RuleCheck[];
+  /** The PEP 792 status the decision saw, when the index reported one. */
+  projectStatus?: { status: ProjectStatus; reason: string | null };
   continuity: ContinuityReport;
   warnings: string[];
 }

@@ -16,7 +16,9 @@ import { PageStore } from './pages/page-store.ts';
 import { AttestationStore } from './provenance/attestation-store.ts';
 import { IndexVerifier } from './provenance/index-verifier.ts';
 import { DEFAULT_PENDING_LIMITS, PendingProvenanceService } from './provenance/pending-provenance.ts';
-import { uploadAttestationsPrecheck } from './provenance/upload-attestations.ts';
+import { formAttestationsVerifier, uploadAttestationsPrecheck } from './provenance/upload-attestations.ts';
+import { PublishingSessionService } from './publishing-sessions/publishing-sessions.ts';
+import { StageIndex } from './publishing-sessions/stage-index.ts';
 import { OidcExchangeService } from './publishing/oidc-exchange.ts';
 import { TrustedPublisherService } from './publishing/trusted-publishers.ts';
 import { IndexHealth } from './health.ts';
@@ -66,6 +68,10 @@ export interface CairnServices {
   tufTargets: TufTargets;
   /** Trusted Publishing: which CI identities may publish which projects. */
   publishers: TrustedPublisherService;
+  /** Publishing sessions (PEP 694 draft): staged files made public together, or never. */
+  sessions: PublishingSessionService;
+  /** A session's stage preview: the simple index pip installs staged files from. */
+  stageIndex: StageIndex;
   /** Attestations bound to files: the integrity API, and which files carry provenance (simple and JSON APIs). */
   attestations: AttestationStore;
   urls: IndexUrls;
@@ -136,8 +142,8 @@ export async function openServices(config: ServerConfig, options: ComposeOptions
   const tufTargets = new TufTargets(db);
   // The gauges are read at each scrape, from services built below.
   const metrics = new IndexMetrics(async () => {
-    const [counts, attestationCount, pendingCount] = await Promise.all([index.counts(), index.attestationCount(), pendingProvenance.countPending()]);
-    return { projects: counts.projects, files: counts.files, attestations: attestationCount, pendingProvenance: pendingCount, pageCacheBytes: pages.stats().bytes };
+    const [counts, attestationCount, pendingCount, sessionCount] = await Promise.all([index.counts(), index.attestationCount(), pendingProvenance.countPending(), sessions.countPending()]);
+    return { projects: counts.projects, files: counts.files, attestations: attestationCount, pendingProvenance: pendingCount, publishingSessions: sessionCount, pageCacheBytes: pages.stats().bytes };
   });
   const onRefreshed = (outcome: TufRefreshOutcome) => metrics.tufRefreshDuration.observe({ published: String(outcome.written.length > 0) }, outcome.seconds);
   const tufInline = new TufRepository({ dataDir: config.dataDir, db, clock, settings: config.tuf, warn: (message) => log.warn(message), onRefreshed });
@@ -178,13 +184,27 @@ export async function openServices(config: ServerConfig, options: ComposeOptions
     changes,
     (trx, projectId, facts) => publishers.projectVouches(trx, projectId, facts),
   );
+  const publisherOf = (p: Parameters<TrustedPublisherService['publisherForPrincipal']>[0]) => publishers.publisherForPrincipal(p);
+  const sessions = new PublishingSessionService({
+    db,
+    blobs,
+    tokens,
+    changes,
+    attestations,
+    pending: pendingProvenance,
+    verifyFormAttestations: formAttestationsVerifier(verifier.verifyReceived, pendingProvenance, publisherOf),
+    clock,
+    ttlSeconds: config.sessionTtlSeconds,
+  });
   const uploads = new UploadService({
     db,
     blobs,
     tokens,
     clock,
-    prechecks: [uploadAttestationsPrecheck(verifier.verifyReceived, attestations, pendingProvenance, (p) => publishers.publisherForPrincipal(p), clock)],
+    // The sessions' check runs last: its hook reads the attestations the first one bound.
+    prechecks: [uploadAttestationsPrecheck(verifier.verifyReceived, attestations, pendingProvenance, publisherOf, clock), sessions.legacyUploadPrecheck()],
     changes,
+    releaseCloseDays: config.releaseCloseDays,
   });
   const oidcExchange = new OidcExchangeService({
     db,
@@ -194,6 +214,7 @@ export async function openServices(config: ServerConfig, options: ComposeOptions
     issuers: () => (devTrust ? [...config.trustedOidcIssuers, `${devTrustBase()}/oidc`] : config.trustedOidcIssuers),
     audience: config.oidcAudience,
     clock,
+    singleUseOnly: config.publishingSingleUse,
   });
   return {
     config,
@@ -214,6 +235,8 @@ export async function openServices(config: ServerConfig, options: ComposeOptions
     tuf,
     tufTargets,
     publishers,
+    sessions,
+    stageIndex: new StageIndex(db, sessions, urls, config.baseUrl),
     attestations,
     urls,
     listenAddress,

@@ -52,6 +52,8 @@ export interface ServerConfig {
   pendingProvenanceTtlSeconds: number;
   /** Live pending submissions one signing identity may hold (DESIGN §4 caps). */
   pendingMaxPerSigner: number;
+  /** How long a publishing session stays open before it expires and is swept, in seconds. */
+  sessionTtlSeconds: number;
   /** Live pending submissions one (filename, sha256) may hold. */
   pendingMaxPerFile: number;
   /** Live pending submissions one signer may hold for one (filename, sha256). */
@@ -66,6 +68,10 @@ export interface ServerConfig {
   pageCacheBytes: number;
   /** How often the page-change journal is polled for changes made by other processes, in ms. */
   pagePollMs: number;
+  /** Days after its creation when a release takes no new files; 0 never closes (issue 15). */
+  releaseCloseDays: number;
+  /** Every Trusted Publishing token authorises one upload only (CAIRN_PUBLISHING_SINGLE_USE=1). */
+  publishingSingleUse: boolean;
   /** The HTTP server's timeouts, minimum body rate and connection cap. */
   http: HttpLimits;
   /** Statement and connection timeouts and TCP keepalive towards PostgreSQL. */
@@ -96,6 +102,7 @@ export interface ConfigOverrides {
   baseUrl?: string | undefined;
   devTrust?: boolean | undefined;
   trustedRoot?: string[] | undefined;
+  releaseCloseDays?: string | number | undefined;
   headersTimeout?: string | undefined;
   requestTimeout?: string | undefined;
   keepaliveTimeout?: string | undefined;
@@ -110,6 +117,8 @@ export const DEFAULT_PORT = 8470;
 export const DEFAULT_OIDC_ISSUERS = ['https://token.actions.githubusercontent.com', 'https://gitlab.com', 'https://accounts.google.com'];
 export const DEFAULT_OIDC_AUDIENCE = 'cairn';
 export const DEFAULT_MAX_UPLOAD_BYTES = 100 * 1024 * 1024;
+/** PyPI's rule since 2026-07: no new files on a release older than 14 days. */
+export const DEFAULT_RELEASE_CLOSE_DAYS = 14;
 
 function integerSetting(name: string, raw: string | number, min: number, max: number): number {
   const value = typeof raw === 'number' ? raw : Number(raw);
@@ -151,6 +160,7 @@ export function loadServerConfig(flags: ConfigOverrides = {}, env: NodeJS.Proces
       1,
       30 * 24 * 3600,
     ),
+    sessionTtlSeconds: integerSetting('publishing session TTL (CAIRN_SESSION_TTL_SECONDS)', env.CAIRN_SESSION_TTL_SECONDS ?? 24 * 3600, 60, 30 * 24 * 3600),
     pendingMaxPerSigner: integerSetting('pending provenance per signer', env.CAIRN_PENDING_MAX_PER_SIGNER ?? 200, 1, 1_000_000),
     // At most 24 per file: with an upload's own 8 attestations the binding stays within the
     // 32 first-party attestations a file may carry. CAIRN_PENDING_MAX_PER_FILENAME is the
@@ -164,6 +174,13 @@ export function loadServerConfig(flags: ConfigOverrides = {}, env: NodeJS.Proces
     tuf: tufSettings(env),
     pageCacheBytes: integerSetting('page cache size in MiB (CAIRN_PAGE_CACHE_MB)', env.CAIRN_PAGE_CACHE_MB ?? 256, 0, 1 << 20) * 1024 * 1024,
     pagePollMs: integerSetting('page journal poll interval in ms (CAIRN_PAGE_POLL_MS)', env.CAIRN_PAGE_POLL_MS ?? 250, 10, 60_000),
+    publishingSingleUse: env.CAIRN_PUBLISHING_SINGLE_USE === '1',
+    releaseCloseDays: integerSetting(
+      'release closing age in days (--release-close-days, CAIRN_RELEASE_CLOSE_DAYS; 0 = never)',
+      flags.releaseCloseDays ?? env.CAIRN_RELEASE_CLOSE_DAYS ?? DEFAULT_RELEASE_CLOSE_DAYS,
+      0,
+      100_000,
+    ),
     http: httpLimits(flags, env),
     postgresTimeouts: postgresTimeouts(flags, env),
     blobStore: blobStoreSetting(env, dataDir),

@@ -6,6 +6,8 @@ export interface CatalogueSize {
   files: number;
   attestations: number;
   pendingProvenance: number;
+  /** Publishing sessions open: pending and not expired. */
+  publishingSessions: number;
   /** Bytes of rendered pages this process holds in memory. */
   pageCacheBytes: number;
 }
@@ -77,6 +79,7 @@ export class IndexMetrics {
       help: 'Build provenance waiting for its file (not expired)',
       registers: [this.registry],
     }),
+    publishingSessions: new Gauge({ name: 'cairn_publishing_sessions', help: 'Publishing sessions open (pending, not expired)', registers: [this.registry] }),
   };
   /** Bound label sets of the three request metrics, by method, route and status. */
   private readonly requestSeries = new Map<string, { count: Counter.Internal; seconds: Counter.Internal; duration: Histogram.Internal<string> }>();
@@ -139,6 +142,7 @@ export class IndexMetrics {
     this.catalogue.files.set(size.files);
     this.catalogue.attestations.set(size.attestations);
     this.catalogue.pendingProvenance.set(size.pendingProvenance);
+    this.catalogue.publishingSessions.set(size.publishingSessions);
     this.pageCacheBytes.set(size.pageCacheBytes);
     return this.registry.metrics();
   }

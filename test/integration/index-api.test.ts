@@ -64,7 +64,7 @@ for (const { engine, skip } of await testEngines()) {
       assert.match(prefersJson.headers.get('content-type') ?? '', /^application\/vnd\.pypi\.simple\.v1\+json/);
       assert.match(prefersJson.headers.get('vary') ?? '', /Accept/);
       const body = (await prefersJson.json()) as { meta: { 'api-version': string }; name: string; versions: string[]; files: { filename: string; size: number; 'upload-time': string; 'requires-python': string | null; yanked: unknown }[] };
-      assert.equal(body.meta['api-version'], '1.3', 'PEP 740 provenance needs api-version 1.3');
+      assert.equal(body.meta['api-version'], '1.4', 'PEP 740 provenance needs api-version 1.3, PEP 792 status 1.4');
       assert.deepEqual(body.versions, ['1.0', '2.0']);
       const w = body.files.find((f) => f.filename === wheel.filename)!;
       assert.equal(w.size, wheel.bytes.length);

@@ -12,7 +12,7 @@ const work = mkdtempSync(join(tmpdir(), 'cairn-metrics-'));
 after(() => rmSync(work, { recursive: true, force: true }));
 
 test('the exposition format escapes label values', async () => {
-  const metrics = new IndexMetrics(async () => ({ projects: 0, files: 0, attestations: 0, pendingProvenance: 0, pageCacheBytes: 0 }));
+  const metrics = new IndexMetrics(async () => ({ projects: 0, files: 0, attestations: 0, pendingProvenance: 0, publishingSessions: 0, pageCacheBytes: 0 }));
   metrics.uploads.inc({ outcome: 'a"b\\c\nd' }, 2);
   assert.match(await metrics.exposition(), /\ncairn_uploads_total\{outcome="a\\"b\\\\c\\nd"\} 2\n/);
 });

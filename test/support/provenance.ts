@@ -43,6 +43,7 @@ export async function devToken(server: ServerWithUrl, claims: DevTokenClaims = {
     ref: claims.ref ?? 'refs/heads/main',
     ...(claims.environment ? { environment: claims.environment } : {}),
     ...(claims.run_id ? { run_id: claims.run_id } : {}),
+    ...(claims.runner_environment ? { runner_environment: claims.runner_environment } : {}),
     ...(claims.aud ? { aud: claims.aud } : {}),
   };
   return (await devIssuerToken(devTrustBase(server), body)).token;

@@ -10,7 +10,7 @@ export async function uploadFile(
   path: string,
   authorization: string,
   options: { attestations?: unknown[]; attestationsField?: string } = {},
-): Promise<{ status: number; body: { code?: string; message?: string; status?: string } }> {
+): Promise<{ status: number; body: { code?: string; message?: string; status?: string; sha256?: string } }> {
   const data = readFileSync(path);
   const filename = basename(path);
   const parsed = parseDistributionFilename(filename);
@@ -32,7 +32,7 @@ export async function uploadFile(
     headers: { 'Content-Type': encoded.contentType, Authorization: authorization },
   });
   const text = await response.text();
-  let body: { code?: string; message?: string; status?: string } = {};
+  let body: { code?: string; message?: string; status?: string; sha256?: string } = {};
   try {
     body = JSON.parse(text) as typeof body;
   } catch {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { DEFAULT_HTTP_LIMITS, DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_PORT, loadServerConfig } from '../../src/server/config.ts';
+import { DEFAULT_HTTP_LIMITS, DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_PORT, DEFAULT_RELEASE_CLOSE_DAYS, loadServerConfig } from '../../src/server/config.ts';
 import { DEFAULT_POSTGRES_TIMEOUTS } from '../../src/server/storage/postgres-pool.ts';
 import { isCairnError } from '../../src/errors.ts';
 
@@ -18,6 +18,13 @@ test('flags win over CAIRN_* variables', () => {
   assert.equal(config.port, 9000);
   assert.equal(config.host, '0.0.0.0');
   assert.equal(config.baseUrl, 'https://pkgs.example');
+});
+
+test('release closing: 14 days by default, 0 turns it off, the flag wins over CAIRN_RELEASE_CLOSE_DAYS', () => {
+  assert.equal(loadServerConfig({}, {}).releaseCloseDays, DEFAULT_RELEASE_CLOSE_DAYS);
+  assert.equal(DEFAULT_RELEASE_CLOSE_DAYS, 14);
+  assert.equal(loadServerConfig({}, { CAIRN_RELEASE_CLOSE_DAYS: '0' }).releaseCloseDays, 0);
+  assert.equal(loadServerConfig({ releaseCloseDays: '30' }, { CAIRN_RELEASE_CLOSE_DAYS: '0' }).releaseCloseDays, 30);
 });
 
 test('HTTP limits and PostgreSQL timeouts: safe defaults, flags over CAIRN_* variables', () => {
@@ -45,6 +52,8 @@ const invalid: [string, Parameters<typeof loadServerConfig>[0], NodeJS.ProcessEn
   ['base URL not http', { baseUrl: 'ftp://x' }, {}, /base URL must be an http\(s\) URL/],
   ['unknown database scheme', { databaseUrl: 'mysql://db/cairn' }, {}, /database URL must be sqlite:PATH or postgres/],
   ['empty sqlite path', {}, { CAIRN_DATABASE_URL: 'sqlite:' }, /database URL must be/],
+  ['negative release closing age', {}, { CAIRN_RELEASE_CLOSE_DAYS: '-1' }, /release closing age in days/],
+  ['fractional release closing age', { releaseCloseDays: '1.5' }, {}, /release closing age in days/],
   ['headers timeout below 100 ms', { headersTimeout: '10' }, {}, /headers timeout in ms/],
   ['connection cap zero', {}, { CAIRN_MAX_CONNECTIONS: '0' }, /connection cap/],
   ['statement timeout not a number', { dbStatementTimeout: '30s' }, {}, /PostgreSQL statement timeout/],

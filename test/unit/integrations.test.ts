@@ -272,7 +272,8 @@ describe('GitHub caller example', () => {
     const known = cliOptions(registerPublish, ['publish']);
     const { step } = stepRunning(publishSteps, 'cairn publish');
     const used = flagsUsed(str(step.run, 'run'));
-    assert.deepEqual(used.sort(), ['--attest', '--index']);
+    assert.deepEqual(used.sort(), ['--attest', '--index', '--require-provenance', '--stage', '--wait']);
+    assert.match(str(step.run, 'run'), /--stage --require-provenance build/, 'staged: nothing public without build provenance');
     for (const flag of used) assert.ok(known.has(flag), `cairn publish knows ${flag}`);
   });
 
@@ -370,7 +371,8 @@ describe('GitLab CI template', () => {
     assert.match(script, /"\$\{CI_PROJECT_DIR\}"\/dist\/\*\.whl "\$\{CI_PROJECT_DIR\}"\/dist\/\*\.tar\.gz/);
     const known = cliOptions(registerPublish, ['publish']);
     const used = flagsUsed(script.slice(script.indexOf('set -- --index')));
-    assert.deepEqual([...new Set(used)].sort(), ['--attest', '--index']);
+    assert.deepEqual([...new Set(used)].sort(), ['--attest', '--index', '--require-provenance', '--stage', '--wait']);
+    assert.match(script, /--stage --require-provenance build/, 'staged: nothing public without build provenance');
     for (const flag of used) assert.ok(known.has(flag), `cairn publish knows ${flag}`);
   });
 

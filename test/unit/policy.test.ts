@@ -171,7 +171,7 @@ describe('parsePolicy: valid policies', () => {
 
   test('defaults apply when [defaults] is absent', () => {
     const policy = parsePolicy('version = 1\n');
-    assert.deepEqual(policy.defaults, { require: 'any', identityContinuity: 'warn' });
+    assert.deepEqual(policy.defaults, { require: 'any', identityContinuity: 'warn', failOnStatus: ['quarantined'] });
   });
 
   test('the example written by `cairn policy init` parses', () => {

@@ -98,7 +98,7 @@ describe('provenance summaries', () => {
 
 describe('release page', () => {
   const data: ReleasePageData = {
-    project: { id: 1, name: 'App', normalized_name: 'app', created_at: '2025-01-01T00:00:00.000Z', serial: 3 },
+    project: { id: 1, name: 'App', normalized_name: 'app', created_at: '2025-01-01T00:00:00.000Z', serial: 3, status: 'active', status_reason: null, status_changed_at: null },
     release: {
       id: 1,
       project_id: 1,

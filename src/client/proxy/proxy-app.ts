@@ -5,6 +5,7 @@ import { normalizeProjectName } from '../../formats/project-name.ts';
 import { INTEGRITY_MEDIA_TYPE } from '../../formats/provenance-object.ts';
 import { requireSimpleFormat, type SimpleFormat } from '../../formats/simple-api.ts';
 import { renderProxyIndex, renderProxyProjectPage } from './proxy-pages.ts';
+import { readVerificationSummary, VSA_SUFFIX } from './vsa-files.ts';
 import { proxyViewJson } from './view-json.ts';
 import type { VerifyingProxy } from './verifying-proxy.ts';
 import { proxyNotFoundPage, proxyOverviewPage, proxyProjectPage, type ProxyPageContext } from './proxy-page.ts';
@@ -22,6 +23,8 @@ export interface ProxyAppOptions {
   logger?: boolean;
   /** The proxy's public URL for the commands on its pages; default: from each request's Host. */
   baseUrl?: string;
+  /** Where `cairn verify --vsa` wrote Verification Summary Attestations, served beside the files. */
+  vsaDir?: string;
 }
 
 function chooseFormat(accept: string | undefined, query: unknown): SimpleFormat {
@@ -158,6 +161,12 @@ export async function buildProxyApp(proxy: VerifyingProxy, options: ProxyAppOpti
     config: { invalidInput: { '*': 'file.not_found', project: 'project.not_found' } },
     handler: async (request, reply: FastifyReply) => {
       const { project, sha256, filename } = request.params;
+      if (filename.endsWith(VSA_SUFFIX) && options.vsaDir) {
+        const distribution = filename.slice(0, -VSA_SUFFIX.length);
+        const summary = readVerificationSummary(options.vsaDir, distribution, sha256);
+        if (summary === null) throw new CairnError('file.not_found', `no verification summary for ${distribution} with sha256 ${sha256} in the proxy's VSA directory`);
+        return reply.type('application/vnd.dev.sigstore.bundle.v0.3+json').header('Cache-Control', 'no-cache').send(summary);
+      }
       const download = await proxy.openDownload(project, sha256, filename);
       reply.hijack();
       const raw = reply.raw;

@@ -33,6 +33,7 @@ export function simpleProjectOf(view: ProxyProjectView): SimpleProject {
   const project = encodeURIComponent(view.project);
   return {
     name: view.name,
+    ...(view.status ? { status: view.status } : {}),
     versions,
     files: listed.map((f) => ({
       filename: f.filename,

@@ -1,4 +1,4 @@
-import { fetchProjectPage, type FetchOptions, type IndexFile } from '../verify/index-fetch.ts';
+import { fetchProjectPage, type FetchOptions, type IndexFile, type IndexProject } from '../verify/index-fetch.ts';
 
 /**
  * The upstream project page as the proxy re-serves it. `fetchProjectPage` (shared with
@@ -20,6 +20,8 @@ export interface UpstreamProject {
   name: string;
   pageUrl: string;
   files: UpstreamFile[];
+  /** PEP 792 status as the upstream reports it, passed on to installers. */
+  status?: IndexProject['status'];
 }
 
 interface PageExtras {
@@ -60,6 +62,7 @@ export async function fetchUpstreamProject(upstream: string, project: string, op
   return {
     name: page.name || project,
     pageUrl: page.pageUrl,
+    ...(page.status ? { status: page.status } : {}),
     files: page.files.map((file) => {
       const extra = extras.get(file.filename);
       return {

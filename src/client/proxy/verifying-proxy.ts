@@ -1,3 +1,4 @@
+import type { ProjectStatus } from '../../formats/project-status.ts';
 import { appendFileSync, createReadStream, mkdirSync, statSync } from 'node:fs';
 import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -112,6 +113,8 @@ export interface ProxyProjectView {
   upstreamPageUrl: string;
   checkedAt: string;
   files: ProxyFileEntry[];
+  /** PEP 792 status from the upstream page, re-served as is. */
+  status?: { status: ProjectStatus; reason: string | null };
 }
 
 export interface HiddenFileRecord {
@@ -304,7 +307,7 @@ export class VerifyingProxy {
         entry.code = result.code ?? 'internal.error';
       }
     });
-    const view: ProxyProjectView = { name: page.name, project, upstreamPageUrl: page.pageUrl, checkedAt: this.now().toISOString(), files: entries };
+    const view: ProxyProjectView = { name: page.name, project, upstreamPageUrl: page.pageUrl, checkedAt: this.now().toISOString(), files: entries, ...(page.status ? { status: page.status } : {}) };
     let newlyHidden = 0;
     for (const entry of entries) {
       if (entry.status !== 'hidden') continue;

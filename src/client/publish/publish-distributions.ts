@@ -36,7 +36,7 @@ export async function uploadDistribution(
   index: string,
   token: string,
   path: string,
-  options: { attestations?: unknown[]; progress?: PublishProgress } = {},
+  options: { attestations?: unknown[]; progress?: PublishProgress; /** A publishing session's `links.upload` instead of `/legacy/`. */ uploadUrl?: string } = {},
 ): Promise<'created' | 'identical'> {
   const filename = basename(path);
   const parsed = parseDistributionFilename(filename);
@@ -55,7 +55,7 @@ export async function uploadDistribution(
   head += `--${boundary}\r\nContent-Disposition: form-data; name="content"; filename="${filename}"\r\nContent-Type: application/octet-stream\r\n\r\n`;
   const tail = `\r\n--${boundary}--\r\n`;
   const total = Buffer.byteLength(head) + size + Buffer.byteLength(tail);
-  const url = new URL(indexUrl(index, '/legacy/'));
+  const url = new URL(options.uploadUrl ?? indexUrl(index, '/legacy/'));
   const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
 
   const answer = await new Promise<{ status: number; reason: string; body: string }>((resolve, reject) => {

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { CairnError } from '../../errors.ts';
 import { INTEGRITY_MEDIA_TYPE } from '../../formats/provenance-object.ts';
 import { normalizeProjectName } from '../../formats/project-name.ts';
+import { isProjectStatus, type ProjectStatus } from '../../formats/project-status.ts';
 import { SIMPLE_JSON } from '../../formats/simple-api.ts';
 import { indexBaseUrl } from '../index-client.ts';
 import type { VerifyCache } from './disk-cache.ts';
@@ -26,6 +27,8 @@ export interface IndexProject {
   name: string;
   pageUrl: string;
   files: IndexFile[];
+  /** PEP 792 `project-status` (api-version 1.4); undefined when the index does not say. */
+  status?: { status: ProjectStatus; reason: string | null };
 }
 
 export interface FetchOptions {
@@ -180,7 +183,7 @@ function parseProjectJson(text: string, pageUrl: string, maxFiles = Number.POSIT
   } catch {
     throw new CairnError('server.error', `${pageUrl} is not a PEP 691 JSON page (does the index speak the JSON simple API?)`, { url: pageUrl });
   }
-  const b = body as { name?: unknown; files?: unknown };
+  const b = body as { name?: unknown; files?: unknown; 'project-status'?: { status?: unknown; reason?: unknown } };
   if (!Array.isArray(b.files)) throw new CairnError('server.error', `${pageUrl}: the JSON page has no files list`, { url: pageUrl });
   if (b.files.length > maxFiles) {
     throw new CairnError('server.error', `${pageUrl} lists ${b.files.length} files, more than the cap of ${maxFiles}`, { url: pageUrl, limit: maxFiles });
@@ -200,7 +203,10 @@ function parseProjectJson(text: string, pageUrl: string, maxFiles = Number.POSIT
       },
     ];
   });
-  return { name: typeof b.name === 'string' ? b.name : '', pageUrl, files };
+  const marker = b['project-status'];
+  // An unknown status is treated as absent rather than guessed at (PEP 792 lets indices add none).
+  const status = marker && isProjectStatus(marker.status) ? { status: marker.status, reason: typeof marker.reason === 'string' ? marker.reason : null } : undefined;
+  return { name: typeof b.name === 'string' ? b.name : '', pageUrl, files, ...(status ? { status } : {}) };
 }
 
 /** Whether `BASE/simple/` exists, asked once per base and process. */

@@ -62,6 +62,11 @@ async function requestsForPin(session: VerifySession, pin: PinnedRequirement, op
         return false;
       }
     });
+    if (files.length === 0 && page.status?.status === 'quarantined') {
+      // PEP 792: the index serves nothing of a quarantined project; that is the answer, not a missing release.
+      const why = page.status.reason ? ` (${page.status.reason})` : '';
+      throw new CairnError('policy.project_status', `${label}: the index ${index} marks ${pin.normalizedName} quarantined${why} (PEP 792) and serves none of its files`);
+    }
     if (files.length === 0) throw new CairnError('verify.not_found', `${label}: the index ${index} has no files for this release`);
     const chosen = pin.sha256.length > 0 ? files.filter((f) => f.sha256 !== null && pin.sha256.includes(f.sha256)) : files;
     const out: DistributionRequest[] = chosen.map((f) => ({

@@ -69,6 +69,8 @@ export interface AttestationReport {
   logIndex?: string;
   integratedTime?: string;
   facts?: AttestationFacts;
+  /** SHA-256 of the attestation's JSON as read (a VSA names its input attestations by digest). */
+  sha256?: string;
 }
 
 export type ResultStatus = 'pass' | 'fail' | 'error';
@@ -88,6 +90,8 @@ export interface DistributionResult {
   warnings: string[];
   /** The PEP 751 identities this file's accepted provenance establishes (for `--lock-identities`). */
   identities: AttestationIdentity[];
+  /** Where the file was downloaded from, when it was. */
+  url?: string;
 }
 
 export interface VerifyOptions {
@@ -182,7 +186,7 @@ export class VerifySession {
     for (const { source, json } of attestations) {
       try {
         const { facts } = this.verifier.verify(json, { filename, sha256 });
-        reports.push(reportOf(source, facts));
+        reports.push({ ...reportOf(source, facts), sha256: createHash('sha256').update(JSON.stringify(json)).digest('hex') });
         verified.push(facts);
       } catch (error) {
         const e = asCairnError(error);
@@ -314,6 +318,15 @@ export class VerifySession {
     return identities;
   }
 
+  /** The project's PEP 792 status from its index page (already fetched for name==version targets); undefined when unknown. */
+  private async projectStatus(index: string, project: string): Promise<IndexProject['status']> {
+    try {
+      return (await this.projectPage(index, project)).status;
+    } catch {
+      return undefined;
+    }
+  }
+
   /** Reads the project history the policy needs, then lets src/policy decide (with the other files of the release, for inconsistent signers). */
   async decide(item: Gathered, siblings: Gathered[]): Promise<DistributionResult> {
     const { request } = item;
@@ -329,6 +342,7 @@ export class VerifySession {
       verdict: null,
       warnings: [],
       identities: [],
+      ...(request.url ? { url: request.url } : {}),
     };
     if (item.failure) {
       result.status = statusOf(item.failure.code);
@@ -337,6 +351,7 @@ export class VerifySession {
       return result;
     }
     const policy = this.options.policy;
+    const projectStatus = request.index ? await this.projectStatus(request.index, item.project) : undefined;
     const continuityOff = effectiveRule(policy, item.project).identityContinuity === 'off';
     const previousIdentities = continuityOff ? undefined : await this.previousIdentities(request.index, item.project, item.version, result.warnings);
     const decision = decideDistribution(policy, {
@@ -349,6 +364,7 @@ export class VerifySession {
       siblingIdentities: siblings.filter((s) => s !== item && !s.failure).map((s) => ({ filename: s.request.filename, identities: s.verified.map(signerIdentityOf) })),
       unverified: item.reports.filter((r) => !r.verified).map((r) => ({ source: r.source, code: r.code!, error: r.error! })),
       lockIdentities: request.lockIdentities ?? [],
+      ...(projectStatus ? { projectStatus } : {}),
     });
     result.verdict = decision.verdict;
     result.warnings.push(...decision.warnings);

@@ -16,6 +16,10 @@ export interface TokenPrincipal {
 
 const TOKEN_PREFIX = 'cairn-';
 
+function tokenUsed(usedAt: string): CairnError {
+  return new CairnError('auth.token_used', `Invalid or non-existent authentication information. This single-use Trusted Publishing token was used for an upload at ${usedAt}; mint a new token for each upload`);
+}
+
 export function hashToken(token: string): string {
   return createHash('sha256').update(token, 'utf8').digest('hex');
 }
@@ -156,9 +160,30 @@ export class TokenService {
     if (row.expires_at !== null && row.expires_at <= now.toISOString()) {
       throw new CairnError('auth.invalid_token', 'Invalid or non-existent authentication information. The API token has expired');
     }
+    if (row.scope === 'publishing') {
+      const link = await this.db.selectFrom('publishing_tokens').select(['single_use', 'used_at']).where('token_id', '=', row.id).executeTakeFirst();
+      if (link?.single_use === 1 && link.used_at !== null) throw tokenUsed(link.used_at);
+    }
     const scoped = await this.db.selectFrom('token_projects').select('normalized_name').where('token_id', '=', row.id).execute();
     await this.db.updateTable('api_tokens').set({ last_used_at: now.toISOString() }).where('id', '=', row.id).execute();
     return { tokenId: row.id, scope: row.scope as TokenScope, projects: new Set(scoped.map((r) => r.normalized_name)) };
+  }
+
+  /**
+   * Inside the upload's transaction: a single-use publishing token is spent by the upload that
+   * commits with it. The conditional update is the guard when two uploads race on one token.
+   */
+  async spendSingleUse(trx: Kysely<Database>, principal: TokenPrincipal, now: Date): Promise<void> {
+    if (principal.scope !== 'publishing') return;
+    const link = await trx.selectFrom('publishing_tokens').select(['single_use', 'used_at']).where('token_id', '=', principal.tokenId).executeTakeFirst();
+    if (link?.single_use !== 1) return;
+    const spent = await trx
+      .updateTable('publishing_tokens')
+      .set({ used_at: now.toISOString() })
+      .where('token_id', '=', principal.tokenId)
+      .where('used_at', 'is', null)
+      .executeTakeFirst();
+    if (Number(spent.numUpdatedRows) === 0) throw tokenUsed(link.used_at ?? 'just now');
   }
 
   /**

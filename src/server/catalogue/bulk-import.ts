@@ -433,6 +433,8 @@ export class BulkImportService {
     const { db, blobs } = this.options;
     for (const part of chunks(shas)) {
       const referenced = new Set((await db.selectFrom('files').select('sha256').where('sha256', 'in', part).execute()).map((r) => r.sha256));
+      // The same bytes may wait, staged, in a publishing session: that blob is not this import's to remove.
+      for (const r of await db.selectFrom('session_files').select('sha256').where('sha256', 'in', part).execute()) referenced.add(r.sha256);
       for (const sha256 of part) if (!referenced.has(sha256)) await blobs.remove(sha256);
       await db.deleteFrom('blob_intents').where('sha256', 'in', part).execute();
     }

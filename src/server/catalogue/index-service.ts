@@ -3,6 +3,7 @@ import { CairnError } from '../../errors.ts';
 import { assertValidProjectName, normalizeProjectName } from '../../formats/project-name.ts';
 import { assertNotConfusable } from './project-names.ts';
 import { normalizeVersion } from '../../formats/pep440.ts';
+import type { ProjectStatus } from '../../formats/project-status.ts';
 import type { CatalogueChanges } from '../pages/catalogue-changes.ts';
 import type { Database, FileRow, ProjectRow, ReleaseRow } from '../storage/schema.ts';
 
@@ -80,6 +81,12 @@ export class IndexService {
     return matches ? file : undefined;
   }
 
+  /** A file's project's PEP 792 status (downloads of a quarantined project are refused). */
+  async projectStatusOf(projectId: number): Promise<{ name: string; status: ProjectStatus; reason: string | null }> {
+    const row = await this.db.selectFrom('projects').select(['name', 'status', 'status_reason']).where('id', '=', projectId).executeTakeFirstOrThrow();
+    return { name: row.name, status: row.status, reason: row.status_reason };
+  }
+
   async coreMetadataOf(filename: string): Promise<string | undefined> {
     const row = await this.db
       .selectFrom('files')
@@ -107,6 +114,27 @@ export class IndexService {
     });
     this.changes.published(change);
     return release;
+  }
+
+  /**
+   * Sets the PEP 792 status. The project's pages and its `/simple/` root chunk are rendered again
+   * in the same transaction (quarantine hides it from the root), so the TUF metadata that lists
+   * those pages follows.
+   */
+  async setProjectStatus(name: string, status: ProjectStatus, reason: string | null, now: Date): Promise<ProjectRow> {
+    const project = await this.findProject(name);
+    if (!project) throw new CairnError('project.not_found', `no project named '${name}'`);
+    const { row, change } = await this.db.transaction().execute(async (trx) => {
+      const updated = await trx
+        .updateTable('projects')
+        .set({ status, status_reason: reason, status_changed_at: now.toISOString() })
+        .where('id', '=', project.id)
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      return { row: updated, change: await this.changes.projectChanged(trx, project.id, { listingChanged: true }) };
+    });
+    this.changes.published(change);
+    return row;
   }
 
   /**

@@ -10,7 +10,7 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** How often expired pending provenance is swept (DESIGN §4). */
+/** How often expired pending provenance (DESIGN §4) and expired publishing sessions are swept. */
 const SWEEP_INTERVAL_MS = 10 * 60 * 1000;
 
 /** Longer than any upload may take to arrive (the request timeout defaults to 1 h). */
@@ -45,6 +45,8 @@ export async function startServer(config: ServerConfig, options: { logger?: bool
     try {
       const removed = await services.pendingProvenance.sweepExpired();
       if (removed > 0) built.log.info({ removed }, 'expired pending provenance swept');
+      const sessions = await services.sessions.sweepExpired();
+      if (sessions > 0) built.log.info({ sessions }, 'expired publishing sessions swept');
     } catch (error) {
       built.log.error({ err: error }, 'pending provenance sweep failed');
     }

@@ -80,12 +80,14 @@ export class CatalogueChanges {
    * Bumps the project's serial (which also takes its row lock, so concurrent changes to one
    * project render one after another), renders its pages, and journals the change.
    */
-  async projectChanged(trx: Kysely<Database>, projectId: number, options: { created?: boolean } = {}): Promise<RecordedChange> {
-    const [change] = await this.projectsChanged(trx, [{ projectId, created: options.created === true }]);
+  async projectChanged(trx: Kysely<Database>, projectId: number, options: { created?: boolean; listingChanged?: boolean } = {}): Promise<RecordedChange> {
+    const [change] = await this.projectsChanged(trx, [{ projectId, created: options.created === true || options.listingChanged === true }]);
     return change!;
   }
 
   /**
+   * `created` (or, from `projectChanged`, `listingChanged`: a status change that hides or shows the
+   * project in `/simple/`) re-renders the project's root chunk.
    * `projectChanged` for every project one transaction changed (a bulk import's batch): each
    * project is rendered once, a group of projects at a time with a few statements per group, and
    * each root chunk that gained projects once, not once per project. `between` runs after each

@@ -1,5 +1,6 @@
 import { CairnError } from '../../errors.ts';
 import { isPrerelease, normalizeVersion } from '../../formats/pep440.ts';
+import { projectStatusJson, statusServesFiles } from '../../formats/project-status.ts';
 import type { ProvenanceState } from '../../formats/provenance-state.ts';
 import type { FileSummary } from '../catalogue/index-service.ts';
 import type { ProjectRow, ReleaseListing } from '../storage/schema.ts';
@@ -67,7 +68,9 @@ export function buildProjectJson(
   urls: IndexUrls,
   options: { perVersion?: boolean; withProvenance?: ReadonlySet<number>; provenanceStates?: ReadonlyMap<number, ProvenanceState> } = {},
 ): Record<string, unknown> {
-  const { project, releases, files } = listing;
+  const { project, releases } = listing;
+  // PEP 792: nothing of a quarantined project is offered for download, here as on /simple/.
+  const files = statusServesFiles(project.status) ? listing.files : [];
   const filesByRelease = new Map<number, FileSummary[]>();
   for (const f of files) {
     const list = filesByRelease.get(f.release_id) ?? [];
@@ -113,6 +116,8 @@ export function buildProjectJson(
       ...(options.provenanceStates ? { provenance_state: options.provenanceStates.get(release.id) ?? null } : {}),
     },
     last_serial: project.serial,
+    // PEP 792 status under the PEP 691 key name, so one reader serves both APIs.
+    'project-status': projectStatusJson(project.status, project.status_reason),
     urls: (filesByRelease.get(release.id) ?? []).map(toFile),
     vulnerabilities: [],
   };

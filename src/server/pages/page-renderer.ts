@@ -3,6 +3,7 @@ import { promisify } from 'node:util';
 import { gzip, gzipSync } from 'node:zlib';
 import type { Kysely } from 'kysely';
 import { deflateSegment } from '../../formats/gzip-segments.ts';
+import { statusServesFiles } from '../../formats/project-status.ts';
 import { renderIndexHtmlEntry, renderProjectHtml, renderProjectJson, type SimpleProject } from '../../formats/simple-api.ts';
 import type { DialectName } from '../storage/migrations.ts';
 import type { Database, PageKind, ReleaseListing } from '../storage/schema.ts';
@@ -14,7 +15,7 @@ import { loadProjectSnapshots, releaseInfoJsons, releaseProvenanceStates, type P
  * Bumped when what the renderer writes changes, so stored pages of an older renderer are rendered
  * again at start-up (see CatalogueChanges.renderStale).
  */
-export const RENDERER_VERSION = 1;
+export const RENDERER_VERSION = 2;
 
 /** Projects per `/simple/` root chunk: a new project re-renders one chunk of at most this many. */
 export const ROOT_CHUNK_SIZE = 1000;
@@ -40,12 +41,19 @@ export function simplePageTargetPath(normalizedName: string, kind: 'simple-html'
   return `simple/${normalizedName}/index.${kind === 'simple-html' ? 'html' : 'json'}`;
 }
 
-/** What `/simple/<project>/` lists, from a snapshot: files in upload order, each with its provenance URL. */
+/**
+ * What `/simple/<project>/` lists, from a snapshot: files in upload order, each with its provenance
+ * URL, and the PEP 792 status. A quarantined project's page lists no version and no file (PEP 792:
+ * nothing of it is offered for download), but still answers, so installers learn why.
+ */
 export function simpleProjectView(snapshot: ProjectSnapshot, urls: IndexUrls): SimpleProject {
   const releaseById = new Map(snapshot.releases.map((r) => [r.id, r]));
   const name = snapshot.project.normalized_name;
+  const status = { status: snapshot.project.status, reason: snapshot.project.status_reason };
+  if (!statusServesFiles(status.status)) return { name, versions: [], files: [], status };
   return {
     name,
+    status,
     versions: snapshot.releases.map((r) => r.version),
     files: snapshot.files.map((f) => {
       const release = releaseById.get(f.release_id)!;
@@ -229,6 +237,8 @@ export class PageRenderer {
       .select(['name', 'normalized_name'])
       .where('id', '>=', chunk * ROOT_CHUNK_SIZE)
       .where('id', '<', (chunk + 1) * ROOT_CHUNK_SIZE)
+      // PEP 792: a quarantined project is hidden from the index's list of projects.
+      .where('status', '!=', 'quarantined')
       .orderBy('id')
       .execute();
     const htmlText = projects.map((p) => renderIndexHtmlEntry(p.name, p.normalized_name)).join('');

@@ -63,6 +63,8 @@ export interface SubmissionResult {
   expires_at: string | null;
   signer: { issuer: string; identity: string }[];
   submitted_before_upload: boolean;
+  /** The file waits, staged, in a publishing session: the entry lives as long as the session does. */
+  staged: boolean;
   /** False when bound after the upload as a third party's: listed apart, changing nothing the index says of the release. */
   first_party: boolean;
 }
@@ -161,10 +163,23 @@ export class PendingProvenanceService {
           signer: signers,
           submitted_before_upload: false,
           first_party: thirdParty.length === 0,
+          staged: false,
         };
       }
 
-      const expiresAt = new Date(now.getTime() + this.limits.ttlSeconds * 1000).toISOString();
+      let expiresAt = new Date(now.getTime() + this.limits.ttlSeconds * 1000).toISOString();
+      // A file staged in a publishing session may wait longer than the pending TTL for its publish;
+      // its provenance must not expire before the session does.
+      const staged = await trx
+        .selectFrom('session_files')
+        .innerJoin('publishing_sessions', 'publishing_sessions.id', 'session_files.session_id')
+        .select('publishing_sessions.expires_at')
+        .where('session_files.filename', '=', submission.filename)
+        .where('session_files.sha256', '=', submission.sha256)
+        .where('publishing_sessions.status', '=', 'pending')
+        .where('publishing_sessions.expires_at', '>', now.toISOString())
+        .executeTakeFirst();
+      if (staged && staged.expires_at > expiresAt) expiresAt = staged.expires_at;
       const live = (q: ReturnType<typeof trx.selectFrom<'pending_provenance'>>) => q.where('expires_at', '>', now.toISOString());
       let expiry = expiresAt;
       for (const item of verified) {
@@ -219,7 +234,7 @@ export class PendingProvenanceService {
           })
           .execute();
       }
-      return { status: 'pending', filename: submission.filename, sha256: submission.sha256, expires_at: expiry, signer: signers, submitted_before_upload: true, first_party: true };
+      return { status: 'pending', filename: submission.filename, sha256: submission.sha256, expires_at: expiry, signer: signers, submitted_before_upload: true, first_party: true, staged: staged !== undefined };
     });
     if (change) this.changes.published(change);
     return result;

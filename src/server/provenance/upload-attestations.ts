@@ -3,7 +3,7 @@ import { CairnError } from '../../errors.ts';
 import { receivedArrayElements } from '../../formats/json-source.ts';
 import type { AttestationFacts } from '../../formats/provenance-object.ts';
 import type { TokenPrincipal } from '../auth/tokens.ts';
-import type { UploadPrecheck } from '../upload/upload-service.ts';
+import type { UploadForm, UploadPrecheck } from '../upload/upload-service.ts';
 import type { AttestationStore, VerifiedForIndex } from './attestation-store.ts';
 import type { PendingProvenanceService, VerifyForIndex } from './pending-provenance.ts';
 
@@ -34,6 +34,23 @@ export function uploadAttestationsPrecheck(
   publisherOf: PublisherLookup,
   clock: () => Date,
 ): UploadPrecheck {
+  const verifyForm = formAttestationsVerifier(verify, pending, publisherOf);
+  return async (form, file) => {
+    const items = await verifyForm(form, file);
+    return async (trx, stored) => {
+      if (items.length > 0) await attestations.append(trx, stored.id, items, { submittedBeforeUpload: true, firstParty: true, now: clock() });
+      await pending.bindOnUpload(trx, stored);
+    };
+  };
+}
+
+/** Verifies the `attestations` field of an upload form (a plain or a staged upload) and returns what to store. */
+export type FormAttestationsVerifier = (
+  form: UploadForm,
+  file: { parsed: { filename: string }; sha256: string; principal: TokenPrincipal },
+) => Promise<VerifiedForIndex[]>;
+
+export function formAttestationsVerifier(verify: VerifyForIndex, pending: PendingProvenanceService, publisherOf: PublisherLookup): FormAttestationsVerifier {
   return async (form, file) => {
     const field = form.fields.get('attestations');
     const items: VerifiedForIndex[] = [];
@@ -84,9 +101,6 @@ export function uploadAttestationsPrecheck(
         statements.add(key);
       }
     }
-    return async (trx, stored) => {
-      if (items.length > 0) await attestations.append(trx, stored.id, items, { submittedBeforeUpload: true, firstParty: true, now: clock() });
-      await pending.bindOnUpload(trx, stored);
-    };
+    return items;
   };
 }

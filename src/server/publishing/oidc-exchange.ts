@@ -37,6 +37,8 @@ export interface OidcExchangeOptions {
   issuers: () => readonly string[];
   audience: string;
   clock: () => Date;
+  /** Every minted token is single-use (CAIRN_PUBLISHING_SINGLE_USE=1), whatever the request asks. */
+  singleUseOnly?: boolean;
 }
 
 export interface MintedToken {
@@ -44,6 +46,8 @@ export interface MintedToken {
   token: string;
   /** Unix time in seconds, as PyPI answers. */
   expires: number;
+  /** Whether the token authorises one upload only. */
+  singleUse: boolean;
 }
 
 type KeySet = ReturnType<typeof createRemoteJWKSet>;
@@ -62,7 +66,12 @@ export class OidcExchangeService {
     return this.options.audience;
   }
 
-  async mintToken(jwt: unknown): Promise<MintedToken> {
+  /**
+   * `singleUse`: the token authorises one upload (issue 15), so a token that leaks from a CI log
+   * after the upload is worth nothing; the operator can make every token so.
+   */
+  async mintToken(jwt: unknown, options: { singleUse?: boolean } = {}): Promise<MintedToken> {
+    const singleUse = this.options.singleUseOnly === true || options.singleUse === true;
     const { issuer, claims } = await this.verifyToken(jwt);
     const now = this.options.clock();
     const jti = claims.jti as string;
@@ -112,12 +121,12 @@ export class OidcExchangeService {
         });
         await trx
           .insertInto('publishing_tokens')
-          .values({ token_id: created.tokenId, publisher_id: primary.id, claims_json: JSON.stringify(claims) })
+          .values({ token_id: created.tokenId, publisher_id: primary.id, claims_json: JSON.stringify(claims), single_use: singleUse ? 1 : 0 })
           .execute();
         return created;
       });
       this.options.changes.published(...newProjects);
-      return { success: true, token: minted.token, expires: Math.floor(expiresAt.getTime() / 1000) };
+      return { success: true, token: minted.token, expires: Math.floor(expiresAt.getTime() / 1000), singleUse };
     } catch (error) {
       if (isUniqueViolation(error)) throw new CairnError('oidc.replayed', `this OIDC token (jti ${jti}) was already exchanged; a token is exchanged once: mint a new one (in CI, request a fresh token)`);
       throw error;

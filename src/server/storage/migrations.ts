@@ -1,4 +1,4 @@
-import type { Kysely, Migration, MigrationProvider } from 'kysely';
+import type { ColumnDefinitionBuilder, Kysely, Migration, MigrationProvider } from 'kysely';
 import { sql } from 'kysely';
 
 export type DialectName = 'sqlite' | 'postgres';
@@ -322,6 +322,102 @@ function tufInDatabase(dialect: DialectName): Migration {
 }
 
 /**
+ * Publishing sessions (PEP 694 draft): files staged for one project version, invisible to every
+ * public surface until the session is published, then moved into `files` in one transaction.
+ * A filename is staged in at most one session at a time (the session reserves it); staged
+ * attestations wait beside their file. `project_publish_policies` holds a project's own rule that
+ * no file becomes public without verified build provenance.
+ */
+function publishingSessions(dialect: DialectName): Migration {
+  const [idName, idType] = idColumn(dialect);
+  const pk = (c: ColumnDefinitionBuilder) => (dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey());
+  return {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('publishing_sessions')
+        .addColumn(idName, idType, pk)
+        .addColumn('token', 'text', (c) => c.notNull().unique())
+        .addColumn('project_name', 'text', (c) => c.notNull())
+        .addColumn('normalized_name', 'text', (c) => c.notNull())
+        .addColumn('version', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull().check(sql`status in ('pending', 'published', 'canceled')`))
+        .addColumn('require_provenance', 'text', (c) => c.check(sql`require_provenance in ('build')`))
+        .addColumn('expected_files', 'text')
+        .addColumn('created_by_token_id', 'integer', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'text', (c) => c.notNull())
+        .addColumn('ended_at', 'text')
+        .execute();
+      await db.schema.createIndex('publishing_sessions_name_idx').on('publishing_sessions').columns(['normalized_name', 'status']).execute();
+      // PEP 694: one pending session per release; a second creation request is answered with the first.
+      await db.schema
+        .createIndex('publishing_sessions_one_pending_idx')
+        .on('publishing_sessions')
+        .columns(['normalized_name', 'version'])
+        .unique()
+        .where(sql.ref('status'), '=', 'pending')
+        .execute();
+      await db.schema.createIndex('publishing_sessions_expiry_idx').on('publishing_sessions').column('expires_at').execute();
+      await db.schema
+        .createTable('session_files')
+        .addColumn(idName, idType, pk)
+        .addColumn('session_id', 'integer', (c) => c.notNull().references('publishing_sessions.id'))
+        .addColumn('filename', 'text', (c) => c.notNull().unique())
+        .addColumn('packagetype', 'text', (c) => c.notNull())
+        .addColumn('python_version', 'text', (c) => c.notNull())
+        .addColumn('size', 'bigint', (c) => c.notNull())
+        .addColumn('sha256', 'text', (c) => c.notNull().unique())
+        .addColumn('md5', 'text', (c) => c.notNull())
+        .addColumn('blake2b_256', 'text', (c) => c.notNull())
+        .addColumn('requires_python', 'text')
+        .addColumn('core_metadata', 'text', (c) => c.notNull())
+        .addColumn('core_metadata_sha256', 'text', (c) => c.notNull())
+        .addColumn('metadata_name', 'text', (c) => c.notNull())
+        .addColumn('summary', 'text')
+        .addColumn('info_json', 'text', (c) => c.notNull())
+        .addColumn('uploaded_at', 'text', (c) => c.notNull())
+        .addColumn('uploaded_by_token_id', 'integer')
+        .execute();
+      await db.schema.createIndex('session_files_session_idx').on('session_files').column('session_id').execute();
+      await db.schema
+        .createTable('session_attestations')
+        .addColumn(idName, idType, pk)
+        .addColumn('session_file_id', 'integer', (c) => c.notNull().references('session_files.id'))
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('raw_json', 'text', (c) => c.notNull())
+        .addColumn('statement_sha256', 'text', (c) => c.notNull())
+        .addColumn('facts_json', 'text', (c) => c.notNull())
+        .addColumn('publisher_json', 'text')
+        .execute();
+      await db.schema.createIndex('session_attestations_file_idx').on('session_attestations').column('session_file_id').execute();
+      await db.schema
+        .createTable('project_publish_policies')
+        .addColumn('normalized_name', 'text', (c) => c.primaryKey())
+        .addColumn('require_provenance', 'text', (c) => c.notNull().check(sql`require_provenance in ('build')`))
+        .addColumn('set_at', 'text', (c) => c.notNull())
+        .execute();
+    },
+  };
+}
+
+/**
+ * PEP 792 project status: one marker per project (`active` when never set), the operator's reason,
+ * and when it was set (shown in the UI beside the reason).
+ */
+function projectStatus(): Migration {
+  return {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('projects').addColumn('status', 'text', (c) => c.notNull().defaultTo('active')).execute();
+      await db.schema.alterTable('projects').addColumn('status_reason', 'text').execute();
+      await db.schema.alterTable('projects').addColumn('status_changed_at', 'text').execute();
+      // Issue 15 shares this migration (one name per helper): single-use Trusted Publishing tokens.
+      await db.schema.alterTable('publishing_tokens').addColumn('single_use', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+      await db.schema.alterTable('publishing_tokens').addColumn('used_at', 'text').execute();
+    },
+  };
+}
+
+/**
  * Issue 11: attestations bound after their file was public are third-party and never count for a
  * release's provenance state; rows bound by the upload were first-party. Earlier rows submitted
  * after the upload are recorded as third-party, since nothing recorded who they came from then.
@@ -356,6 +452,8 @@ export function migrationProvider(dialect: DialectName): MigrationProvider {
         '0006_rendered_pages': renderedPages(dialect),
         '0007_tuf_in_database': tufInDatabase(dialect),
         '0008_provenance_hardening': provenanceHardening(),
+        '0010_project_status': projectStatus(),
+        '0011_publishing_sessions': publishingSessions(dialect),
       };
     },
   };

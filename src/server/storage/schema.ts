@@ -1,4 +1,5 @@
 import type { Generated, Insertable, Selectable } from 'kysely';
+import type { ProjectStatus } from '../../formats/project-status.ts';
 
 /**
  * One schema for SQLite and PostgreSQL. Portable choices: booleans are 0/1 integers, timestamps are
@@ -28,6 +29,10 @@ export interface Database {
   tuf_roles: TufRolesTable;
   tuf_metadata: TufMetadataTable;
   tuf_state: TufStateTable;
+  publishing_sessions: PublishingSessionsTable;
+  session_files: SessionFilesTable;
+  session_attestations: SessionAttestationsTable;
+  project_publish_policies: ProjectPublishPoliciesTable;
 }
 
 export interface ProjectsTable {
@@ -37,6 +42,10 @@ export interface ProjectsTable {
   created_at: string;
   /** Bumped on every change visible in the simple API; keys the rendered-page cache. */
   serial: number;
+  /** PEP 792 status marker (`active`, `archived`, `quarantined`, `deprecated`). */
+  status: Generated<ProjectStatus>;
+  status_reason: Generated<string | null>;
+  status_changed_at: Generated<string | null>;
 }
 
 export interface ReleasesTable {
@@ -140,6 +149,9 @@ export interface PublishingTokensTable {
   token_id: number;
   publisher_id: number;
   claims_json: string;
+  /** 1: the token authorises one upload; its second use is refused (`auth.token_used`). */
+  single_use: Generated<number>;
+  used_at: Generated<string | null>;
 }
 
 export interface AttestationsTable {
@@ -268,4 +280,63 @@ export interface TufStateTable {
   /** The earliest time a published role is due for renewal; before it, no change means no work. */
   next_renewal: string | null;
   timestamp_version: number;
+}
+
+/** A publishing session (PEP 694 draft): one project version staged until published or ended. */
+export interface PublishingSessionsTable {
+  id: Generated<number>;
+  /** The unguessable session token; the session's URLs are built from it. */
+  token: string;
+  project_name: string;
+  normalized_name: string;
+  version: string;
+  status: 'pending' | 'published' | 'canceled';
+  require_provenance: 'build' | null;
+  /** JSON array of the filenames the client said it will upload, or null. */
+  expected_files: string | null;
+  created_by_token_id: number;
+  created_at: string;
+  expires_at: string;
+  ended_at: string | null;
+}
+
+/** A distribution staged in a session: stored in the blob store, listed only in the session's stage. */
+export interface SessionFilesTable {
+  id: Generated<number>;
+  session_id: number;
+  filename: string;
+  packagetype: string;
+  python_version: string;
+  size: number;
+  sha256: string;
+  md5: string;
+  blake2b_256: string;
+  requires_python: string | null;
+  core_metadata: string;
+  core_metadata_sha256: string;
+  /** The `Name` of the core metadata (the project's display name if the session creates it). */
+  metadata_name: string;
+  summary: string | null;
+  info_json: string;
+  uploaded_at: string;
+  uploaded_by_token_id: number | null;
+}
+
+/** A verified attestation sent with a staged upload, bound to the file when the session publishes. */
+export interface SessionAttestationsTable {
+  id: Generated<number>;
+  session_file_id: number;
+  kind: 'build' | 'publish' | 'other';
+  raw_json: string;
+  statement_sha256: string;
+  facts_json: string;
+  publisher_json: string | null;
+}
+
+/** A project's rule for what may become public (by normalised name, so it may precede the project). */
+export interface ProjectPublishPoliciesTable {
+  normalized_name: string;
+  /** 'build': no file becomes public without verified build provenance (docs/staged-publishing.md). */
+  require_provenance: 'build';
+  set_at: string;
 }

@@ -1,3 +1,4 @@
+import type { ProjectStatus } from '../../formats/project-status.ts';
 import type { AttestationFacts } from '../../formats/provenance-object.ts';
 import { PROVENANCE_STATE_LABELS, type ProvenanceState } from '../../formats/provenance-state.ts';
 import type { ReleaseFileAttestation } from '../pages/catalogue-views.ts';
@@ -23,6 +24,19 @@ export function anySignedByDevTrust(issuers: readonly string[], devTrustBase: st
 
 export function devTrustTag(): SafeHtml {
   return html`<span class="tag tag-devtrust" title="Signed through the dev trust domain, which certifies any identity it is asked for">${DEV_TRUST_LABEL}</span>`;
+}
+
+const STATUS_WORDS: Record<Exclude<ProjectStatus, 'active'>, string> = {
+  archived: 'This project is archived: it takes no new files, and its maintainers do not expect to update it.',
+  quarantined: 'This project is quarantined: it is considered unsafe to use, so none of its files is served and it is hidden from the simple index.',
+  deprecated: 'This project is deprecated: it is considered obsolete and may have been superseded by another project.',
+};
+
+/** The PEP 792 status of a project, as a notice on its pages (nothing for an active project). */
+export function projectStatusNotice(project: { status: ProjectStatus; status_reason: string | null }): SafeHtml {
+  if (project.status === 'active') return html``;
+  const tone = project.status === 'quarantined' ? 'notice-danger' : 'notice-warning';
+  return html`<p class="notice ${tone}" role="note" data-project-status="${project.status}"><strong>${project.status[0]!.toUpperCase()}${project.status.slice(1)}.</strong> ${STATUS_WORDS[project.status]}${project.status_reason ? html` Reason: ${project.status_reason}` : ''}</p>`;
 }
 
 export function devTrustNotice(what: string): SafeHtml {

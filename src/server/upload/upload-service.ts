@@ -10,6 +10,7 @@ import {
 } from '../../formats/dist-filename.ts';
 import { assertValidProjectName, normalizeProjectName } from '../../formats/project-name.ts';
 import { normalizeVersion } from '../../formats/pep440.ts';
+import { statusAllowsUploads } from '../../formats/project-status.ts';
 import { createHash } from 'node:crypto';
 import type { BlobStore, ReceivedBlob } from '../storage/blob-store.ts';
 import { isUniqueViolation } from '../storage/database.ts';
@@ -50,6 +51,14 @@ export type UploadPrecheck = (
   file: { parsed: ParsedDistributionFilename; sha256: string; principal: TokenPrincipal },
 ) => Promise<UploadTransactionHook | void>;
 
+/** Whether a public file or a file staged in a publishing session still needs the blob. */
+export async function blobReferenced(db: Kysely<Database>, sha256: string): Promise<boolean> {
+  const file = await db.selectFrom('files').select('id').where('sha256', '=', sha256).executeTakeFirst();
+  if (file) return true;
+  const staged = await db.selectFrom('session_files').select('id').where('sha256', '=', sha256).executeTakeFirst();
+  return staged !== undefined;
+}
+
 const HEX = (length: number) => new RegExp(`^[0-9a-f]{${length}}$`);
 
 function required(form: UploadForm, name: string): string {
@@ -75,6 +84,44 @@ function checkDigestField(form: UploadForm, field: string, actual: string, lengt
   }
 }
 
+/** The upload form checked on its own, before any storage is consulted (also a staged upload's first step). */
+export interface ValidatedUpload {
+  name: string;
+  normalizedVersion: string;
+  filename: string;
+  parsed: ParsedDistributionFilename;
+  blob: ReceivedBlob;
+}
+
+export function validateUploadForm(form: UploadForm): ValidatedUpload {
+  const action = required(form, ':action');
+  if (action !== 'file_upload') {
+    throw new CairnError('upload.unsupported_action', `Unknown :action '${action}': only file_upload is supported`);
+  }
+  const protocol = form.fields.get('protocol_version');
+  if (protocol !== undefined && protocol !== '1') {
+    throw new CairnError('upload.unsupported_action', `Unknown protocol_version '${protocol}': only 1 is supported`);
+  }
+  const name = required(form, 'name');
+  const version = required(form, 'version');
+  const filetype = required(form, 'filetype');
+  if (!form.content) throw new CairnError('upload.missing_field', "Upload payload does not have a file: the 'content' part is missing");
+  assertValidProjectName(name);
+  const normalizedVersion = normalizeVersion(version);
+
+  const { filename, blob } = form.content;
+  const parsed = parseDistributionFilename(filename);
+  assertFilenameMatchesRelease(parsed, name, version);
+  if (packageTypeOf(parsed) !== filetype) {
+    throw new CairnError('upload.filename_mismatch', `filetype '${filetype}' does not match the file ${filename} (a ${packageTypeOf(parsed)})`);
+  }
+  if (blob.size === 0) throw new CairnError('upload.invalid_archive', `Invalid distribution file: ${filename} is empty`);
+  checkDigestField(form, 'sha256_digest', blob.sha256, 64);
+  checkDigestField(form, 'md5_digest', blob.md5, 32);
+  checkDigestField(form, 'blake2_256_digest', blob.blake2b256, 64);
+  return { name, normalizedVersion, filename, parsed, blob };
+}
+
 export interface UploadServiceOptions {
   db: Kysely<Database>;
   blobs: BlobStore;
@@ -84,6 +131,8 @@ export interface UploadServiceOptions {
   prechecks?: readonly UploadPrecheck[];
   /** Renders the project's pages inside the upload's transaction (pages rendered on write). */
   changes: CatalogueChanges;
+  /** Days after a release's first file when it takes no new files; 0 never closes (issue 15). */
+  releaseCloseDays?: number;
 }
 
 export class UploadService {
@@ -93,6 +142,7 @@ export class UploadService {
   private readonly clock: () => Date;
   private readonly prechecks: readonly UploadPrecheck[];
   private readonly changes: CatalogueChanges;
+  private readonly releaseCloseDays: number;
 
   constructor(options: UploadServiceOptions) {
     this.db = options.db;
@@ -101,6 +151,36 @@ export class UploadService {
     this.clock = options.clock;
     this.prechecks = options.prechecks ?? [];
     this.changes = options.changes;
+    this.releaseCloseDays = options.releaseCloseDays ?? 0;
+  }
+
+  /**
+   * Refuses a new file for a project whose PEP 792 status takes none (archived, quarantined) and
+   * for a release past the closing age (after a compromise, an attacker with a stolen token must
+   * not slip a file into an old, trusted release). Run before anything is stored and again inside
+   * the transaction, where a status set meanwhile is seen.
+   */
+  private async assertOpenForFiles(db: Kysely<Database>, normalizedName: string, version: string, filename: string): Promise<void> {
+    const project = await db.selectFrom('projects').select(['id', 'name', 'status', 'status_reason']).where('normalized_name', '=', normalizedName).executeTakeFirst();
+    if (!project) return;
+    if (!statusAllowsUploads(project.status)) {
+      const why = project.status_reason ? ` (${project.status_reason})` : '';
+      throw new CairnError(
+        project.status === 'quarantined' ? 'upload.project_quarantined' : 'upload.project_archived',
+        `Project '${project.name}' is ${project.status}${why} and accepts no new files (PEP 792); an index operator can set it active again`,
+      );
+    }
+    if (this.releaseCloseDays === 0) return;
+    const release = await db.selectFrom('releases').select('created_at').where('project_id', '=', project.id).where('version', '=', version).executeTakeFirst();
+    if (!release) return;
+    const closesAt = Date.parse(release.created_at) + this.releaseCloseDays * 86_400_000;
+    if (this.clock().getTime() >= closesAt) {
+      throw new CairnError(
+        'upload.release_closed',
+        `Release ${project.name} ${version} was created ${release.created_at} and closed for new files after ${this.releaseCloseDays} days; upload ${filename} in a new version`,
+        { closed_after_days: this.releaseCloseDays, release_created_at: release.created_at },
+      );
+    }
   }
 
   /**
@@ -117,31 +197,7 @@ export class UploadService {
   }
 
   private async validateAndStore(principal: TokenPrincipal, form: UploadForm): Promise<UploadOutcome> {
-    const action = required(form, ':action');
-    if (action !== 'file_upload') {
-      throw new CairnError('upload.unsupported_action', `Unknown :action '${action}': only file_upload is supported`);
-    }
-    const protocol = form.fields.get('protocol_version');
-    if (protocol !== undefined && protocol !== '1') {
-      throw new CairnError('upload.unsupported_action', `Unknown protocol_version '${protocol}': only 1 is supported`);
-    }
-    const name = required(form, 'name');
-    const version = required(form, 'version');
-    const filetype = required(form, 'filetype');
-    if (!form.content) throw new CairnError('upload.missing_field', "Upload payload does not have a file: the 'content' part is missing");
-    assertValidProjectName(name);
-    const normalizedVersion = normalizeVersion(version);
-
-    const { filename, blob } = form.content;
-    const parsed = parseDistributionFilename(filename);
-    assertFilenameMatchesRelease(parsed, name, version);
-    if (packageTypeOf(parsed) !== filetype) {
-      throw new CairnError('upload.filename_mismatch', `filetype '${filetype}' does not match the file ${filename} (a ${packageTypeOf(parsed)})`);
-    }
-    if (blob.size === 0) throw new CairnError('upload.invalid_archive', `Invalid distribution file: ${filename} is empty`);
-    checkDigestField(form, 'sha256_digest', blob.sha256, 64);
-    checkDigestField(form, 'md5_digest', blob.md5, 32);
-    checkDigestField(form, 'blake2_256_digest', blob.blake2b256, 64);
+    const { name, normalizedVersion, filename, parsed, blob } = validateUploadForm(form);
 
     const existingProject = await this.db
       .selectFrom('projects')
@@ -182,6 +238,8 @@ export class UploadService {
       throw new CairnError('upload.filename_reused', `This filename has already been used ('${filename}'), use a different version`);
     }
 
+    // After the identical re-upload answer: `twine --skip-existing` adds nothing, so it still succeeds.
+    await this.assertOpenForFiles(this.db, normalizeProjectName(name), normalizedVersion, filename);
     const { raw, metadata } = await readDistributionMetadata(blob.tempPath, parsed);
     const hooks: UploadTransactionHook[] = [];
     for (const check of this.prechecks) {
@@ -230,6 +288,7 @@ export class UploadService {
             projectId = raced.id;
           }
         }
+        if (!projectCreated) await this.assertOpenForFiles(trx, normalizeProjectName(name), normalizedVersion, filename);
         let release = await trx
           .selectFrom('releases')
           .select('id')
@@ -281,6 +340,7 @@ export class UploadService {
           .returning('id')
           .executeTakeFirstOrThrow();
         await trx.insertInto('burned_filenames').values({ filename, burned_at: now }).execute();
+        await this.tokens.spendSingleUse(trx, principal, this.clock());
         await this.changes.filesAdded(trx, [
           {
             id: file.id,
@@ -316,8 +376,7 @@ export class UploadService {
 
   /** Removes a committed blob that no file row references (failed transaction, crash recovery). */
   private async releaseOrphanBlob(sha256: string): Promise<void> {
-    const referenced = await this.db.selectFrom('files').select('id').where('sha256', '=', sha256).executeTakeFirst();
-    if (!referenced) {
+    if (!(await blobReferenced(this.db, sha256))) {
       // A store that cannot delete now (unreachable) keeps the intent: a later recovery or sweep retries.
       const removed = await this.blobs.remove(sha256).then(() => true, () => false);
       if (!removed) return;
@@ -344,11 +403,13 @@ export class UploadService {
       const part = candidates;
       candidates = [];
       if (part.length === 0) return;
-      const [files, intents] = await Promise.all([
+      // Public files, files staged in a publishing session, and writes not yet committed keep theirs.
+      const [files, staged, intents] = await Promise.all([
         this.db.selectFrom('files').select('sha256').where('sha256', 'in', part).execute(),
+        this.db.selectFrom('session_files').select('sha256').where('sha256', 'in', part).execute(),
         this.db.selectFrom('blob_intents').select('sha256').where('sha256', 'in', part).execute(),
       ]);
-      const kept = new Set([...files, ...intents].map((row) => row.sha256));
+      const kept = new Set([...files, ...staged, ...intents].map((row) => row.sha256));
       for (const sha256 of part) {
         if (kept.has(sha256)) continue;
         if (!options.dryRun) await this.blobs.remove(sha256);

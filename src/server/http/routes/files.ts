@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { CairnError } from '../../../errors.ts';
+import { statusServesFiles } from '../../../formats/project-status.ts';
 import type { CairnServices } from '../../composition.ts';
 import { answerConditional } from '../../../http/conditional.ts';
 import { DIST_FILENAME_PARAM, paramsSchema, SHA256_PARAM } from '../../../http/param-schemas.ts';
@@ -51,6 +52,10 @@ export async function fileRoutes(app: FastifyInstance, { services }: { services:
       if (wantsMetadata) filename = filename.slice(0, -METADATA_SUFFIX.length);
       const file = await services.index.fileByName(filename);
       if (!file || file.sha256 !== sha256) throw new CairnError('file.not_found', `no file ${filename} with sha256 ${sha256}`);
+      const status = await services.index.projectStatusOf(file.project_id);
+      if (!statusServesFiles(status.status)) {
+        throw new CairnError('file.quarantined', `${filename} belongs to the quarantined project '${status.name}'${status.reason ? ` (${status.reason})` : ''}; PEP 792 forbids serving it`);
+      }
 
       if (wantsMetadata) {
         const metadata = await services.index.coreMetadataOf(filename);

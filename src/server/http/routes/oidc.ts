@@ -32,7 +32,7 @@ function sendExchangeError(request: FastifyRequest, reply: FastifyReply, error: 
 }
 
 /** The exchange's request, as PyPI's: `{"token": "<OIDC JWT>"}`. */
-const MINT_TOKEN_BODY = {
+export const MINT_TOKEN_BODY = {
   type: 'object',
   description: 'a JSON object {"token": "<OIDC JWT>"}',
   required: ['token'],
@@ -55,8 +55,8 @@ export async function oidcRoutes(app: FastifyInstance, { services }: { services:
     },
     async (request, reply) => {
       const minted = await exchange.mintToken(request.body.token);
-      request.log.info({ expires: minted.expires }, 'trusted publishing token minted');
-      return reply.code(200).type('application/json').send(minted);
+      request.log.info({ expires: minted.expires, singleUse: minted.singleUse }, 'trusted publishing token minted');
+      return reply.code(200).type('application/json').send({ success: minted.success, token: minted.token, expires: minted.expires });
     },
   );
 }

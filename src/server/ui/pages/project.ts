@@ -1,5 +1,5 @@
 import type { ProjectPageData, ReleaseHistoryEntry } from '../../pages/catalogue-views.ts';
-import { anySignedByDevTrust, copyableCommand, devTrustNotice, factRow, provenanceBadge } from '../components.ts';
+import { anySignedByDevTrust, copyableCommand, devTrustNotice, factRow, projectStatusNotice, provenanceBadge } from '../components.ts';
 import { formatDate } from '../../../ui/format.ts';
 import { externalLink, html, type SafeHtml } from '../../../ui/html.ts';
 import { renderDescription } from '../../../ui/markdown.ts';
@@ -73,13 +73,18 @@ export function projectPage(ctx: PageContext, data: ProjectPageData): string {
   </div>
   ${latest ? html`<p class="head-badge">${provenanceBadge(latest.provenance, { devTrust: latestDevTrust })}</p>` : ''}
 </div>
+${projectStatusNotice(project)}
 ${latest?.yanked ? html`<p class="notice notice-warning" role="note">Every release of this project is yanked: installers take a yanked release only when it is pinned exactly, as the install command below does.</p>` : ''}
 <div class="columns">
   <div class="primary">
-    <section aria-labelledby="install-title">
+    ${
+      project.status === 'quarantined'
+        ? ''
+        : html`<section aria-labelledby="install-title">
       <h2 id="install-title">Install</h2>
       ${copyableCommand(install, 'install command')}
-    </section>
+    </section>`
+    }
     ${
       latest
         ? html`<section aria-labelledby="provenance-title">

@@ -9,6 +9,7 @@ import {
   devTrustNotice,
   devTrustTag,
   factRow,
+  projectStatusNotice,
   provenanceBadge,
   publisherLabel,
   signedByDevTrust,
@@ -17,6 +18,7 @@ import {
   urlFact,
   DEV_TRUST_LABEL,
 } from '../components.ts';
+import { statusServesFiles } from '../../../formats/project-status.ts';
 import { formatBytes, formatTime, packageTypeLabel, integratedTimeIso } from '../../../ui/format.ts';
 import { externalLink, html, safeUrl, type SafeHtml } from '../../../ui/html.ts';
 import { layout, type PageContext } from './layout.ts';
@@ -98,7 +100,8 @@ function verifyCommand(data: ReleasePageData, ctx: PageContext, options: Release
 }
 
 function fileRows(file: ReleaseFile, data: ReleasePageData, ctx: PageContext, options: ReleasePageOptions, command: string): SafeHtml {
-  const download = safeUrl(options.urls.fileUrl(file.sha256, file.filename));
+  // PEP 792: a quarantined project's files are not served, so they are not offered as links.
+  const download = statusServesFiles(data.project.status) ? safeUrl(options.urls.fileUrl(file.sha256, file.filename)) : null;
   const integrity = options.urls.provenanceUrl(data.project.normalized_name, data.release.version, file.filename);
   // Third parties' attestations are listed apart and never read as the file's provenance.
   const own = file.attestations.filter((a) => a.firstParty);
@@ -175,6 +178,7 @@ export function releasePage(ctx: PageContext, data: ReleasePageData, options: Re
   </div>
   <p class="head-badge">${provenanceBadge(data.provenance, { devTrust })}</p>
 </div>
+${projectStatusNotice(project)}
 ${devTrust ? devTrustNotice(`The provenance of ${release.version}`) : ''}
 ${
   release.yanked
