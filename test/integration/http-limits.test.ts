@@ -123,11 +123,11 @@ describe('HTTP server limits against slow and idle clients', () => {
       clearInterval(trickle);
     }
     const steady = await open(server.url);
-    const body = JSON.stringify({ pad: 'y'.repeat(30_000) });
+    const body = JSON.stringify({ pad: 'y'.repeat(100_000) });
     steady.socket.write(`POST /_/provenance HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`);
-    // 10 KiB/s, above the 4 KiB/s minimum, for three windows.
-    for (let i = 0; i < body.length; i += 1024) {
-      steady.socket.write(body.slice(i, i + 1024));
+    // About 40 KiB/s, ten times the 4 KiB/s minimum (room for a loaded machine), for over two windows.
+    for (let i = 0; i < body.length; i += 4096) {
+      steady.socket.write(body.slice(i, i + 4096));
       await wait(100);
     }
     await steady.closed(5000);

@@ -34,6 +34,10 @@ async function setStatus(server: TestServer, status: string, reason?: string) {
   if (reason !== undefined) args.push('--reason', reason);
   const result = await runCairn(args);
   assert.equal(result.status, 0, result.output);
+  // The server learns of a change made by another process from the page journal, polled every
+  // CAIRN_PAGE_POLL_MS (250 ms): a page read fresh may show it before a cached one is dropped.
+  await simpleJson(server, (body) => statusOf(body)?.status === status);
+  await new Promise((r) => setTimeout(r, 3 * server.config.pagePollMs));
   return result;
 }
 

@@ -163,6 +163,8 @@ for (const { engine, skip } of await testEngines()) {
         assert.deepEqual(identities(provenance.cairn_third_party?.attestation_bundles), [row.signer_identity]);
         assert.equal(provenance.cairn_third_party?.attestation_bundles[0]?.cairn_verified[0]?.first_party, false);
 
+        const jsonApi = (await (await fetch(`${server.url}/pypi/thirdp-pkg/json`)).json()) as { urls: { cairn_third_party_attestations?: { identity: string }[] }[] };
+        assert.deepEqual(jsonApi.urls[0]!.cairn_third_party_attestations?.map((a) => a.identity), [row.signer_identity], 'the JSON API lists the stranger apart');
         const page = await (await fetch(`${server.url}/project/thirdp-pkg/1.0/`)).text();
         assert.match(page, /class="badge badge-full"/);
         const builtBy = [...page.matchAll(/<span class="prov-line prov-build[^"]*">([^<]*)<\/span>/g)].map((m) => m[1]);

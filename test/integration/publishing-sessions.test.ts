@@ -357,5 +357,33 @@ for (const { engine, skip } of await testEngines()) {
       const rows = await server.services.db.selectFrom('publishing_sessions').select('id').where('normalized_name', 'in', ['x', 'staged-0ne', 'awaited-name']).execute();
       assert.equal(rows.length, 0);
     });
+
+    test('a project archived or quarantined while files are staged takes none of them: staging and publish are refused, nothing public', async () => {
+      const first = makeDistribution(work, { name: 'staged-status', version: '1.0', kind: 'wheel' });
+      const opened = await createSession({ name: 'staged-status', version: '1.0' });
+      assert.equal((await stage(opened.body, first.path)).status, 200);
+      assert.equal((await call('POST', opened.body.links.publish)).status, 200);
+
+      const wheel = makeDistribution(work, { name: 'staged-status', version: '1.1', kind: 'wheel' });
+      const sdist = makeDistribution(work, { name: 'staged-status', version: '1.1', kind: 'sdist' });
+      const created = await createSession({ name: 'staged-status', version: '1.1' });
+      assert.equal((await stage(created.body, wheel.path)).status, 200);
+      for (const status of ['archived', 'quarantined'] as const) {
+        await server.services.index.setProjectStatus('staged-status', status, 'moved elsewhere', new Date());
+        const staged = await stage(created.body, sdist.path);
+        assert.equal(staged.status, 400);
+        assert.equal(staged.body.code, `upload.project_${status}`);
+        const refused = await call('POST', created.body.links.publish);
+        assert.equal(refused.status, 400, JSON.stringify(refused.body));
+        assert.equal(refused.body.code, `upload.project_${status}`);
+        const rows = await server.services.db.selectFrom('files').select('filename').where('filename', 'in', [wheel.filename, sdist.filename]).execute();
+        assert.deepEqual(rows, []);
+        assert.equal((await call('GET', created.body.links.session)).body.status, 'pending', 'the session stays open: the operator may set the project active again');
+      }
+      await server.services.index.setProjectStatus('staged-status', 'active', null, new Date());
+      const published = await call('POST', created.body.links.publish);
+      assert.equal(published.status, 200, JSON.stringify(published.body));
+      assert.deepEqual((await publicTraces('staged-status', wheel.filename)).fileRows, 1);
+    });
   });
 }

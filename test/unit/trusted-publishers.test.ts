@@ -7,6 +7,9 @@ import {
   GITLAB_OIDC_ISSUER,
   GOOGLE_OIDC_ISSUER,
   publisherClaimMismatch,
+  mismatchedClaim,
+  repositoryClaimFor,
+  signedFromPublisherRepository,
   CLAIM_RULES,
   claimRulesMismatch,
   repositoryKey,
@@ -82,6 +85,29 @@ describe('signerMismatch (publish attestations)', () => {
   test('Google signer is the service account', () => {
     assert.equal(signerMismatch(google, { ...facts, issuer: GOOGLE_OIDC_ISSUER, identity: google.repository }), null);
     assert.match(signerMismatch(google, { ...facts, issuer: GOOGLE_OIDC_ISSUER, identity: 'x@y' }) ?? '', /signer/);
+  });
+});
+
+describe('issue 11: what a refusal may say, and which late attestations are the project\'s own', () => {
+  test('mismatchedClaim names the first failing claim and nothing of the publisher', () => {
+    assert.equal(mismatchedClaim(github, GITHUB_OIDC_ISSUER, githubClaims), null);
+    assert.equal(mismatchedClaim(github, GITHUB_OIDC_ISSUER, { ...githubClaims, repository: 'evil/demo' }), 'repository');
+    assert.equal(mismatchedClaim(github, GITHUB_OIDC_ISSUER, { ...githubClaims, sub: 'repo:evil/demo:ref:refs/tags/v1' }), 'sub');
+    assert.equal(mismatchedClaim(github, GITHUB_OIDC_ISSUER, { ...githubClaims, workflow_ref: 'octo/demo/.github/workflows/ci.yml@refs/tags/v1' }), 'workflow_ref');
+    assert.equal(mismatchedClaim({ ...github, environment: 'pypi' }, GITHUB_OIDC_ISSUER, githubClaims), 'environment');
+    assert.equal(mismatchedClaim(github, GITLAB_OIDC_ISSUER, githubClaims), 'iss');
+    assert.equal(mismatchedClaim(google, GOOGLE_OIDC_ISSUER, { email: 'x@y', email_verified: true }), 'email');
+    assert.equal(repositoryClaimFor(GITLAB_OIDC_ISSUER), 'project_path');
+    assert.equal(repositoryClaimFor('https://dev.example/oidc'), 'repository');
+  });
+
+  test('signedFromPublisherRepository: same issuer and certified repository, any workflow', () => {
+    const built = { issuer: GITHUB_OIDC_ISSUER, identity: 'https://github.com/org/builder/.github/workflows/b.yml@refs/tags/v1', sourceRepositoryUri: 'https://github.com/octo/demo' } as AttestationFacts;
+    assert.equal(signedFromPublisherRepository(github, built), true);
+    assert.equal(signedFromPublisherRepository(github, { ...built, sourceRepositoryUri: 'https://github.com/octo/demo-fork' }), false);
+    assert.equal(signedFromPublisherRepository(github, { ...built, sourceRepositoryUri: null }), false);
+    assert.equal(signedFromPublisherRepository(github, { ...built, issuer: GITLAB_OIDC_ISSUER }), false);
+    assert.equal(signedFromPublisherRepository(google, { ...built, issuer: GOOGLE_OIDC_ISSUER, identity: google.repository }), true);
   });
 });
 

@@ -197,6 +197,7 @@ export class CatalogueViews {
       return buildProjectJson(snapshot, release, await releaseInfoJson(trx, release.id), this.urls, {
         perVersion: true,
         withProvenance: new Set(snapshot.signersByFile.keys()),
+        thirdParty: snapshot.thirdPartyByFile,
         provenanceStates: releaseProvenanceStates(snapshot.releases, snapshot.files, snapshot.signersByFile),
       });
     });

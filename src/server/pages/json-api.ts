@@ -66,7 +66,13 @@ export function buildProjectJson(
   release: ReleaseListing,
   infoJson: string,
   urls: IndexUrls,
-  options: { perVersion?: boolean; withProvenance?: ReadonlySet<number>; provenanceStates?: ReadonlyMap<number, ProvenanceState> } = {},
+  options: {
+    perVersion?: boolean;
+    withProvenance?: ReadonlySet<number>;
+    provenanceStates?: ReadonlyMap<number, ProvenanceState>;
+    /** Third parties' attestation signers by file id, listed apart (issue 11). */
+    thirdParty?: ReadonlyMap<number, readonly { issuer: string; identity: string }[]>;
+  } = {},
 ): Record<string, unknown> {
   const { project, releases } = listing;
   // PEP 792: nothing of a quarantined project is offered for download, here as on /simple/.
@@ -98,6 +104,11 @@ export function buildProjectJson(
       yanked: r.yanked === 1,
       yanked_reason: r.yanked ? r.yanked_reason : null,
       provenance: options.withProvenance?.has(f.id) ? urls.provenanceUrl(project.normalized_name, r.version, f.filename) : null,
+      // cairn extension: who else attested the file after it was public ("also attested by"),
+      // apart from its provenance; present only when someone did (the integrity API has them).
+      ...(options.thirdParty?.has(f.id)
+        ? { cairn_third_party_attestations: options.thirdParty.get(f.id)!.map((a) => ({ issuer: a.issuer, identity: a.identity })) }
+        : {}),
     };
   };
 

@@ -15,6 +15,8 @@ import { loadProjectSnapshots, releaseInfoJsons, releaseProvenanceStates, type P
  * Bumped when what the renderer writes changes, so stored pages of an older renderer are rendered
  * again at start-up (see CatalogueChanges.renderStale).
  */
+// 2: provenance links and states count first-party attestations only; the JSON API lists third
+// parties apart (issue 11); PEP 792 project status in the pages (issue 15).
 export const RENDERER_VERSION = 2;
 
 /** Projects per `/simple/` root chunk: a new project re-renders one chunk of at most this many. */
@@ -142,6 +144,7 @@ export class PageRenderer {
     if (info === undefined) throw new Error(`release ${release.id} vanished inside its own transaction`);
     const document = buildProjectJson(snapshot, release, info, this.urls, {
       withProvenance: new Set(snapshot.signersByFile.keys()),
+      thirdParty: snapshot.thirdPartyByFile,
       provenanceStates: states,
     });
     return JSON.stringify(document);

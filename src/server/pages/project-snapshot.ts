@@ -14,8 +14,10 @@ export interface ProjectSnapshot {
   releases: ReleaseListing[];
   /** In upload order. */
   files: FileSummary[];
-  /** Who signed the attestations bound to each file (never the attestation bodies). */
+  /** Who signed the first-party attestations bound to each file (never the attestation bodies). */
   signersByFile: Map<number, AttestationSignerSummary[]>;
+  /** Who signed third parties' attestations of each file: listed apart, never counted (issue 11). */
+  thirdPartyByFile: Map<number, AttestationSignerSummary[]>;
 }
 
 export const RELEASE_LISTING_COLUMNS = ['id', 'project_id', 'version', 'summary', 'requires_python', 'yanked', 'yanked_reason', 'created_at'] as const;
@@ -49,21 +51,31 @@ export async function attestationSignersOfProject(db: Kysely<Database>, projectI
 
 /** The same for several projects in one query (the home page's recent releases). */
 export async function attestationSignersOfProjects(db: Kysely<Database>, projectIds: readonly number[]): Promise<Map<number, AttestationSignerSummary[]>> {
-  const rows = await db
+  return (await attestationSignersByParty(db, projectIds, { thirdParty: false })).firstParty;
+}
+
+/** First-party and (unless left out) third-party signers of several projects' files, in one query. */
+export async function attestationSignersByParty(
+  db: Kysely<Database>,
+  projectIds: readonly number[],
+  options: { thirdParty: boolean },
+): Promise<{ firstParty: Map<number, AttestationSignerSummary[]>; thirdParty: Map<number, AttestationSignerSummary[]> }> {
+  let query = db
     .selectFrom('attestations')
     .innerJoin('files', 'files.id', 'attestations.file_id')
-    .select(['attestations.file_id', 'attestations.kind', 'attestations.signer_issuer', 'attestations.signer_identity', 'attestations.publisher_json'])
-    .where('files.project_id', 'in', projectIds)
-    .where('attestations.first_party', '=', 1)
-    .orderBy('attestations.id')
-    .execute();
-  const byFile = new Map<number, AttestationSignerSummary[]>();
+    .select(['attestations.file_id', 'attestations.kind', 'attestations.signer_issuer', 'attestations.signer_identity', 'attestations.publisher_json', 'attestations.first_party'])
+    .where('files.project_id', 'in', projectIds);
+  if (!options.thirdParty) query = query.where('attestations.first_party', '=', 1);
+  const rows = await query.orderBy('attestations.id').execute();
+  const firstParty = new Map<number, AttestationSignerSummary[]>();
+  const thirdParty = new Map<number, AttestationSignerSummary[]>();
   for (const a of rows) {
+    const byFile = a.first_party === 1 ? firstParty : thirdParty;
     const list = byFile.get(a.file_id) ?? [];
     list.push({ kind: a.kind, issuer: a.signer_issuer, identity: a.signer_identity, publisher: parseJsonObject(a.publisher_json) });
     byFile.set(a.file_id, list);
   }
-  return byFile;
+  return { firstParty, thirdParty };
 }
 
 /** The provenance state of each release (by release id), from the signers of its files. */
@@ -100,7 +112,7 @@ export async function loadProjectSnapshots(db: Kysely<Database>, projectIds: rea
     // One statement at a time: inside a transaction they share its connection, and each sees the
     // transaction's own writes.
     const projects = await db.selectFrom('projects').selectAll().where('id', 'in', ids).execute();
-    for (const project of projects) snapshots.set(project.id, { project, releases: [], files: [], signersByFile: new Map() });
+    for (const project of projects) snapshots.set(project.id, { project, releases: [], files: [], signersByFile: new Map(), thirdPartyByFile: new Map() });
     const releases = await db.selectFrom('releases').select(RELEASE_LISTING_COLUMNS).where('project_id', 'in', ids).orderBy('id').execute();
     for (const release of releases) snapshots.get(release.project_id)?.releases.push(release);
     const files = await db.selectFrom('files').select(FILE_SUMMARY_COLUMNS).where('project_id', 'in', ids).orderBy('id').execute();
@@ -109,9 +121,14 @@ export async function loadProjectSnapshots(db: Kysely<Database>, projectIds: rea
       snapshots.get(file.project_id)?.files.push(file);
       projectOfFile.set(file.id, file.project_id);
     }
-    for (const [fileId, signers] of await attestationSignersOfProjects(db, ids)) {
+    const { firstParty, thirdParty } = await attestationSignersByParty(db, ids, { thirdParty: true });
+    for (const [fileId, signers] of firstParty) {
       const projectId = projectOfFile.get(fileId);
       if (projectId !== undefined) snapshots.get(projectId)?.signersByFile.set(fileId, signers);
+    }
+    for (const [fileId, signers] of thirdParty) {
+      const projectId = projectOfFile.get(fileId);
+      if (projectId !== undefined) snapshots.get(projectId)?.thirdPartyByFile.set(fileId, signers);
     }
   }
   for (const snapshot of snapshots.values()) sortByVersion(snapshot.releases);

@@ -15,8 +15,7 @@ import type { BlobStore } from '../storage/blob-store.ts';
 import { isUniqueViolation } from '../storage/database.ts';
 import type { Database, PublishingSessionsTable } from '../storage/schema.ts';
 import { readDistributionMetadata } from '../upload/dist-metadata.ts';
-import { blobReferenced, validateUploadForm, type UploadForm, type UploadPrecheck } from '../upload/upload-service.ts';
-import { assertOpenForFiles } from '../upload/open-for-files.ts';
+import { assertOpenForFiles, blobReferenced, validateUploadForm, type UploadForm, type UploadPrecheck } from '../upload/upload-service.ts';
 
 export type SessionRow = { [K in keyof PublishingSessionsTable]: K extends 'id' ? number : PublishingSessionsTable[K] };
 
@@ -68,8 +67,8 @@ export interface PublishingSessionOptions {
   verifyFormAttestations: FormAttestationsVerifier;
   clock: () => Date;
   ttlSeconds: number;
-  /** Days after its creation when a release takes no new files; 0 never closes (issue 15). */
-  releaseCloseDays?: number;
+  /** Days after which a release takes no new files (0: never), as for uploads. */
+  releaseCloseDays: number;
 }
 
 /** 32 random bytes: the PEP asks for a token that cannot be guessed, since the stage is readable with it alone. */
@@ -93,10 +92,6 @@ export class PublishingSessionService {
     return this.options.clock();
   }
 
-  private async assertOpenForFiles(db: Kysely<Database>, normalizedName: string, version: string, filename: string): Promise<void> {
-    await assertOpenForFiles(db, { normalizedName, version, filename }, { now: this.now(), releaseCloseDays: this.options.releaseCloseDays ?? 0 });
-  }
-
   /** Creates a session, or answers the pending one for the same release (`existing`, PEP 694: 409 + Location). */
   async create(principal: TokenPrincipal, request: NewSessionRequest): Promise<{ state: SessionState; existing: boolean }> {
     assertValidProjectName(request.name);
@@ -108,7 +103,7 @@ export class PublishingSessionService {
     const project = await this.projectNamed(normalizedName);
     await this.options.tokens.assertMayUpload(principal, project, request.name);
     // A session whose files could never be published is refused at once (PEP 792 status, release closing).
-    await this.assertOpenForFiles(this.db, normalizedName, version, `${request.name} ${version}`);
+    await assertOpenForFiles(this.db, { normalizedName, version, filename: `${request.name} ${version}`, releaseCloseDays: this.options.releaseCloseDays, now: this.now() });
     if (!project) {
       // A session for a new name is a project about to be created: the same names are refused as for a first upload.
       await assertNotAwaitedByPublisher(this.db, request.name);
@@ -195,7 +190,7 @@ export class PublishingSessionService {
     }
     const burned = await this.db.selectFrom('burned_filenames').select('filename').where('filename', '=', filename).executeTakeFirst();
     if (burned) throw new CairnError('upload.filename_reused', `This filename has already been used ('${filename}'), use a different version`);
-    await this.assertOpenForFiles(this.db, session.normalized_name, session.version, filename);
+    await assertOpenForFiles(this.db, { normalizedName: session.normalized_name, version: session.version, filename, releaseCloseDays: this.options.releaseCloseDays, now: this.now() });
 
     const { raw, metadata } = await readDistributionMetadata(blob.tempPath, parsed);
     const items = await this.options.verifyFormAttestations(form, { parsed, sha256: blob.sha256, principal });
@@ -293,8 +288,8 @@ export class PublishingSessionService {
         // Read after the claim: a staged upload committing meanwhile is either listed here or refused.
         const staged = await trx.selectFrom('session_files').selectAll().where('session_id', '=', session.id).orderBy('id').execute();
 
-        // The status or the release's age may have changed while the files were staged.
-        await this.assertOpenForFiles(trx, session.normalized_name, session.version, staged.map((f) => f.filename).join(', '));
+        // A status set or a release closed while the files were staged holds here too.
+        await assertOpenForFiles(trx, { normalizedName: session.normalized_name, version: session.version, filename: staged[0]?.filename ?? session.project_name, releaseCloseDays: this.options.releaseCloseDays, now });
         let project = await trx.selectFrom('projects').select(['id', 'normalized_name']).where('normalized_name', '=', session.normalized_name).executeTakeFirst();
         let created = false;
         if (!project) {

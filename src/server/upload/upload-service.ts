@@ -10,6 +10,7 @@ import {
 } from '../../formats/dist-filename.ts';
 import { assertValidProjectName, normalizeProjectName } from '../../formats/project-name.ts';
 import { normalizeVersion } from '../../formats/pep440.ts';
+import { statusAllowsUploads } from '../../formats/project-status.ts';
 import { createHash } from 'node:crypto';
 import type { BlobStore, ReceivedBlob } from '../storage/blob-store.ts';
 import { isUniqueViolation } from '../storage/database.ts';
@@ -18,7 +19,6 @@ import type { TokenPrincipal, TokenService } from '../auth/tokens.ts';
 import type { CatalogueChanges, RecordedChange } from '../pages/catalogue-changes.ts';
 import { assertNotAwaitedByPublisher, assertNotConfusable } from '../catalogue/project-names.ts';
 import { readDistributionMetadata } from './dist-metadata.ts';
-import { assertOpenForFiles } from './open-for-files.ts';
 
 /** The form of a twine upload (`POST /legacy/`), already parsed from multipart. */
 export interface UploadForm {
@@ -57,6 +57,40 @@ export async function blobReferenced(db: Kysely<Database>, sha256: string): Prom
   if (file) return true;
   const staged = await db.selectFrom('session_files').select('id').where('sha256', '=', sha256).executeTakeFirst();
   return staged !== undefined;
+}
+
+/**
+ * Refuses a new file for a project whose PEP 792 status takes none (archived, quarantined) and
+ * for a release past the closing age (after a compromise, an attacker with a stolen token must
+ * not slip a file into an old, trusted release). Uploads and publishing sessions run it before
+ * anything is stored and again inside the transaction that makes the file public, where a status
+ * set meanwhile is seen.
+ */
+export async function assertOpenForFiles(
+  db: Kysely<Database>,
+  file: { normalizedName: string; version: string; filename: string; releaseCloseDays: number; now: Date },
+): Promise<void> {
+  const { normalizedName, version, filename, releaseCloseDays } = file;
+  const project = await db.selectFrom('projects').select(['id', 'name', 'status', 'status_reason']).where('normalized_name', '=', normalizedName).executeTakeFirst();
+  if (!project) return;
+  if (!statusAllowsUploads(project.status)) {
+    const why = project.status_reason ? ` (${project.status_reason})` : '';
+    throw new CairnError(
+      project.status === 'quarantined' ? 'upload.project_quarantined' : 'upload.project_archived',
+      `Project '${project.name}' is ${project.status}${why} and accepts no new files (PEP 792); an index operator can set it active again`,
+    );
+  }
+  if (releaseCloseDays === 0) return;
+  const release = await db.selectFrom('releases').select('created_at').where('project_id', '=', project.id).where('version', '=', version).executeTakeFirst();
+  if (!release) return;
+  const closesAt = Date.parse(release.created_at) + releaseCloseDays * 86_400_000;
+  if (file.now.getTime() >= closesAt) {
+    throw new CairnError(
+      'upload.release_closed',
+      `Release ${project.name} ${version} was created ${release.created_at} and closed for new files after ${releaseCloseDays} days; upload ${filename} in a new version`,
+      { closed_after_days: releaseCloseDays, release_created_at: release.created_at },
+    );
+  }
 }
 
 const HEX = (length: number) => new RegExp(`^[0-9a-f]{${length}}$`);
@@ -154,8 +188,8 @@ export class UploadService {
     this.releaseCloseDays = options.releaseCloseDays ?? 0;
   }
 
-  private async assertOpenForFiles(db: Kysely<Database>, normalizedName: string, version: string, filename: string): Promise<void> {
-    await assertOpenForFiles(db, { normalizedName, version, filename }, { now: this.clock(), releaseCloseDays: this.releaseCloseDays });
+  private assertOpenForFiles(db: Kysely<Database>, normalizedName: string, version: string, filename: string): Promise<void> {
+    return assertOpenForFiles(db, { normalizedName, version, filename, releaseCloseDays: this.releaseCloseDays, now: this.clock() });
   }
 
   /**
