@@ -303,7 +303,12 @@ export class PendingProvenanceService {
 
   /** The background sweep: expired entries go. */
   async sweepExpired(): Promise<number> {
-    const result = await this.db.deleteFrom('pending_provenance').where('expires_at', '<=', this.clock().toISOString()).executeTakeFirst();
+    const now = this.clock().toISOString();
+    // Looked up first: a read never waits, but a DELETE, even one that matches nothing, waits for
+    // the write lock, and on SQLite that wait blocks the event loop while a bulk import holds it.
+    const expired = await this.db.selectFrom('pending_provenance').select('id').where('expires_at', '<=', now).limit(1).execute();
+    if (expired.length === 0) return 0;
+    const result = await this.db.deleteFrom('pending_provenance').where('expires_at', '<=', now).executeTakeFirst();
     return Number(result.numDeletedRows);
   }
 }
