@@ -1,8 +1,8 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { CairnError } from '../../errors.ts';
 import { coreMetadataToJsonInfo } from '../../formats/core-metadata.ts';
-import { assertFilenameMatchesRelease, packageTypeOf, parseDistributionFilename, pythonTagOf } from '../../formats/dist-filename.ts';
+import { assertFilenameMatchesRelease, parseDistributionFilename } from '../../formats/dist-filename.ts';
 import { normalizeVersion } from '../../formats/pep440.ts';
 import { assertValidProjectName, normalizeProjectName } from '../../formats/project-name.ts';
 import type { TokenPrincipal, TokenService } from '../auth/tokens.ts';
@@ -15,7 +15,7 @@ import type { BlobStore } from '../storage/blob-store.ts';
 import { isUniqueViolation } from '../storage/database.ts';
 import type { Database, PublishingSessionsTable } from '../storage/schema.ts';
 import { readDistributionMetadata } from '../upload/dist-metadata.ts';
-import { assertOpenForFiles, blobReferenced, validateUploadForm, type UploadForm, type UploadPrecheck } from '../upload/upload-service.ts';
+import { assertOpenForFiles, blobReferenced, coreMetadataOf, distributionColumns, validateUploadForm, type UploadForm, type UploadPrecheck } from '../upload/upload-service.ts';
 
 export type SessionRow = { [K in keyof PublishingSessionsTable]: K extends 'id' ? number : PublishingSessionsTable[K] };
 
@@ -207,16 +207,7 @@ export class PublishingSessionService {
           .insertInto('session_files')
           .values({
             session_id: session.id,
-            filename,
-            packagetype: packageTypeOf(parsed),
-            python_version: pythonTagOf(parsed),
-            size: blob.size,
-            sha256: blob.sha256,
-            md5: blob.md5,
-            blake2b_256: blob.blake2b256,
-            requires_python: metadata.requiresPython ?? null,
-            core_metadata: raw.toString('utf8'),
-            core_metadata_sha256: createHash('sha256').update(raw).digest('hex'),
+            ...distributionColumns(filename, parsed, blob, metadata.requiresPython ?? null, coreMetadataOf(raw)),
             metadata_name: metadata.name || name,
             summary: metadata.summary ?? null,
             info_json: JSON.stringify(coreMetadataToJsonInfo(metadata)),

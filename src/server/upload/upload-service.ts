@@ -93,6 +93,36 @@ export async function assertOpenForFiles(
   }
 }
 
+/**
+ * The columns a distribution's row carries wherever it is stored (public `files`, a session's
+ * `session_files`): what the filename, the received bytes and the core metadata say.
+ */
+export function distributionColumns(
+  filename: string,
+  parsed: ParsedDistributionFilename,
+  blob: ReceivedBlob,
+  requiresPython: string | null,
+  coreMetadata: { text: string; sha256: string },
+) {
+  return {
+    filename,
+    packagetype: packageTypeOf(parsed),
+    python_version: pythonTagOf(parsed),
+    size: blob.size,
+    sha256: blob.sha256,
+    md5: blob.md5,
+    blake2b_256: blob.blake2b256,
+    requires_python: requiresPython,
+    core_metadata: coreMetadata.text,
+    core_metadata_sha256: coreMetadata.sha256,
+  };
+}
+
+/** The core metadata as served at `<file>.metadata` (PEP 658), with its digest. */
+export function coreMetadataOf(raw: Buffer): { text: string; sha256: string } {
+  return { text: raw.toString('utf8'), sha256: createHash('sha256').update(raw).digest('hex') };
+}
+
 const HEX = (length: number) => new RegExp(`^[0-9a-f]{${length}}$`);
 
 function required(form: UploadForm, name: string): string {
@@ -257,8 +287,7 @@ export class UploadService {
     }
 
     const now = this.clock().toISOString();
-    const coreMetadata = raw.toString('utf8');
-    const coreMetadataSha256 = createHash('sha256').update(raw).digest('hex');
+    const coreMetadata = coreMetadataOf(raw);
     await this.db.insertInto('blob_intents').values({ sha256: blob.sha256, created_at: now }).onConflict((oc) => oc.doNothing()).execute();
     try {
       await this.blobs.commit(blob);
@@ -333,16 +362,7 @@ export class UploadService {
           .values({
             project_id: projectId,
             release_id: release.id,
-            filename,
-            packagetype: packageTypeOf(parsed),
-            python_version: pythonTagOf(parsed),
-            size: blob.size,
-            sha256: blob.sha256,
-            md5: blob.md5,
-            blake2b_256: blob.blake2b256,
-            requires_python: metadata.requiresPython ?? null,
-            core_metadata: coreMetadata,
-            core_metadata_sha256: coreMetadataSha256,
+            ...distributionColumns(filename, parsed, blob, metadata.requiresPython ?? null, coreMetadata),
             upload_time: now,
             uploaded_by_token_id: principal.scope === 'publishing' ? null : principal.tokenId,
           })
@@ -357,7 +377,7 @@ export class UploadService {
             sha256: blob.sha256,
             size: blob.size,
             blake2b256: blob.blake2b256,
-            coreMetadataSha256,
+            coreMetadataSha256: coreMetadata.sha256,
             coreMetadataLength: raw.length,
           },
         ]);
