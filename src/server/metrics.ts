@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { RequestMetrics } from './request-metrics.ts';
 
 /** The catalogue's size, read at each scrape. */
 export interface CatalogueSize {
@@ -12,8 +13,6 @@ export interface CatalogueSize {
   pageCacheBytes: number;
 }
 
-/** Request latency, from a cached simple page (sub-millisecond) to a slow page render. */
-const HTTP_SECONDS_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 /** Uploads run up to a 100 MiB distribution over a slow link, verified and stored. */
 const UPLOAD_SECONDS_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
 
@@ -24,25 +23,8 @@ const UPLOAD_SECONDS_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120
  */
 export class IndexMetrics {
   readonly registry = new Registry();
-  readonly httpRequests = new Counter({
-    name: 'cairn_http_requests_total',
-    help: 'HTTP requests answered, by method, route pattern and status code',
-    labelNames: ['method', 'route', 'status'] as const,
-    registers: [this.registry],
-  });
-  readonly httpSeconds = new Counter({
-    name: 'cairn_http_request_seconds_total',
-    help: 'Time spent answering HTTP requests, by route pattern',
-    labelNames: ['route'] as const,
-    registers: [this.registry],
-  });
-  readonly httpDuration = new Histogram({
-    name: 'cairn_http_request_duration_seconds',
-    help: 'Time to answer an HTTP request, by method and route pattern',
-    labelNames: ['method', 'route'] as const,
-    buckets: HTTP_SECONDS_BUCKETS,
-    registers: [this.registry],
-  });
+  /** Requests answered, kept as plain numbers (request-metrics.ts) and appended to the exposition. */
+  readonly requests = new RequestMetrics();
   readonly uploads = new Counter({
     name: 'cairn_uploads_total',
     help: 'Distribution uploads, by outcome (created, identical, or the error code)',
@@ -81,27 +63,9 @@ export class IndexMetrics {
     }),
     publishingSessions: new Gauge({ name: 'cairn_publishing_sessions', help: 'Publishing sessions open (pending, not expired)', registers: [this.registry] }),
   };
-  /** Bound label sets of the three request metrics, by method, route and status. */
-  private readonly requestSeries = new Map<string, { count: Counter.Internal; seconds: Counter.Internal; duration: Histogram.Internal<string> }>();
-
-  /**
-   * Counts one answered request. The label sets are bound once per (method, route, status):
-   * binding by object hashes the labels on every call, a cost comparable to a cached answer.
-   */
+  /** Counts one answered request. */
   recordRequest(method: string, route: string, status: number, seconds: number): void {
-    const key = `${method} ${route} ${status}`;
-    let series = this.requestSeries.get(key);
-    if (!series) {
-      series = {
-        count: this.httpRequests.labels({ method, route, status: String(status) }),
-        seconds: this.httpSeconds.labels({ route }),
-        duration: this.httpDuration.labels({ method, route }),
-      };
-      this.requestSeries.set(key, series);
-    }
-    series.count.inc();
-    series.seconds.inc(seconds);
-    series.duration.observe(seconds);
+    this.requests.record(method, route, status, seconds);
   }
 
   /** Names of the process metrics while they are collected, else null. */
@@ -144,7 +108,7 @@ export class IndexMetrics {
     this.catalogue.pendingProvenance.set(size.pendingProvenance);
     this.catalogue.publishingSessions.set(size.publishingSessions);
     this.pageCacheBytes.set(size.pageCacheBytes);
-    return this.registry.metrics();
+    return `${await this.registry.metrics()}\n${this.requests.exposition()}`;
   }
 
   private metricNames(): string[] {

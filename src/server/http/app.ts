@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { answerCachedPage } from './fast-pages.ts';
+import { cachedPageAnswerer } from './fast-pages.ts';
 import { pageCacheControl } from '../pages/page-caching.ts';
 import type { CairnServices } from '../composition.ts';
 import type { HttpLimits, ServerConfig } from '../config.ts';
@@ -46,10 +46,11 @@ export async function buildApp(services: CairnServices, options: AppOptions = {}
     // its timeout options to a server it did not create, so the limits are set on this one.
     serverFactory: (handler) => {
       const limits = services.config.http;
-      const cacheControl = pageCacheControl(services.config.pageCaching);
+      const answerCachedPage = cachedPageAnswerer(services.pages, services.metrics, pageCacheControl(services.config.pageCaching));
+      const bodyRate = { minBytesPerSecond: limits.minBodyBytesPerSecond, windowMs: limits.bodyRateWindowMs };
       return limitedServer(limits, (request, response) => {
-        enforceMinimumBodyRate(request, { minBytesPerSecond: limits.minBodyBytesPerSecond, windowMs: limits.bodyRateWindowMs });
-        if (!answerCachedPage(request, response, services.pages, services.metrics, handler, cacheControl)) handler(request, response);
+        enforceMinimumBodyRate(request, bodyRate);
+        if (!answerCachedPage(request, response, handler)) handler(request, response);
       });
     },
   });

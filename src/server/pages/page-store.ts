@@ -37,6 +37,11 @@ const SYNC_GUNZIP_LIMIT = 64 * 1024;
 /** Cached answer "no such page", so a flood of requests for a missing project costs no queries. */
 const MISSING = Symbol('missing');
 type CacheValue = StoredPage | typeof MISSING;
+/** `used` is the second chance of CLOCK eviction: a hit sets it instead of reordering the map. */
+interface CacheEntry {
+  value: CacheValue;
+  used: boolean;
+}
 const MISSING_COST = 64;
 /** Fixed cost of a cache entry beside its bytes (key, object, map slot), so tiny entries count too. */
 const ENTRY_OVERHEAD = 200;
@@ -62,7 +67,7 @@ interface RootChunkSegments {
  * cache hit or one query, never a rebuild.
  */
 export class PageStore {
-  private readonly cache = new Map<string, CacheValue>();
+  private readonly cache = new Map<string, CacheEntry>();
   private cachedBytes = 0;
   private readonly identities = new Map<string, Buffer>();
   /** Eviction counter, and when each recently evicted key was evicted (see `remember`). */
@@ -92,15 +97,13 @@ export class PageStore {
     const key = `${kind}:${normalizedName}`;
     const hit = this.cache.get(key);
     if (hit === undefined) return undefined;
-    this.cache.delete(key);
-    this.cache.set(key, hit);
-    return hit === MISSING ? null : hit;
+    hit.used = true;
+    return hit.value === MISSING ? null : hit.value;
   }
 
   /** A project's page, or null when the project (or that page of it) does not exist. */
   async projectPage(normalizedName: string, kind: PageKind): Promise<StoredPage | null> {
     const key = `${kind}:${normalizedName}`;
-    // Most recently used goes last; eviction takes from the front.
     const cached = this.cachedPage(normalizedName, kind);
     if (cached !== undefined) return cached;
     const startedAt = this.epoch;
@@ -200,10 +203,10 @@ export class PageStore {
     // Re-inserted so the map stays in eviction order, which pruning relies on.
     this.recentEvictions.delete(key);
     this.recentEvictions.set(key, { epoch: this.epoch, at: Date.now() });
-    const value = this.cache.get(key);
-    if (value === undefined) return;
+    const entry = this.cache.get(key);
+    if (entry === undefined) return;
     this.cache.delete(key);
-    this.cachedBytes -= costOf(key, value);
+    this.cachedBytes -= costOf(key, entry.value);
   }
 
   /**
@@ -216,14 +219,22 @@ export class PageStore {
     const cost = costOf(key, value);
     if (cost > this.options.cacheBytes / 4) return;
     const old = this.cache.get(key);
-    if (old !== undefined) this.cachedBytes -= costOf(key, old);
+    if (old !== undefined) this.cachedBytes -= costOf(key, old.value);
     this.cache.delete(key);
-    this.cache.set(key, value);
+    this.cache.set(key, { value, used: false });
     this.cachedBytes += cost;
+    // CLOCK: the map's order is insertion order; an entry used since it was last passed goes to
+    // the back with its mark cleared, the first unused one is evicted. A hit costs no reordering,
+    // and each entry is passed at most once per eviction it survives.
     while (this.cachedBytes > this.options.cacheBytes) {
-      const oldest = this.cache.keys().next().value!;
-      this.cachedBytes -= costOf(oldest, this.cache.get(oldest)!);
+      const [oldest, entry] = this.cache.entries().next().value!;
       this.cache.delete(oldest);
+      if (entry.used) {
+        entry.used = false;
+        this.cache.set(oldest, entry);
+      } else {
+        this.cachedBytes -= costOf(oldest, entry.value);
+      }
     }
   }
 

@@ -1,0 +1,61 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { gzipSync } from 'node:zlib';
+import { PageStore } from '../../src/server/pages/page-store.ts';
+import { openDatabase, type OpenedDatabase } from '../../src/server/storage/database.ts';
+
+/**
+ * The page cache in front of `rendered_pages`: byte-bounded, evicting with CLOCK (a page read
+ * since the hand last passed gets a second chance; one never read again goes first), so that a
+ * hit costs no reordering and the pages clients keep asking for stay in memory.
+ */
+const work = mkdtempSync(join(tmpdir(), 'cairn-page-cache-'));
+after(() => rmSync(work, { recursive: true, force: true }));
+
+describe('page cache', () => {
+  let opened: OpenedDatabase;
+  const body = Buffer.alloc(1000, 'x');
+  before(async () => {
+    opened = await openDatabase(`sqlite:${join(work, 'cache.sqlite')}`);
+    for (const name of ['a', 'b', 'c', 'd', 'e', 'f']) {
+      await opened.db
+        .insertInto('rendered_pages')
+        .values({ normalized_name: name, kind: 'simple-json', sha256: name.repeat(64), length: body.length, gzip: gzipSync(body), rendered_at: new Date().toISOString() })
+        .execute();
+    }
+  });
+  after(async () => opened?.close());
+
+  test('keeps within its byte budget, and evicts a page nobody read again before one that was read', async () => {
+    const page = (await new PageStore(opened.db).projectPage('a', 'simple-json'))!;
+    // Room for four entries of this size, not five (an entry may take at most a quarter).
+    const entryCost = 200 + 'simple-json:a'.length * 2 + page.gzip.length;
+    const store = new PageStore(opened.db, { cacheBytes: entryCost * 4 + 10, pollMs: 1000 });
+    for (const name of ['a', 'b', 'c', 'd']) assert.ok(await store.projectPage(name, 'simple-json'));
+    assert.deepEqual(store.stats(), { entries: 4, bytes: entryCost * 4 });
+    // a, c and d are read again; b is not.
+    for (const name of ['a', 'c', 'd']) assert.ok(store.cachedPage(name, 'simple-json'));
+    await store.projectPage('e', 'simple-json');
+    assert.equal(store.cachedPage('b', 'simple-json'), undefined, 'the page not read since it was cached went first');
+    for (const name of ['a', 'c', 'd', 'e']) assert.ok(store.cachedPage(name, 'simple-json'), `${name} stayed`);
+    assert.deepEqual(store.stats(), { entries: 4, bytes: entryCost * 4 });
+    // Every entry read since: the hand clears each mark once, in the order it passed them (c, d, then
+    // a, which went to the back when b was evicted, then e) and evicts the first it meets again.
+    await store.projectPage('f', 'simple-json');
+    assert.equal(store.stats().entries, 4);
+    assert.equal(store.cachedPage('c', 'simple-json'), undefined);
+    for (const name of ['a', 'd', 'e', 'f']) assert.ok(store.cachedPage(name, 'simple-json'), `${name} stayed`);
+  });
+
+  test('a missing page is cached as missing, and counts against the budget', async () => {
+    const store = new PageStore(opened.db, { cacheBytes: 1024 * 1024, pollMs: 1000 });
+    assert.equal(store.cachedPage('nope', 'simple-json'), undefined);
+    assert.equal(await store.projectPage('nope', 'simple-json'), null);
+    assert.equal(store.cachedPage('nope', 'simple-json'), null);
+    assert.equal(store.stats().entries, 1);
+    assert.ok(store.stats().bytes > 0);
+  });
+});
