@@ -52,8 +52,13 @@ export function registerImportAdmin(admin: Command): void {
     const jobs = positiveInteger(options.jobs, '--jobs');
     const batchSize = positiveInteger(options.batchSize, '--batch-size');
     const live = process.stderr.isTTY === true && !options.json;
-    const report = await withServices(options, (s) =>
-      s.imports.importDirectories({
+    const report = await withServices(options, async (s) => {
+      // What `cairn serve` brings up to date when it starts, first: on a database this command
+      // creates, that marks the (empty) pages and TUF targets current in milliseconds, where the
+      // first `serve` after the import would otherwise render and backfill the whole catalogue.
+      await s.changes.renderStale();
+      await s.tufTargets.backfill();
+      return s.imports.importDirectories({
         directories,
         jobs,
         batchSize,
@@ -61,8 +66,8 @@ export function registerImportAdmin(admin: Command): void {
         onRefused: options.json
           ? undefined
           : (r) => process.stderr.write(`${live ? '\r\x1b[K' : ''}refused ${r.path} [${r.code}]: ${r.message}\n`),
-      }),
-    );
+      });
+    });
     if (live) process.stderr.write('\r\x1b[K');
     if (options.json) {
       console.log(JSON.stringify(reportJson(report), null, 2));

@@ -153,7 +153,7 @@ export async function openServices(config: ServerConfig, options: ComposeOptions
     options.backgroundTuf && !inMemory
       ? new BackgroundTuf(tufInline, { databaseUrl: config.databaseUrl, postgresTimeouts: config.postgresTimeouts, dataDir: config.dataDir, settings: config.tuf, warn: (message) => log.warn(message), onRefreshed })
       : tufInline;
-  const pages = new PageStore(db, { cacheBytes: config.pageCacheBytes, pollMs: config.pagePollMs });
+  const pages = new PageStore(db, { cacheBytes: config.pageCacheBytes, pollMs: config.pagePollMs }, opened.readPage);
   const purge = config.purge ? new CachePurge({ ...config.purge, warn: (message) => log.warn(message) }) : null;
   const changes = new CatalogueChanges(
     db,

@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
 import { blake2b } from 'hash-wasm';
 import pg from 'pg';
-import { writeCorpus } from '../../bench/corpus.ts';
+import { corpusProjectName, writeCorpus } from '../../bench/corpus.ts';
 import { openServices } from '../../src/server/composition.ts';
 import { loadServerConfig } from '../../src/server/config.ts';
 import { startServer } from '../../src/server/http/server.ts';
@@ -243,6 +243,31 @@ for (const { engine, skip } of await testEngines()) {
   });
 
   describe(`an import killed mid-way on ${engine}`, { skip }, () => {
+    test('an import into a new database leaves serve nothing to catch up: pages and TUF targets are current', async () => {
+      const dataDir = mkdtempSync(join(work, 'fresh-'));
+      const database = engine === 'postgres' ? await createTestDatabase() : null;
+      const databaseUrl = database?.url ?? `sqlite:${join(dataDir, 'cairn.sqlite')}`;
+      const corpus = join(work, `fresh-corpus-${engine}`);
+      await writeCorpus(corpus, { projects: 30, filesPerProject: 2, layout: 'per-project' });
+      try {
+        const child = spawn(process.execPath, [CAIRN_BIN, 'admin', 'import', corpus, '--data-dir', dataDir, '--database-url', databaseUrl], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let output = '';
+        child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+        child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+        assert.equal(await new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code))), 0, output);
+        const services = await openServices(loadServerConfig({ dataDir, databaseUrl }, {}));
+        try {
+          assert.equal(await services.changes.renderStale(), 0, 'no page to render at the first serve');
+          assert.equal(await services.tufTargets.backfill(), 0, 'no TUF target to backfill at the first serve');
+          assert.ok(await services.pages.projectPage(corpusProjectName(29), 'simple-json'), 'the import rendered the pages');
+        } finally {
+          await services.close();
+        }
+      } finally {
+        await database?.drop();
+      }
+    });
+
     test('SIGKILL leaves only whole files (row, blob and pages together); a re-run completes the import', async () => {
       const dataDir = mkdtempSync(join(work, 'killed-'));
       const database = engine === 'postgres' ? await createTestDatabase() : null;

@@ -6,6 +6,8 @@ import { after, before, describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { PageStore } from '../../src/server/pages/page-store.ts';
 import { openDatabase, type OpenedDatabase } from '../../src/server/storage/database.ts';
+import { createTestDatabase } from '../support/postgres.ts';
+import { testEngines } from '../support/server.ts';
 
 /**
  * The page cache in front of `rendered_pages`: byte-bounded, evicting with CLOCK (a page read
@@ -15,11 +17,13 @@ import { openDatabase, type OpenedDatabase } from '../../src/server/storage/data
 const work = mkdtempSync(join(tmpdir(), 'cairn-page-cache-'));
 after(() => rmSync(work, { recursive: true, force: true }));
 
-describe('page cache', () => {
+for (const { engine, skip } of await testEngines()) describe(`page cache (${engine})`, { skip }, () => {
   let opened: OpenedDatabase;
+  let database: { url: string; drop(): Promise<void> } | null = null;
   const body = Buffer.alloc(1000, 'x');
   before(async () => {
-    opened = await openDatabase(`sqlite:${join(work, 'cache.sqlite')}`);
+    database = engine === 'postgres' ? await createTestDatabase() : null;
+    opened = await openDatabase(database?.url ?? `sqlite:${join(work, 'cache.sqlite')}`);
     for (const name of ['a', 'b', 'c', 'd', 'e', 'f']) {
       await opened.db
         .insertInto('rendered_pages')
@@ -27,13 +31,16 @@ describe('page cache', () => {
         .execute();
     }
   });
-  after(async () => opened?.close());
+  after(async () => {
+    await opened?.close();
+    await database?.drop();
+  });
 
   test('keeps within its byte budget, and evicts a page nobody read again before one that was read', async () => {
-    const page = (await new PageStore(opened.db).projectPage('a', 'simple-json'))!;
+    const page = (await new PageStore(opened.db, undefined, opened.readPage).projectPage('a', 'simple-json'))!;
     // Room for four entries of this size, not five (an entry may take at most a quarter).
     const entryCost = 200 + 'simple-json:a'.length * 2 + page.gzip.length;
-    const store = new PageStore(opened.db, { cacheBytes: entryCost * 4 + 10, pollMs: 1000 });
+    const store = new PageStore(opened.db, { cacheBytes: entryCost * 4 + 10, pollMs: 1000 }, opened.readPage);
     for (const name of ['a', 'b', 'c', 'd']) assert.ok(await store.projectPage(name, 'simple-json'));
     assert.deepEqual(store.stats(), { entries: 4, bytes: entryCost * 4 });
     // a, c and d are read again; b is not.
@@ -51,11 +58,29 @@ describe('page cache', () => {
   });
 
   test('a missing page is cached as missing, and counts against the budget', async () => {
-    const store = new PageStore(opened.db, { cacheBytes: 1024 * 1024, pollMs: 1000 });
+    const store = new PageStore(opened.db, { cacheBytes: 1024 * 1024, pollMs: 1000 }, opened.readPage);
     assert.equal(store.cachedPage('nope', 'simple-json'), undefined);
     assert.equal(await store.projectPage('nope', 'simple-json'), null);
     assert.equal(store.cachedPage('nope', 'simple-json'), null);
     assert.equal(store.stats().entries, 1);
     assert.ok(store.stats().bytes > 0);
+  });
+
+  test('a page read outside the cache sees committed pages only, never a transaction still open', async () => {
+    const store = new PageStore(opened.db, { cacheBytes: 1024 * 1024, pollMs: 1000 }, opened.readPage);
+    let readInside: unknown = 'not read';
+    await opened.db
+      .transaction()
+      .execute(async (trx) => {
+        await trx
+          .insertInto('rendered_pages')
+          .values({ normalized_name: 'uncommitted', kind: 'simple-json', sha256: 'f'.repeat(64), length: 1, gzip: gzipSync('x'), rendered_at: new Date().toISOString() })
+          .execute();
+        readInside = await store.projectPage('uncommitted', 'simple-json');
+        throw new Error('roll back');
+      })
+      .catch((error: unknown) => assert.equal((error as Error).message, 'roll back'));
+    assert.equal(readInside, null);
+    assert.equal(await opened.readPage('uncommitted', 'simple-json'), undefined);
   });
 });

@@ -4,6 +4,7 @@ import { gunzip, gunzipSync } from 'node:zlib';
 import type { Kysely } from 'kysely';
 import { deflateSegment, gzipFromSegments, inflateSegment, type DeflateSegment } from '../../formats/gzip-segments.ts';
 import { INDEX_HTML_TAIL, renderIndexHtmlHead, SIMPLE_API_VERSION } from '../../formats/simple-api.ts';
+import type { PageReader } from '../storage/database.ts';
 import type { Database, PageKind } from '../storage/schema.ts';
 
 /** A stored page: gzip bytes, and the digest and length of what they decompress to. */
@@ -84,10 +85,19 @@ export class PageStore {
   private poller: NodeJS.Timeout | null = null;
   private polling: Promise<void> | null = null;
 
+  private readonly readPage: PageReader;
+
+  /** `readPage` reads a page the cache lacks; by default through the query builder. */
   constructor(
     private readonly db: Kysely<Database>,
     private readonly options: PageStoreOptions = DEFAULT_PAGE_STORE_OPTIONS,
-  ) {}
+    readPage?: PageReader,
+  ) {
+    this.readPage =
+      readPage ??
+      ((normalizedName, kind) =>
+        db.selectFrom('rendered_pages').select(['sha256', 'length', 'gzip']).where('normalized_name', '=', normalizedName).where('kind', '=', kind).executeTakeFirst());
+  }
 
   /**
    * What the cache holds for a page, without waiting: the page, null (known not to exist), or
@@ -107,12 +117,7 @@ export class PageStore {
     const cached = this.cachedPage(normalizedName, kind);
     if (cached !== undefined) return cached;
     const startedAt = this.epoch;
-    const row = await this.db
-      .selectFrom('rendered_pages')
-      .select(['sha256', 'length', 'gzip'])
-      .where('normalized_name', '=', normalizedName)
-      .where('kind', '=', kind)
-      .executeTakeFirst();
+    const row = await this.readPage(normalizedName, kind);
     const page: StoredPage | null = row ? { sha256: row.sha256, length: Number(row.length), gzip: Buffer.from(row.gzip) } : null;
     this.remember(key, page ?? MISSING, startedAt);
     return page;
@@ -225,11 +230,12 @@ export class PageStore {
     this.cachedBytes += cost;
     // CLOCK: the map's order is insertion order; an entry used since it was last passed goes to
     // the back with its mark cleared, the first unused one is evicted. A hit costs no reordering,
-    // and each entry is passed at most once per eviction it survives.
+    // and each entry is passed at most once per eviction it survives. The page just read is never
+    // the one to go (it is at most a quarter of the budget, so others are there to evict).
     while (this.cachedBytes > this.options.cacheBytes) {
       const [oldest, entry] = this.cache.entries().next().value!;
       this.cache.delete(oldest);
-      if (entry.used) {
+      if (entry.used || oldest === key) {
         entry.used = false;
         this.cache.set(oldest, entry);
       } else {

@@ -6,13 +6,29 @@ import pg from 'pg';
 import { CairnError } from '../../errors.ts';
 import { migrationProvider, type DialectName } from './migrations.ts';
 import { DEFAULT_POSTGRES_TIMEOUTS, ResilientPostgresPool, type PostgresTimeouts } from './postgres-pool.ts';
-import type { Database } from './schema.ts';
+import type { Database, PageKind } from './schema.ts';
 
 export interface OpenedDatabase {
   db: Kysely<Database>;
   dialect: DialectName;
+  /**
+   * One rendered page by name and kind, without the query builder: the read behind every page
+   * the cache does not hold, where building and compiling the query cost more than running it.
+   */
+  readPage: PageReader;
   close(): Promise<void>;
 }
+
+/** A row of `rendered_pages` as the page store reads it. */
+export interface RenderedPageRow {
+  sha256: string;
+  length: number;
+  gzip: Uint8Array;
+}
+
+export type PageReader = (normalizedName: string, kind: PageKind) => Promise<RenderedPageRow | undefined>;
+
+const READ_PAGE_SQL = 'select sha256, length, gzip from rendered_pages where normalized_name = ? and kind = ?';
 
 // int8 (bigint) columns come back from pg as strings; every bigint cairn stores (file sizes) is far
 // below 2^53, so read them as numbers like SQLite does.
@@ -75,7 +91,37 @@ function openSqlite(url: string): OpenedDatabase {
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
   const db = new Kysely<Database>({ dialect: new ImmediateTransactionsSqliteDialect({ database: withStatementCache(sqlite) }) });
-  return { db, dialect: 'sqlite', close: () => db.destroy() };
+  if (path === ':memory:') return { db, dialect: 'sqlite', readPage: kyselyPageReader(db), close: () => db.destroy() };
+  // Pages are read on a read-only connection of their own: on the writers' connection a read could
+  // land inside a transaction still open across an await, and see (and cache) what it may roll back.
+  // In WAL mode this one reads the last commit and never waits for a writer.
+  let reader: { connection: BetterSqlite3.Database; statement: BetterSqlite3.Statement } | null = null;
+  const readPage: PageReader = (normalizedName, kind) => {
+    try {
+      if (!reader) {
+        const connection = new BetterSqlite3(path, { readonly: true, fileMustExist: true });
+        connection.pragma('busy_timeout = 5000');
+        reader = { connection, statement: connection.prepare(READ_PAGE_SQL) };
+      }
+      return Promise.resolve(reader.statement.get(normalizedName, kind) as RenderedPageRow | undefined);
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+  };
+  return {
+    db,
+    dialect: 'sqlite',
+    readPage,
+    close: async () => {
+      reader?.connection.close();
+      await db.destroy();
+    },
+  };
+}
+
+function kyselyPageReader(db: Kysely<Database>): PageReader {
+  return (normalizedName, kind) =>
+    db.selectFrom('rendered_pages').select(['sha256', 'length', 'gzip']).where('normalized_name', '=', normalizedName).where('kind', '=', kind).executeTakeFirst();
 }
 
 /** Statements kept compiled, by SQL text; the least recently used go first. */
@@ -133,7 +179,10 @@ class ImmediateTransactionsSqliteDriver extends SqliteDriver {
 function openPostgres(url: string, max: number, timeouts: PostgresTimeouts): OpenedDatabase {
   const pool = new ResilientPostgresPool(url, max, timeouts, (message) => console.warn(`cairn: ${message}`));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-  return { db, dialect: 'postgres', close: () => db.destroy() };
+  // A named statement: each connection parses and plans it once.
+  const readPage: PageReader = async (normalizedName, kind) =>
+    (await pool.namedQuery<RenderedPageRow>('cairn_read_page', 'select sha256, length, gzip from rendered_pages where normalized_name = $1 and kind = $2', [normalizedName, kind])).rows[0];
+  return { db, dialect: 'postgres', readPage, close: () => db.destroy() };
 }
 
 /** True when the error is a unique-constraint violation on either engine. */

@@ -99,6 +99,18 @@ export class ResilientPostgresPool implements PostgresPool {
     return guarded;
   }
 
+  /**
+   * One statement on any free connection, prepared by name (PostgreSQL parses and plans it once
+   * per connection), outside a transaction. Failures of the connection are `database.unavailable`.
+   */
+  async namedQuery<R extends object>(name: string, text: string, values: unknown[]): Promise<pg.QueryResult<R>> {
+    try {
+      return await this.pool.query<R>({ name, text, values });
+    } catch (error) {
+      throw postgresUnavailable(error) ?? error;
+    }
+  }
+
   async end(): Promise<void> {
     await this.pool.end();
   }
