@@ -172,7 +172,7 @@ export function loadServerConfig(flags: ConfigOverrides = {}, env: NodeJS.Proces
       : [...DEFAULT_OIDC_ISSUERS],
     oidcAudience: env.CAIRN_OIDC_AUDIENCE?.trim() || DEFAULT_OIDC_AUDIENCE,
     tuf: tufSettings(env),
-    pageCacheBytes: integerSetting('page cache size in MiB (CAIRN_PAGE_CACHE_MB)', env.CAIRN_PAGE_CACHE_MB ?? 256, 0, 1 << 20) * 1024 * 1024,
+    pageCacheBytes: integerSetting('page cache size in MiB (CAIRN_PAGE_CACHE_MB)', env.CAIRN_PAGE_CACHE_MB ?? 384, 0, 1 << 20) * 1024 * 1024,
     pagePollMs: integerSetting('page journal poll interval in ms (CAIRN_PAGE_POLL_MS)', env.CAIRN_PAGE_POLL_MS ?? 250, 10, 60_000),
     publishingSingleUse: env.CAIRN_PUBLISHING_SINGLE_USE === '1',
     releaseCloseDays: integerSetting(
