@@ -79,9 +79,6 @@ export type CachedPageAnswerer = (
  * `fallback` then).
  */
 export function cachedPageAnswerer(pages: PageStore, metrics: IndexMetrics, cacheControl: string): CachedPageAnswerer {
-  // A page's headers depend only on the page and the variant: built once per page object (a new
-  // page is a new object, so nothing is ever stale).
-  const prepared = new WeakMap<StoredPage, (PreparedAnswer | undefined)[]>();
   const series = new Map<string, RequestSeries>();
   const seriesOf = (method: string, route: string, status: number): RequestSeries => {
     const key = `${method} ${route} ${status}`;
@@ -91,9 +88,10 @@ export function cachedPageAnswerer(pages: PageStore, metrics: IndexMetrics, cach
   };
   const getOk = ANSWERS.map((answer) => seriesOf('GET', answer.route, 200));
 
+  // A page's headers depend only on the page and the variant: built once per page object, and
+  // kept on it (a new page is a new object, so nothing is ever stale).
   function preparedAnswer(page: StoredPage, name: string, variant: AnswerVariant): PreparedAnswer {
-    let answers = prepared.get(page);
-    if (!answers) prepared.set(page, (answers = []));
+    const answers = (page.prepared ??= []) as (PreparedAnswer | undefined)[];
     let answer = answers[variant];
     if (!answer) {
       const { contentType, etagSuffix, vary } = ANSWERS[variant]!;

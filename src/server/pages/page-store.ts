@@ -12,6 +12,11 @@ export interface StoredPage {
   sha256: string;
   length: number;
   gzip: Buffer;
+  /**
+   * What the HTTP layer prepared to answer with this page (fast-pages.ts: headers per variant),
+   * kept on the page so that it goes when the page goes. A new page starts without.
+   */
+  prepared?: unknown[];
 }
 
 /** The `/simple/` root in one format, as buffers to write out in order. */
@@ -253,6 +258,10 @@ export class PageStore {
     if (this.poller) return;
     const row = await this.db.selectFrom('page_changes').select((eb) => eb.fn.max('id').as('high')).executeTakeFirst();
     this.journalHigh = Number(row?.high ?? 0);
+    // What the window already holds was committed before this cache held anything: seen. Left
+    // unseen, every poll would ask for those ids again.
+    const known = await this.db.selectFrom('page_changes').select('id').where('id', '>', this.journalHigh - JOURNAL_WINDOW).execute();
+    for (const { id } of known) this.journalSeen.add(id);
     this.poller = setInterval(() => {
       if (this.polling) return;
       this.polling = this.pollJournal()
@@ -269,12 +278,20 @@ export class PageStore {
     this.poller = null;
   }
 
-  /** One read of the journal: every change not handled yet evicts what it names. */
+  /**
+   * One read of the journal: every change not handled yet evicts what it names. It asks for ids
+   * above the highest seen, and for the ids of the window below it not seen yet (a transaction that
+   * took its id earlier but committed later, or one rolled back): reading the whole window at each
+   * poll cost a thousand rows four times a second.
+   */
   async pollJournal(): Promise<number> {
+    const high = this.journalHigh;
+    const unseen: number[] = [];
+    for (let id = Math.max(1, high - JOURNAL_WINDOW + 1); id <= high; id++) if (!this.journalSeen.has(id)) unseen.push(id);
     const rows = await this.db
       .selectFrom('page_changes')
       .select(['id', 'normalized_name', 'chunk'])
-      .where('id', '>', Math.max(0, this.journalHigh - JOURNAL_WINDOW))
+      .where((eb) => (unseen.length === 0 ? eb('id', '>', high) : eb.or([eb('id', '>', high), eb('id', 'in', unseen)])))
       .orderBy('id')
       .execute();
     let handled = 0;

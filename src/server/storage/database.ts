@@ -101,6 +101,9 @@ function openSqlite(url: string): OpenedDatabase {
       if (!reader) {
         const connection = new BetterSqlite3(path, { readonly: true, fileMustExist: true });
         connection.pragma('busy_timeout = 5000');
+        // The pages' index and rows of a large catalogue do not fit SQLite's default 2 MB cache:
+        // every read would go back to the file for the index's inner pages.
+        connection.pragma('cache_size = -32768');
         reader = { connection, statement: connection.prepare(READ_PAGE_SQL) };
       }
       return Promise.resolve(reader.statement.get(normalizedName, kind) as RenderedPageRow | undefined);
