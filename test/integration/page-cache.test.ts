@@ -51,12 +51,39 @@ for (const { engine, skip } of await testEngines()) describe(`page cache (${engi
     assert.equal(store.cachedPage('b', 'simple-json'), undefined, 'the page not read since it was cached went first');
     for (const name of ['a', 'c', 'd', 'e']) assert.ok(store.cachedPage(name, 'simple-json'), `${name} stayed`);
     assert.deepEqual(store.stats(), { entries: 4, bytes: entryCost * 4 });
-    // Every entry read since: the hand clears each mark once, in the order it passed them (c, d, then
-    // a, which went to the back when b was evicted, then e) and evicts the first it meets again.
+    // Every entry read since: the hand goes on from where it stopped (after b), clears the marks of
+    // c, d and e, passes f (the page just read), wraps to a and clears it, and evicts c, the first it
+    // meets again.
     await store.projectPage('f', 'simple-json');
     assert.equal(store.stats().entries, 4);
     assert.equal(store.cachedPage('c', 'simple-json'), undefined);
     for (const name of ['a', 'd', 'e', 'f']) assert.ok(store.cachedPage(name, 'simple-json'), `${name} stayed`);
+  });
+
+  test('the hand keeps turning while pages come and go: a page read between insertions is never evicted', async () => {
+    const gzip = gzipSync(body);
+    const reads: string[] = [];
+    const readPage = async (name: string) => {
+      reads.push(name);
+      return { sha256: 'f'.repeat(64), length: body.length, gzip };
+    };
+    const probe = new PageStore(opened.db, undefined, readPage);
+    await probe.projectPage('probe-000', 'simple-json'); // as long as every name below: the same cost
+    const entryCost = probe.stats().bytes;
+    const store = new PageStore(opened.db, { cacheBytes: entryCost * 8 + 10, pollMs: 1000 }, readPage);
+    assert.ok(await store.projectPage('hot-00000', 'simple-json'));
+    // Thousands of evictions: the map deletes and appends far more than it holds, and V8 rehashes it
+    // underneath the hand several times.
+    for (let i = 0; i < 5000; i++) {
+      assert.ok(store.cachedPage('hot-00000', 'simple-json'), `the hot page is still cached after ${i} insertions`);
+      await store.projectPage(`cold-${String(i).padStart(4, '0')}`, 'simple-json');
+      assert.ok(store.stats().bytes <= entryCost * 8 + 10);
+    }
+    assert.equal(reads.filter((name) => name === 'hot-00000').length, 1, 'the hot page was read from the database once');
+    assert.equal(store.stats().entries, 8);
+    // What is cached is the hot page and the newest cold ones; an old cold page is read again.
+    assert.ok(store.cachedPage('cold-4999', 'simple-json'));
+    assert.equal(store.cachedPage('cold-0000', 'simple-json'), undefined);
   });
 
   test('a missing page is cached as missing, and counts against the budget', async () => {

@@ -78,6 +78,8 @@ interface RootChunkSegments {
  */
 export class PageStore {
   private readonly cache = new Map<string, CacheEntry>();
+  /** The CLOCK hand: where eviction goes on from (see `remember`). */
+  private hand: MapIterator<[string, CacheEntry]> = this.cache.entries();
   private cachedBytes = 0;
   private readonly identities = new Map<string, Buffer>();
   /** Eviction counter, and when each recently evicted key was evicted (see `remember`). */
@@ -237,18 +239,26 @@ export class PageStore {
     this.cache.delete(key);
     this.cache.set(key, { value, used: false });
     this.cachedBytes += cost;
-    // CLOCK: the map's order is insertion order; an entry used since it was last passed goes to
-    // the back with its mark cleared, the first unused one is evicted. A hit costs no reordering,
-    // and each entry is passed at most once per eviction it survives. The page just read is never
-    // the one to go (it is at most a quarter of the budget, so others are there to evict).
+    // CLOCK: the map's insertion order is the ring and `hand` walks it, wrapping at the end; an
+    // entry used since the hand last passed keeps its place with its mark cleared, the first
+    // unused one is evicted. A hit costs no reordering. The hand is one long-lived iterator: a new
+    // `entries()` per eviction would step again over every slot deleted at the front of the map
+    // (V8 compacts them only when it rehashes), which made each eviction cost O(cache) once the
+    // cache was full. The page just read is never the one to go (it is at most a quarter of the
+    // budget, so others are there to evict).
     while (this.cachedBytes > this.options.cacheBytes) {
-      const [oldest, entry] = this.cache.entries().next().value!;
-      this.cache.delete(oldest);
-      if (entry.used || oldest === key) {
+      let next = this.hand.next();
+      if (next.done) {
+        this.hand = this.cache.entries();
+        next = this.hand.next();
+        if (next.done) break;
+      }
+      const [passed, entry] = next.value;
+      if (entry.used || passed === key) {
         entry.used = false;
-        this.cache.set(oldest, entry);
       } else {
-        this.cachedBytes -= costOf(oldest, entry.value);
+        this.cache.delete(passed);
+        this.cachedBytes -= costOf(passed, entry.value);
       }
     }
   }
