@@ -362,9 +362,19 @@ async function benchOne(engine: 'sqlite' | 'postgres', files: number): Promise<S
 
     // The first timestamp builds every bin, on the worker thread.
     stalls.enter('tuf-first-build');
-    const firstBuild = await rawGet(`${url}/tuf/timestamp.json`);
-    if (firstBuild.status !== 200) throw new Error(`timestamp.json answered ${firstBuild.status}`);
-    const tufFirstBuildSeconds = round(firstBuild.ms / 1000, 1);
+    // A build longer than the server's idle-socket timeout (120 s; PostgreSQL at 1M files) cuts
+    // the waiting request: ask again until it answers, and time the whole wait.
+    const firstBuildStarted = performance.now();
+    for (;;) {
+      const firstBuild = await rawGet(`${url}/tuf/timestamp.json`).catch((error: unknown) => {
+        console.log(`${engine} ${files}: timestamp.json during the first TUF build: ${String(error)}; asking again`);
+        return null;
+      });
+      if (firstBuild === null) continue;
+      if (firstBuild.status !== 200) throw new Error(`timestamp.json answered ${firstBuild.status}`);
+      break;
+    }
+    const tufFirstBuildSeconds = round((performance.now() - firstBuildStarted) / 1000, 1);
 
     const names = Array.from({ length: projects }, (_, i) => corpusProjectName(i));
     const namesFile = join(dataDir, 'names.txt');
