@@ -365,8 +365,10 @@ async function benchOne(engine: 'sqlite' | 'postgres', files: number): Promise<S
     // A build longer than the server's idle-socket timeout (120 s; PostgreSQL at 1M files) cuts
     // the waiting request: ask again until it answers, and time the whole wait.
     const firstBuildStarted = performance.now();
-    for (;;) {
+    for (let attempt = 1; ; attempt++) {
       const firstBuild = await rawGet(`${url}/tuf/timestamp.json`).catch((error: unknown) => {
+        // A server that died refuses at once: a few attempts, not forever.
+        if (attempt >= 5) throw error;
         console.log(`${engine} ${files}: timestamp.json during the first TUF build: ${String(error)}; asking again`);
         return null;
       });

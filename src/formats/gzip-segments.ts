@@ -1,4 +1,5 @@
-import { constants, crc32, deflateRawSync, inflateRawSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import { constants, crc32, deflateRawSync, inflateRaw, inflateRawSync } from 'node:zlib';
 
 /**
  * One gzip stream (RFC 1952) assembled from independently compressed pieces, so a large document
@@ -21,10 +22,20 @@ export function deflateSegment(bytes: Buffer | string): DeflateSegment {
   return { deflate: deflateRawSync(data, { finishFlush: constants.Z_FULL_FLUSH }), crc32: crc32(data), length: data.length };
 }
 
-/** The bytes of a segment back (it has no final block, so inflating stops at its last flush). */
+/** A segment has no final block, so inflating stops at its last flush. */
+const SEGMENT_INFLATE = { finishFlush: constants.Z_SYNC_FLUSH };
+const inflateRawAsync = promisify(inflateRaw);
+
+/** The bytes of a segment back. */
 export function inflateSegment(deflate: Buffer): Buffer {
   if (deflate.length === 0) return Buffer.alloc(0);
-  return inflateRawSync(deflate, { finishFlush: constants.Z_SYNC_FLUSH });
+  return inflateRawSync(deflate, SEGMENT_INFLATE);
+}
+
+/** `inflateSegment` on libuv's threads, for many or large segments. */
+export async function inflateSegmentAsync(deflate: Buffer): Promise<Buffer> {
+  if (deflate.length === 0) return Buffer.alloc(0);
+  return inflateRawAsync(deflate, SEGMENT_INFLATE);
 }
 
 /** ID1 ID2 CM=deflate FLG=0 MTIME=0 XFL=0 OS=255 (unknown): no name or time, so equal input gives equal bytes. */

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
-import { constants, gunzip, gunzipSync, inflateRaw } from 'node:zlib';
+import { gunzip, gunzipSync } from 'node:zlib';
 import type { Kysely } from 'kysely';
-import { deflateSegment, gzipFromSegments, type DeflateSegment } from '../../formats/gzip-segments.ts';
+import { deflateSegment, gzipFromSegments, inflateSegmentAsync, type DeflateSegment } from '../../formats/gzip-segments.ts';
 import { INDEX_HTML_TAIL, renderIndexHtmlHead, SIMPLE_API_VERSION } from '../../formats/simple-api.ts';
 import type { PageReader } from '../storage/database.ts';
 import type { Database, PageKind } from '../storage/schema.ts';
@@ -39,11 +39,6 @@ export interface PageStoreOptions {
 export const DEFAULT_PAGE_STORE_OPTIONS: PageStoreOptions = { cacheBytes: 384 * 1024 * 1024, pollMs: 250 };
 
 const gunzipAsync = promisify(gunzip);
-const inflateRawAsync = promisify(inflateRaw);
-/** `inflateSegment` (formats/gzip-segments.ts) off the event loop. */
-function inflateSegmentAsync(deflate: Buffer): Promise<Buffer> {
-  return deflate.length === 0 ? Promise.resolve(Buffer.alloc(0)) : inflateRawAsync(deflate, { finishFlush: constants.Z_SYNC_FLUSH });
-}
 const SYNC_GUNZIP_LIMIT = 64 * 1024;
 /** Cached answer "no such page", so a flood of requests for a missing project costs no queries. */
 const MISSING = Symbol('missing');
