@@ -55,13 +55,6 @@ const ANSWERS: readonly PageAnswer[] = [
 const AnswerVariant = { SimpleHtml: 0, LegacyHtml: 1, SimpleJson: 2, JsonApi: 3 } as const;
 type AnswerVariant = (typeof AnswerVariant)[keyof typeof AnswerVariant];
 
-/** A page's ETag and 200 headers for one variant, built on its first answer and kept with the page. */
-interface PreparedAnswer {
-  etag: string;
-  /** Flat [name, value, …], as writeHead takes them. */
-  headers: string[];
-}
-
 export type CachedPageAnswerer = (
   request: IncomingMessage,
   response: ServerResponse,
@@ -88,34 +81,23 @@ export function cachedPageAnswerer(pages: PageStore, metrics: IndexMetrics, cach
   };
   const getOk = ANSWERS.map((answer) => seriesOf('GET', answer.route, 200));
 
-  // A page's headers depend only on the page and the variant: built once per page object, and
-  // kept on it (a new page is a new object, so nothing is ever stale).
-  function preparedAnswer(page: StoredPage, name: string, variant: AnswerVariant): PreparedAnswer {
-    const answers = (page.prepared ??= []) as (PreparedAnswer | undefined)[];
-    let answer = answers[variant];
-    if (!answer) {
-      const { contentType, etagSuffix, vary } = ANSWERS[variant]!;
-      const etag = `"${page.sha256.slice(0, 32)}${etagSuffix}-gz"`;
-      const headers = ['Vary', vary, 'ETag', etag, 'Cache-Control', cacheControl, 'Surrogate-Key', projectSurrogateKey(name)];
-      headers.push('Content-Type', contentType, 'Content-Encoding', 'gzip', 'Content-Length', String(page.gzip.length));
-      answers[variant] = answer = { etag, headers };
-    }
-    return answer;
-  }
-
   function write(request: IncomingMessage, response: ServerResponse, page: StoredPage, name: string, variant: AnswerVariant): void {
     const started = performance.now();
     const method = request.method!;
-    const answer = preparedAnswer(page, name, variant);
+    const { contentType, etagSuffix, vary } = ANSWERS[variant]!;
+    // Built per answer: kept per cached page, they cost more memory than the page's bytes.
+    const etag = `"${page.sha256.slice(0, 32)}${etagSuffix}-gz"`;
+    const headers = ['Vary', vary, 'ETag', etag, 'Cache-Control', cacheControl, 'Surrogate-Key', projectSurrogateKey(name)];
     let status = 200;
     const ifNoneMatch = request.headers['if-none-match'];
-    if (ifNoneMatch !== undefined && ifNoneMatchMatches(ifNoneMatch, answer.etag)) {
+    if (ifNoneMatch !== undefined && ifNoneMatchMatches(ifNoneMatch, etag)) {
       // A 304 carries the validators and caching headers, not the content's.
       status = 304;
-      response.writeHead(304, answer.headers.slice(0, 8));
+      response.writeHead(304, headers);
       response.end();
     } else {
-      response.writeHead(200, answer.headers);
+      headers.push('Content-Type', contentType, 'Content-Encoding', 'gzip', 'Content-Length', String(page.gzip.length));
+      response.writeHead(200, headers);
       if (method === 'HEAD') response.end();
       else response.end(page.gzip);
     }

@@ -6,17 +6,13 @@ import { deflateSegment, gzipFromSegments, inflateSegmentAsync, type DeflateSegm
 import { INDEX_HTML_TAIL, renderIndexHtmlHead, SIMPLE_API_VERSION } from '../../formats/simple-api.ts';
 import type { PageReader } from '../storage/database.ts';
 import type { Database, PageKind } from '../storage/schema.ts';
+import { PageSlabCache } from './page-slab-cache.ts';
 
 /** A stored page: gzip bytes, and the digest and length of what they decompress to. */
 export interface StoredPage {
   sha256: string;
   length: number;
   gzip: Buffer;
-  /**
-   * What the HTTP layer prepared to answer with this page (fast-pages.ts: headers per variant),
-   * kept on the page so that it goes when the page goes. A new page starts without.
-   */
-  prepared?: unknown[];
 }
 
 /** The `/simple/` root in one format, as buffers to write out in order. */
@@ -40,22 +36,6 @@ export const DEFAULT_PAGE_STORE_OPTIONS: PageStoreOptions = { cacheBytes: 384 * 
 
 const gunzipAsync = promisify(gunzip);
 const SYNC_GUNZIP_LIMIT = 64 * 1024;
-/** Cached answer "no such page", so a flood of requests for a missing project costs no queries. */
-const MISSING = Symbol('missing');
-type CacheValue = StoredPage | typeof MISSING;
-/** `used` is the second chance of CLOCK eviction: a hit sets it instead of reordering the map. */
-interface CacheEntry {
-  value: CacheValue;
-  used: boolean;
-}
-const MISSING_COST = 64;
-/**
- * Memory a cached page takes beside its bytes and key: the entry, the page object, its digest, the
- * Buffer and its own ArrayBuffer (`ownedCopy`) and the headers prepared for it (fast-pages.ts),
- * about 950 bytes as measured on Node 24 (heap plus external memory over 100k entries). Counted so
- * that the budget is memory, not bodies.
- */
-const ENTRY_OVERHEAD = 950;
 /**
  * Journal ids are assigned when a transaction inserts its row but become visible when it commits,
  * which on PostgreSQL is not always in id order: each poll re-reads this many ids below the highest
@@ -73,15 +53,13 @@ interface RootChunkSegments {
 }
 
 /**
- * The read side of the pages rendered on write: a byte-budgeted LRU cache in front of one indexed
+ * The read side of the pages rendered on write: a byte-budgeted cache (page-slab-cache.ts) in front of one indexed
  * lookup, kept coherent with other processes by polling the `page_changes` journal. A read is a
  * cache hit or one query, never a rebuild.
  */
 export class PageStore {
-  private readonly cache = new Map<string, CacheEntry>();
-  /** The CLOCK hand: where eviction goes on from (see `remember`). */
-  private hand: MapIterator<[string, CacheEntry]> = this.cache.entries();
-  private cachedBytes = 0;
+  /** Pages, and pages known not to exist (so a flood of requests for a missing project costs no queries). */
+  private readonly cache: PageSlabCache;
   private readonly identities = new Map<string, Buffer>();
   /** Eviction counter, and when each recently evicted key was evicted (see `remember`). */
   private epoch = 0;
@@ -105,6 +83,7 @@ export class PageStore {
     private readonly options: PageStoreOptions = DEFAULT_PAGE_STORE_OPTIONS,
     readPage?: PageReader,
   ) {
+    this.cache = new PageSlabCache(options.cacheBytes);
     this.readPage =
       readPage ??
       ((normalizedName, kind) =>
@@ -116,11 +95,7 @@ export class PageStore {
    * undefined (not cached; ask projectPage).
    */
   cachedPage(normalizedName: string, kind: PageKind): StoredPage | null | undefined {
-    const key = `${kind}:${normalizedName}`;
-    const hit = this.cache.get(key);
-    if (hit === undefined) return undefined;
-    hit.used = true;
-    return hit.value === MISSING ? null : hit.value;
+    return this.cache.get(`${kind}:${normalizedName}`);
   }
 
   /** A project's page, or null when the project (or that page of it) does not exist. */
@@ -130,8 +105,9 @@ export class PageStore {
     if (cached !== undefined) return cached;
     const startedAt = this.epoch;
     const row = await this.readPage(normalizedName, kind);
-    const page: StoredPage | null = row ? { sha256: row.sha256, length: Number(row.length), gzip: ownedCopy(row.gzip) } : null;
-    this.remember(key, page ?? MISSING, startedAt);
+    // The row's buffer serves this answer; the cache keeps a copy in its slabs.
+    const page: StoredPage | null = row ? { sha256: row.sha256, length: Number(row.length), gzip: asBuffer(row.gzip) } : null;
+    this.remember(key, page, startedAt);
     return page;
   }
 
@@ -160,7 +136,7 @@ export class PageStore {
       .where('normalized_name', '=', normalizedName)
       .where('kind', '=', kind)
       .executeTakeFirst();
-    return row ? { sha256: row.sha256, length: Number(row.length), gzip: ownedCopy(row.gzip) } : null;
+    return row ? { sha256: row.sha256, length: Number(row.length), gzip: asBuffer(row.gzip) } : null;
   }
 
   /** The `/simple/` root: head, every chunk in id order, tail; assembled from memory after the first load. */
@@ -229,48 +205,17 @@ export class PageStore {
     // Re-inserted so the map stays in eviction order, which pruning relies on.
     this.recentEvictions.delete(key);
     this.recentEvictions.set(key, { epoch: this.epoch, at: Date.now() });
-    const entry = this.cache.get(key);
-    if (entry === undefined) return;
     this.cache.delete(key);
-    this.cachedBytes -= costOf(key, entry.value);
   }
 
   /**
    * Caches what a read found, unless the key was evicted after the read began: the read may then
    * have seen the state before the change that evicted it.
    */
-  private remember(key: string, value: CacheValue, readStartedAt: number): void {
+  private remember(key: string, page: StoredPage | null, readStartedAt: number): void {
     const eviction = this.recentEvictions.get(key);
     if (eviction && eviction.epoch > readStartedAt) return;
-    const cost = costOf(key, value);
-    if (cost > this.options.cacheBytes / 4) return;
-    const old = this.cache.get(key);
-    if (old !== undefined) this.cachedBytes -= costOf(key, old.value);
-    this.cache.delete(key);
-    this.cache.set(key, { value, used: false });
-    this.cachedBytes += cost;
-    // CLOCK: the map's insertion order is the ring and `hand` walks it, wrapping at the end; an
-    // entry used since the hand last passed keeps its place with its mark cleared, the first
-    // unused one is evicted. A hit costs no reordering. The hand is one long-lived iterator: a new
-    // `entries()` per eviction would step again over every slot deleted at the front of the map
-    // (V8 compacts them only when it rehashes), which made each eviction cost O(cache) once the
-    // cache was full. The page just read is never the one to go (it is at most a quarter of the
-    // budget, so others are there to evict).
-    while (this.cachedBytes > this.options.cacheBytes) {
-      let next = this.hand.next();
-      if (next.done) {
-        this.hand = this.cache.entries();
-        next = this.hand.next();
-        if (next.done) break;
-      }
-      const [passed, entry] = next.value;
-      if (entry.used || passed === key) {
-        entry.used = false;
-      } else {
-        this.cache.delete(passed);
-        this.cachedBytes -= costOf(passed, entry.value);
-      }
-    }
+    this.cache.set(key, page);
   }
 
   /** Follows the journal from its current end: changes other processes commit from now on are seen within one poll. */
@@ -334,24 +279,24 @@ export class PageStore {
 
   /** Cache occupancy, for `/metrics`. */
   stats(): { entries: number; bytes: number } {
-    return { entries: this.cache.size, bytes: this.cachedBytes };
+    const { entries, bytes } = this.cache.stats();
+    return { entries, bytes };
   }
 }
 
+/** The bytes as a Buffer, without copying them (a short-lived answer, not a cached page). */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
 /**
- * The page's bytes in memory of their own. A small Buffer.from copy is a slice of a shared 8 KiB
- * pool slab, which stays alive while any slice of it does: as CLOCK evicts pages here and there,
- * nearly every slab keeps a survivor (measured over 50k entries: 3,027 bytes of slab per cached
- * 700-byte page, against 698 with buffers of their own). A buffer of its own is freed with its page.
+ * Bytes kept for long (a root chunk) in memory of their own: a small Buffer.from copy is a slice
+ * of a shared 8 KiB pool slab, which stays alive while any slice of it does.
  */
 function ownedCopy(bytes: Uint8Array): Buffer {
   const copy = Buffer.allocUnsafeSlow(bytes.length);
   copy.set(bytes);
   return copy;
-}
-
-function costOf(key: string, value: CacheValue): number {
-  return ENTRY_OVERHEAD + key.length * 2 + (value === MISSING ? MISSING_COST : value.gzip.length);
 }
 
 function fixedSegment(text: string): DeflateSegment & { identity: Buffer } {
