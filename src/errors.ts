@@ -27,6 +27,8 @@ const CODES = {
   'server.error': { status: 502, exit: 3 },
   'server.port_in_use': { status: 503, exit: 3 },
   'server.listen_failed': { status: 503, exit: 3 },
+  /** The first TUF metadata of a new repository is still being signed (a large catalogue takes minutes). */
+  'tuf.not_ready': { status: 503, exit: 3 },
 
   // the index's storage (cairn serve, cairn admin)
   'storage.not_found': { status: 500, exit: 2 },

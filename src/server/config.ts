@@ -68,6 +68,11 @@ export interface ServerConfig {
   pageCacheBytes: number;
   /** How often the page-change journal is polled for changes made by other processes, in ms. */
   pagePollMs: number;
+  /**
+   * How long a request for timestamp.json waits for a TUF refresh before it is answered with the
+   * published timestamp, or, before the first one is published, 503 and Retry-After (CAIRN_TUF_WAIT_MS).
+   */
+  tufWaitMs: number;
   /** Days after its creation when a release takes no new files; 0 never closes (issue 15). */
   releaseCloseDays: number;
   /** Every Trusted Publishing token authorises one upload only (CAIRN_PUBLISHING_SINGLE_USE=1). */
@@ -174,6 +179,7 @@ export function loadServerConfig(flags: ConfigOverrides = {}, env: NodeJS.Proces
     tuf: tufSettings(env),
     pageCacheBytes: integerSetting('page cache size in MiB (CAIRN_PAGE_CACHE_MB)', env.CAIRN_PAGE_CACHE_MB ?? 384, 0, 1 << 20) * 1024 * 1024,
     pagePollMs: integerSetting('page journal poll interval in ms (CAIRN_PAGE_POLL_MS)', env.CAIRN_PAGE_POLL_MS ?? 250, 10, 60_000),
+    tufWaitMs: integerSetting('wait for a TUF refresh in ms (CAIRN_TUF_WAIT_MS)', env.CAIRN_TUF_WAIT_MS ?? 30_000, 0, 600_000),
     publishingSingleUse: env.CAIRN_PUBLISHING_SINGLE_USE === '1',
     releaseCloseDays: integerSetting(
       'release closing age in days (--release-close-days, CAIRN_RELEASE_CLOSE_DAYS; 0 = never)',

@@ -470,3 +470,37 @@ for (const { engine, skip } of await testEngines()) {
     });
   });
 }
+
+/**
+ * The first build of a large catalogue signs for minutes (PostgreSQL at 1M files: longer than a
+ * load balancer or the idle-socket timeout holds a quiet request): a request waits a bounded time,
+ * then learns to come back, while the build goes on.
+ */
+describe('TUF metadata not signed yet', () => {
+  let server: TestServer;
+  before(async () => {
+    // No wait at all: the first build runs on a worker thread that has not even started yet.
+    server = await startTestServer('sqlite', { tufWaitMs: 0 });
+  });
+  after(async () => server?.stop());
+
+  test('timestamp.json and root.json answer 503 with Retry-After until the first build is published, then the metadata', async () => {
+    for (const name of ['timestamp.json', 'root.json']) {
+      const response = await fetch(`${server.url}/tuf/${name}`);
+      assert.equal(response.status, 503, name);
+      assert.equal(response.headers.get('retry-after'), '10');
+      const problem = (await response.json()) as { code: string; detail?: string; message?: string };
+      assert.equal(problem.code, 'tuf.not_ready');
+      assert.match(JSON.stringify(problem), /still being signed/);
+    }
+    // The build went on without anyone waiting for it.
+    let timestamp: Response | null = null;
+    for (let i = 0; i < 300 && timestamp?.status !== 200; i++) {
+      if (i > 0) await new Promise((resolve) => setTimeout(resolve, 100));
+      timestamp = await fetch(`${server.url}/tuf/timestamp.json`);
+    }
+    assert.equal(timestamp!.status, 200);
+    assert.equal(((await timestamp!.json()) as { signed: { _type: string } }).signed._type, 'timestamp');
+    assert.equal((await fetch(`${server.url}/tuf/root.json`)).status, 200);
+  });
+});

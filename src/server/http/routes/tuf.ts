@@ -12,6 +12,8 @@ const IMMUTABLE = 'public, max-age=31536000, immutable';
 const TIMESTAMP_CACHE = 'public, max-age=60';
 /** The unversioned latest root changes only on a root rotation; revalidate each time. */
 const LATEST_ROOT_CACHE = 'no-cache';
+/** What a client is told to wait before asking again while the first metadata is signed. */
+const NOT_READY_RETRY_SECONDS = 10;
 /** Keeps timestamp.json fresh on disk for mirrors that copy the directory, even with no traffic. */
 const BACKGROUND_REFRESH_MS = 60 * 60 * 1000;
 
@@ -22,6 +24,31 @@ const BACKGROUND_REFRESH_MS = 60 * 60 * 1000;
  */
 export async function tufRoutes(app: FastifyInstance, { services }: { services: CairnServices }): Promise<void> {
   const repository = services.tuf;
+  const waitMs = services.config.tufWaitMs;
+
+  /**
+   * A refresh, waited for at most `waitMs`: the first build of a large catalogue signs for minutes
+   * (PostgreSQL at 1M files: longer than a load balancer or the idle-socket timeout holds a quiet
+   * request), and goes on in the background when the wait ends. Whether it finished.
+   */
+  const refreshWithin = async (): Promise<boolean> => {
+    const refreshing = repository.refresh();
+    let timer: NodeJS.Timeout | undefined;
+    const gaveUp = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), waitMs);
+    });
+    try {
+      const finished = await Promise.race([refreshing.then(() => true as const), gaveUp]);
+      if (!finished) refreshing.catch((error: unknown) => app.log.error({ err: error }, 'TUF refresh failed'));
+      return finished;
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+  const notReady = (reply: FastifyReply): never => {
+    reply.header('Retry-After', String(NOT_READY_RETRY_SECONDS));
+    throw new CairnError('tuf.not_ready', `the index's first TUF metadata is still being signed; ask again in ${NOT_READY_RETRY_SECONDS} s`);
+  };
 
   const timer = setInterval(() => {
     void (async () => {
@@ -37,15 +64,18 @@ export async function tufRoutes(app: FastifyInstance, { services }: { services: 
     let cacheControl = IMMUTABLE;
     if (name === 'timestamp.json') {
       cacheControl = TIMESTAMP_CACHE;
+      // The published timestamp stays valid until it expires: past the wait, or when the refresh
+      // failed, it is the answer.
+      let refreshed = false;
       try {
-        await repository.refresh();
+        refreshed = await refreshWithin();
       } catch (error) {
-        // The published timestamp stays valid until it expires; serve it rather than fail.
         if (!(await repository.readMetadata(name))) throw error;
         request.log.error({ err: error }, 'TUF refresh failed; serving the published timestamp');
       }
+      if (!refreshed && !(await repository.readMetadata(name))) notReady(reply);
     } else if (!(await repository.readMetadata('timestamp.json'))) {
-      await repository.refresh();
+      if (!(await refreshWithin())) notReady(reply);
     }
     if (name === 'root.json') cacheControl = LATEST_ROOT_CACHE;
     const bytes = await repository.readMetadata(name);
