@@ -267,9 +267,10 @@ export class CatalogueViews {
 
   async homePageData(limit = 12): Promise<HomePageData> {
     return this.readSnapshot(async (db) => {
-      const count = async (table: 'projects' | 'releases' | 'files') => Number((await db.selectFrom(table).select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
-      const [projects, releases, files, recent] = await Promise.all([count('projects'), count('releases'), count('files'), this.recentReleasesIn(db, limit)]);
-      return { counts: { projects, releases, files }, recent };
+      // Counters kept by triggers: a count(*) would read whole indexes (catalogue_counts, migration 0012).
+      const [rows, recent] = await Promise.all([db.selectFrom('catalogue_counts').select(['table_name', 'n']).execute(), this.recentReleasesIn(db, limit)]);
+      const count = (table: 'projects' | 'releases' | 'files') => Number(rows.find((row) => row.table_name === table)?.n ?? 0);
+      return { counts: { projects: count('projects'), releases: count('releases'), files: count('files') }, recent };
     });
   }
 

@@ -440,6 +440,52 @@ function provenanceHardening(): Migration {
 /** SQL for `ultranormalizeProjectName(normalized_name)`: PEP 503 names hold only [a-z0-9-]. */
 export const ULTRANORMALIZED_NAME_SQL = sql.raw(`replace(replace(replace(replace(normalized_name, '-', ''), 'o', '0'), 'l', '1'), 'i', '1')`);
 
+/**
+ * Row counts kept by triggers. `count(*)` reads a whole index: at 1M files on SQLite, 50–90 ms on
+ * the serving thread at every scrape of `/metrics`. PostgreSQL counts per statement (transition
+ * tables), so a bulk insert updates the counter row once, not once per row.
+ */
+function catalogueCounts(dialect: DialectName): Migration {
+  const tables = ['projects', 'releases', 'files', 'attestations'] as const;
+  return {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('catalogue_counts')
+        .addColumn('table_name', 'text', (c) => c.primaryKey())
+        .addColumn('n', 'bigint', (c) => c.notNull())
+        .execute();
+      if (dialect === 'postgres') {
+        await sql`create function cairn_count_inserted() returns trigger language plpgsql as $$
+          begin
+            update catalogue_counts set n = n + (select count(*) from inserted_rows) where table_name = TG_TABLE_NAME;
+            return null;
+          end $$`.execute(db);
+        await sql`create function cairn_count_deleted() returns trigger language plpgsql as $$
+          begin
+            update catalogue_counts set n = n - (select count(*) from deleted_rows) where table_name = TG_TABLE_NAME;
+            return null;
+          end $$`.execute(db);
+      }
+      for (const table of tables) {
+        const name = sql.raw(table);
+        if (dialect === 'sqlite') {
+          await sql`create trigger ${sql.raw(`${table}_counted_insert`)} after insert on ${name}
+            begin update catalogue_counts set n = n + 1 where table_name = ${sql.lit(table)}; end`.execute(db);
+          await sql`create trigger ${sql.raw(`${table}_counted_delete`)} after delete on ${name}
+            begin update catalogue_counts set n = n - 1 where table_name = ${sql.lit(table)}; end`.execute(db);
+        } else {
+          await sql`create trigger ${sql.raw(`${table}_counted_insert`)} after insert on ${name}
+            referencing new table as inserted_rows for each statement execute function cairn_count_inserted()`.execute(db);
+          await sql`create trigger ${sql.raw(`${table}_counted_delete`)} after delete on ${name}
+            referencing old table as deleted_rows for each statement execute function cairn_count_deleted()`.execute(db);
+        }
+        // After the triggers, in the same transaction: no row is counted twice or missed.
+        await sql`insert into catalogue_counts (table_name, n) select ${sql.lit(table)}, count(*) from ${name}`.execute(db);
+      }
+    },
+  };
+}
+
 export function migrationProvider(dialect: DialectName): MigrationProvider {
   return {
     async getMigrations() {
@@ -454,6 +500,7 @@ export function migrationProvider(dialect: DialectName): MigrationProvider {
         '0008_provenance_hardening': provenanceHardening(),
         '0010_project_status': projectStatus(),
         '0011_publishing_sessions': publishingSessions(dialect),
+        '0012_catalogue_counts': catalogueCounts(dialect),
       };
     },
   };

@@ -33,7 +33,16 @@ export interface Database {
   session_files: SessionFilesTable;
   session_attestations: SessionAttestationsTable;
   project_publish_policies: ProjectPublishPoliciesTable;
+  catalogue_counts: CatalogueCountsTable;
 }
+
+/** Rows of the counted tables, kept by triggers (migration 0012): `/metrics` and the home page read them in O(1). */
+export interface CatalogueCountsTable {
+  table_name: CountedTable;
+  n: number;
+}
+
+export type CountedTable = 'projects' | 'releases' | 'files' | 'attestations';
 
 export interface ProjectsTable {
   id: Generated<number>;
