@@ -70,6 +70,51 @@ for (const { engine, skip } of await testEngines()) describe(`page cache (${engi
     assert.equal(store.cachedPage('cold-0', 'simple-json'), undefined);
   });
 
+  test('warming fills the cache with both simple formats of every project, up to its budget, only while it follows the journal', async () => {
+    const now = new Date().toISOString();
+    const html = (name: string) => Buffer.from(`<a>${name}</a>`.repeat(40));
+    for (const name of ['w-1', 'w-2', 'w-3', 'w-4', 'w-5']) {
+      for (const kind of ['simple-json', 'simple-html', 'json-api'] as const) {
+        const sha256 = createHash('sha256').update(`${name} ${kind}`).digest('hex');
+        await opened.db.insertInto('rendered_pages').values({ normalized_name: name, kind, sha256, length: 480, gzip: gzipSync(html(name)), rendered_at: now }).execute();
+      }
+    }
+    const idle = new PageStore(opened.db, { cacheBytes: 1024 * 1024, pollMs: 1000 }, opened.readPage);
+    assert.equal(await idle.warm(), 0, 'a cache that does not follow the journal is not filled');
+
+    const store = new PageStore(opened.db, { cacheBytes: 1024 * 1024, pollMs: 60_000 }, opened.readPage);
+    await store.startPolling();
+    try {
+      // Batches of three rows split projects between batches: each is still read whole.
+      assert.equal(await store.warm({ batch: 3 }), 6 + 10);
+      for (const name of ['w-1', 'w-2', 'w-3', 'w-4', 'w-5']) {
+        for (const kind of ['simple-json', 'simple-html'] as const) {
+          const page = store.cachedPage(name, kind);
+          assert.ok(page, `${kind}:${name} cached`);
+          assert.deepEqual(page.gzip, gzipSync(html(name)));
+          assert.equal(page.sha256, createHash('sha256').update(`${name} ${kind}`).digest('hex'));
+        }
+        assert.equal(store.cachedPage(name, 'json-api'), undefined, 'the JSON API is not warmed');
+      }
+      for (const name of ['a', 'b', 'c', 'd', 'e', 'f']) assert.ok(store.cachedPage(name, 'simple-json'));
+      assert.equal(await store.warm(), 0, 'what is cached is not read again');
+    } finally {
+      store.stopPolling();
+    }
+
+    // A budget that holds a few pages: warming stops near it instead of evicting what it cached.
+    const small = new PageStore(opened.db, { cacheBytes: 64 * 1024, pollMs: 60_000 }, opened.readPage);
+    await small.startPolling();
+    try {
+      const slab = 4 * 1024;
+      const cached = await small.warm({ batch: 2, fill: slab / (64 * 1024) });
+      assert.ok(cached >= 1 && cached < 16, `${cached} pages`);
+      assert.ok(small.stats().bytes <= 2 * slab, `${small.stats().bytes} bytes`);
+    } finally {
+      small.stopPolling();
+    }
+  });
+
   test('a missing page is cached as missing, and counts against the budget', async () => {
     const store = new PageStore(opened.db, { cacheBytes: 1024 * 1024, pollMs: 1000 }, opened.readPage);
     assert.equal(store.cachedPage('nope', 'simple-json'), undefined);

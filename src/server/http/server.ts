@@ -34,6 +34,10 @@ export async function startServer(config: ServerConfig, options: { logger?: bool
   const rendered = await services.changes.renderStale();
   await services.tufTargets.backfill();
   await services.pages.startPolling();
+  // In the background, while the server answers: a restarted instance serves from memory soon.
+  services.pages.warm().catch((error: unknown) => {
+    if (app) app.log.warn({ err: error }, 'warming the page cache stopped');
+  });
   const built = await buildApp(services, { logger: options.logger });
   app = built;
   if (recovered > 0) built.log.warn({ recovered }, 'removed blobs of uploads interrupted by a crash');

@@ -59,11 +59,11 @@ export class PageSlabCache {
     this.slabBytes = Math.min(MAX_SLAB_BYTES, Math.max(MIN_SLAB_BYTES, Math.floor(budgetBytes / 16)));
   }
 
-  /** The page, null (known not to exist), or undefined (not cached). Marks it read. */
-  get(key: string): SlabPage | null | undefined {
+  /** The page, null (known not to exist), or undefined (not cached). Marks it read unless told not to. */
+  get(key: string, markRead = true): SlabPage | null | undefined {
     const slot = this.index.get(key);
     if (slot === undefined) return undefined;
-    this.readOf[slot] = 1;
+    if (markRead) this.readOf[slot] = 1;
     const slab = this.slabs[this.slabOf[slot]! - this.firstSlabId]!;
     const at = this.offsetOf[slot]!;
     const length = slab.readUInt32LE(at + 8);

@@ -218,6 +218,48 @@ export class PageStore {
     this.cache.set(key, page);
   }
 
+  /**
+   * Fills the cache with simple pages, both formats of each project in name order, until it holds
+   * most of its budget: a freshly started instance then answers from memory instead of sending a
+   * storm of misses to the database (at 1M files on PostgreSQL, uniform random reads of a cold
+   * cache ran at 0.17× node:http). Batches yield to requests between them; a page changed while
+   * its batch was read is not cached (the same veto as any read). Runs while the journal is
+   * followed (`startPolling` until `stopPolling`): a cache nobody keeps coherent is not filled.
+   * Returns the pages cached.
+   */
+  async warm(options: { batch?: number; fill?: number } = {}): Promise<number> {
+    const batch = Math.max(2, options.batch ?? 1000);
+    const target = this.options.cacheBytes * (options.fill ?? 0.9);
+    let after = '';
+    let cached = 0;
+    while (this.poller !== null && this.cache.stats().bytes < target) {
+      const startedAt = this.epoch;
+      const rows = await this.db
+        .selectFrom('rendered_pages')
+        .select(['normalized_name', 'kind', 'sha256', 'length', 'gzip'])
+        .where('normalized_name', '>', after)
+        .where('kind', 'in', ['simple-json', 'simple-html'])
+        .orderBy('normalized_name')
+        .orderBy('kind')
+        .limit(batch)
+        .execute();
+      if (rows.length === 0) break;
+      for (const row of rows) {
+        const key = `${row.kind}:${row.normalized_name}`;
+        if (this.cache.get(key, false) !== undefined) continue;
+        this.remember(key, { sha256: row.sha256, length: Number(row.length), gzip: asBuffer(row.gzip) }, startedAt);
+        cached++;
+      }
+      // The last project of a full batch may have had only one format in it: read it again.
+      const last = rows[rows.length - 1]!.normalized_name;
+      if (rows.length < batch) break;
+      const previous = rows[rows.length - 2]!.normalized_name;
+      after = previous === last ? last : previous;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    return cached;
+  }
+
   /** Follows the journal from its current end: changes other processes commit from now on are seen within one poll. */
   async startPolling(): Promise<void> {
     if (this.poller) return;
