@@ -228,7 +228,7 @@ export class PageStore {
    * Returns the pages cached.
    */
   async warm(options: { batch?: number; fill?: number } = {}): Promise<number> {
-    const batch = Math.max(2, options.batch ?? 1000);
+    const batch = Math.max(2, options.batch ?? 250);
     const target = this.options.cacheBytes * (options.fill ?? 0.9);
     let after = '';
     let cached = 0;
