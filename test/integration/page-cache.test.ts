@@ -142,26 +142,34 @@ for (const { engine, skip } of await testEngines()) describe(`page cache (${engi
     assert.equal(await opened.readPage('uncommitted', 'simple-json'), undefined);
   });
 
-  test('the journal poll sees a change whose id is below the highest seen when it commits later', async () => {
+  test('the journal poll sees a change whose id is below the highest seen when it commits later, and reads the changed pages again', async () => {
     const store = new PageStore(opened.db, { cacheBytes: 1024 * 1024, pollMs: 60_000 }, opened.readPage);
     await store.startPolling();
+    // Another process re-renders a page (a new digest) and journals the change.
+    const rerender = (name: string, sha256: string) =>
+      opened.db.updateTable('rendered_pages').set({ sha256 }).where('normalized_name', '=', name).where('kind', '=', 'simple-json').execute();
     try {
       const journal = (id: number, name: string) => opened.db.insertInto('page_changes').values({ id, normalized_name: name, chunk: null, changed_at: new Date().toISOString() }).execute();
       const high = Number((await opened.db.selectFrom('page_changes').select((eb) => eb.fn.max('id').as('high')).executeTakeFirst())?.high ?? 0);
       for (const name of ['a', 'b', 'c']) assert.ok(await store.projectPage(name, 'simple-json'));
       // Id high+5 commits first; high+2 (taken earlier by a slower transaction) after the poll.
+      await rerender('a', '1'.repeat(64));
       await journal(high + 5, 'a');
       assert.equal(await store.pollJournal(), 1);
-      assert.equal(store.cachedPage('a', 'simple-json'), undefined, 'evicted by the change');
-      assert.ok(store.cachedPage('b', 'simple-json'));
+      assert.equal(store.cachedPage('a', 'simple-json')?.sha256, '1'.repeat(64), 'evicted by the change, and the new page read ahead');
+      assert.equal(store.cachedPage('b', 'simple-json')?.sha256, 'b'.repeat(64));
       assert.equal(await store.pollJournal(), 0, 'nothing new');
+      await rerender('b', '2'.repeat(64));
       await journal(high + 2, 'b');
       assert.equal(await store.pollJournal(), 1, 'the late commit below the highest id is read');
-      assert.equal(store.cachedPage('b', 'simple-json'), undefined);
-      assert.ok(store.cachedPage('c', 'simple-json'), 'other pages stay');
+      assert.equal(store.cachedPage('b', 'simple-json')?.sha256, '2'.repeat(64));
+      assert.equal(store.cachedPage('c', 'simple-json')?.sha256, 'c'.repeat(64), 'other pages stay');
       assert.equal(await store.pollJournal(), 0, 'and read once');
     } finally {
       store.stopPolling();
+      await rerender('a', 'a'.repeat(64));
+      await rerender('b', 'b'.repeat(64));
     }
   });
+
 });

@@ -4,7 +4,7 @@ import { gunzip, gunzipSync } from 'node:zlib';
 import type { Kysely } from 'kysely';
 import { deflateSegment, gzipFromSegments, inflateSegmentAsync, type DeflateSegment } from '../../formats/gzip-segments.ts';
 import { INDEX_HTML_TAIL, renderIndexHtmlHead, SIMPLE_API_VERSION } from '../../formats/simple-api.ts';
-import type { PageReader } from '../storage/database.ts';
+import type { PageReader, RenderedPageRow } from '../storage/database.ts';
 import type { Database, PageKind } from '../storage/schema.ts';
 import { PageSlabCache } from './page-slab-cache.ts';
 
@@ -42,6 +42,10 @@ const SYNC_GUNZIP_LIMIT = 64 * 1024;
  * seen, remembering which it handled.
  */
 const JOURNAL_WINDOW = 1000;
+/** Warming and prefetching fill the cache to this share of its budget, leaving room for what clients ask. */
+const WARM_FILL = 0.9;
+/** Projects per prefetch query. */
+const PREFETCH_NAMES = 125;
 /** How long an eviction vetoes caching a read that started before it (no read takes this long). */
 const EVICTION_MEMORY_MS = 60_000;
 
@@ -229,7 +233,7 @@ export class PageStore {
    */
   async warm(options: { batch?: number; fill?: number } = {}): Promise<number> {
     const batch = Math.max(2, options.batch ?? 250);
-    const target = this.options.cacheBytes * (options.fill ?? 0.9);
+    const target = this.options.cacheBytes * (options.fill ?? WARM_FILL);
     let after = '';
     let cached = 0;
     while (this.poller !== null && this.cache.stats().bytes < target) {
@@ -244,12 +248,7 @@ export class PageStore {
         .limit(batch)
         .execute();
       if (rows.length === 0) break;
-      for (const row of rows) {
-        const key = `${row.kind}:${row.normalized_name}`;
-        if (this.cache.get(key, false) !== undefined) continue;
-        this.remember(key, { sha256: row.sha256, length: Number(row.length), gzip: asBuffer(row.gzip) }, startedAt);
-        cached++;
-      }
+      cached += this.cacheRows(rows, startedAt);
       // The last project of a full batch may have had only one format in it: read it again.
       const last = rows[rows.length - 1]!.normalized_name;
       if (rows.length < batch) break;
@@ -258,6 +257,36 @@ export class PageStore {
       await new Promise((resolve) => setImmediate(resolve));
     }
     return cached;
+  }
+
+  /** Caches the rows not cached yet, unless their key was evicted after `startedAt`. How many it cached. */
+  private cacheRows(rows: readonly (RenderedPageRow & { normalized_name: string; kind: PageKind })[], startedAt: number): number {
+    let cached = 0;
+    for (const row of rows) {
+      const key = `${row.kind}:${row.normalized_name}`;
+      if (this.cache.get(key, false) !== undefined) continue;
+      this.remember(key, { sha256: row.sha256, length: Number(row.length), gzip: asBuffer(row.gzip) }, startedAt);
+      cached++;
+    }
+    return cached;
+  }
+
+  /**
+   * Reads the simple pages of projects that just changed, while the cache has room: every
+   * instance holds a project's new pages before anyone asks for them, and a bulk import into a
+   * running index ends with its pages cached, not with a storm of misses.
+   */
+  private async prefetch(names: readonly string[]): Promise<void> {
+    for (let i = 0; i < names.length && this.cache.stats().bytes < this.options.cacheBytes * WARM_FILL; i += PREFETCH_NAMES) {
+      const startedAt = this.epoch;
+      const rows = await this.db
+        .selectFrom('rendered_pages')
+        .select(['normalized_name', 'kind', 'sha256', 'length', 'gzip'])
+        .where('normalized_name', 'in', names.slice(i, i + PREFETCH_NAMES))
+        .where('kind', 'in', ['simple-json', 'simple-html'])
+        .execute();
+      this.cacheRows(rows, startedAt);
+    }
   }
 
   /** Follows the journal from its current end: changes other processes commit from now on are seen within one poll. */
@@ -302,11 +331,15 @@ export class PageStore {
       .orderBy('id')
       .execute();
     let handled = 0;
+    const changed = new Set<string>();
     for (const row of rows) {
       if (this.journalSeen.has(row.id)) continue;
       this.journalSeen.add(row.id);
       handled++;
-      if (row.normalized_name !== null) this.evictProject(row.normalized_name);
+      if (row.normalized_name !== null) {
+        this.evictProject(row.normalized_name);
+        changed.add(row.normalized_name);
+      }
       if (row.chunk !== null) this.evictRootChunk(row.chunk);
       if (row.id > this.journalHigh) this.journalHigh = row.id;
     }
@@ -316,6 +349,7 @@ export class PageStore {
       if (eviction.at >= forgetBefore) break;
       this.recentEvictions.delete(key);
     }
+    if (changed.size > 0) await this.prefetch([...changed]);
     return handled;
   }
 
