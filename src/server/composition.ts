@@ -142,8 +142,8 @@ export async function openServices(config: ServerConfig, options: ComposeOptions
   const tufTargets = new TufTargets(db);
   // The gauges are read at each scrape, from services built below.
   const metrics = new IndexMetrics(async () => {
-    const [counts, attestationCount, pendingCount, sessionCount] = await Promise.all([index.counts(), index.attestationCount(), pendingProvenance.countPending(), sessions.countPending()]);
-    return { projects: counts.projects, files: counts.files, attestations: attestationCount, pendingProvenance: pendingCount, publishingSessions: sessionCount, pageCacheBytes: pages.stats().bytes };
+    const [counts, pendingCount, sessionCount] = await Promise.all([index.counts(), pendingProvenance.countPending(), sessions.countPending()]);
+    return { projects: counts.projects, files: counts.files, attestations: counts.attestations, pendingProvenance: pendingCount, publishingSessions: sessionCount, pageCacheBytes: pages.stats().bytes };
   });
   const onRefreshed = (outcome: TufRefreshOutcome) => metrics.tufRefreshDuration.observe({ published: String(outcome.written.length > 0) }, outcome.seconds);
   const tufInline = new TufRepository({ dataDir: config.dataDir, db, clock, settings: config.tuf, warn: (message) => log.warn(message), onRefreshed });

@@ -103,7 +103,7 @@ for (const { engine, skip } of await testEngines()) {
         try {
           assert.deepEqual(files(join(dataDir, 'tmp')), [], 'no partial file');
           assert.deepEqual(files(join(dataDir, 'blobs')), [], 'no orphan blob');
-          assert.deepEqual(await rowCounts(dataDir, databaseUrl), { projects: 0, releases: 0, files: 0, intents: 0 }, 'no orphan row');
+          assert.deepEqual(await rowCounts(dataDir, databaseUrl), { projects: 0, releases: 0, files: 0, attestations: 0, intents: 0 }, 'no orphan row');
 
           const good = encodeMultipart([
             ...twineFields({ name: `crashpkg-${engine}`, version: '1.0', filetype: 'bdist_wheel', sha256: createHash('sha256').update(dist.bytes).digest('hex') }),

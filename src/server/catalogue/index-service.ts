@@ -5,7 +5,8 @@ import { assertNotConfusable } from './project-names.ts';
 import { normalizeVersion } from '../../formats/pep440.ts';
 import type { ProjectStatus } from '../../formats/project-status.ts';
 import type { CatalogueChanges } from '../pages/catalogue-changes.ts';
-import type { CountedTable, Database, FileRow, ProjectRow, ReleaseRow } from '../storage/schema.ts';
+import type { Database, FileRow, ProjectRow, ReleaseRow } from '../storage/schema.ts';
+import { readCatalogueCounts, type CatalogueCounts } from './catalogue-counts.ts';
 
 /** A file row without its (possibly large) core metadata text. */
 export type FileSummary = Omit<FileRow, 'core_metadata'>;
@@ -175,21 +176,8 @@ export class IndexService {
     return removed;
   }
 
-  /** The catalogue's size, for `/metrics` and the home page: counters kept by triggers, one small read. */
-  async counts(): Promise<{ projects: number; releases: number; files: number }> {
-    const counts = await this.countsOf();
-    return { projects: counts.projects, releases: counts.releases, files: counts.files };
-  }
-
-  /** Attestations bound to files, for `/metrics`. */
-  async attestationCount(): Promise<number> {
-    return (await this.countsOf()).attestations;
-  }
-
-  private async countsOf(): Promise<Record<CountedTable, number>> {
-    const rows = await this.db.selectFrom('catalogue_counts').select(['table_name', 'n']).execute();
-    const counts: Record<CountedTable, number> = { projects: 0, releases: 0, files: 0, attestations: 0 };
-    for (const row of rows) counts[row.table_name] = Number(row.n);
-    return counts;
+  /** The catalogue's size (projects, releases, files, bound attestations), for `/metrics`. */
+  counts(): Promise<CatalogueCounts> {
+    return readCatalogueCounts(this.db);
   }
 }

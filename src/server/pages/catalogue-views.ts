@@ -5,6 +5,7 @@ import { normalizeProjectName } from '../../formats/project-name.ts';
 import type { AttestationFacts } from '../../formats/provenance-object.ts';
 import type { AttestationSignerSummary, ProvenanceState } from '../../formats/provenance-state.ts';
 import type { Database, ProjectRow, ReleaseListing, ReleaseRow } from '../storage/schema.ts';
+import { readCatalogueCounts } from '../catalogue/catalogue-counts.ts';
 import type { IndexUrls } from './index-urls.ts';
 import { buildProjectJson, chooseJsonApiRelease, latestRelease } from './json-api.ts';
 import {
@@ -267,10 +268,8 @@ export class CatalogueViews {
 
   async homePageData(limit = 12): Promise<HomePageData> {
     return this.readSnapshot(async (db) => {
-      // Counters kept by triggers: a count(*) would read whole indexes (catalogue_counts, migration 0012).
-      const [rows, recent] = await Promise.all([db.selectFrom('catalogue_counts').select(['table_name', 'n']).execute(), this.recentReleasesIn(db, limit)]);
-      const count = (table: 'projects' | 'releases' | 'files') => Number(rows.find((row) => row.table_name === table)?.n ?? 0);
-      return { counts: { projects: count('projects'), releases: count('releases'), files: count('files') }, recent };
+      const [counts, recent] = await Promise.all([readCatalogueCounts(db), this.recentReleasesIn(db, limit)]);
+      return { counts: { projects: counts.projects, releases: counts.releases, files: counts.files }, recent };
     });
   }
 
