@@ -56,6 +56,12 @@ function runImport(server: { dataDir: string; config: { databaseUrl: string } },
   });
 }
 
+/** A process's nice value, from /proc (field 19 of stat; the name in parentheses may hold spaces). */
+function niceOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+}
+
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 
 function filesUnder(dir: string): string[] {
@@ -220,6 +226,16 @@ for (const { engine, skip } of await testEngines()) {
       assert.deepEqual({ ...clean.json!, present: clean.json!.present.length }, { ...clean.json!, imported: 0, present: 3, refused: [] });
     });
 
+    test('a --nice outside 0 to 19 is a usage error before anything is read', async () => {
+      const filesBefore = (await server.services.db.selectFrom('files').select('id').execute()).length;
+      for (const nice of ['20', '-1', 'low']) {
+        const result = await runImport(server, [input, '--nice', nice]);
+        assert.equal(result.status, 2, result.output);
+        assert.match(result.output, new RegExp(`usage\\.invalid_argument.*--nice is a whole number from 0 to 19, got '${nice}'`));
+      }
+      assert.equal((await server.services.db.selectFrom('files').select('id').execute()).length, filesBefore);
+    });
+
     test('pip installs a project imported from a pip download directory', { skip: skipUnless(hasPythonBuildTools(), 'Debian python3-build, python3-setuptools and python3-venv') }, async () => {
       const project = writeSampleProject(work, { name: `imported-sample-${engine}`, version: '0.3.0', module: `imported_sample_${engine}`, backend: 'setuptools' });
       const downloads = join(work, `pip-download-${engine}`);
@@ -293,6 +309,8 @@ for (const { engine, skip } of await testEngines()) {
           await new Promise((r) => setTimeout(r, 20));
           committed = await countFiles.count();
         }
+        // A bulk import is background work: it runs below the priority of a serving index (--nice, default 10).
+        if (existsSync(`/proc/${child.pid}/stat`)) assert.ok(niceOf(child.pid!) >= 10, 'the import lowered its CPU priority');
         child.kill('SIGKILL');
         await exited;
         await countFiles.close();
@@ -333,7 +351,7 @@ for (const { engine, skip } of await testEngines()) {
         const restarted = await startServer(loadServerConfig({ dataDir, databaseUrl, port: 0 }, { CAIRN_RECOVERY_GRACE_SECONDS: '0' }));
         try {
           const counts = await restarted.services.index.counts();
-          assert.deepEqual(counts, { projects: PROJECTS, releases: PROJECTS * (FILES / 2), files: PROJECTS * FILES });
+          assert.deepEqual(counts, { projects: PROJECTS, releases: PROJECTS * (FILES / 2), files: PROJECTS * FILES, attestations: 0 });
           assert.equal((await restarted.services.db.selectFrom('blob_intents').selectAll().execute()).length, 0);
           assert.equal(filesUnder(join(dataDir, 'blobs')).length, PROJECTS * FILES, 'no orphan blob');
           assert.deepEqual(filesUnder(join(dataDir, 'tmp')), [], 'nothing staged is left after a restart');
