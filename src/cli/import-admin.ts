@@ -17,10 +17,14 @@ interface ImportFlags {
 /** How far an import lowers its CPU priority by default: background work beside a serving index. */
 const DEFAULT_NICE = 10;
 
-function positiveInteger(raw: string | undefined, flag: string): number | undefined {
+/** A flag's whole-number value within [min, max], or undefined when the flag is absent. */
+function wholeNumber(raw: string | undefined, flag: string, min: number, max?: number): number | undefined {
   if (raw === undefined) return undefined;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1) throw new CairnError('usage.invalid_argument', `${flag} is a whole number of at least 1, got '${raw}'`);
+  if (!Number.isInteger(value) || value < min || (max !== undefined && value > max)) {
+    const range = max === undefined ? `of at least ${min}` : `from ${min} to ${max}`;
+    throw new CairnError('usage.invalid_argument', `${flag} is a whole number ${range}, got '${raw}'`);
+  }
   return value;
 }
 
@@ -64,10 +68,9 @@ export function registerImportAdmin(admin: Command): void {
       .option('--nice <n>', `CPU priority to lower the import to, 0 (as started) to 19 (default ${DEFAULT_NICE})`)
       .option('--max-upload-bytes <n>', 'largest accepted distribution (env CAIRN_MAX_UPLOAD_BYTES)'),
   ).action(async (directories: string[], options: ImportFlags) => {
-    const jobs = positiveInteger(options.jobs, '--jobs');
-    const batchSize = positiveInteger(options.batchSize, '--batch-size');
-    const nice = options.nice === undefined ? DEFAULT_NICE : Number(options.nice);
-    if (!Number.isInteger(nice) || nice < 0 || nice > 19) throw new CairnError('usage.invalid_argument', `--nice is a whole number from 0 to 19, got '${options.nice}'`);
+    const jobs = wholeNumber(options.jobs, '--jobs', 1);
+    const batchSize = wholeNumber(options.batchSize, '--batch-size', 1);
+    const nice = wholeNumber(options.nice, '--nice', 0, 19) ?? DEFAULT_NICE;
     // A bulk import saturates every core (hashing workers, inserts): at equal priority a `cairn
     // serve` on the same machine waited up to 165 ms for a core. Lowered before the worker threads
     // start, which inherit it; on Linux the priority is per thread, so this is the main thread's.

@@ -27,13 +27,17 @@ export class TufPublication {
       // The published timestamp stays valid until it expires: past the wait, or when the refresh
       // failed, it is the answer.
       let refreshed = false;
+      let failure: unknown = null;
       try {
         refreshed = await this.refreshWithin();
       } catch (error) {
-        if (!(await this.tuf.readMetadata(name))) throw error;
-        this.options.logError(error, 'TUF refresh failed; serving the published timestamp');
+        failure = error;
       }
       const published = await this.tuf.readMetadata(name);
+      if (failure !== null) {
+        if (!published) throw failure;
+        this.options.logError(failure, 'TUF refresh failed; serving the published timestamp');
+      }
       if (!refreshed && !published) throw notReady();
       return published;
     }
