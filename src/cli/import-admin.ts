@@ -1,7 +1,7 @@
 import { getPriority, setPriority } from 'node:os';
 import type { Command } from 'commander';
 import { CairnError } from '../errors.ts';
-import type { ImportProgress, ImportReport } from '../server/catalogue/bulk-import.ts';
+import { DEFAULT_BATCH_FILES, DEFAULT_FILES_PER_TRANSACTION, type ImportProgress, type ImportReport } from '../server/catalogue/bulk-import.ts';
 import { withServices, withStorageOptions } from './storage-options.ts';
 
 interface ImportFlags {
@@ -11,6 +11,7 @@ interface ImportFlags {
   json?: boolean;
   jobs?: string;
   batchSize?: string;
+  transactionSize?: string;
   nice?: string;
 }
 
@@ -64,12 +65,14 @@ export function registerImportAdmin(admin: Command): void {
       .description('import directories of distributions (pypiserver, pip download), each file checked as an upload; refused files are reported and skipped')
       .option('--json', 'print the outcome as JSON')
       .option('--jobs <n>', 'worker threads reading and hashing files (default: one per core)')
-      .option('--batch-size <n>', 'files per transaction (default 1000)')
+      .option('--batch-size <n>', `files made durable by one flush to disk (default ${DEFAULT_BATCH_FILES})`)
+      .option('--transaction-size <n>', `files per database transaction (default ${DEFAULT_FILES_PER_TRANSACTION})`)
       .option('--nice <n>', `CPU priority to lower the import to, 0 (as started) to 19 (default ${DEFAULT_NICE})`)
       .option('--max-upload-bytes <n>', 'largest accepted distribution (env CAIRN_MAX_UPLOAD_BYTES)'),
   ).action(async (directories: string[], options: ImportFlags) => {
     const jobs = wholeNumber(options.jobs, '--jobs', 1);
     const batchSize = wholeNumber(options.batchSize, '--batch-size', 1);
+    const filesPerTransaction = wholeNumber(options.transactionSize, '--transaction-size', 1);
     const nice = wholeNumber(options.nice, '--nice', 0, 19) ?? DEFAULT_NICE;
     // A bulk import saturates every core (hashing workers, inserts): at equal priority a `cairn
     // serve` on the same machine waited up to 165 ms for a core. Lowered before the worker threads
@@ -86,6 +89,7 @@ export function registerImportAdmin(admin: Command): void {
         directories,
         jobs,
         batchSize,
+        filesPerTransaction,
         onProgress: live ? (p) => process.stderr.write(`\r${progressLine(p)}`) : undefined,
         onRefused: options.json
           ? undefined

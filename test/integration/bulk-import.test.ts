@@ -226,12 +226,17 @@ for (const { engine, skip } of await testEngines()) {
       assert.deepEqual({ ...clean.json!, present: clean.json!.present.length }, { ...clean.json!, imported: 0, present: 3, refused: [] });
     });
 
-    test('a --nice outside 0 to 19 is a usage error before anything is read', async () => {
+    test('a --nice outside 0 to 19, or a batch or transaction of no files, is a usage error before anything is read', async () => {
       const filesBefore = (await server.services.db.selectFrom('files').select('id').execute()).length;
       for (const nice of ['20', '-1', 'low']) {
         const result = await runImport(server, [input, '--nice', nice]);
         assert.equal(result.status, 2, result.output);
         assert.match(result.output, new RegExp(`usage\\.invalid_argument.*--nice is a whole number from 0 to 19, got '${nice}'`));
+      }
+      for (const flag of ['--batch-size', '--transaction-size']) {
+        const result = await runImport(server, [input, flag, '0']);
+        assert.equal(result.status, 2, result.output);
+        assert.match(result.output, new RegExp(`usage\\.invalid_argument.*${flag} is a whole number of at least 1, got '0'`));
       }
       assert.equal((await server.services.db.selectFrom('files').select('id').execute()).length, filesBefore);
     });
@@ -296,7 +301,7 @@ for (const { engine, skip } of await testEngines()) {
         // Migrated before the child starts, so the count below can be polled from its first batch.
         await (await openServices(loadServerConfig({ dataDir, databaseUrl }, {}))).close();
         const countFiles = fileCounter(databaseUrl);
-        const child = spawn(process.execPath, [CAIRN_BIN, 'admin', 'import', corpus, '--data-dir', dataDir, '--database-url', databaseUrl, '--batch-size', '50', '--jobs', '1'], {
+        const child = spawn(process.execPath, [CAIRN_BIN, 'admin', 'import', corpus, '--data-dir', dataDir, '--database-url', databaseUrl, '--batch-size', '200', '--transaction-size', '50', '--jobs', '1'], {
           stdio: ['ignore', 'pipe', 'pipe'],
         });
         let output = '';
@@ -321,7 +326,8 @@ for (const { engine, skip } of await testEngines()) {
         try {
           const files = await services.db.selectFrom('files').innerJoin('projects', 'projects.id', 'files.project_id').select(['files.filename', 'files.sha256', 'projects.normalized_name']).execute();
           filesBefore = files.length;
-          assert.ok(files.length >= committed && files.length % 50 === 0, `whole batches only: ${files.length}`);
+          // Batches of 200 files are flushed at once and inserted 50 at a time: whole transactions only.
+          assert.ok(files.length >= committed && files.length % 50 === 0, `whole transactions only: ${files.length}`);
           for (const file of files) {
             assert.equal(sha256(readFileSync(blobPath(dataDir, file.sha256))), file.sha256, `${file.filename} has its whole blob`);
           }
