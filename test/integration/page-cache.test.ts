@@ -172,4 +172,40 @@ for (const { engine, skip } of await testEngines()) describe(`page cache (${engi
     }
   });
 
+  test('reading ahead the pages of many changed projects lets other work run between its queries', async () => {
+    // One import batch announces thousands of projects at once; on SQLite every query answers
+    // synchronously, so reading them ahead without yielding held the event loop for its whole length.
+    const names = Array.from({ length: 300 }, (_, i) => `many-${String(i).padStart(3, '0')}`);
+    const store = new PageStore(opened.db, { cacheBytes: 4 * 1024 * 1024, pollMs: 60_000 }, opened.readPage);
+    await store.startPolling();
+    try {
+      const now = new Date().toISOString();
+      await opened.db
+        .insertInto('rendered_pages')
+        .values(names.map((name) => ({ normalized_name: name, kind: 'simple-json', sha256: createHash('sha256').update(name).digest('hex'), length: body.length, gzip: gzipSync(body), rendered_at: now })))
+        .execute();
+      // Ids given, as the test above gives them (PostgreSQL's sequence has not seen those).
+      const high = Number((await opened.db.selectFrom('page_changes').select((eb) => eb.fn.max('id').as('high')).executeTakeFirst())?.high ?? 0);
+      await opened.db
+        .insertInto('page_changes')
+        .values(names.map((name, i) => ({ id: high + 1 + i, normalized_name: name, chunk: null, changed_at: now })))
+        .execute();
+      let turns = 0;
+      let polled = false;
+      const turn = () => {
+        if (polled) return;
+        turns++;
+        setImmediate(turn);
+      };
+      setImmediate(turn);
+      assert.equal(await store.pollJournal(), names.length);
+      polled = true;
+      assert.ok(turns >= 2, `the event loop turned ${turns} times while 300 projects were read ahead (125 per query)`);
+      for (const name of names) assert.ok(store.cachedPage(name, 'simple-json'), `${name} read ahead`);
+    } finally {
+      store.stopPolling();
+      await opened.db.deleteFrom('rendered_pages').where('normalized_name', 'in', names).execute();
+      await opened.db.deleteFrom('page_changes').where('normalized_name', 'in', names).execute();
+    }
+  });
 });
