@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createServer } from 'node:net';
@@ -201,7 +201,13 @@ class StallWatch {
   private timer: NodeJS.Timeout | null = null;
   private probe: ChildProcess | null = null;
 
-  constructor(private readonly metricsUrl: string) {}
+  private readonly started = performance.now();
+
+  /** `timeline`: a file to which each scrape's stall is appended, with the time since the server started and the phase. */
+  constructor(
+    private readonly metricsUrl: string,
+    private readonly timeline: string | null = null,
+  ) {}
 
   start(): void {
     this.timer = setInterval(() => void this.scrape(), 1000);
@@ -223,7 +229,11 @@ class StallWatch {
     try {
       const text = (await rawGet(this.metricsUrl)).body.toString('utf8');
       const max = /^nodejs_eventloop_lag_max_seconds (\S+)$/m.exec(text);
-      if (max) this.maxMs[this.phase] = Math.max(this.maxMs[this.phase] ?? 0, round(Number(max[1]) * 1000, 1));
+      if (max) {
+        const ms = round(Number(max[1]) * 1000, 1);
+        this.maxMs[this.phase] = Math.max(this.maxMs[this.phase] ?? 0, ms);
+        if (this.timeline) appendFileSync(this.timeline, `${Math.round(performance.now() - this.started)} ${this.phase} ${ms}\n`);
+      }
       const rss = /^process_resident_memory_bytes (\S+)$/m.exec(text);
       if (rss) {
         this.rssMiB = Math.round(Number(rss[1]) / 1024 / 1024);
@@ -353,10 +363,14 @@ async function benchOne(engine: 'sqlite' | 'postgres', files: number): Promise<S
   const storage = ['--data-dir', dataDir, '--database-url', db.url];
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const server: ChildProcess = spawn(process.execPath, [CAIRN, 'serve', '--host', '127.0.0.1', '--port', String(port), '--quiet', ...storage], {
-    stdio: ['ignore', 'ignore', 'inherit'],
+  // BENCH_TRACE_GC=DIR: the server's garbage collections (V8's --trace-gc) into DIR/gc-<engine>-<files>.log,
+  // beside the stall timeline, to tell a collection from the server's own work.
+  const traceDir = process.env.BENCH_TRACE_GC;
+  const gcLog = traceDir ? openSync(join(traceDir, `gc-${engine}-${files}.log`), 'w') : 'ignore';
+  const server: ChildProcess = spawn(process.execPath, [...(traceDir ? ['--trace-gc'] : []), CAIRN, 'serve', '--host', '127.0.0.1', '--port', String(port), '--quiet', ...storage], {
+    stdio: ['ignore', gcLog, 'inherit'],
   });
-  const stalls = new StallWatch(`${url}/metrics`);
+  const stalls = new StallWatch(`${url}/metrics`, traceDir ? join(traceDir, `stalls-${engine}-${files}.log`) : null);
   try {
     await waitFor(`${url}/healthz`, 60);
     stalls.start();
