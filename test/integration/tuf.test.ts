@@ -8,7 +8,9 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Updater } from 'tuf-js';
 import { openDatabase } from '../../src/server/storage/database.ts';
+import { BackgroundTuf } from '../../src/server/tuf/background-tuf.ts';
 import { TufRepository, DEFAULT_TUF_SETTINGS } from '../../src/server/tuf/tuf-repository.ts';
+import { TufTargets } from '../../src/server/tuf/tuf-targets.ts';
 import { binOf, hashedBinLayout } from '../../src/tuf/hashed-bins.ts';
 import { runCairn } from '../support/commands.ts';
 import { makeDistribution } from '../support/dist-factory.ts';
@@ -502,5 +504,41 @@ describe('TUF metadata not signed yet', () => {
     assert.equal(timestamp!.status, 200);
     assert.equal(((await timestamp!.json()) as { signed: { _type: string } }).signed._type, 'timestamp');
     assert.equal((await fetch(`${server.url}/tuf/root.json`)).status, 200);
+  });
+});
+
+/**
+ * The worker thread that signs is retired when idle (a large refresh leaves its heap committed,
+ * and `cairn serve` runs without V8's idle-time compaction): the next refresh starts a fresh one,
+ * which reads the published state from the database and goes on from it.
+ */
+describe('the TUF worker thread', () => {
+  test('an idle worker is retired, and the next refresh starts a fresh one that signs what changed', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cairn-tuf-worker-'));
+    const databaseUrl = `sqlite:${join(dir, 'cairn.sqlite')}`;
+    const opened = await openDatabase(databaseUrl);
+    const settings = { ...DEFAULT_TUF_SETTINGS, binCount: 4 };
+    const warnings: string[] = [];
+    const reader = new TufRepository({ dataDir: dir, db: opened.db, clock: () => new Date(), settings });
+    const tuf = new BackgroundTuf(reader, { databaseUrl, dataDir: dir, settings, warn: (message) => warnings.push(message), idleWorkerMs: 200 });
+    try {
+      const first = await tuf.refresh();
+      assert.ok(first.written.includes('timestamp.json'));
+      assert.equal(tuf.workerRunning, true);
+      for (let i = 0; i < 50 && tuf.workerRunning; i++) await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.equal(tuf.workerRunning, false, 'retired after 200 ms without a refresh');
+
+      await opened.db.transaction().execute((trx) => new TufTargets(opened.db).put(trx, [{ path: 'files/after-idle.txt', length: 3, sha256: 'ab'.repeat(32) }]));
+      const second = await tuf.refresh();
+      assert.equal(tuf.workerRunning, true);
+      assert.equal(second.timestampVersion, first.timestampVersion + 1);
+      const bin = binOf(hashedBinLayout(second.bins), 'files/after-idle.txt').name;
+      assert.ok(second.written.some((name) => name.endsWith(`.${bin}.json`)), `${bin} signed again: ${second.written.join(', ')}`);
+      assert.deepEqual(warnings, []);
+    } finally {
+      await tuf.close();
+      await opened.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

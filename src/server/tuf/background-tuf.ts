@@ -7,6 +7,13 @@ import type { TufWorkerData, TufWorkerReply } from './tuf-worker.ts';
 
 /** After a commit, how long to wait for more before refreshing: a burst of uploads costs one refresh. */
 const CHANGE_DEBOUNCE_MS = 500;
+/**
+ * A worker idle this long is retired, and the next refresh starts a fresh one. A refresh that
+ * signs many bins (the first build of a 1M-file catalogue) leaves ~160 MB of heap committed in the
+ * worker, which V8 gives back only in an idle-time compaction, and `cairn serve` runs with that
+ * compaction off (bin/cairn.mjs). Starting a worker costs tenths of a second, once per quiet spell.
+ */
+export const IDLE_WORKER_MS = 30_000;
 
 /**
  * The TUF repository as `cairn serve` runs it: refreshes (the signing) run on a worker thread;
@@ -21,6 +28,7 @@ export class BackgroundTuf implements TufService {
   private again = false;
   private debounce: NodeJS.Timeout | null = null;
   private closed = false;
+  private idleTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly reader: TufRepository,
@@ -31,8 +39,15 @@ export class BackgroundTuf implements TufService {
       settings: TufSettings;
       warn(message: string): void;
       onRefreshed?: (outcome: TufRefreshOutcome) => void;
+      /** How long an idle worker is kept (IDLE_WORKER_MS). */
+      idleWorkerMs?: number;
     },
   ) {}
+
+  /** Whether a worker thread is running (for tests: an idle one is retired). */
+  get workerRunning(): boolean {
+    return this.worker !== null;
+  }
 
   /**
    * One refresh in the worker at a time; callers arriving while one runs share the next, which
@@ -54,6 +69,8 @@ export class BackgroundTuf implements TufService {
 
   private async run(): Promise<TufRefreshOutcome> {
     this.again = false;
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
     const worker = this.ensureWorker();
     const id = this.nextId++;
     worker.ref();
@@ -63,8 +80,24 @@ export class BackgroundTuf implements TufService {
         worker.postMessage({ id, type: 'refresh' });
       });
     } finally {
-      if (this.waiting.size === 0) worker.unref();
+      if (this.waiting.size === 0) {
+        worker.unref();
+        this.retireWhenIdle(worker);
+      }
     }
+  }
+
+  private retireWhenIdle(worker: Worker): void {
+    if (this.closed) return;
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = null;
+      if (this.worker !== worker || this.waiting.size > 0 || this.inFlight) return;
+      // Detached first: a refresh asked for from now on starts a fresh worker.
+      this.worker = null;
+      worker.postMessage({ type: 'close' });
+    }, this.options.idleWorkerMs ?? IDLE_WORKER_MS);
+    this.idleTimer.unref();
   }
 
   readMetadata(name: string): Promise<Buffer | null> {
@@ -88,6 +121,7 @@ export class BackgroundTuf implements TufService {
   async close(): Promise<void> {
     this.closed = true;
     if (this.debounce) clearTimeout(this.debounce);
+    if (this.idleTimer) clearTimeout(this.idleTimer);
     await this.inFlight?.catch(() => undefined);
     const worker = this.worker;
     this.worker = null;
@@ -115,7 +149,9 @@ export class BackgroundTuf implements TufService {
     });
     const fail = (error: Error) => {
       // A broken worker fails the refreshes it was running; the next refresh starts a fresh one.
-      if (this.worker === worker) this.worker = null;
+      // A retired worker had none, and the refreshes waiting now are a newer worker's.
+      if (this.worker !== worker) return;
+      this.worker = null;
       for (const waiter of this.waiting.values()) waiter.reject(new CairnError('internal.error', `the TUF worker stopped: ${error.message}`));
       this.waiting.clear();
     };
