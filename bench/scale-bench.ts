@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { corpusProjectName, corpusWheel, writeCorpus } from './corpus.ts';
 import { encodeMultipart, twineFields } from '../test/support/multipart.ts';
 import { createTestDatabase } from '../test/support/postgres.ts';
+import { IDLE_WORKER_MS } from '../src/server/tuf/background-tuf.ts';
 
 /**
  * The scale benchmark (issue 10): for 10k, 100k and 1M files (projects × 5), on SQLite and on
@@ -78,6 +79,8 @@ export interface ScaleRow {
   probeStallMs?: Record<string, number>;
   rssMiB: number;
   peakRssMiB: number;
+  /** After the run and IDLE_WORKER_MS + 5 s of quiet. */
+  idleRssMiB?: number;
 }
 
 async function freePort(): Promise<number> {
@@ -453,6 +456,11 @@ async function benchOne(engine: 'sqlite' | 'postgres', files: number): Promise<S
     await sleep(1100);
     await stalls.scrape();
     const memory = { rssMiB: stalls.rssMiB, peakRssMiB: stalls.peakRssMiB };
+    // Memory once the server has been quiet for a while (its TUF worker retired: IDLE_WORKER_MS).
+    stalls.enter('idle');
+    await sleep(IDLE_WORKER_MS + 5000);
+    await stalls.scrape();
+    const idleRssMiB = stalls.rssMiB;
     return {
       engine,
       files,
@@ -471,6 +479,7 @@ async function benchOne(engine: 'sqlite' | 'postgres', files: number): Promise<S
       stallMs: { ...stalls.maxMs },
       probeStallMs: { ...stalls.probeMaxMs },
       ...memory,
+      idleRssMiB,
     };
   } finally {
     stalls.stop();
@@ -507,11 +516,11 @@ export async function runScaleBench(): Promise<{ lines: string[]; rows: ScaleRow
         `| ${r.engine} | ${r.files} | ${r.projects} | ${r.importFilesPerSecond} | ${r.json.cairn.requestsPerSecond} (${r.json.baseline.requestsPerSecond}, ${r.json.bodyBytes} B) | **${r.json.ratio}** | ${r.html.cairn.requestsPerSecond} (${r.html.baseline.requestsPerSecond}, ${r.html.bodyBytes} B) | **${r.html.ratio}** | ${Math.max(r.json.cairn.p99Ms, r.html.cairn.p99Ms)} | ${r.rootGzip.cairnMs} (${r.rootGzip.baselineMs}, ${r.rootGzip.bytes} B) | **${r.rootGzip.ratio}** | ${r.rootIdentity.cairnMs} (${r.rootIdentity.baselineMs}, ${r.rootIdentity.bytes} B) | **${r.rootIdentity.ratio}** |`,
     ),
     '',
-    '| engine | files | upload p50 / p99 ms | TUF first build s | TUF refresh, nothing changed, ms | TUF refresh after one upload, ms | longest event-loop stall ms (by phase; an idle Node process in the same phase) | server RSS MiB (peak) |',
+    `| engine | files | upload p50 / p99 ms | TUF first build s | TUF refresh, nothing changed, ms | TUF refresh after one upload, ms | longest event-loop stall ms (by phase; an idle Node process in the same phase) | server RSS MiB (peak; after ${Math.round(IDLE_WORKER_MS / 1000) + 5} s quiet) |`,
     '|---|---|---|---|---|---|---|---|',
     ...rows.map(
       (r) =>
-        `| ${r.engine} | ${r.files} | ${r.uploadP50Ms} / ${r.uploadP99Ms} | ${r.tufFirstBuildSeconds} | ${r.tufNoChangeMs} | ${r.tufAfterUploadMs} | **${stall(r)}** (${Object.entries(r.stallMs).map(([k, v]) => `${k} ${v}${r.probeStallMs?.[k] === undefined ? '' : ` (${r.probeStallMs[k]})`}`).join(', ')}) | ${r.rssMiB} (${r.peakRssMiB}) |`,
+        `| ${r.engine} | ${r.files} | ${r.uploadP50Ms} / ${r.uploadP99Ms} | ${r.tufFirstBuildSeconds} | ${r.tufNoChangeMs} | ${r.tufAfterUploadMs} | **${stall(r)}** (${Object.entries(r.stallMs).map(([k, v]) => `${k} ${v}${r.probeStallMs?.[k] === undefined ? '' : ` (${r.probeStallMs[k]})`}`).join(', ')}) | ${r.rssMiB} (${r.peakRssMiB}${r.idleRssMiB === undefined ? '' : `; ${r.idleRssMiB} idle`}) |`,
     ),
   ];
   return { lines, rows };
