@@ -18,14 +18,26 @@ if (!isSupportedNode()) {
   process.exit(await rerun);
 }
 
-// `cairn serve` runs with V8's memory reducer off. After a busy spell followed by a quiet one
-// the reducer compacts the whole heap at once; with 400,000 pages indexed in the page cache (1M
-// files) that pause held the event loop for 78 ms (a 72 ms compaction), where ordinary full collections paused
-// it for 11–20 ms. The flag must be given when the process starts (it is read when the heap is
-// set up), so the process replaces itself once with the flag (same pid: signals and supervisors
-// see one process). `node --memory-reducer bin/cairn.mjs serve` keeps the reducer.
-if (process.argv[2] === 'serve' && typeof process.execve === 'function' && !process.execArgv.some((a) => /^--(no-)?memory-reducer$/.test(a))) {
-  process.execve(process.execPath, [process.execPath, '--no-memory-reducer', ...process.execArgv, ...process.argv.slice(1)], process.env);
+// `cairn serve` starts with two V8 heap settings, each kept out when the command line gives its own:
+// - the memory reducer off: after a busy spell followed by a quiet one it compacts the whole heap
+//   at once; with 400,000 pages indexed in the page cache (1M files) that pause held the event
+//   loop for 78 ms, where ordinary full collections paused it for 11–20 ms;
+// - an old generation of at least 256 MiB before a full collection is due: a server allocates
+//   slowly between bursts, so V8 sized the old generation a few MB above what was live and, as its
+//   free room stayed under twice the young generation, kept marking without pause; during a bulk
+//   import that was a full collection every 3–5 s (161 in 15 minutes at 1M files), each a chance
+//   of a 30–90 ms pause on a busy machine.
+// The flags must be given when the process starts (they are read when the heap is set up), so the
+// process replaces itself once with them (same pid: signals and supervisors see one process).
+// A flag given on the command line is used instead (`node --memory-reducer bin/cairn.mjs serve`,
+// `--initial-old-space-size=N`).
+const SERVE_HEAP_FLAGS = [
+  { given: /^--(no-)?memory-reducer$/, flag: '--no-memory-reducer' },
+  { given: /^--initial-(old-space|heap)-size(=|$)/, flag: '--initial-old-space-size=256' },
+];
+if (process.argv[2] === 'serve' && typeof process.execve === 'function') {
+  const missing = SERVE_HEAP_FLAGS.filter(({ given }) => !process.execArgv.some((a) => given.test(a))).map(({ flag }) => flag);
+  if (missing.length > 0) process.execve(process.execPath, [process.execPath, ...missing, ...process.execArgv, ...process.argv.slice(1)], process.env);
 }
 
 // V8's code cache for the modules this process loads (Node 22.1+), kept in the OS temp folder:

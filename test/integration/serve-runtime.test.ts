@@ -8,8 +8,9 @@ import { CAIRN_BIN } from '../support/commands.ts';
 
 /**
  * How the launcher starts `cairn serve`: with V8's memory reducer off (its whole-heap compaction
- * after a busy spell stalled the event loop at 1M files; docs/benchmarks.md), in the process that
- * was started, so a supervisor's pid and signals still reach the server.
+ * after a busy spell stalled the event loop at 1M files; docs/benchmarks.md) and an old generation
+ * of at least 256 MiB (a tight one kept full collections running every few seconds), in the
+ * process that was started, so a supervisor's pid and signals still reach the server.
  */
 const work = mkdtempSync(join(tmpdir(), 'cairn-serve-runtime-'));
 after(() => rmSync(work, { recursive: true, force: true }));
@@ -39,9 +40,10 @@ async function servingCommandLine(nodeFlags: string[], dataDir: string): Promise
   }
 }
 
-test('cairn serve runs with the memory reducer off, in the process that was started', { skip: procfs ? false : 'no /proc to read a command line from' }, async () => {
+test('cairn serve runs with the memory reducer off and a 256 MiB old generation, in the process that was started', { skip: procfs ? false : 'no /proc to read a command line from' }, async () => {
   const commandLine = await servingCommandLine([], join(work, 'plain'));
   assert.ok(commandLine.includes('--no-memory-reducer'), commandLine.join(' '));
+  assert.ok(commandLine.includes('--initial-old-space-size=256'), commandLine.join(' '));
   assert.deepEqual(commandLine.slice(-5), ['serve', '--port', '0', '--data-dir', join(work, 'plain')], 'the arguments are kept, in order');
 });
 
@@ -49,4 +51,12 @@ test('node --memory-reducer bin/cairn.mjs serve keeps the reducer, and other Nod
   const commandLine = await servingCommandLine(['--memory-reducer', '--stack-trace-limit=20'], join(work, 'kept'));
   assert.ok(!commandLine.includes('--no-memory-reducer'), commandLine.join(' '));
   assert.ok(commandLine.includes('--memory-reducer') && commandLine.includes('--stack-trace-limit=20'), commandLine.join(' '));
+  assert.ok(commandLine.includes('--initial-old-space-size=256'), 'the flag not given is still added');
+});
+
+test('an old-generation size given on the command line is used instead of 256 MiB', { skip: procfs ? false : 'no /proc to read a command line from' }, async () => {
+  const commandLine = await servingCommandLine(['--initial-old-space-size=64'], join(work, 'sized'));
+  assert.ok(commandLine.includes('--initial-old-space-size=64'), commandLine.join(' '));
+  assert.ok(!commandLine.includes('--initial-old-space-size=256'), commandLine.join(' '));
+  assert.ok(commandLine.includes('--no-memory-reducer'), 'the other flag is still added');
 });
