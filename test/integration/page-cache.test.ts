@@ -208,4 +208,36 @@ for (const { engine, skip } of await testEngines()) describe(`page cache (${engi
       await opened.db.deleteFrom('page_changes').where('normalized_name', 'in', names).execute();
     }
   });
+
+  test('a poll that finds thousands of changes lets other work run between its queries', async () => {
+    // An import batch journals thousands of projects in one commit; reading and evicting them all
+    // in one synchronous stretch (SQLite) held the event loop ~50 ms at 1M files. No room in the
+    // cache, so nothing is read ahead and only the journal's own reads are left to yield.
+    const names = Array.from({ length: 1_200 }, (_, i) => `journal-${String(i).padStart(4, '0')}`);
+    const store = new PageStore(opened.db, { cacheBytes: 0, pollMs: 60_000 }, opened.readPage);
+    await store.startPolling();
+    try {
+      const now = new Date().toISOString();
+      const high = Number((await opened.db.selectFrom('page_changes').select((eb) => eb.fn.max('id').as('high')).executeTakeFirst())?.high ?? 0);
+      await opened.db
+        .insertInto('page_changes')
+        .values(names.map((name, i) => ({ id: high + 1 + i, normalized_name: name, chunk: null, changed_at: now })))
+        .execute();
+      let turns = 0;
+      let polled = false;
+      const turn = () => {
+        if (polled) return;
+        turns++;
+        setImmediate(turn);
+      };
+      setImmediate(turn);
+      assert.equal(await store.pollJournal(), names.length, 'every change handled in one poll');
+      polled = true;
+      assert.ok(turns >= 2, `the event loop turned ${turns} times while 1,200 journal rows were read (500 per query)`);
+      assert.equal(await store.pollJournal(), 0, 'and none of them again');
+    } finally {
+      store.stopPolling();
+      await opened.db.deleteFrom('page_changes').where('normalized_name', 'in', names).execute();
+    }
+  });
 });

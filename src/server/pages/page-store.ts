@@ -42,6 +42,8 @@ const SYNC_GUNZIP_LIMIT = 64 * 1024;
  * seen, remembering which it handled.
  */
 const JOURNAL_WINDOW = 1000;
+/** Journal rows a poll reads per query before it lets requests in. */
+const JOURNAL_ROWS_PER_QUERY = 500;
 /** Warming and prefetching fill the cache to this share of its budget, leaving room for what clients ask. */
 const WARM_FILL = 0.9;
 /** Projects per prefetch query. */
@@ -321,38 +323,46 @@ export class PageStore {
    * One read of the journal: every change not handled yet evicts what it names. It asks for ids
    * above the highest seen, and for the ids of the window below it not seen yet (a transaction that
    * took its id earlier but committed later, or one rolled back): reading the whole window at each
-   * poll cost a thousand rows four times a second.
+   * poll cost a thousand rows four times a second. It reads at most `JOURNAL_ROWS_PER_QUERY` rows
+   * a query and lets requests in between: one import batch announces thousands of projects, and
+   * reading and evicting them in one stretch held the event loop ~50 ms (on SQLite the query
+   * itself answers synchronously).
    */
   async pollJournal(): Promise<number> {
-    const high = this.journalHigh;
-    const unseen: number[] = [];
-    for (let id = Math.max(1, high - JOURNAL_WINDOW + 1); id <= high; id++) if (!this.journalSeen.has(id)) unseen.push(id);
-    const rows = await this.db
-      .selectFrom('page_changes')
-      .select(['id', 'normalized_name', 'chunk'])
-      .where((eb) => (unseen.length === 0 ? eb('id', '>', high) : eb.or([eb('id', '>', high), eb('id', 'in', unseen)])))
-      .orderBy('id')
-      .execute();
     let handled = 0;
-    const changed = new Set<string>();
-    for (const row of rows) {
-      if (this.journalSeen.has(row.id)) continue;
-      this.journalSeen.add(row.id);
-      handled++;
-      if (row.normalized_name !== null) {
-        this.evictProject(row.normalized_name);
-        changed.add(row.normalized_name);
+    for (let first = true; ; first = false) {
+      if (!first) await new Promise((resolve) => setImmediate(resolve));
+      const high = this.journalHigh;
+      const unseen: number[] = [];
+      if (first) for (let id = Math.max(1, high - JOURNAL_WINDOW + 1); id <= high; id++) if (!this.journalSeen.has(id)) unseen.push(id);
+      const rows = await this.db
+        .selectFrom('page_changes')
+        .select(['id', 'normalized_name', 'chunk'])
+        .where((eb) => (unseen.length === 0 ? eb('id', '>', high) : eb.or([eb('id', '>', high), eb('id', 'in', unseen)])))
+        .orderBy('id')
+        .limit(JOURNAL_ROWS_PER_QUERY)
+        .execute();
+      const changed = new Set<string>();
+      for (const row of rows) {
+        if (this.journalSeen.has(row.id)) continue;
+        this.journalSeen.add(row.id);
+        handled++;
+        if (row.normalized_name !== null) {
+          this.evictProject(row.normalized_name);
+          changed.add(row.normalized_name);
+        }
+        if (row.chunk !== null) this.evictRootChunk(row.chunk);
+        if (row.id > this.journalHigh) this.journalHigh = row.id;
       }
-      if (row.chunk !== null) this.evictRootChunk(row.chunk);
-      if (row.id > this.journalHigh) this.journalHigh = row.id;
+      for (const id of this.journalSeen) if (id <= this.journalHigh - JOURNAL_WINDOW) this.journalSeen.delete(id);
+      if (changed.size > 0) await this.prefetch([...changed]);
+      if (rows.length < JOURNAL_ROWS_PER_QUERY) break;
     }
-    for (const id of this.journalSeen) if (id <= this.journalHigh - JOURNAL_WINDOW) this.journalSeen.delete(id);
     const forgetBefore = Date.now() - EVICTION_MEMORY_MS;
     for (const [key, eviction] of this.recentEvictions) {
       if (eviction.at >= forgetBefore) break;
       this.recentEvictions.delete(key);
     }
-    if (changed.size > 0) await this.prefetch([...changed]);
     return handled;
   }
 
