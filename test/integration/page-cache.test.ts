@@ -172,6 +172,32 @@ for (const { engine, skip } of await testEngines()) describe(`page cache (${engi
     }
   });
 
+  /** Journals a change to each name, with ids given (PostgreSQL's sequence has not seen those). */
+  async function journalChanges(names: readonly string[], now: string): Promise<void> {
+    const high = Number((await opened.db.selectFrom('page_changes').select((eb) => eb.fn.max('id').as('high')).executeTakeFirst())?.high ?? 0);
+    await opened.db
+      .insertInto('page_changes')
+      .values(names.map((name, i) => ({ id: high + 1 + i, normalized_name: name, chunk: null, changed_at: now })))
+      .execute();
+  }
+
+  /** Runs `work`, counting the event loop's turns meanwhile: 0 when it never let other work in. */
+  async function countingTurns<T>(work: () => Promise<T>): Promise<{ result: T; turns: number }> {
+    let turns = 0;
+    let done = false;
+    const turn = () => {
+      if (done) return;
+      turns++;
+      setImmediate(turn);
+    };
+    setImmediate(turn);
+    try {
+      return { result: await work(), turns };
+    } finally {
+      done = true;
+    }
+  }
+
   test('reading ahead the pages of many changed projects lets other work run between its queries', async () => {
     // One import batch announces thousands of projects at once; on SQLite every query answers
     // synchronously, so reading them ahead without yielding held the event loop for its whole length.
@@ -184,22 +210,9 @@ for (const { engine, skip } of await testEngines()) describe(`page cache (${engi
         .insertInto('rendered_pages')
         .values(names.map((name) => ({ normalized_name: name, kind: 'simple-json', sha256: createHash('sha256').update(name).digest('hex'), length: body.length, gzip: gzipSync(body), rendered_at: now })))
         .execute();
-      // Ids given, as the test above gives them (PostgreSQL's sequence has not seen those).
-      const high = Number((await opened.db.selectFrom('page_changes').select((eb) => eb.fn.max('id').as('high')).executeTakeFirst())?.high ?? 0);
-      await opened.db
-        .insertInto('page_changes')
-        .values(names.map((name, i) => ({ id: high + 1 + i, normalized_name: name, chunk: null, changed_at: now })))
-        .execute();
-      let turns = 0;
-      let polled = false;
-      const turn = () => {
-        if (polled) return;
-        turns++;
-        setImmediate(turn);
-      };
-      setImmediate(turn);
-      assert.equal(await store.pollJournal(), names.length);
-      polled = true;
+      await journalChanges(names, now);
+      const { result, turns } = await countingTurns(() => store.pollJournal());
+      assert.equal(result, names.length);
       assert.ok(turns >= 2, `the event loop turned ${turns} times while 300 projects were read ahead (125 per query)`);
       for (const name of names) assert.ok(store.cachedPage(name, 'simple-json'), `${name} read ahead`);
     } finally {
@@ -218,21 +231,9 @@ for (const { engine, skip } of await testEngines()) describe(`page cache (${engi
     await store.startPolling();
     try {
       const now = new Date().toISOString();
-      const high = Number((await opened.db.selectFrom('page_changes').select((eb) => eb.fn.max('id').as('high')).executeTakeFirst())?.high ?? 0);
-      await opened.db
-        .insertInto('page_changes')
-        .values(names.map((name, i) => ({ id: high + 1 + i, normalized_name: name, chunk: null, changed_at: now })))
-        .execute();
-      let turns = 0;
-      let polled = false;
-      const turn = () => {
-        if (polled) return;
-        turns++;
-        setImmediate(turn);
-      };
-      setImmediate(turn);
-      assert.equal(await store.pollJournal(), names.length, 'every change handled in one poll');
-      polled = true;
+      await journalChanges(names, now);
+      const { result, turns } = await countingTurns(() => store.pollJournal());
+      assert.equal(result, names.length, 'every change handled in one poll');
       assert.ok(turns >= 2, `the event loop turned ${turns} times while 1,200 journal rows were read (500 per query)`);
       assert.equal(await store.pollJournal(), 0, 'and none of them again');
     } finally {
