@@ -164,10 +164,14 @@ for (const { engine, skip } of await testEngines()) {
       for (const [path, bytes] of good) {
         const filename = basename(path);
         const project = path.startsWith('alpha') ? 'alpha-pkg' : 'beta-pkg';
-        const page = (await (await fetch(`${server.url}/simple/${project}/`, { headers: { Accept: 'application/vnd.pypi.simple.v1+json' } })).json()) as {
-          files: { filename: string; url: string; hashes: { sha256: string }; 'core-metadata': { sha256: string } }[];
-        };
-        const listed = page.files.find((f) => f.filename === filename);
+        // The server caches pages and reads ahead those the journal names: a change committed by
+        // another process (this import's last batch) shows within one journal poll, not at once.
+        type SimpleFile = { filename: string; url: string; hashes: { sha256: string }; 'core-metadata': { sha256: string } };
+        let listed: SimpleFile | undefined;
+        for (const deadline = Date.now() + 5_000; !listed && Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 50))) {
+          const page = (await (await fetch(`${server.url}/simple/${project}/`, { headers: { Accept: 'application/vnd.pypi.simple.v1+json' } })).json()) as { files: SimpleFile[] };
+          listed = page.files.find((f) => f.filename === filename);
+        }
         assert.ok(listed, `${filename} is listed on /simple/${project}/`);
         assert.equal(listed.hashes.sha256, sha256(bytes));
         const download = await fetch(new URL(listed.url, server.url));
