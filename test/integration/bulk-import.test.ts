@@ -167,10 +167,13 @@ for (const { engine, skip } of await testEngines()) {
         // The server caches pages and reads ahead those the journal names: a change committed by
         // another process (this import's last batch) shows within one journal poll, not at once.
         type SimpleFile = { filename: string; url: string; hashes: { sha256: string }; 'core-metadata': { sha256: string } };
+        const deadline = Date.now() + 5_000;
         let listed: SimpleFile | undefined;
-        for (const deadline = Date.now() + 5_000; !listed && Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 50))) {
+        for (;;) {
           const page = (await (await fetch(`${server.url}/simple/${project}/`, { headers: { Accept: 'application/vnd.pypi.simple.v1+json' } })).json()) as { files: SimpleFile[] };
           listed = page.files.find((f) => f.filename === filename);
+          if (listed || Date.now() > deadline) break;
+          await new Promise((resolve) => setTimeout(resolve, 50));
         }
         assert.ok(listed, `${filename} is listed on /simple/${project}/`);
         assert.equal(listed.hashes.sha256, sha256(bytes));

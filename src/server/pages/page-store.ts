@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { setImmediate as yieldToRequests } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { gunzip, gunzipSync } from 'node:zlib';
 import type { Kysely } from 'kysely';
@@ -256,7 +257,7 @@ export class PageStore {
       if (rows.length < batch) break;
       const previous = rows[rows.length - 2]!.normalized_name;
       after = previous === last ? last : previous;
-      await new Promise((resolve) => setImmediate(resolve));
+      await yieldToRequests();
     }
     return cached;
   }
@@ -282,7 +283,7 @@ export class PageStore {
    */
   private async prefetch(names: readonly string[]): Promise<void> {
     for (let i = 0; i < names.length && this.cache.stats().bytes < this.options.cacheBytes * WARM_FILL; i += PREFETCH_NAMES) {
-      if (i > 0) await new Promise((resolve) => setImmediate(resolve));
+      if (i > 0) await yieldToRequests();
       const startedAt = this.epoch;
       const rows = await this.db
         .selectFrom('rendered_pages')
@@ -330,18 +331,20 @@ export class PageStore {
    */
   async pollJournal(): Promise<number> {
     let handled = 0;
-    for (let first = true; ; first = false) {
-      if (!first) await new Promise((resolve) => setImmediate(resolve));
+    // Late commits below the highest id are asked for once, in the first query.
+    let unseen: number[] = [];
+    for (let id = Math.max(1, this.journalHigh - JOURNAL_WINDOW + 1); id <= this.journalHigh; id++) if (!this.journalSeen.has(id)) unseen.push(id);
+    for (;;) {
       const high = this.journalHigh;
-      const unseen: number[] = [];
-      if (first) for (let id = Math.max(1, high - JOURNAL_WINDOW + 1); id <= high; id++) if (!this.journalSeen.has(id)) unseen.push(id);
+      const below = unseen;
       const rows = await this.db
         .selectFrom('page_changes')
         .select(['id', 'normalized_name', 'chunk'])
-        .where((eb) => (unseen.length === 0 ? eb('id', '>', high) : eb.or([eb('id', '>', high), eb('id', 'in', unseen)])))
+        .where((eb) => (below.length === 0 ? eb('id', '>', high) : eb.or([eb('id', '>', high), eb('id', 'in', below)])))
         .orderBy('id')
         .limit(JOURNAL_ROWS_PER_QUERY)
         .execute();
+      unseen = [];
       const changed = new Set<string>();
       for (const row of rows) {
         if (this.journalSeen.has(row.id)) continue;
@@ -357,6 +360,7 @@ export class PageStore {
       for (const id of this.journalSeen) if (id <= this.journalHigh - JOURNAL_WINDOW) this.journalSeen.delete(id);
       if (changed.size > 0) await this.prefetch([...changed]);
       if (rows.length < JOURNAL_ROWS_PER_QUERY) break;
+      await yieldToRequests();
     }
     const forgetBefore = Date.now() - EVICTION_MEMORY_MS;
     for (const [key, eviction] of this.recentEvictions) {
