@@ -50,3 +50,66 @@ test('a read-then-write transaction and a concurrent writer both succeed on SQLi
     await opened.close();
   }
 });
+
+/**
+ * Another process takes the write lock, writes project `holder` and keeps the lock for `holdMs`; resolves once it holds it, with
+ * the promise of its exit.
+ */
+async function holdWriteLock(path: string, holder: string, holdMs: number): Promise<{ exited: Promise<{ status: number | null; output: string }> }> {
+  const script = `const Database = require(${JSON.stringify(BETTER_SQLITE3)}); const db = new Database(${JSON.stringify(path)}); db.pragma('busy_timeout = 5000');
+db.exec('begin immediate'); db.prepare("insert into projects (name, normalized_name, created_at) values (?, ?, '2026-01-01T00:00:00Z')").run(${JSON.stringify(holder)}, ${JSON.stringify(holder)});
+process.stdout.write('locked\\n'); Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ${holdMs}); db.exec('commit'); db.close();`;
+  const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  const exited = new Promise<{ status: number | null; output: string }>((resolve) => child.on('close', (status) => resolve({ status, output })));
+  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (d: Buffer) => {
+      output += d.toString();
+      if (output.includes('locked')) resolve();
+    });
+    void exited.then(() => reject(new Error(`the lock holder exited first: ${output}`)));
+  });
+  return { exited };
+}
+
+/** Counts the turns of a 5 ms interval while `work` runs: a thread asleep in SQLite's busy handler turns none. */
+async function turnsDuring<T>(work: () => Promise<T>): Promise<{ value: T; turns: number }> {
+  let turns = 0;
+  const interval = setInterval(() => turns++, 5);
+  try {
+    const value = await work();
+    return { value, turns };
+  } finally {
+    clearInterval(interval);
+  }
+}
+
+test('a write that waits for another connection lock keeps the event loop turning, outside and inside a transaction', async () => {
+  const path = join(work, 'lock-wait.sqlite');
+  const opened = await openDatabase(`sqlite:${path}`);
+  try {
+    // A write outside a transaction (as the last use of an API token is recorded).
+    let holder = await holdWriteLock(path, 'first-holder', 400);
+    const single = await turnsDuring(() => opened.db.insertInto('projects').values({ name: 'single', normalized_name: 'single', created_at: '2026-01-01T00:00:00Z', serial: 0 }).execute());
+    assert.equal((await holder.exited).status, 0);
+    assert.ok(single.turns >= 10, `the event loop turned ${single.turns} times in a 400 ms wait for the lock`);
+
+    // BEGIN IMMEDIATE of a transaction (as an upload begins).
+    holder = await holdWriteLock(path, 'second-holder', 400);
+    const transaction = await turnsDuring(() =>
+      opened.db.transaction().execute((trx) => trx.insertInto('projects').values({ name: 'inside', normalized_name: 'inside', created_at: '2026-01-01T00:00:00Z', serial: 0 }).execute()),
+    );
+    assert.equal((await holder.exited).status, 0);
+    assert.ok(transaction.turns >= 10, `the event loop turned ${transaction.turns} times in a 400 ms wait for the lock`);
+
+    const names = await sql<{ normalized_name: string }>`select normalized_name from projects order by id`.execute(opened.db);
+    assert.deepEqual(
+      names.rows.map((r) => r.normalized_name),
+      ['first-holder', 'single', 'second-holder', 'inside'],
+      'each write landed after the holder committed',
+    );
+  } finally {
+    await opened.close();
+  }
+});

@@ -7,6 +7,7 @@ import { CairnError } from '../../errors.ts';
 import { migrationProvider, type DialectName } from './migrations.ts';
 import { DEFAULT_POSTGRES_TIMEOUTS, ResilientPostgresPool, type PostgresTimeouts } from './postgres-pool.ts';
 import type { Database, PageKind } from './schema.ts';
+import { isSqliteBusy, waitForLock } from './sqlite-lock-wait.ts';
 
 export interface OpenedDatabase {
   db: Kysely<Database>;
@@ -89,26 +90,31 @@ function openSqlite(url: string): OpenedDatabase {
   // FULL keeps a committed upload durable across power loss, matching the blob fsync.
   sqlite.pragma('synchronous = FULL');
   sqlite.pragma('foreign_keys = ON');
-  sqlite.pragma('busy_timeout = 5000');
+  // No waiting inside SQLite: it would sleep on this thread. Statements wait on a timer (sqlite-lock-wait.ts).
+  sqlite.pragma('busy_timeout = 0');
   const db = new Kysely<Database>({ dialect: new ImmediateTransactionsSqliteDialect({ database: withStatementCache(sqlite) }) });
   if (path === ':memory:') return { db, dialect: 'sqlite', readPage: kyselyPageReader(db), close: () => db.destroy() };
   // Pages are read on a read-only connection of their own: on the writers' connection a read could
   // land inside a transaction still open across an await, and see (and cache) what it may roll back.
   // In WAL mode this one reads the last commit and never waits for a writer.
   let reader: { connection: BetterSqlite3.Database; statement: BetterSqlite3.Statement } | null = null;
+  const readPageOnce = (normalizedName: string, kind: PageKind): RenderedPageRow | undefined => {
+    if (!reader) {
+      const connection = new BetterSqlite3(path, { readonly: true, fileMustExist: true });
+      connection.pragma('busy_timeout = 0');
+      // The pages' index and rows of a large catalogue do not fit SQLite's default 2 MB cache:
+      // every read would go back to the file for the index's inner pages.
+      connection.pragma('cache_size = -32768');
+      reader = { connection, statement: connection.prepare(READ_PAGE_SQL) };
+    }
+    return reader.statement.get(normalizedName, kind) as RenderedPageRow | undefined;
+  };
+  // A WAL reader meets SQLITE_BUSY only while another connection recovers or truncates the log.
   const readPage: PageReader = (normalizedName, kind) => {
     try {
-      if (!reader) {
-        const connection = new BetterSqlite3(path, { readonly: true, fileMustExist: true });
-        connection.pragma('busy_timeout = 5000');
-        // The pages' index and rows of a large catalogue do not fit SQLite's default 2 MB cache:
-        // every read would go back to the file for the index's inner pages.
-        connection.pragma('cache_size = -32768');
-        reader = { connection, statement: connection.prepare(READ_PAGE_SQL) };
-      }
-      return Promise.resolve(reader.statement.get(normalizedName, kind) as RenderedPageRow | undefined);
+      return Promise.resolve(readPageOnce(normalizedName, kind));
     } catch (error) {
-      return Promise.reject(error as Error);
+      return isSqliteBusy(error) ? waitForLock(() => readPageOnce(normalizedName, kind)) : Promise.reject(error as Error);
     }
   };
   return {
@@ -156,7 +162,7 @@ function withStatementCache(sqlite: BetterSqlite3.Database): SqliteDatabase {
 
 /**
  * SQLite transactions that write take the write lock when they begin (BEGIN IMMEDIATE), so a
- * writer waits its busy_timeout for another. Kysely begins them DEFERRED: a transaction that reads, then
+ * writer waits up to LOCK_WAIT_MS for another. Kysely begins them DEFERRED: a transaction that reads, then
  * writes after another connection committed (the TUF worker thread, an admin command) fails at
  * once with SQLITE_BUSY_SNAPSHOT, whatever the timeout — a 500 on an upload or a provenance
  * submission on a busy index.
@@ -172,6 +178,19 @@ class ImmediateTransactionsSqliteDialect extends SqliteDialect {
 }
 
 class ImmediateTransactionsSqliteDriver extends SqliteDriver {
+  private lockWaiting: DatabaseConnection | null = null;
+
+  // Every statement (begin, commit, writes outside a transaction) waits for another connection's
+  // lock on a timer, not in SQLite's busy handler on this thread (sqlite-lock-wait.ts).
+  override async acquireConnection(): Promise<DatabaseConnection> {
+    const connection = await super.acquireConnection();
+    this.lockWaiting ??= {
+      executeQuery: (query) => waitForLock(() => connection.executeQuery(query)),
+      streamQuery: (query, chunkSize) => connection.streamQuery(query, chunkSize),
+    };
+    return this.lockWaiting;
+  }
+
   override async beginTransaction(connection: DatabaseConnection, settings?: TransactionSettings): Promise<void> {
     // A read snapshot (a transaction that names an isolation level: the page reads) takes no
     // lock, so readers never wait for writers in WAL mode.
