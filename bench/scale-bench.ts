@@ -337,17 +337,28 @@ async function pageFigure(url: string, namesFile: string, accept: string, sample
   }
 }
 
+/**
+ * Sequential GETs of the root per side. Cairn's and the baseline's alternate, one each in turn, so
+ * that whatever else the machine does in those few hundred milliseconds falls on both: nine of
+ * cairn's in a row, then nine of the baseline's, lasted ~60 ms each at 100k projects, and one
+ * spell of other work could slow most of one side (a ratio of 2.41 once, 0.94–1.06 by hand right after).
+ */
+const ROOT_SAMPLES = 31;
+
 async function rootFigure(url: string, gzip: boolean, scratch: string): Promise<RootFigure> {
   const headers: Record<string, string> = gzip ? { 'Accept-Encoding': 'gzip' } : {};
   const first = await rawGet(`${url}/simple/`, headers);
   const file = join(scratch, `root-${gzip ? 'gz' : 'plain'}`);
   writeFileSync(file, first.body);
-  const cairnTimes: number[] = [];
-  for (let i = 0; i < 9; i++) cairnTimes.push((await rawGet(`${url}/simple/`, headers)).ms);
   const bare = await startBare(['file', file, ...(gzip ? ['gzip'] : [])]);
   try {
+    await rawGet(`${bare.url}/`, headers);
+    const cairnTimes: number[] = [];
     const baseTimes: number[] = [];
-    for (let i = 0; i < 9; i++) baseTimes.push((await rawGet(`${bare.url}/`, headers)).ms);
+    for (let i = 0; i < ROOT_SAMPLES; i++) {
+      cairnTimes.push((await rawGet(`${url}/simple/`, headers)).ms);
+      baseTimes.push((await rawGet(`${bare.url}/`, headers)).ms);
+    }
     const cairnMs = round(median(cairnTimes), 1);
     const baselineMs = round(median(baseTimes), 1);
     return { bytes: first.body.length, cairnMs, baselineMs, ratio: round(cairnMs / baselineMs) };
