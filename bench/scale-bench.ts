@@ -206,7 +206,7 @@ class StallWatch {
 
   private readonly started = performance.now();
 
-  /** `timeline`: a file to which each scrape's stall is appended, with the time since the server started and the phase. */
+  /** `timeline`: a file to which each scrape's stall is appended, with the time since the server started and the phase (and each of the probe's seconds, marked `probe`). */
   constructor(
     private readonly metricsUrl: string,
     private readonly timeline: string | null = null,
@@ -220,7 +220,11 @@ class StallWatch {
       pending += chunk;
       const lines = pending.split('\n');
       pending = lines.pop()!;
-      for (const line of lines) this.probeMaxMs[this.phase] = Math.max(this.probeMaxMs[this.phase] ?? 0, Number(line));
+      for (const line of lines) {
+        this.probeMaxMs[this.phase] = Math.max(this.probeMaxMs[this.phase] ?? 0, Number(line));
+        // Beside the server's readings, to tell a stall of the server's from one every process saw.
+        if (this.timeline) appendFileSync(this.timeline, `${Math.round(performance.now() - this.started)} ${this.phase} probe ${line}\n`);
+      }
     });
   }
 
