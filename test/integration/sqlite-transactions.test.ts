@@ -52,8 +52,8 @@ test('a read-then-write transaction and a concurrent writer both succeed on SQLi
 });
 
 /**
- * Another process takes the write lock, writes project `holder` and keeps the lock for `holdMs`; resolves once it holds it, with
- * the promise of its exit.
+ * Another process takes the write lock, writes project `holder` and keeps the lock for `holdMs`.
+ * Resolves once it holds the lock, with the promise of its exit.
  */
 async function holdWriteLock(path: string, holder: string, holdMs: number): Promise<{ exited: Promise<{ status: number | null; output: string }> }> {
   const script = `const Database = require(${JSON.stringify(BETTER_SQLITE3)}); const db = new Database(${JSON.stringify(path)}); db.pragma('busy_timeout = 5000');

@@ -178,6 +178,7 @@ class ImmediateTransactionsSqliteDialect extends SqliteDialect {
 }
 
 class ImmediateTransactionsSqliteDriver extends SqliteDriver {
+  /** Kysely's SQLite driver has a single connection, so one wrapper serves every acquisition. */
   private lockWaiting: DatabaseConnection | null = null;
 
   // Every statement (begin, commit, writes outside a transaction) waits for another connection's
