@@ -115,6 +115,31 @@ for (const { engine, skip } of await testEngines()) describe(`page cache (${engi
     }
   });
 
+  test('a page evicted while it was being read is served but not cached; one read after the eviction is', async () => {
+    let release: (() => void) | null = null;
+    const versions: string[] = [];
+    const readPage = async (name: string) => {
+      const sha256 = createHash('sha256').update(`${name}-${versions.length}`).digest('hex');
+      versions.push(sha256);
+      if (versions.length === 1) await new Promise<void>((resolve) => (release = resolve));
+      return { sha256, length: 2100, gzip: randomBytes(700) };
+    };
+    const store = new PageStore(opened.db, { cacheBytes: 1024 * 1024, pollMs: 60_000 }, readPage);
+    const slow = store.projectPage('raced', 'simple-json');
+    await new Promise((resolve) => setImmediate(resolve));
+    // A commit changes the project while the first read is in flight: what that read found may predate it.
+    store.evictProject('raced');
+    // Evictions of other keys, and of keys with no read in flight, veto nothing.
+    store.evictProject('bystander');
+    release!();
+    assert.equal((await slow)!.sha256, versions[0], 'the read in flight still answers its request');
+    assert.equal(store.cachedPage('raced', 'simple-json'), undefined, 'but is not cached');
+    assert.equal((await store.projectPage('raced', 'simple-json'))!.sha256, versions[1], 'the next request reads again');
+    assert.equal(store.cachedPage('raced', 'simple-json')?.sha256, versions[1], 'and that read, after the eviction, is cached');
+    assert.ok((await store.projectPage('other', 'simple-json'))!.sha256);
+    assert.ok(store.cachedPage('other', 'simple-json'), 'a read the eviction did not concern is cached');
+  });
+
   test('a missing page is cached as missing, and counts against the budget', async () => {
     const store = new PageStore(opened.db, { cacheBytes: 1024 * 1024, pollMs: 1000 }, opened.readPage);
     assert.equal(store.cachedPage('nope', 'simple-json'), undefined);

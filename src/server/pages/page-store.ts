@@ -49,8 +49,12 @@ const JOURNAL_ROWS_PER_QUERY = 500;
 const WARM_FILL = 0.9;
 /** Projects per prefetch query. */
 const PREFETCH_NAMES = 125;
-/** How long an eviction vetoes caching a read that started before it (no read takes this long). */
-const EVICTION_MEMORY_MS = 60_000;
+
+/** A database read of one key (or, `key` null, of many) and the keys evicted while it was in flight. */
+interface ReadInFlight {
+  key: string | null;
+  evicted: Set<string>;
+}
 
 interface RootChunkSegments {
   sha256: string;
@@ -68,9 +72,8 @@ export class PageStore {
   /** Pages, and pages known not to exist (so a flood of requests for a missing project costs no queries). */
   private readonly cache: PageSlabCache;
   private readonly identities = new Map<string, Buffer>();
-  /** Eviction counter, and when each recently evicted key was evicted (see `remember`). */
-  private epoch = 0;
-  private readonly recentEvictions = new Map<string, { epoch: number; at: number }>();
+  /** Database reads in flight, each collecting the evictions that veto caching what it read (see `remember`). */
+  private readonly readsInFlight = new Set<ReadInFlight>();
 
   private rootChunks: Map<number, RootChunkSegments> | null = null;
   private rootLoading: Promise<Map<number, RootChunkSegments>> | null = null;
@@ -110,12 +113,16 @@ export class PageStore {
     const key = `${kind}:${normalizedName}`;
     const cached = this.cachedPage(normalizedName, kind);
     if (cached !== undefined) return cached;
-    const startedAt = this.epoch;
-    const row = await this.readPage(normalizedName, kind);
-    // The row's buffer serves this answer; the cache keeps a copy in its slabs.
-    const page: StoredPage | null = row ? { sha256: row.sha256, length: Number(row.length), gzip: asBuffer(row.gzip) } : null;
-    this.remember(key, page, startedAt);
-    return page;
+    const read = this.beginRead(key);
+    try {
+      const row = await this.readPage(normalizedName, kind);
+      // The row's buffer serves this answer; the cache keeps a copy in its slabs.
+      const page: StoredPage | null = row ? { sha256: row.sha256, length: Number(row.length), gzip: asBuffer(row.gzip) } : null;
+      this.remember(key, page, read);
+      return page;
+    } finally {
+      this.readsInFlight.delete(read);
+    }
   }
 
   /** The uncompressed bytes of a page (for clients that do not accept gzip), cached beside it. */
@@ -208,20 +215,29 @@ export class PageStore {
   }
 
   private evict(key: string): void {
-    this.epoch++;
-    // Re-inserted so the map stays in eviction order, which pruning relies on.
-    this.recentEvictions.delete(key);
-    this.recentEvictions.set(key, { epoch: this.epoch, at: Date.now() });
+    for (const read of this.readsInFlight) if (read.key === null || read.key === key) read.evicted.add(key);
     this.cache.delete(key);
   }
 
   /**
-   * Caches what a read found, unless the key was evicted after the read began: the read may then
-   * have seen the state before the change that evicted it.
+   * A read of `key` (or, with null, of many keys) about to ask the database; the caller removes it
+   * from `readsInFlight` when done. Only reads in flight hear of evictions: remembering every
+   * eviction for a while instead (as this store once did, for 60 s) kept ~3 entries per project an
+   * import announced, 27 MB of objects at 300k files that lived just long enough to reach the old
+   * generation and bring on its full collections.
    */
-  private remember(key: string, page: StoredPage | null, readStartedAt: number): void {
-    const eviction = this.recentEvictions.get(key);
-    if (eviction && eviction.epoch > readStartedAt) return;
+  private beginRead(key: string | null): ReadInFlight {
+    const read: ReadInFlight = { key, evicted: new Set() };
+    this.readsInFlight.add(read);
+    return read;
+  }
+
+  /**
+   * Caches what a read found, unless the key was evicted while the read was in flight: the read
+   * may then have seen the state before the change that evicted it.
+   */
+  private remember(key: string, page: StoredPage | null, read: ReadInFlight): void {
+    if (read.evicted.has(key)) return;
     this.cache.set(key, page);
   }
 
@@ -240,18 +256,23 @@ export class PageStore {
     let after = '';
     let cached = 0;
     while (this.poller !== null && this.cache.stats().bytes < target) {
-      const startedAt = this.epoch;
-      const rows = await this.db
-        .selectFrom('rendered_pages')
-        .select(['normalized_name', 'kind', 'sha256', 'length', 'gzip'])
-        .where('normalized_name', '>', after)
-        .where('kind', 'in', ['simple-json', 'simple-html'])
-        .orderBy('normalized_name')
-        .orderBy('kind')
-        .limit(batch)
-        .execute();
+      const read = this.beginRead(null);
+      let rows: (RenderedPageRow & { normalized_name: string; kind: PageKind })[];
+      try {
+        rows = await this.db
+          .selectFrom('rendered_pages')
+          .select(['normalized_name', 'kind', 'sha256', 'length', 'gzip'])
+          .where('normalized_name', '>', after)
+          .where('kind', 'in', ['simple-json', 'simple-html'])
+          .orderBy('normalized_name')
+          .orderBy('kind')
+          .limit(batch)
+          .execute();
+      } finally {
+        this.readsInFlight.delete(read);
+      }
       if (rows.length === 0) break;
-      cached += this.cacheRows(rows, startedAt);
+      cached += this.cacheRows(rows, read);
       // The last project of a full batch may have had only one format in it: read it again.
       const last = rows[rows.length - 1]!.normalized_name;
       if (rows.length < batch) break;
@@ -262,13 +283,13 @@ export class PageStore {
     return cached;
   }
 
-  /** Caches the rows not cached yet, unless their key was evicted after `startedAt`. How many it cached. */
-  private cacheRows(rows: readonly (RenderedPageRow & { normalized_name: string; kind: PageKind })[], startedAt: number): number {
+  /** Caches the rows not cached yet, unless their key was evicted while `read` was in flight. How many it cached. */
+  private cacheRows(rows: readonly (RenderedPageRow & { normalized_name: string; kind: PageKind })[], read: ReadInFlight): number {
     let cached = 0;
     for (const row of rows) {
       const key = `${row.kind}:${row.normalized_name}`;
       if (this.cache.get(key, false) !== undefined) continue;
-      this.remember(key, { sha256: row.sha256, length: Number(row.length), gzip: asBuffer(row.gzip) }, startedAt);
+      this.remember(key, { sha256: row.sha256, length: Number(row.length), gzip: asBuffer(row.gzip) }, read);
       cached++;
     }
     return cached;
@@ -284,14 +305,18 @@ export class PageStore {
   private async prefetch(names: readonly string[]): Promise<void> {
     for (let i = 0; i < names.length && this.cache.stats().bytes < this.options.cacheBytes * WARM_FILL; i += PREFETCH_NAMES) {
       if (i > 0) await yieldToRequests();
-      const startedAt = this.epoch;
-      const rows = await this.db
-        .selectFrom('rendered_pages')
-        .select(['normalized_name', 'kind', 'sha256', 'length', 'gzip'])
-        .where('normalized_name', 'in', names.slice(i, i + PREFETCH_NAMES))
-        .where('kind', 'in', ['simple-json', 'simple-html'])
-        .execute();
-      this.cacheRows(rows, startedAt);
+      const read = this.beginRead(null);
+      try {
+        const rows = await this.db
+          .selectFrom('rendered_pages')
+          .select(['normalized_name', 'kind', 'sha256', 'length', 'gzip'])
+          .where('normalized_name', 'in', names.slice(i, i + PREFETCH_NAMES))
+          .where('kind', 'in', ['simple-json', 'simple-html'])
+          .execute();
+        this.cacheRows(rows, read);
+      } finally {
+        this.readsInFlight.delete(read);
+      }
     }
   }
 
@@ -361,11 +386,6 @@ export class PageStore {
       if (changed.size > 0) await this.prefetch([...changed]);
       if (rows.length < JOURNAL_ROWS_PER_QUERY) break;
       await yieldToRequests();
-    }
-    const forgetBefore = Date.now() - EVICTION_MEMORY_MS;
-    for (const [key, eviction] of this.recentEvictions) {
-      if (eviction.at >= forgetBefore) break;
-      this.recentEvictions.delete(key);
     }
     return handled;
   }
