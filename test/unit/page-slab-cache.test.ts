@@ -91,7 +91,7 @@ test('what it holds for a key is always what was last set for it, through many e
   assert.ok(held > 10_000, `${held} cached pages checked`);
 });
 
-test('bytes handed out stay as they were after their slab is reclaimed (a slow socket may still be writing them)', () => {
+test('bytes handed out stay as they were after their slab is reused (a slow socket may still be writing them)', () => {
   const cache = new PageSlabCache(64 * 1024);
   cache.set('first', page('first', 1000));
   const answer = cache.get('first')!.gzip;
@@ -99,6 +99,20 @@ test('bytes handed out stay as they were after their slab is reclaimed (a slow s
   for (let i = 0; i < 2000; i++) cache.set(`other-${i}`, page(`other-${i}`, 1000));
   assert.equal(cache.get('first'), undefined, 'evicted');
   assert.ok(answer.equals(before), 'the buffer given out earlier still holds the page');
+});
+
+test('allocates its memory once: pages streaming through a full cache allocate no more', () => {
+  const budget = 1024 * 1024;
+  const cache = new PageSlabCache(budget);
+  // Made beforehand, so that the loop allocates nothing outside the cache.
+  const pages = Array.from({ length: 64 }, (_, i) => page(`stream-${i}`, 2000));
+  const arrayBuffersBefore = process.memoryUsage().arrayBuffers;
+  // Forty times the budget streams through: 640 slabs reclaimed.
+  for (let i = 0; i < 20_000; i++) cache.set(`stream-${i}`, pages[i % pages.length]!);
+  const grown = process.memoryUsage().arrayBuffers - arrayBuffersBefore;
+  // A fresh 64 KiB slab for each one reclaimed came to 40 MiB here, which only a full collection gave back.
+  assert.ok(grown < budget / 4, `memory for buffers grew by ${grown} bytes`);
+  assert.equal(cache.get('stream-19999')!.sha256, pages[19_999 % pages.length]!.sha256);
 });
 
 test('a page larger than half a slab is not cached; a zero budget caches nothing', () => {
