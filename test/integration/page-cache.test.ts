@@ -4,7 +4,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { deflateSegment } from '../../src/formats/gzip-segments.ts';
 import { PageStore } from '../../src/server/pages/page-store.ts';
 import { openDatabase, type OpenedDatabase } from '../../src/server/storage/database.ts';
 import { createTestDatabase } from '../support/postgres.ts';
@@ -244,6 +245,50 @@ for (const { engine, skip } of await testEngines()) describe(`page cache (${engi
       store.stopPolling();
       await opened.db.deleteFrom('rendered_pages').where('normalized_name', 'in', names).execute();
       await opened.db.deleteFrom('page_changes').where('normalized_name', 'in', names).execute();
+    }
+  });
+
+  test('the root is read a few chunks per query, letting other work in between; a stale chunk is read again', async () => {
+    // Chunks far above any real project's, one project each (a chunk holds ids chunk*1000 to chunk*1000+999).
+    const chunks = Array.from({ length: 45 }, (_, i) => 9000 + i);
+    const html = (chunk: number, text: string) => `<a href="/simple/${text}-${chunk}/">${text}-${chunk}</a>\n`;
+    const json = (chunk: number, text: string) => `{"name":"${text}-${chunk}"}`;
+    const row = (chunk: number, text: string) => {
+      const h = deflateSegment(html(chunk, text));
+      const j = deflateSegment(json(chunk, text));
+      return {
+        chunk,
+        projects: 1,
+        html_length: h.length,
+        html_crc32: h.crc32,
+        html_deflate: h.deflate,
+        json_length: j.length,
+        json_crc32: j.crc32,
+        json_deflate: j.deflate,
+        sha256: createHash('sha256').update(`${chunk}-${text}`).digest('hex'),
+        rendered_at: new Date().toISOString(),
+      };
+    };
+    await opened.db.insertInto('root_chunks').values(chunks.map((chunk) => row(chunk, 'first'))).execute();
+    try {
+      const store = new PageStore(opened.db, { cacheBytes: 1024 * 1024, pollMs: 60_000 }, opened.readPage);
+      const { result: roots, turns } = await countingTurns(() => store.root());
+      assert.ok(turns >= 2, `the event loop turned ${turns} times while 45 chunks were read (20 per query)`);
+      const text = Buffer.concat(roots.html.identity).toString('utf8');
+      const positions = chunks.map((chunk) => text.indexOf(html(chunk, 'first')));
+      assert.ok(positions.every((at) => at >= 0), 'every chunk is in the root');
+      assert.deepEqual(positions, [...positions].sort((a, b) => a - b), 'in chunk order');
+      assert.equal(gunzipSync(Buffer.concat(roots.html.gzip)).toString('utf8'), text, 'the gzip body is the same text');
+      // Another process re-renders one chunk near the end and journals it: only that chunk is read again.
+      await opened.db.updateTable('root_chunks').set(row(9044, 'second')).where('chunk', '=', 9044).execute();
+      store.evictRootChunk(9044);
+      const again = await store.root();
+      const json2 = Buffer.concat(again.json.identity).toString('utf8');
+      assert.ok(json2.includes(json(9044, 'second')) && !json2.includes(json(9044, 'first')), 'the stale chunk read again');
+      assert.ok(json2.includes(json(9000, 'first')), 'the others kept');
+      assert.notEqual(again.json.etag, roots.json.etag);
+    } finally {
+      await opened.db.deleteFrom('root_chunks').where('chunk', 'in', chunks).execute();
     }
   });
 
