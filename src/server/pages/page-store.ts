@@ -115,16 +115,15 @@ export class PageStore {
     const key = `${kind}:${normalizedName}`;
     const cached = this.cachedPage(normalizedName, kind);
     if (cached !== undefined) return cached;
-    const read = this.beginRead(key);
-    try {
-      const row = await this.readPage(normalizedName, kind);
-      // The row's buffer serves this answer; the cache keeps a copy in its slabs.
-      const page: StoredPage | null = row ? { sha256: row.sha256, length: Number(row.length), gzip: asBuffer(row.gzip) } : null;
-      this.remember(key, page, read);
-      return page;
-    } finally {
-      this.readsInFlight.delete(read);
-    }
+    return this.readThenCache(
+      key,
+      async () => {
+        const row = await this.readPage(normalizedName, kind);
+        // The row's buffer serves this answer; the cache keeps a copy in its slabs.
+        return row ? { sha256: row.sha256, length: Number(row.length), gzip: asBuffer(row.gzip) } : null;
+      },
+      (page, evicted) => this.remember(key, page, evicted),
+    );
   }
 
   /** The uncompressed bytes of a page (for clients that do not accept gzip), cached beside it. */
@@ -219,24 +218,30 @@ export class PageStore {
   }
 
   /**
-   * A read of `key` (or, with null, of many keys) about to ask the database; the caller removes it
-   * from `readsInFlight` when done. Only reads in flight hear of evictions: remembering every
-   * eviction for a while instead (as this store once did, for 60 s) kept ~3 entries per project an
-   * import announced, 27 MB of objects at 300k files that lived just long enough to reach the old
-   * generation and bring on its full collections.
+   * Runs a database read of `key` (or, with null, of many keys) and hands what it found to `cache`
+   * with the keys evicted while it was in flight, before the next eviction can happen. Only reads in
+   * flight hear of evictions: remembering every eviction for a while instead (as this store once
+   * did, for 60 s) kept ~3 entries per project an import announced, 27 MB of objects at 300k files
+   * that lived just long enough to reach the old generation and bring on its full collections.
    */
-  private beginRead(key: string | null): ReadInFlight {
-    const read: ReadInFlight = { key, evicted: new Set() };
-    this.readsInFlight.add(read);
-    return read;
+  private async readThenCache<T>(key: string | null, read: () => Promise<T>, cache: (found: T, evicted: ReadonlySet<string>) => void): Promise<T> {
+    const inFlight: ReadInFlight = { key, evicted: new Set() };
+    this.readsInFlight.add(inFlight);
+    try {
+      const found = await read();
+      cache(found, inFlight.evicted);
+      return found;
+    } finally {
+      this.readsInFlight.delete(inFlight);
+    }
   }
 
   /**
    * Caches what a read found, unless the key was evicted while the read was in flight: the read
    * may then have seen the state before the change that evicted it.
    */
-  private remember(key: string, page: StoredPage | null, read: ReadInFlight): void {
-    if (read.evicted.has(key)) return;
+  private remember(key: string, page: StoredPage | null, evicted: ReadonlySet<string>): void {
+    if (evicted.has(key)) return;
     this.cache.set(key, page);
   }
 
@@ -255,23 +260,21 @@ export class PageStore {
     let after = '';
     let cached = 0;
     while (this.poller !== null && this.cache.stats().bytes < target) {
-      const read = this.beginRead(null);
-      let rows: (RenderedPageRow & { normalized_name: string; kind: PageKind })[];
-      try {
-        rows = await this.db
-          .selectFrom('rendered_pages')
-          .select(['normalized_name', 'kind', 'sha256', 'length', 'gzip'])
-          .where('normalized_name', '>', after)
-          .where('kind', 'in', ['simple-json', 'simple-html'])
-          .orderBy('normalized_name')
-          .orderBy('kind')
-          .limit(batch)
-          .execute();
-      } finally {
-        this.readsInFlight.delete(read);
-      }
+      const rows = await this.readThenCache(
+        null,
+        () =>
+          this.db
+            .selectFrom('rendered_pages')
+            .select(['normalized_name', 'kind', 'sha256', 'length', 'gzip'])
+            .where('normalized_name', '>', after)
+            .where('kind', 'in', ['simple-json', 'simple-html'])
+            .orderBy('normalized_name')
+            .orderBy('kind')
+            .limit(batch)
+            .execute(),
+        (found, evicted) => (cached += this.cacheRows(found, evicted)),
+      );
       if (rows.length === 0) break;
-      cached += this.cacheRows(rows, read);
       // The last project of a full batch may have had only one format in it: read it again.
       const last = rows[rows.length - 1]!.normalized_name;
       if (rows.length < batch) break;
@@ -282,13 +285,13 @@ export class PageStore {
     return cached;
   }
 
-  /** Caches the rows not cached yet, unless their key was evicted while `read` was in flight. How many it cached. */
-  private cacheRows(rows: readonly (RenderedPageRow & { normalized_name: string; kind: PageKind })[], read: ReadInFlight): number {
+  /** Caches the rows not cached yet, unless their key is among those `evicted` while they were read. How many it cached. */
+  private cacheRows(rows: readonly (RenderedPageRow & { normalized_name: string; kind: PageKind })[], evicted: ReadonlySet<string>): number {
     let cached = 0;
     for (const row of rows) {
       const key = `${row.kind}:${row.normalized_name}`;
       if (this.cache.get(key, false) !== undefined) continue;
-      this.remember(key, { sha256: row.sha256, length: Number(row.length), gzip: asBuffer(row.gzip) }, read);
+      this.remember(key, { sha256: row.sha256, length: Number(row.length), gzip: asBuffer(row.gzip) }, evicted);
       cached++;
     }
     return cached;
@@ -304,18 +307,17 @@ export class PageStore {
   private async prefetch(names: readonly string[]): Promise<void> {
     for (let i = 0; i < names.length && this.cache.stats().bytes < this.options.cacheBytes * WARM_FILL; i += PREFETCH_NAMES) {
       if (i > 0) await yieldToRequests();
-      const read = this.beginRead(null);
-      try {
-        const rows = await this.db
-          .selectFrom('rendered_pages')
-          .select(['normalized_name', 'kind', 'sha256', 'length', 'gzip'])
-          .where('normalized_name', 'in', names.slice(i, i + PREFETCH_NAMES))
-          .where('kind', 'in', ['simple-json', 'simple-html'])
-          .execute();
-        this.cacheRows(rows, read);
-      } finally {
-        this.readsInFlight.delete(read);
-      }
+      await this.readThenCache(
+        null,
+        () =>
+          this.db
+            .selectFrom('rendered_pages')
+            .select(['normalized_name', 'kind', 'sha256', 'length', 'gzip'])
+            .where('normalized_name', 'in', names.slice(i, i + PREFETCH_NAMES))
+            .where('kind', 'in', ['simple-json', 'simple-html'])
+            .execute(),
+        (found, evicted) => this.cacheRows(found, evicted),
+      );
     }
   }
 
