@@ -248,6 +248,39 @@ for (const { engine, skip } of await testEngines()) describe(`page cache (${engi
     }
   });
 
+  test('a flood of changes (a bulk import) is not read ahead while it lasts; once it has passed, the cache is warmed', async () => {
+    const names = Array.from({ length: 300 }, (_, i) => `flood-${String(i).padStart(3, '0')}`);
+    // 100 projects within ~300 ms make a flood here (1,000 within ~5 s by default).
+    const store = new PageStore(opened.db, { cacheBytes: 4 * 1024 * 1024, pollMs: 60_000, floodProjects: 100, floodWindowMs: 300 }, opened.readPage);
+    await store.startPolling();
+    try {
+      const now = new Date().toISOString();
+      await opened.db
+        .insertInto('rendered_pages')
+        .values(names.map((name) => ({ normalized_name: name, kind: 'simple-json', sha256: createHash('sha256').update(name).digest('hex'), length: body.length, gzip: gzipSync(body), rendered_at: now })))
+        .execute();
+      // One change first: below the threshold, it is read ahead as usual.
+      await journalChanges(names.slice(0, 1), now);
+      assert.equal(await store.pollJournal(), 1);
+      assert.ok(store.cachedPage(names[0]!, 'simple-json'), 'a single change is read ahead');
+      await journalChanges(names.slice(1), now);
+      assert.equal(await store.pollJournal(), names.length - 1);
+      assert.equal(store.flooding, true);
+      assert.deepEqual(names.slice(1).filter((name) => store.cachedPage(name, 'simple-json') !== undefined), [], 'nothing of the flood read ahead');
+      assert.equal(await store.warm(), 0, 'and no warming during it');
+      // Quiet for several windows: the next poll finds the flood passed and warms the cache.
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      assert.equal(await store.pollJournal(), 0);
+      assert.equal(store.flooding, false);
+      assert.ok((await store.warmingDone()) >= names.length - 1, 'the warming cached what the flood changed');
+      for (const name of names) assert.ok(store.cachedPage(name, 'simple-json'), `${name} cached after the flood`);
+    } finally {
+      store.stopPolling();
+      await opened.db.deleteFrom('rendered_pages').where('normalized_name', 'in', names).execute();
+      await opened.db.deleteFrom('page_changes').where('normalized_name', 'in', names).execute();
+    }
+  });
+
   test('the root is read a few chunks per query, letting other work in between; a stale chunk is read again', async () => {
     // Chunks far above any real project's, one project each (a chunk holds ids chunk*1000 to chunk*1000+999).
     const chunks = Array.from({ length: 45 }, (_, i) => 9000 + i);

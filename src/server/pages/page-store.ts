@@ -31,9 +31,22 @@ export interface PageStoreOptions {
   cacheBytes: number;
   /** How often the journal of page changes is read, for changes other processes made. */
   pollMs: number;
+  /**
+   * A flood: more projects than this changed within about `floodWindowMs` (a bulk import; no
+   * stream of uploads comes near). Changed pages are not read ahead during one; the cache is
+   * warmed once it has passed.
+   */
+  floodProjects?: number;
+  floodWindowMs?: number;
 }
 
 export const DEFAULT_PAGE_STORE_OPTIONS: PageStoreOptions = { cacheBytes: 384 * 1024 * 1024, pollMs: 250 };
+
+/** 200 projects a second for five seconds: forty times PyPI's busiest uploads, a fifth of what `cairn admin import` writes. */
+const DEFAULT_FLOOD_PROJECTS = 1000;
+const DEFAULT_FLOOD_WINDOW_MS = 5000;
+/** A flood has passed when the recent rate of changes falls to this share of its threshold. */
+const FLOOD_PASSED = 0.25;
 
 const gunzipAsync = promisify(gunzip);
 const SYNC_GUNZIP_LIMIT = 64 * 1024;
@@ -84,6 +97,11 @@ export class PageStore {
 
   private journalHigh = 0;
   private readonly journalSeen = new Set<number>();
+  /** Projects changed recently, decaying over the flood window; and whether a flood is under way. */
+  private recentChanges = 0;
+  private recentChangesAt = 0;
+  private flooded = false;
+  private warming: Promise<number> | null = null;
   private poller: NodeJS.Timeout | null = null;
   private polling: Promise<void> | null = null;
 
@@ -251,15 +269,16 @@ export class PageStore {
    * storm of misses to the database (at 1M files on PostgreSQL, uniform random reads of a cold
    * cache ran at 0.17× node:http). Batches yield to requests between them; a page changed while
    * its batch was read is not cached (the same veto as any read). Runs while the journal is
-   * followed (`startPolling` until `stopPolling`): a cache nobody keeps coherent is not filled.
-   * Returns the pages cached.
+   * followed (`startPolling` until `stopPolling`) and no flood of changes is under way (a
+   * bulk import; warming starts again when it has passed): a cache nobody keeps coherent is not
+   * filled. Returns the pages cached.
    */
   async warm(options: { batch?: number; fill?: number } = {}): Promise<number> {
     const batch = Math.max(2, options.batch ?? 250);
     const target = this.options.cacheBytes * (options.fill ?? WARM_FILL);
     let after = '';
     let cached = 0;
-    while (this.poller !== null && this.cache.stats().bytes < target) {
+    while (this.poller !== null && !this.flooded && this.cache.stats().bytes < target) {
       const rows = await this.readThenCache(
         null,
         () =>
@@ -299,8 +318,8 @@ export class PageStore {
 
   /**
    * Reads the simple pages of projects that just changed, while the cache has room: every
-   * instance holds a project's new pages before anyone asks for them, and a bulk import into a
-   * running index ends with its pages cached, not with a storm of misses. Yields to requests
+   * instance holds a project's new pages before anyone asks for them. Not during a flood (see
+   * `noteChanges`): a bulk import into a running index ends with a warming instead. Yields to requests
    * between queries: better-sqlite3 answers synchronously, and awaiting its result only yields to
    * microtasks, so the 4,000 projects one import batch announces were read in one stall.
    */
@@ -384,11 +403,51 @@ export class PageStore {
         if (row.id > this.journalHigh) this.journalHigh = row.id;
       }
       for (const id of this.journalSeen) if (id <= this.journalHigh - JOURNAL_WINDOW) this.journalSeen.delete(id);
-      if (changed.size > 0) await this.prefetch([...changed]);
+      if (changed.size > 0 && !this.noteChanges(changed.size)) await this.prefetch([...changed]);
       if (rows.length < JOURNAL_ROWS_PER_QUERY) break;
       await yieldToRequests();
     }
+    if (this.flooded && this.noteChanges(0) === false) this.startWarming();
     return handled;
+  }
+
+  /**
+   * Counts changed projects into a rate that decays over the flood window, and says whether a
+   * flood is under way: it starts when the rate passes `floodProjects` per window and ends when
+   * it falls to a quarter of that. During a bulk import the read-ahead read every imported
+   * project's pages while the import kept both cores busy: on PostgreSQL its rows (bytea as hex
+   * text) were 30% of all the server allocated, and its young collections, copying 3–10 MB of
+   * rows in flight at a time on cores shared with the import, paused the server for 20–73 ms.
+   */
+  private noteChanges(projects: number): boolean {
+    const threshold = this.options.floodProjects ?? DEFAULT_FLOOD_PROJECTS;
+    const now = performance.now();
+    const decay = Math.exp(-(now - this.recentChangesAt) / (this.options.floodWindowMs ?? DEFAULT_FLOOD_WINDOW_MS));
+    this.recentChanges = this.recentChanges * decay + projects;
+    this.recentChangesAt = now;
+    if (this.recentChanges > threshold) this.flooded = true;
+    else if (this.recentChanges < threshold * FLOOD_PASSED) this.flooded = false;
+    return this.flooded;
+  }
+
+  /** Warms the cache in the background, unless a warming is running: after a flood, what it would have read ahead. */
+  private startWarming(): void {
+    if (this.warming) return;
+    this.warming = this.warm()
+      .catch(() => 0)
+      .finally(() => {
+        this.warming = null;
+      });
+  }
+
+  /** Whether a flood of changes is under way (no read-ahead, no warming), for `/metrics` and tests. */
+  get flooding(): boolean {
+    return this.flooded;
+  }
+
+  /** The warming started after a flood, if one is running. */
+  warmingDone(): Promise<number> {
+    return this.warming ?? Promise.resolve(0);
   }
 
   /** Cache occupancy, for `/metrics`. */
