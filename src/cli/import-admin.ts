@@ -1,3 +1,4 @@
+import { readdirSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
 import type { Command } from 'commander';
 import { CairnError } from '../errors.ts';
@@ -48,12 +49,25 @@ function reportJson(report: ImportReport): Record<string, unknown> {
   };
 }
 
-/** Lowers this thread's priority to `nice`; never raises it (a process started lower stays lower). */
+/**
+ * Lowers the priority of every thread of this process to `nice`, never raising one (a process
+ * started lower stays lower). On Linux a priority belongs to a thread, and threads inherit their
+ * creator's: lowering the main thread alone left V8's garbage-collection and compiler threads,
+ * started with the process, at the server's priority.
+ */
 function lowerPriority(nice: number): void {
+  let threads: number[] = [0];
   try {
-    if (getPriority(0) < nice) setPriority(0, nice);
+    threads = readdirSync('/proc/self/task').map(Number);
   } catch {
-    // A platform without priorities, or a sandbox refusing setpriority: the import runs as started.
+    // No /proc: this thread only, and those started after it.
+  }
+  for (const thread of threads) {
+    try {
+      if (getPriority(thread) < nice) setPriority(thread, nice);
+    } catch {
+      // A platform without priorities, a sandbox refusing setpriority, or a thread already gone: the import runs as started.
+    }
   }
 }
 
@@ -76,7 +90,7 @@ export function registerImportAdmin(admin: Command): void {
     const nice = wholeNumber(options.nice, '--nice', 0, 19) ?? DEFAULT_NICE;
     // A bulk import saturates every core (hashing workers, inserts): at equal priority a `cairn
     // serve` on the same machine waited up to 165 ms for a core. Lowered before the worker threads
-    // start, which inherit it; on Linux the priority is per thread, so this is the main thread's.
+    // start, which inherit it.
     if (nice > 0) lowerPriority(nice);
     const live = process.stderr.isTTY === true && !options.json;
     const report = await withServices(options, async (s) => {
