@@ -34,7 +34,7 @@ export interface PageStoreOptions {
   /**
    * A flood: more projects than this changed within about `floodWindowMs` (a bulk import; no
    * stream of uploads comes near). Changed pages are not read ahead during one; the cache is
-   * warmed once it has passed.
+   * warmed once it has passed (six windows after the rate was last above the threshold).
    */
   floodProjects?: number;
   floodWindowMs?: number;
@@ -42,11 +42,20 @@ export interface PageStoreOptions {
 
 export const DEFAULT_PAGE_STORE_OPTIONS: PageStoreOptions = { cacheBytes: 384 * 1024 * 1024, pollMs: 250 };
 
-/** 200 projects a second for five seconds: forty times PyPI's busiest uploads, a fifth of what `cairn admin import` writes. */
-const DEFAULT_FLOOD_PROJECTS = 1000;
+/**
+ * 50 projects a second for five seconds: ten times PyPI's busiest uploads, a sixth of what
+ * `cairn admin import` writes on two cores (250–300 projects a second, less on a busy machine).
+ */
+const DEFAULT_FLOOD_PROJECTS = 250;
 const DEFAULT_FLOOD_WINDOW_MS = 5000;
-/** A flood has passed when the recent rate of changes falls to this share of its threshold. */
+/**
+ * A flood has passed when the recent rate of changes has fallen to this share of its threshold
+ * and stayed under the threshold for this many windows: an import into PostgreSQL pauses between
+ * its batches, and a warming started in such a pause (at 1M files, 590 s into the import) ran
+ * into the next batch.
+ */
 const FLOOD_PASSED = 0.25;
+const FLOOD_QUIET_WINDOWS = 6;
 
 const gunzipAsync = promisify(gunzip);
 const SYNC_GUNZIP_LIMIT = 64 * 1024;
@@ -101,6 +110,7 @@ export class PageStore {
   private recentChanges = 0;
   private recentChangesAt = 0;
   private flooded = false;
+  private floodSeenAt = 0;
   private warming: Promise<number> | null = null;
   private poller: NodeJS.Timeout | null = null;
   private polling: Promise<void> | null = null;
@@ -414,7 +424,7 @@ export class PageStore {
   /**
    * Counts changed projects into a rate that decays over the flood window, and says whether a
    * flood is under way: it starts when the rate passes `floodProjects` per window and ends when
-   * it falls to a quarter of that. During a bulk import the read-ahead read every imported
+   * it has fallen to a quarter of that, six windows after it was last above it. During a bulk import the read-ahead read every imported
    * project's pages while the import kept both cores busy: on PostgreSQL its rows (bytea as hex
    * text) were 30% of all the server allocated, and its young collections, copying 3–10 MB of
    * rows in flight at a time on cores shared with the import, paused the server for 20–73 ms.
@@ -422,11 +432,16 @@ export class PageStore {
   private noteChanges(projects: number): boolean {
     const threshold = this.options.floodProjects ?? DEFAULT_FLOOD_PROJECTS;
     const now = performance.now();
-    const decay = Math.exp(-(now - this.recentChangesAt) / (this.options.floodWindowMs ?? DEFAULT_FLOOD_WINDOW_MS));
+    const window = this.options.floodWindowMs ?? DEFAULT_FLOOD_WINDOW_MS;
+    const decay = Math.exp(-(now - this.recentChangesAt) / window);
     this.recentChanges = this.recentChanges * decay + projects;
     this.recentChangesAt = now;
-    if (this.recentChanges > threshold) this.flooded = true;
-    else if (this.recentChanges < threshold * FLOOD_PASSED) this.flooded = false;
+    if (this.recentChanges > threshold) {
+      this.flooded = true;
+      this.floodSeenAt = now;
+    } else if (this.recentChanges < threshold * FLOOD_PASSED && now - this.floodSeenAt > window * FLOOD_QUIET_WINDOWS) {
+      this.flooded = false;
+    }
     return this.flooded;
   }
 
