@@ -18,7 +18,7 @@ if (!isSupportedNode()) {
   process.exit(await rerun);
 }
 
-// `cairn serve` starts with two V8 heap settings, each kept out when the command line gives its own:
+// `cairn serve` starts with three V8 heap settings, each kept out when the command line gives its own:
 // - the memory reducer off: after a busy spell followed by a quiet one it compacts the whole heap
 //   at once; with 400,000 pages indexed in the page cache (1M files) that pause held the event
 //   loop for 78 ms, where ordinary full collections paused it for 11–20 ms;
@@ -26,7 +26,11 @@ if (!isSupportedNode()) {
 //   slowly between bursts, so V8 sized the old generation a few MB above what was live and, as its
 //   free room stayed under twice the young generation, kept marking without pause; during a bulk
 //   import that was a full collection every 3–5 s (161 in 15 minutes at 1M files), each a chance
-//   of a 30–90 ms pause on a busy machine.
+//   of a 30–90 ms pause on a busy machine;
+// - a young generation of at most 16 MiB: V8 grows it to 64 MiB when much of what is allocated
+//   survives, and a young collection copies what survives, on the event loop. Filling the page
+//   cache (400,000 index entries at 1M files, each kept) survives almost whole: at 64 MiB those
+//   collections paused the server 30–83 ms; PostgreSQL rows in flight during an import, 20–73 ms.
 // The flags must be given when the process starts (they are read when the heap is set up), so the
 // process replaces itself once with them (same pid: signals and supervisors see one process).
 // A flag given on the command line is used instead (`node --memory-reducer bin/cairn.mjs serve`,
@@ -34,6 +38,7 @@ if (!isSupportedNode()) {
 const SERVE_HEAP_FLAGS = [
   { given: /^--(no-)?memory-reducer$/, flag: '--no-memory-reducer' },
   { given: /^--initial-(old-space|heap)-size(=|$)/, flag: '--initial-old-space-size=256' },
+  { given: /^--max-semi-space-size(=|$)/, flag: '--max-semi-space-size=16' },
 ];
 if (process.argv[2] === 'serve' && typeof process.execve === 'function') {
   const missing = SERVE_HEAP_FLAGS.filter(({ given }) => !process.execArgv.some((a) => given.test(a))).map(({ flag }) => flag);

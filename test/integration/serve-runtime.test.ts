@@ -40,10 +40,11 @@ async function servingCommandLine(nodeFlags: string[], dataDir: string): Promise
   }
 }
 
-test('cairn serve runs with the memory reducer off and a 256 MiB old generation, in the process that was started', { skip: procfs ? false : 'no /proc to read a command line from' }, async () => {
+test('cairn serve runs with the memory reducer off, a 256 MiB old generation and a young one of at most 16 MiB, in the process that was started', { skip: procfs ? false : 'no /proc to read a command line from' }, async () => {
   const commandLine = await servingCommandLine([], join(work, 'plain'));
   assert.ok(commandLine.includes('--no-memory-reducer'), commandLine.join(' '));
   assert.ok(commandLine.includes('--initial-old-space-size=256'), commandLine.join(' '));
+  assert.ok(commandLine.includes('--max-semi-space-size=16'), commandLine.join(' '));
   assert.deepEqual(commandLine.slice(-5), ['serve', '--port', '0', '--data-dir', join(work, 'plain')], 'the arguments are kept, in order');
 });
 
@@ -58,5 +59,6 @@ test('an old-generation size given on the command line is used instead of 256 Mi
   const commandLine = await servingCommandLine(['--initial-old-space-size=64'], join(work, 'sized'));
   assert.ok(commandLine.includes('--initial-old-space-size=64'), commandLine.join(' '));
   assert.ok(!commandLine.includes('--initial-old-space-size=256'), commandLine.join(' '));
+  assert.ok(commandLine.includes('--max-semi-space-size=16'), 'the others are still added');
   assert.ok(commandLine.includes('--no-memory-reducer'), 'the other flag is still added');
 });
