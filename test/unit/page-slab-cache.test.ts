@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { test } from 'node:test';
-import { INDEX_ENTRY_BYTES, PageSlabCache, type SlabPage } from '../../src/server/pages/page-slab-cache.ts';
+import { INDEX_ENTRY_BYTES, PageSlabCache, ShardedIndex, type SlabPage } from '../../src/server/pages/page-slab-cache.ts';
 
 /**
  * The page cache's storage: pages packed into large buffers, evicted a slab at a time (oldest
@@ -136,4 +136,29 @@ test('counts the index against the budget', () => {
   const { entries, bytes } = cache.stats();
   assert.ok(bytes <= budget);
   assert.ok(entries * INDEX_ENTRY_BYTES <= budget && entries < 20000, `${entries} entries`);
+});
+
+test('the index spreads keys over its shards, so that no one Map grows large enough for a long rehash', () => {
+  // Keys as the page store makes them: a shared prefix, then names that differ in a few characters.
+  const names = [
+    ...Array.from({ length: 60_000 }, (_, i) => `project-${i}`),
+    ...Array.from({ length: 20_000 }, (_, i) => `${['django', 'flask', 'numpy', 'requests', 'pytest'][i % 5]}-${(i * 7919).toString(36)}`),
+  ];
+  const index = new ShardedIndex();
+  for (const [i, name] of names.entries()) for (const kind of ['simple-html', 'simple-json']) index.set(`${kind}:${name}`, i);
+  assert.equal(index.size, names.length * 2);
+  const sizes = index.shardSizes();
+  const mean = index.size / sizes.length;
+  assert.ok(sizes.length >= 64, `${sizes.length} shards`);
+  assert.ok(Math.max(...sizes) < mean * 1.5 && Math.min(...sizes) > mean * 0.5, `shard sizes ${Math.min(...sizes)}–${Math.max(...sizes)} around ${mean}`);
+
+  // Replacing counts once, deleting what is absent changes nothing, and every key maps to its slot.
+  index.set('simple-json:project-1', 42);
+  index.delete('simple-json:absent');
+  assert.equal(index.size, names.length * 2);
+  assert.equal(index.get('simple-json:project-1'), 42);
+  assert.equal(index.get('simple-html:project-59999'), 59_999);
+  index.delete('simple-json:project-1');
+  assert.equal(index.get('simple-json:project-1'), undefined);
+  assert.equal(index.size, names.length * 2 - 1);
 });
