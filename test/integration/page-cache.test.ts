@@ -198,6 +198,14 @@ for (const { engine, skip } of await testEngines()) describe(`page cache (${engi
     }
   });
 
+  /** A simple JSON page for each name, its digest that of the name. */
+  async function insertJsonPages(names: readonly string[], now: string): Promise<void> {
+    await opened.db
+      .insertInto('rendered_pages')
+      .values(names.map((name) => ({ normalized_name: name, kind: 'simple-json', sha256: createHash('sha256').update(name).digest('hex'), length: body.length, gzip: gzipSync(body), rendered_at: now })))
+      .execute();
+  }
+
   /** Journals a change to each name, with ids given (PostgreSQL's sequence has not seen those). */
   async function journalChanges(names: readonly string[], now: string): Promise<void> {
     const high = Number((await opened.db.selectFrom('page_changes').select((eb) => eb.fn.max('id').as('high')).executeTakeFirst())?.high ?? 0);
@@ -233,10 +241,7 @@ for (const { engine, skip } of await testEngines()) describe(`page cache (${engi
     await store.startPolling();
     try {
       const now = new Date().toISOString();
-      await opened.db
-        .insertInto('rendered_pages')
-        .values(names.map((name) => ({ normalized_name: name, kind: 'simple-json', sha256: createHash('sha256').update(name).digest('hex'), length: body.length, gzip: gzipSync(body), rendered_at: now })))
-        .execute();
+      await insertJsonPages(names, now);
       await journalChanges(names, now);
       const { result, turns } = await countingTurns(() => store.pollJournal());
       assert.equal(result, names.length);
@@ -256,10 +261,7 @@ for (const { engine, skip } of await testEngines()) describe(`page cache (${engi
     await store.startPolling();
     try {
       const now = new Date().toISOString();
-      await opened.db
-        .insertInto('rendered_pages')
-        .values(names.map((name) => ({ normalized_name: name, kind: 'simple-json', sha256: createHash('sha256').update(name).digest('hex'), length: body.length, gzip: gzipSync(body), rendered_at: now })))
-        .execute();
+      await insertJsonPages(names, now);
       // One change first: below the threshold, it is read ahead as usual.
       await journalChanges(names.slice(0, 1), now);
       assert.equal(await store.pollJournal(), 1);
