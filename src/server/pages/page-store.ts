@@ -417,17 +417,19 @@ export class PageStore {
       if (rows.length < JOURNAL_ROWS_PER_QUERY) break;
       await yieldToRequests();
     }
-    if (this.flooded && this.noteChanges(0) === false) this.startWarming();
+    // A poll with nothing new still lets the rate decay: the one that finds the flood passed warms.
+    if (this.flooded && !this.noteChanges(0)) this.startWarming();
     return handled;
   }
 
   /**
    * Counts changed projects into a rate that decays over the flood window, and says whether a
    * flood is under way: it starts when the rate passes `floodProjects` per window and ends when
-   * it has fallen to a quarter of that, six windows after it was last above it. During a bulk import the read-ahead read every imported
-   * project's pages while the import kept both cores busy: on PostgreSQL its rows (bytea as hex
-   * text) were 30% of all the server allocated, and its young collections, copying 3–10 MB of
-   * rows in flight at a time on cores shared with the import, paused the server for 20–73 ms.
+   * it has fallen to a quarter of that, six windows after it was last above it. During a bulk
+   * import the read-ahead read every imported project's pages while the import kept both cores
+   * busy: on PostgreSQL its rows (bytea as hex text) were 30% of all the server allocated, and its
+   * young collections, 3–10 MB surviving each on cores shared with the import, paused the server
+   * for 20–73 ms.
    */
   private noteChanges(projects: number): boolean {
     const threshold = this.options.floodProjects ?? DEFAULT_FLOOD_PROJECTS;
@@ -455,7 +457,7 @@ export class PageStore {
       });
   }
 
-  /** Whether a flood of changes is under way (no read-ahead, no warming), for `/metrics` and tests. */
+  /** Whether a flood of changes is under way (no read-ahead, no warming). */
   get flooding(): boolean {
     return this.flooded;
   }
