@@ -225,7 +225,7 @@ export async function openServices(config: ServerConfig, options: ComposeOptions
     index,
     tokens,
     uploads,
-    imports: new BulkImportService({ db, blobs, changes, uploads, clock, maxUploadBytes: config.maxUploadBytes }),
+    imports: new BulkImportService({ db, dialect: opened.dialect, blobs, changes, uploads, clock, maxUploadBytes: config.maxUploadBytes }),
     pages,
     changes,
     views,

@@ -297,6 +297,24 @@ for (const { engine, skip } of await testEngines()) {
         } finally {
           await services.close();
         }
+        if (database) {
+          // The import leaves the planner statistics of the tables it grew (import-statistics.ts).
+          const client = new pg.Client({ connectionString: databaseUrl });
+          await client.connect();
+          try {
+            const { rows } = await client.query<{ relname: string; analysed: boolean; reltuples: number }>(
+              `select s.relname, s.last_analyze is not null as analysed, c.reltuples::float8 as reltuples from pg_stat_user_tables s join pg_class c on c.oid = s.relid
+               where s.relname in ('projects', 'releases', 'files', 'rendered_pages') order by s.relname`,
+            );
+            assert.deepEqual(
+              rows.map((r) => [r.relname, r.analysed]),
+              ['files', 'projects', 'releases', 'rendered_pages'].map((t) => [t, true]),
+            );
+            assert.equal(rows.find((r) => r.relname === 'files')!.reltuples, 60, "the planner knows the files table's size");
+          } finally {
+            await client.end();
+          }
+        }
       } finally {
         await database?.drop();
       }

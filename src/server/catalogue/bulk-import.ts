@@ -4,10 +4,12 @@ import type { ErrorCode } from '../../errors.ts';
 import type { AddedFile, CatalogueChanges, RecordedChange } from '../pages/catalogue-changes.ts';
 import type { BlobStore, StagedBlob } from '../storage/blob-store.ts';
 import { isUniqueViolation } from '../storage/database.ts';
+import type { DialectName } from '../storage/migrations.ts';
 import type { Database } from '../storage/schema.ts';
 import type { UploadService } from '../upload/upload-service.ts';
 import type { AnalysedDistribution } from './distribution-analysis.ts';
 import { AnalysisPool, type AnalysedEntry } from './import-pool.ts';
+import { ImportStatistics } from './import-statistics.ts';
 import { resolveImportRoots, walkImportDirectory, type WalkEntry } from './import-walk.ts';
 
 export interface ImportOptions {
@@ -90,6 +92,7 @@ function chunks<T>(items: readonly T[], size = ROWS_PER_STATEMENT): T[][] {
 
 export interface BulkImportOptions {
   db: Kysely<Database>;
+  dialect: DialectName;
   blobs: BlobStore;
   changes: CatalogueChanges;
   /** Its recovery of interrupted writes (blob intents) is the import's too. */
@@ -126,6 +129,7 @@ export class BulkImportService {
       options.onRefused?.(refusal);
     };
     const { blobs } = this.options;
+    const statistics = await ImportStatistics.start(this.options.db, this.options.dialect);
     const pool = new AnalysisPool({ jobs: options.jobs ?? availableParallelism(), maxBytes: maxUploadBytes, store: blobs.location });
     const batchFiles = Math.max(1, options.batchSize ?? DEFAULT_BATCH_FILES);
     const filesPerTransaction = Math.max(1, options.filesPerTransaction ?? DEFAULT_FILES_PER_TRANSACTION);
@@ -152,7 +156,7 @@ export class BulkImportService {
       const previous = pending;
       pending = prepared;
       if (previous) {
-        const done = this.store(previous, filesPerTransaction, drop).then((stored) => {
+        const done = this.store(previous, filesPerTransaction, drop, statistics).then((stored) => {
           report.imported += stored.imported;
           report.projectsCreated += stored.projectsCreated;
           report.elapsedSeconds = (performance.now() - started) / 1000;
@@ -184,6 +188,7 @@ export class BulkImportService {
       await advance(last);
       await advance([]);
       await finishStoring();
+      await statistics?.finish();
     } finally {
       await blobs.discardStaged(batch.map((entry) => entry.staged));
       // A batch being inserted when the import failed cleans up after itself (store).
@@ -257,7 +262,7 @@ export class BulkImportService {
    * `filesPerTransaction` files: each is whole, so a crash between them leaves whole files, and the
    * blobs of the rest under their intents.
    */
-  private async store(prepared: PreparedBatch, filesPerTransaction: number, drop: Drop): Promise<{ imported: number; projectsCreated: number }> {
+  private async store(prepared: PreparedBatch, filesPerTransaction: number, drop: Drop, statistics: ImportStatistics | null): Promise<{ imported: number; projectsCreated: number }> {
     const outcome = { imported: 0, projectsCreated: 0 };
     const inserted = new Set<string>();
     try {
@@ -272,6 +277,7 @@ export class BulkImportService {
         for (const entry of stored.entries) inserted.add(entry.analysed.sha256);
         outcome.imported += stored.entries.length;
         outcome.projectsCreated += stored.projectsCreated;
+        await statistics?.filesAdded(stored.entries.length);
       }
       return outcome;
     } finally {
